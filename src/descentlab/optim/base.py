@@ -1,0 +1,149 @@
+"""The ``torch.optim.Optimizer`` front-end over a rule.
+
+All bookkeeping lives here (parameter groups, lazily created per-parameter state under torch's keys,
+closures, ``state_dict``); all math lives in the rule. Being a real ``torch.optim.Optimizer`` subclass is what
+lets LR schedulers, ``GradScaler``, DDP/FSDP and checkpoint code work unchanged with our optimizers.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor
+
+from descentlab.rules.base import HyperparameterError, Rule
+
+# Group keys that torch.optim writes; accepted (and ignored) so that state_dicts cross-load both ways.
+TORCH_GROUP_KEYS = ("foreach", "capturable", "differentiable", "fused")
+_FUSED_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+class RuleOptimizer(torch.optim.Optimizer):
+    """A ``torch.optim.Optimizer`` whose ``step`` applies ``rule`` to every parameter with a gradient.
+
+    ``fused``: ``None`` (default) uses the rule's fused kernel when it has one and the group allows it
+    (Python-number hyperparameters, real floating-point parameters on one device); ``True`` requires it;
+    ``False`` always runs the readable per-tensor rule. Both paths are tested equal.
+    """
+
+    rule: ClassVar[Rule]
+
+    def __init__(self, params: Iterable[Tensor] | Iterable[dict[str, Any]], *args: Any,
+                 fused: bool | None = None, **hyper: Any) -> None:
+        names = list(self.rule.defaults)
+        if len(args) > len(names):
+            raise TypeError(f"{type(self).__name__} takes at most {len(names)} positional hyperparameters "
+                            f"({', '.join(names)}), got {len(args)}")
+        for name, value in zip(names, args):
+            if name in hyper:
+                raise TypeError(f"{type(self).__name__} got multiple values for {name!r}")
+            hyper[name] = value
+        for key in ("foreach", "capturable", "differentiable"):
+            if hyper.pop(key, None):
+                raise HyperparameterError(f"{self.rule.name}: {key}=True is not supported; allowed: False or None")
+        defaults = self.rule.resolve(hyper)
+        if fused not in (None, True, False):
+            raise HyperparameterError(f"{self.rule.name}: invalid fused={fused!r}; allowed: None, True or False")
+        if fused and self.rule.fused is None:
+            raise HyperparameterError(f"{self.rule.name}: fused=True is not available for this rule; "
+                                      "allowed: None or False")
+        defaults["fused"] = fused
+        super().__init__(params, defaults)
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        # Validate the group's own hyperparameters (merged with the defaults) before torch stores it.
+        merged = {k: param_group.get(k, v) for k, v in self.defaults.items() if k in self.rule.defaults}
+        self.rule.validate(merged)
+        super().add_param_group(param_group)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        # A state_dict saved by torch.optim (or an older descentlab) may lack some of our keys.
+        for group in self.param_groups:
+            for key, value in self.rule.defaults.items():
+                group.setdefault(key, value)
+            group.setdefault("fused", None)
+
+    def hyperparameters(self, group: dict[str, Any]) -> dict[str, Any]:
+        return {k: group[k] for k in self.rule.defaults}
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            h = self.hyperparameters(group)
+            for p in params:
+                if p.grad.is_sparse:
+                    raise RuntimeError(f"{self.rule.name} does not support sparse gradients")
+                if not self.state[p]:
+                    self.state[p].update(self.rule.init_state(p, h))
+            states = [self.state[p] for p in params]
+            if self._take_fused(group, params, h):
+                for device_dtype in _by_device_and_dtype(params):
+                    ps = [params[i] for i in device_dtype]
+                    ok = self.rule.fused(ps, [p.grad for p in ps], [states[i] for i in device_dtype], h)
+                    if not ok:
+                        self._per_tensor(ps, [states[i] for i in device_dtype], h)
+            else:
+                self._per_tensor(params, states, h)
+        return loss
+
+    def _per_tensor(self, params: list[Tensor], states: list[dict[str, Any]], h: dict[str, Any]) -> None:
+        for p, state in zip(params, states):
+            if torch.is_complex(p):
+                # As torch.optim: complex parameters are optimized as pairs of reals.
+                p, g = torch.view_as_real(p), torch.view_as_real(p.grad)
+                state = {k: torch.view_as_real(v) if torch.is_tensor(v) and torch.is_complex(v) else v
+                         for k, v in state.items()}
+                self.rule.update(p, g, state, h)
+            else:
+                self.rule.update(p, p.grad, state, h)
+
+    def _take_fused(self, group: dict[str, Any], params: list[Tensor], h: dict[str, Any]) -> bool:
+        if self.rule.fused is None or group.get("fused") is False:
+            return False
+        ok = (all(p.dtype in _FUSED_DTYPES and p.device.type in ("cpu", "cuda") for p in params)
+              and not any(torch.is_tensor(v) for v in _flat_values(h)))
+        if group.get("fused") and not ok:
+            raise RuntimeError(f"{self.rule.name}: fused=True needs real floating-point parameters on CPU or CUDA "
+                               "and Python-number hyperparameters")
+        return ok
+
+
+def _flat_values(h: dict[str, Any]) -> list[Any]:
+    out: list[Any] = []
+    for v in h.values():
+        out.extend(v if isinstance(v, (tuple, list)) else [v])
+    return out
+
+
+def _by_device_and_dtype(params: list[Tensor]) -> list[list[int]]:
+    groups: dict[tuple[Any, Any], list[int]] = {}
+    for i, p in enumerate(params):
+        groups.setdefault((p.device, p.dtype), []).append(i)
+    return list(groups.values())
+
+
+def make_optimizer_class(name: str, rule: Rule, doc: str) -> type[RuleOptimizer]:
+    """A named subclass whose signature lists the rule's hyperparameters (for ``help()`` and IDEs)."""
+    def __init__(self: RuleOptimizer, params: Any, *args: Any, **kwargs: Any) -> None:
+        RuleOptimizer.__init__(self, params, *args, **kwargs)
+
+    cls = type(name, (RuleOptimizer,), {"rule": rule, "__doc__": doc, "__module__": "descentlab.optim",
+                                        "__init__": __init__, "__qualname__": name})
+    params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+              inspect.Parameter("params", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    params += [inspect.Parameter(k, kind, default=v) for k, v in rule.defaults.items()]
+    params.append(inspect.Parameter("fused", inspect.Parameter.KEYWORD_ONLY, default=None))
+    __init__.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    return cls

@@ -1,0 +1,137 @@
+r"""Adam, AMSGrad and AdamW.
+
+With learning rate :math:`\gamma`, :math:`\beta_1, \beta_2`, :math:`\epsilon`, weight decay :math:`\lambda`,
+and :math:`t` the number of this update (1 on the first):
+
+.. math::
+
+    g_t &\leftarrow \nabla f(\theta_{t-1}) \quad(\text{negated when } \texttt{maximize}) \\
+    &\text{L2 (Adam):}\quad g_t \leftarrow g_t + \lambda\,\theta_{t-1}
+     \qquad \text{decoupled (AdamW):}\quad \theta_{t-1} \leftarrow \theta_{t-1}(1 - \gamma\lambda) \\
+    m_t &\leftarrow \beta_1 m_{t-1} + (1-\beta_1)\, g_t \\
+    v_t &\leftarrow \beta_2 v_{t-1} + (1-\beta_2)\, g_t^2 \\
+    \hat v_t &\leftarrow \max(\hat v_{t-1}, v_t) \text{ with } \texttt{amsgrad}, \text{ else } v_t \\
+    \theta_t &\leftarrow \theta_{t-1} - \frac{\gamma}{1-\beta_1^t}\;
+        \frac{m_t}{\sqrt{\hat v_t}\,/\sqrt{1-\beta_2^t} + \epsilon}
+
+Papers: Kingma & Ba, *Adam: A Method for Stochastic Optimization*, ICLR 2015 (Algorithm 1);
+Reddi, Kale & Kumar, *On the Convergence of Adam and Beyond*, ICLR 2018 (AMSGrad);
+Loshchilov & Hutter, *Decoupled Weight Decay Regularization*, ICLR 2019 (AdamW).
+
+Conventions:
+
+- As ``torch.optim.Adam`` (Algorithm 1 of the paper): ε is added *after* the bias-corrected root. Keras and
+  TensorFlow use the form given just before §2.1 of the paper, :math:`\hat\epsilon` added to the uncorrected
+  root with the correction folded into the step size, and default ε = 1e-7 (torch: 1e-8). The two forms agree
+  when :math:`\hat\epsilon = \epsilon\sqrt{1-\beta_2^t}`; the workbench's ``keras`` preset keeps Keras's form.
+- AMSGrad takes the running maximum of :math:`v_t` itself (torch's choice), not of its bias-corrected value.
+- AdamW multiplies the decay by the learning rate (:math:`\gamma\lambda`, as torch); the paper decays by a
+  separate schedule multiplier :math:`\eta_t \lambda`. Defaults: Adam weight_decay 0, AdamW 0.01.
+
+State keys: ``step``, ``exp_avg``, ``exp_avg_sq`` and ``max_exp_avg_sq`` (amsgrad), as in torch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from descentlab.rules.base import Hyper, Rule, addcdiv_, added, check_common, new_step, nonzero, step_count
+
+DEFAULTS: dict[str, Any] = {
+    "lr": 1e-3,
+    "betas": (0.9, 0.999),
+    "eps": 1e-8,
+    "weight_decay": 0.0,
+    "amsgrad": False,
+    "maximize": False,
+    "decoupled_weight_decay": False,
+}
+
+
+def validate(h: Hyper) -> None:
+    check_common("adam", h)
+
+
+def init_state(p: Tensor, h: Hyper) -> dict[str, Any]:
+    state: dict[str, Any] = {
+        "step": new_step(),
+        "exp_avg": torch.zeros_like(p, memory_format=torch.preserve_format),
+        "exp_avg_sq": torch.zeros_like(p, memory_format=torch.preserve_format),
+    }
+    if h["amsgrad"]:
+        state["max_exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+    return state
+
+
+def update(p: Tensor, g: Tensor, state: dict[str, Any], h: Hyper) -> None:
+    t = step_count(state)
+    lr, (beta1, beta2), eps, wd = h["lr"], h["betas"], h["eps"], h["weight_decay"]
+    if h["maximize"]:
+        g = -g
+    if nonzero(wd):
+        if h["decoupled_weight_decay"]:
+            p.mul_(1 - lr * wd)
+        else:
+            g = added(g, p, wd)
+    exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+    exp_avg.lerp_(g, 1 - beta1)
+    exp_avg_sq.mul_(beta2)
+    if isinstance(beta2, Tensor):
+        exp_avg_sq.addcmul_(g * (1 - beta2), g)
+    else:
+        exp_avg_sq.addcmul_(g, g, value=1 - beta2)
+    step_size = lr / (1 - beta1**t)
+    bias_correction2_sqrt = (1 - beta2**t) ** 0.5
+    if h["amsgrad"]:
+        v = state["max_exp_avg_sq"]
+        torch.maximum(v, exp_avg_sq, out=v)
+    else:
+        v = exp_avg_sq
+    denom = (v.sqrt() / bias_correction2_sqrt).add_(eps)
+    addcdiv_(p, exp_avg, denom, -step_size)
+
+
+def _adamw_validate(h: Hyper) -> None:
+    check_common("adamw", h)
+
+
+def fused(params: list[Tensor], grads: list[Tensor], states: list[dict[str, Any]], h: Hyper) -> bool:
+    """torch's fused Adam/AdamW kernel over the list: the same math as :func:`update`, one pass per tensor."""
+    steps = [s["step"] for s in states]
+    torch._foreach_add_(steps, 1)
+    kernel = torch._fused_adamw_ if h["decoupled_weight_decay"] else torch._fused_adam_
+    beta1, beta2 = h["betas"]
+    kernel(
+        params, grads, [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
+        [s["max_exp_avg_sq"] for s in states] if h["amsgrad"] else [], steps,
+        amsgrad=h["amsgrad"], lr=h["lr"], beta1=beta1, beta2=beta2, weight_decay=h["weight_decay"],
+        eps=h["eps"], maximize=h["maximize"],
+    )
+    return True
+
+
+ADAM = Rule(
+    name="adam",
+    defaults=DEFAULTS,
+    init_state=init_state,
+    update=update,
+    validate=validate,
+    flags=frozenset({"amsgrad", "maximize", "decoupled_weight_decay"}),
+    fused=fused,
+    paper="Kingma & Ba 2015 (ICLR); Reddi et al. 2018 (AMSGrad)",
+)
+
+
+ADAMW = Rule(
+    name="adamw",
+    defaults={**DEFAULTS, "weight_decay": 1e-2, "decoupled_weight_decay": True},
+    init_state=init_state,
+    update=update,
+    validate=_adamw_validate,
+    flags=frozenset({"amsgrad", "maximize", "decoupled_weight_decay"}),
+    fused=fused,
+    paper="Loshchilov & Hutter 2019 (ICLR)",
+)

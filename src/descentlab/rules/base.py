@@ -1,0 +1,164 @@
+"""What an update rule is, and the checks every rule uses on its hyperparameters.
+
+A rule is the single source of truth for one optimizer's math. It is three plain pieces:
+
+- ``defaults``: every hyperparameter with its default, named and ordered as in ``torch.optim``;
+- ``init_state(p, h)``: the per-parameter state, under torch's state keys (``step``, ``exp_avg``…);
+- ``update(p, g, state, h)``: one step, in place on ``p`` and ``state``.
+
+Hyperparameters in ``h`` may be Python numbers *or* tensors that broadcast against ``p`` (for the vectorized
+trainer, shape ``[K, 1, …]`` against parameters stacked as ``[K, …]``). Flags that change the code path
+(``nesterov``, ``amsgrad``, ``centered``, ``maximize``…) are always Python bools.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from descentlab.errors import UserError
+
+Hyper = Mapping[str, Any]
+Scalar = float | Tensor
+
+
+class HyperparameterError(UserError):
+    """An invalid hyperparameter: the message names the rule, the parameter, the value and what is allowed."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One optimizer's update rule. See the module docstring for the contract."""
+
+    name: str
+    defaults: Mapping[str, Any]
+    init_state: Callable[[Tensor, Hyper], dict[str, Any]]
+    update: Callable[[Tensor, Tensor, dict[str, Any], Hyper], None]
+    validate: Callable[[Hyper], None]
+    flags: frozenset[str] = field(default_factory=frozenset)
+    paper: str = ""
+    # Optional fast path over a list of same-device, same-dtype tensors with Python-number hyperparameters,
+    # proven equal to ``update`` by tests. Returns False when it cannot take these tensors.
+    fused: Callable[[list[Tensor], list[Tensor], list[dict[str, Any]], Hyper], bool] | None = None
+
+    def resolve(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Defaults updated by ``overrides``; unknown keys and bad values raise :class:`HyperparameterError`."""
+        overrides = dict(overrides or {})
+        unknown = sorted(set(overrides) - set(self.defaults))
+        if unknown:
+            raise HyperparameterError(
+                f"{self.name}: unknown hyperparameter {unknown[0]!r}; allowed: {', '.join(self.defaults)}"
+            )
+        h = {**self.defaults, **overrides}
+        self.validate(h)
+        return h
+
+
+# --- validation --------------------------------------------------------------------------------------------
+
+
+def _values(x: Any) -> list[float]:
+    if isinstance(x, Tensor):
+        return [float(v) for v in x.detach().flatten().tolist()]
+    return [x]
+
+
+def _fail(rule: str, name: str, value: Any, allowed: str) -> None:
+    shown = value.tolist() if isinstance(value, Tensor) else value
+    raise HyperparameterError(f"{rule}: invalid {name}={shown!r}; allowed: {allowed}")
+
+
+def check_number(rule: str, name: str, value: Any, *, lo: float | None = None, hi: float | None = None,
+                 lo_open: bool = False, hi_open: bool = False) -> None:
+    """Raise unless every element of ``value`` is a finite-or-inf real number in the stated interval."""
+    left = "(" if lo_open else "["
+    right = ")" if hi_open else "]"
+    allowed = f"a number in {left}{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}{right}"
+    if lo is not None and hi is None:
+        allowed = f"a number {'>' if lo_open else '≥'} {lo}"
+    for v in _values(value):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(v):
+            _fail(rule, name, value, allowed)
+        if lo is not None and (v < lo or (lo_open and v == lo)):
+            _fail(rule, name, value, allowed)
+        if hi is not None and (v > hi or (hi_open and v == hi)):
+            _fail(rule, name, value, allowed)
+
+
+def check_bool(rule: str, name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        _fail(rule, name, value, "True or False")
+
+
+def check_betas(rule: str, value: Any, n: int = 2) -> None:
+    if not isinstance(value, (tuple, list)) or len(value) != n:
+        _fail(rule, "betas", value, f"a tuple of {n} numbers in [0, 1)")
+    for i, b in enumerate(value):
+        check_number(rule, f"betas[{i}]", b, lo=0.0, hi=1.0, hi_open=True)
+
+
+def check_common(rule: str, h: Hyper) -> None:
+    """The checks shared by most rules: lr ≥ 0, eps > 0, weight_decay ≥ 0, flags are bools."""
+    if "lr" in h:
+        check_number(rule, "lr", h["lr"], lo=0.0)
+    if "eps" in h:
+        check_number(rule, "eps", h["eps"], lo=0.0, lo_open=True)
+    if "weight_decay" in h:
+        check_number(rule, "weight_decay", h["weight_decay"], lo=0.0)
+    if "betas" in h:
+        check_betas(rule, h["betas"])
+    for flag in ("maximize", "amsgrad", "nesterov", "centered", "decoupled_weight_decay"):
+        if flag in h:
+            check_bool(rule, flag, h[flag])
+
+
+# --- arithmetic that accepts a Python number or a broadcasting tensor as the coefficient -------------------
+
+
+def nonzero(x: Scalar) -> bool:
+    """Whether a term with coefficient ``x`` must be computed. A tensor may hold zeros for some
+    configurations; computing the term with a zero coefficient is exact, so tensors always count."""
+    return isinstance(x, Tensor) or x != 0
+
+
+def add_(p: Tensor, x: Tensor, alpha: Scalar) -> Tensor:
+    """``p += alpha * x``."""
+    if isinstance(alpha, Tensor):
+        return p.addcmul_(x, alpha)
+    return p.add_(x, alpha=alpha)
+
+
+def added(x: Tensor, y: Tensor, alpha: Scalar) -> Tensor:
+    """``x + alpha * y`` as a new tensor."""
+    if isinstance(alpha, Tensor):
+        return torch.addcmul(x, y, alpha)
+    return x.add(y, alpha=alpha)
+
+
+def addcmul_(p: Tensor, a: Tensor, b: Tensor, value: Scalar) -> Tensor:
+    """``p += value * a * b``."""
+    if isinstance(value, Tensor):
+        return p.addcmul_(a * value, b)
+    return p.addcmul_(a, b, value=value)
+
+
+def addcdiv_(p: Tensor, a: Tensor, b: Tensor, value: Scalar) -> Tensor:
+    """``p += value * a / b``."""
+    if isinstance(value, Tensor):
+        return p.addcmul_(a / b, value)
+    return p.addcdiv_(a, b, value=value)
+
+
+def step_count(state: dict[str, Any]) -> int:
+    """Increment and return ``state['step']`` (torch keeps it as a float32 tensor; t = 1 on the first update)."""
+    state["step"] += 1
+    return int(state["step"].item())
+
+
+def new_step() -> Tensor:
+    return torch.tensor(0.0, dtype=torch.float32)

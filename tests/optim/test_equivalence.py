@@ -1,0 +1,41 @@
+"""Every optimizer equals its reference: parameters and every state tensor, float64 and float32."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tests.optim.cases import CASES, Case
+from tests.optim.harness import assert_close_rel, run_side_by_side
+
+TOLERANCE = {torch.float64: 1e-10, torch.float32: 1e-5}
+
+
+def _compare(case: Case, dtype: torch.dtype, fused: bool | None) -> None:
+    (a, ours), (b, ref) = run_side_by_side(case, dtype, fused=fused)
+    rtol = TOLERANCE[dtype]
+    for i, (pa, pb) in enumerate(zip(a.parameters(), b.parameters())):
+        assert torch.isfinite(pa).all(), f"parameter {i} is not finite"
+        assert_close_rel(pa.detach(), pb.detach(), rtol, f"{case} {dtype} parameter {i}")
+        sa, sb = ours.state[pa], ref.state[pb]
+        for key, va in sa.items():
+            key_ref = case.state_map.get(key, key)
+            if key_ref is None or not torch.is_tensor(va):
+                continue
+            assert key_ref in sb, f"{case}: reference has no state {key_ref!r}"
+            assert_close_rel(va.to(torch.float64), sb[key_ref].to(torch.float64), rtol, f"{case} state {key}")
+        ours_keys = {case.state_map.get(k, k) for k in sa} - {None}
+        ref_keys = set(sb) - set(case.reference_only)
+        assert ours_keys == ref_keys, f"{case}: state keys differ: ours {sorted(sa)}, reference {sorted(sb)}"
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_matches_reference(case: Case, dtype: torch.dtype) -> None:
+    _compare(case, dtype, fused=False)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("case", [c for c in CASES if getattr(c.ours, "rule", None) and c.ours.rule.fused], ids=str)
+def test_fused_path_matches_reference(case: Case, dtype: torch.dtype) -> None:
+    _compare(case, dtype, fused=True)
