@@ -1,0 +1,1 @@
+"""Experiments: what to run (specs, presets, sweeps) and where to run it (executors)."""

@@ -1,0 +1,92 @@
+"""Resume semantics: finished trials are skipped, half-finished ones reset, record_run is all or nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from descentlab.errors import UserError
+from descentlab.store import Store, TrialFinishedError, trial_key
+from tests.store._workers import metrics
+
+ENV = {"python": "3.11"}
+
+
+def _cfg(i: int) -> dict:
+    return {"task": "digits-mlp", "optimizer": "sgd", "lr": 0.1 * (i + 1), "seed": 0}
+
+
+def _start(store: Store, exp: int, i: int) -> int:
+    return store.start_run(exp, trial_key(_cfg(i)), task="digits-mlp", optimizer="sgd", seed=0, config=_cfg(i))
+
+
+def test_completed_trial_keys(store: Store) -> None:
+    exp = store.create_experiment("sweep", {"lr": [0.1, 0.2, 0.3, 0.4]}, ENV)
+    for i, status in enumerate(["completed", "diverged", "failed"]):
+        store.finish_run(_start(store, exp, i), status, {}, diverged_step=5 if status == "diverged" else None)
+    _start(store, exp, 3)  # still running: a crash left it
+    assert store.completed_trial_keys(exp) == {trial_key(_cfg(0)), trial_key(_cfg(1))}
+    other = store.create_experiment("sweep", {"lr": [0.1]}, ENV)
+    assert store.completed_trial_keys(other) == set()
+
+
+def test_start_run_resets_a_half_finished_run(store: Store) -> None:
+    exp = store.create_experiment("sweep", {}, ENV)
+    run_id = _start(store, exp, 0)
+    for e in range(1, 4):
+        store.record_epoch(run_id, e, metrics(e))
+    # The process died here. The next attempt gets the same row back, empty and running again.
+    again = _start(store, exp, 0)
+    assert again == run_id
+    assert store.epochs(run_id) == []
+    [run] = store.runs(exp)
+    assert (run.status, run.summary, run.finished_at) == ("running", None, None)
+    store.record_epoch(run_id, 1, {"val_loss": 0.5})  # epoch 1 may be written again
+    store.finish_run(run_id, "failed", {"error": "oom"})
+    # A failed trial is run again too; a finished one is not.
+    assert _start(store, exp, 0) == run_id
+    store.finish_run(run_id, "completed", {})
+    with pytest.raises(TrialFinishedError, match=f"trial {trial_key(_cfg(0))} of experiment {exp} already completed"):
+        _start(store, exp, 0)
+    with pytest.raises(TrialFinishedError):
+        store.record_run(
+            exp, trial_key(_cfg(0)), task="t", optimizer="sgd", seed=0, config={}, epochs=[], status="completed",
+            summary={},
+        )  # fmt: skip
+    assert store.runs(exp)[0].status == "completed"
+
+
+def test_start_run_needs_a_known_experiment(store: Store) -> None:
+    with pytest.raises(UserError, match="no experiments in"):
+        _start(store, 1, 0)
+    store.create_experiment("compare", {}, ENV)
+    with pytest.raises(UserError, match="no experiment 5 in .*; the only id is 1, or 'last'"):
+        _start(store, 5, 0)
+
+
+def test_record_run_is_all_or_nothing(store: Store) -> None:
+    exp = store.create_experiment("sweep", {}, ENV)
+    key = trial_key(_cfg(0))
+    # A half-finished earlier attempt with two epochs.
+    run_id = _start(store, exp, 0)
+    store.record_epoch(run_id, 1, {"val_loss": 9.0})
+    store.record_epoch(run_id, 2, {"val_loss": 8.0})
+    before = (store.runs(exp), store.epochs(run_id))
+
+    def fail(**kw) -> None:
+        args = dict(task="digits-mlp", optimizer="sgd", seed=0, config=_cfg(0), epochs=[metrics(e) for e in range(50)])
+        store.record_run(exp, key, **{**args, **kw})
+
+    # Each fails inside the transaction, after the row was reset and 50 epochs inserted.
+    with pytest.raises(TypeError, match="cannot store"):
+        fail(status="completed", summary={"model": object()})
+    with pytest.raises(UserError, match="got 'done'"):
+        fail(status="done", summary={})
+    with pytest.raises(UserError, match="diverged_step=3 given"):
+        fail(status="completed", summary={}, diverged_step=3)
+    assert (store.runs(exp), store.epochs(run_id)) == before
+
+    # The same call with good arguments replaces the attempt in one go.
+    args = dict(task="digits-mlp", optimizer="sgd", seed=0, config=_cfg(0))
+    assert store.record_run(exp, key, **args, epochs=[{"val_loss": 1.0}] * 4, status="completed", summary={}) == run_id
+    assert [e["epoch"] for e in store.epochs(run_id)] == [1, 2, 3, 4]
+    assert store.completed_trial_keys(exp) == {key}
