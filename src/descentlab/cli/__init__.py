@@ -1,0 +1,66 @@
+"""``descentlab`` command line: one small module per command.
+
+Each command module defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``. Bad input of
+any kind is a :class:`~descentlab.errors.UserError`: it is printed as one line and the exit code is 2; whatever
+was already computed has been stored by then.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from descentlab.errors import UserError
+
+COMMANDS = ("compare", "sweep", "lr_find", "trace", "report", "runs", "list")
+
+
+def _modules() -> list:
+    found = []
+    for name in COMMANDS:
+        try:
+            found.append(importlib.import_module(f"descentlab.cli.{name}"))
+        except ModuleNotFoundError as exc:  # a command not written yet must not break the others
+            if exc.name != f"descentlab.cli.{name}":
+                raise
+    return found
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse's own errors: one line, exit 2
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from descentlab import __version__
+
+    parser = _Parser(prog="descentlab", description="Understand, choose and tune neural-network optimizers.")
+    parser.add_argument("--version", action="version", version=f"descentlab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for module in _modules():
+        p = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except UserError as exc:
+        print(f"descentlab {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"descentlab {args.command}: interrupted; finished runs are kept in the store", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
