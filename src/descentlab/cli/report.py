@@ -1,0 +1,48 @@
+"""``descentlab report [EXPERIMENT|last] --html out.html [--md out.md]``: the report of one experiment."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from descentlab.errors import UserError
+
+NAME = "report"
+HELP = "Write the report of an experiment: one self-contained HTML file and/or Markdown with PNGs."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("experiment", nargs="?", default="last", metavar="EXPERIMENT",
+                        help="experiment id, or 'last' (default)")
+    parser.add_argument("--html", type=Path, metavar="FILE", help="write the HTML report here")
+    parser.add_argument("--md", type=Path, metavar="FILE", help="write Markdown here, its PNGs in FILE_files/")
+    parser.add_argument("--store", type=Path, metavar="PATH", help="results store (default: $DESCENTLAB_STORE or "
+                        "~/.local/share/descentlab/runs.sqlite)")
+
+
+def open_store(path: Path | None):
+    """The store at ``path`` (default path when None), which must exist: a read-only command never makes one."""
+    from descentlab.store import Store, default_store_path
+
+    path = path or default_store_path()
+    if not path.is_file():
+        raise UserError(f"no results store at {path}; run `descentlab compare` first or pass --store PATH")
+    return Store(path)
+
+
+def run(args: argparse.Namespace) -> int:
+    from descentlab.report import html
+    from descentlab.report.data import load
+
+    if args.html is None and args.md is None:
+        raise UserError("say where to write the report: --html FILE and/or --md FILE")
+    for path in (args.html, args.md):
+        if path is not None:
+            html.check_writable(path)
+    with open_store(args.store) as store:
+        data = load(store, args.experiment)
+    report = html.build_report(data)
+    for path, write in ((args.html, html.write_html), (args.md, html.write_markdown)):
+        if path is not None:
+            print(f"wrote {write(report, path)}")
+    return 0

@@ -1,0 +1,364 @@
+"""Figures of stored results. Each function takes plain data and returns a ``matplotlib.figure.Figure``.
+
+Figures are built without ``pyplot`` (no global figure registry, no GUI backend, nothing to close), so they
+render headless anywhere; :func:`save` writes PNG or SVG by the path's suffix and :func:`png_bytes` gives the
+PNG for embedding. Pass one ``colors`` mapping (:func:`optimizer_colors`) to every figure of a report so that an
+optimizer keeps its colour throughout.
+
+Curves are the mean over seeds at each epoch with a ±1 std band; against wall-clock time the mean is drawn at
+the seeds' mean cumulative training seconds. A diverged run contributes up to the last epoch whose training loss
+is finite and is marked × there (at the top edge of the axes when it has no finite value at all).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter, MaxNLocator
+from matplotlib.transforms import blended_transform_factory
+
+from descentlab.errors import UserError
+from descentlab.report.data import RunData, batch_label
+from descentlab.report.summary import SweepSummary, format_bytes
+
+SPLITS = (("train", "train"), ("val", "validation"), ("test", "test"))
+_BATCH_PALETTE = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666")
+_LINESTYLES = ("-", "--", ":", "-.")
+
+
+def optimizer_colors(names: Sequence[str]) -> dict[str, str]:
+    """A colour per name, in order, from matplotlib's ``tab10`` (``tab20`` beyond ten names)."""
+    import matplotlib
+
+    cmap = matplotlib.colormaps["tab10" if len(names) <= 10 else "tab20"]
+    return {name: matplotlib.colors.to_hex(cmap(i % cmap.N)) for i, name in enumerate(dict.fromkeys(names))}
+
+
+def _figure(width: float, height: float) -> Figure:
+    fig = Figure(figsize=(width, height), layout="constrained")
+    fig.set_facecolor("white")
+    return fig
+
+
+def _style(ax) -> None:
+    ax.grid(True, color="#e5e5e5", lw=0.8)
+    ax.set_axisbelow(True)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+
+
+def _stop(run: RunData) -> int:
+    """Index of the last usable epoch: all of them for a finished run; for a diverged one, the last finite loss."""
+    if run.status != "diverged":
+        return len(run.epochs) - 1
+    loss = run.values("train_loss")
+    finite = np.flatnonzero(np.isfinite(loss))
+    return int(finite[-1]) if len(finite) else -1
+
+
+def _x(run: RunData, x: str) -> np.ndarray:
+    if x == "epoch":
+        return run.epoch_numbers()
+    if x == "seconds":
+        return run.elapsed()
+    raise UserError(f"x must be 'epoch' or 'seconds', got {x!r}")
+
+
+def _mean_band(runs: Sequence[RunData], metric: str, x: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x, mean, std) at each epoch number any run has, over the runs with a usable finite value there."""
+    by_epoch: dict[float, tuple[list[float], list[float]]] = {}
+    for run in runs:
+        stop = _stop(run)
+        for i, (epoch, xv, yv) in enumerate(zip(run.epoch_numbers(), _x(run, x), run.values(metric))):
+            if i <= stop and math.isfinite(yv) and math.isfinite(epoch):
+                xs, ys = by_epoch.setdefault(epoch, ([], []))
+                xs.append(xv)
+                ys.append(yv)
+    epochs = sorted(by_epoch)
+    xs = np.array([np.mean(by_epoch[e][0]) for e in epochs], dtype=float)
+    ys = [np.array(by_epoch[e][1]) for e in epochs]
+    mean = np.array([v.mean() for v in ys], dtype=float)
+    std = np.array([v.std(ddof=1) if len(v) > 1 else 0.0 for v in ys], dtype=float)
+    return xs, mean, std
+
+
+def _mark_diverged(ax, runs: Sequence[RunData], metric: str, x: str, color: str) -> int:
+    """× at the last usable point of each diverged run; returns how many were marked."""
+    inside, edge = [], []
+    for run in runs:
+        if run.status != "diverged":
+            continue
+        stop = _stop(run)
+        xs, ys = _x(run, x), run.values(metric)
+        if stop >= 0 and math.isfinite(ys[stop]):
+            inside.append((xs[stop], ys[stop]))
+        else:  # diverged before any finite value: mark it where it stopped, at the top edge
+            edge.append(xs[stop] if stop >= 0 else (0.0 if x == "seconds" else 1.0))
+    style = {"marker": "x", "s": 70, "linewidths": 2.2, "color": color, "zorder": 5}
+    if inside:
+        ax.scatter(*zip(*inside), **style)
+    if edge:
+        ax.scatter(edge, [0.97] * len(edge), transform=blended_transform_factory(ax.transData, ax.transAxes),
+                   clip_on=False, **style)
+    return len(inside) + len(edge)
+
+
+def _draw_curves(ax, groups: Mapping[str, Sequence[RunData]], metric: str, x: str,
+                 colors: Mapping[str, str], styles: Mapping[str, str] | None = None) -> int:
+    """One mean line (+ band) per group; returns the number of diverged runs marked."""
+    marked = 0
+    for label, runs in groups.items():
+        xs, mean, std = _mean_band(runs, metric, x)
+        color = colors[label]
+        ax.plot(xs, mean, color=color, lw=1.8, label=label, ls=(styles or {}).get(label, "-"),
+                marker="o" if len(xs) == 1 else None)
+        if len(xs):
+            ax.fill_between(xs, mean - std, mean + std, color=color, alpha=0.18, lw=0)
+        marked += _mark_diverged(ax, runs, metric, x, color)
+    if not any(len(line.get_xdata()) for line in ax.get_lines()):
+        ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", va="center", color="#888888")
+    return marked
+
+
+def _group(runs: Sequence[RunData], by: Callable[[RunData], str]) -> dict[str, list[RunData]]:
+    groups: dict[str, list[RunData]] = {}
+    for run in runs:
+        groups.setdefault(by(run), []).append(run)
+    return groups
+
+
+def _legend(fig: Figure, handles: list, labels: list[str], title: str | None = None) -> None:
+    fig.legend(handles, labels, loc="outside right upper", frameon=False, title=title)
+
+
+def _handles(ax, diverged: bool) -> tuple[list, list[str]]:
+    handles, labels = ax.get_legend_handles_labels()
+    if diverged:
+        handles.append(Line2D([], [], ls="none", marker="x", color="#444444", markersize=8, mew=2))
+        labels.append("diverged (where it stopped)")
+    return handles, labels
+
+
+def _x_label(x: str) -> str:
+    return "epoch" if x == "epoch" else "training time (s, cumulative)"
+
+
+def training_curves(runs: Sequence[RunData], x: str = "epoch", *, by: Callable[[RunData], str] | None = None,
+                    colors: Mapping[str, str] | None = None, title: str | None = None) -> Figure:
+    """Loss (top row) and accuracy (bottom row) on train / validation / test against ``x`` ("epoch" or "seconds").
+
+    One colour per group (``by``, default the optimizer name): mean over seeds ± std, diverged runs marked ×.
+    Each of the six axes has one line per group.
+    """
+    by = by or (lambda r: r.optimizer)
+    groups = _group(runs, by)
+    colors = {**optimizer_colors(list(groups)), **(colors or {})}
+    fig = _figure(13, 7)
+    axes = fig.subplots(2, 3, sharex=True)
+    marked = 0
+    for row, (kind, unit) in enumerate((("loss", "loss"), ("acc", "accuracy"))):
+        for col, (split, name) in enumerate(SPLITS):
+            ax = axes[row][col]
+            _style(ax)
+            marked += _draw_curves(ax, groups, f"{split}_{kind}", x, colors)
+            ax.set_title(f"{name} {unit}", fontsize=11)
+            if kind == "loss":
+                _log_if_wide(ax)
+            else:
+                ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0%}"))
+                ax.set_xlabel(_x_label(x))
+            if col == 0:
+                ax.set_ylabel(unit if kind == "loss" else "accuracy (%)")
+    fig.suptitle(title or f"Loss and accuracy vs {'epoch' if x == 'epoch' else 'wall-clock time'}", fontsize=13)
+    _legend(fig, *_handles(axes[0][0], marked > 0))
+    return fig
+
+
+def _log_if_wide(ax) -> None:
+    ys = np.concatenate([np.asarray(line.get_ydata(), dtype=float) for line in ax.get_lines()] or [np.array([])])
+    ys = ys[np.isfinite(ys) & (ys > 0)]
+    if len(ys) and ys.max() / ys.min() > 30:
+        ax.set_yscale("log")
+
+
+def batch_size_comparison(runs: Sequence[RunData], metric: str = "train_loss") -> Figure:
+    """Batch vs stochastic vs mini-batch GD: ``metric`` against epoch and against seconds, one line per batch
+    size (line style per optimizer when there are several), and the optimizer-state / peak memory per group."""
+    optimizers = list(dict.fromkeys(r.optimizer for r in runs))
+    batches = list(dict.fromkeys(batch_label(r.batch_size) for r in runs))
+    several = len(optimizers) > 1
+
+    def label(r: RunData) -> str:
+        return f"{r.optimizer} · {batch_label(r.batch_size)}" if several else batch_label(r.batch_size)
+
+    groups = _group(runs, label)
+    colors, styles = {}, {}
+    for name, group in groups.items():
+        colors[name] = _BATCH_PALETTE[batches.index(batch_label(group[0].batch_size)) % len(_BATCH_PALETTE)]
+        styles[name] = _LINESTYLES[optimizers.index(group[0].optimizer) % len(_LINESTYLES)]
+    fig = _figure(13, 4.2)
+    axes = fig.subplots(1, 3, width_ratios=(1, 1, 0.8))
+    marked = 0
+    for ax, x in zip(axes[:2], ("epoch", "seconds")):
+        _style(ax)
+        marked += _draw_curves(ax, groups, metric, x, colors, styles)
+        _log_if_wide(ax)
+        ax.set_xlabel(_x_label(x))
+        ax.set_ylabel(metric.replace("_", " "))
+        ax.set_title(f"{metric.replace('_', ' ')} vs {'epoch' if x == 'epoch' else 'time'}", fontsize=11)
+    state = {name: _last_finite(g, "state_bytes") for name, g in groups.items()}
+    peak = {name: _last_finite(g, "peak_memory_bytes") for name, g in groups.items()}
+    _bars(axes[2], state, peak, colors)
+    axes[2].set_title("memory per configuration", fontsize=11)
+    fig.suptitle("Batch vs stochastic vs mini-batch gradient descent", fontsize=13)
+    _legend(fig, *_handles(axes[0], marked > 0))
+    return fig
+
+
+def _last_finite(runs: Sequence[RunData], metric: str) -> float:
+    values = [v for r in runs for v in r.values(metric) if math.isfinite(v)]
+    return max(values) if values else math.nan
+
+
+def _bars(ax, state: Mapping[str, float], peak: Mapping[str, float | None] | None,
+          colors: Mapping[str, str]) -> None:
+    names = list(state)
+    has_peak = bool(peak) and any(v is not None and math.isfinite(v) for v in peak.values())
+    width = 0.4 if has_peak else 0.7
+    pos = np.arange(len(names), dtype=float)
+    values = [state[n] if math.isfinite(state[n]) else 0.0 for n in names]
+    bars = ax.bar(pos - (width / 2 if has_peak else 0), values, width, color=[colors.get(n, "#4c72b0") for n in names],
+                  label="optimizer state")
+    for bar, name in zip(bars, names):
+        ax.annotate(format_bytes(state[name]), (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                    ha="center", va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points")
+    if has_peak:
+        pv = [peak.get(n) if peak.get(n) is not None and math.isfinite(peak[n]) else 0.0 for n in names]
+        pbars = ax.bar(pos + width / 2, pv, width, color="#bbbbbb", label="peak (accelerator)")
+        for bar, v in zip(pbars, pv):
+            ax.annotate(format_bytes(v), (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                        ha="center", va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points")
+        ax.legend(frameon=False, fontsize=8, loc="upper left")
+    else:
+        ax.text(0.99, 0.99, "peak memory: not measured on CPU", transform=ax.transAxes, ha="right", va="top",
+                fontsize=7, color="#888888")
+    ax.set_xticks(pos, names, rotation=30 if len(names) > 6 else 0, ha="right" if len(names) > 6 else "center")
+    unit, scale = _byte_unit(max([*values, *(pv if has_peak else [])], default=0.0))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / scale:g}"))
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]) if scale == 1 else _ScaledLocator(scale))
+    ax.set_ylabel(f"memory ({unit})")
+    ax.margins(y=0.15)
+    ax.grid(True, axis="y", color="#e5e5e5", lw=0.8)
+    ax.set_axisbelow(True)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+
+
+def _byte_unit(largest: float) -> tuple[str, float]:
+    for power, unit in enumerate(("B", "KiB", "MiB", "GiB")):
+        if largest < 1024 ** (power + 1) or unit == "GiB":
+            return unit, float(1024**power)
+    raise AssertionError("unreachable")
+
+
+class _ScaledLocator(MaxNLocator):
+    """Round ticks in a unit of ``scale`` bytes (KiB, MiB, …) rather than in bytes."""
+
+    def __init__(self, scale: float) -> None:
+        super().__init__(nbins=5, steps=[1, 2, 2.5, 5, 10])
+        self.scale = scale
+
+    def tick_values(self, vmin: float, vmax: float):
+        return super().tick_values(vmin / self.scale, vmax / self.scale) * self.scale
+
+
+def memory_bars(state: Mapping[str, float], peak: Mapping[str, float | None] | None = None, *,
+                colors: Mapping[str, str] | None = None, title: str = "Optimizer-state memory") -> Figure:
+    """One bar per name (``state`` bytes, labelled human-readably), and a grey peak-memory bar where measured."""
+    colors = {**optimizer_colors(list(state)), **(colors or {})}
+    fig = _figure(max(5.0, 1.1 * len(state) + 2.5), 3.8)
+    ax = fig.subplots()
+    _bars(ax, state, peak, colors)
+    ax.set_title(title, fontsize=12)
+    return fig
+
+
+def lr_sensitivity(sweeps: Sequence[SweepSummary], *, metric: str = "val_acc",
+                   colors: Mapping[str, str] | None = None) -> Figure:
+    """Final ``metric`` ("val_acc" or "test_acc") against learning rate (log axis), one line per optimizer:
+    mean ± std over seeds, diverged learning rates marked × (at the top edge when no seed finished), the chosen
+    (best on validation) learning rate circled."""
+    several_batches = len({str(s.batch_size) for s in sweeps}) > 1
+    names = [f"{s.optimizer} · {batch_label(s.batch_size)}" if several_batches else s.optimizer for s in sweeps]
+    colors = {**optimizer_colors(names), **(colors or {})}
+    fig = _figure(9, 5)
+    ax = fig.subplots()
+    _style(ax)
+    any_diverged = False
+    for name, sweep in zip(names, sweeps):
+        color = colors.get(name) or colors.get(sweep.optimizer, "#333333")
+        pts = [(p.lr, getattr(p, metric).mean, getattr(p, metric).std) for p in sweep.points
+               if getattr(p, metric).n > 0]
+        lrs, mean, std = (np.array(v, dtype=float) for v in zip(*pts)) if pts else (np.array([]),) * 3
+        ax.plot(lrs, mean, color=color, marker="o", ms=4, lw=1.8, label=name)
+        if len(lrs):
+            ax.fill_between(lrs, mean - std, mean + std, color=color, alpha=0.18, lw=0)
+        for p in sweep.points:
+            if p.diverged or p.failed:
+                any_diverged = True
+                stat = getattr(p, metric)
+                if stat.n:
+                    ax.scatter([p.lr], [stat.mean], marker="x", s=80, linewidths=2.2, color=color, zorder=6)
+                else:
+                    ax.scatter([p.lr], [0.97], marker="x", s=80, linewidths=2.2, color=color, zorder=6,
+                               transform=blended_transform_factory(ax.transData, ax.transAxes), clip_on=False)
+        best = next((p for p in sweep.points if p.lr == sweep.best_lr), None)
+        if best is not None and getattr(best, metric).n:
+            ax.scatter([best.lr], [getattr(best, metric).mean], s=260, facecolors="none", edgecolors=color,
+                       linewidths=2.2, zorder=7)
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate (log scale)")
+    split = "validation" if metric == "val_acc" else "test"
+    ax.set_ylabel(f"final {split} accuracy (%)")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0%}"))
+    fig.suptitle(f"Learning-rate sensitivity: final {split} accuracy (mean ± std over seeds)", fontsize=13)
+    handles, labels = ax.get_legend_handles_labels()
+    handles.append(Line2D([], [], ls="none", marker="o", ms=12, mfc="none", mec="#444444", mew=2))
+    labels.append("chosen lr (best on validation)")
+    if any_diverged:
+        handles.append(Line2D([], [], ls="none", marker="x", color="#444444", markersize=8, mew=2))
+        labels.append("a seed diverged (top edge: all did)")
+    _legend(fig, handles, labels)
+    return fig
+
+
+def png_bytes(fig: Figure, dpi: int = 100) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, facecolor="white")
+    return buffer.getvalue()
+
+
+def svg_text(fig: Figure) -> str:
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", facecolor="white")
+    return buffer.getvalue()
+
+
+def save(fig: Figure, path: str | Path, dpi: int = 120) -> Path:
+    """Write ``fig`` as PNG or SVG, chosen by the suffix of ``path``; UserError for another suffix or a path that
+    cannot be written."""
+    path = Path(path)
+    kind = path.suffix.lower().lstrip(".")
+    if kind not in ("png", "svg"):
+        raise UserError(f"cannot save a figure as {path.name!r}: use a .png or .svg file name")
+    try:
+        fig.savefig(path, format=kind, dpi=dpi, facecolor="white")
+    except OSError as e:
+        raise UserError(f"cannot write {path}: {e.strerror or e}") from None
+    return path

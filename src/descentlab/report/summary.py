@@ -1,0 +1,260 @@
+"""The numbers the tables show, computed from store records only.
+
+- :func:`summarize` — one :class:`GroupSummary` per group of runs that differ only in their seed (same optimizer,
+  batch size and hyperparameters), in first-seen order.
+- :func:`sweep_summaries` — per (optimizer, batch size): the learning rate chosen on validation, the test
+  accuracy at that rate and the tuning budget (:class:`SweepSummary`).
+
+Conventions, written once:
+
+- A :class:`Stat` is mean ± sample standard deviation (``ddof=1``; 0 for a single value) over the seeds whose
+  value is finite; ``n`` says how many that is. Diverged and failed runs have no final metrics: they are left out
+  of the means and counted in ``diverged`` / ``failed`` instead — never hidden.
+- *Final* is the last stored epoch of a completed run; *best* val acc is the best epoch of any run.
+- Time to target: the first epoch whose ``val_acc`` ≥ ``target`` and the training seconds until then; the
+  statistics are over the seeds that reached it (``reached`` of ``n_runs``).
+- Best learning rate: the highest mean final val acc over seeds, among the rates where no seed diverged or
+  failed (if every rate lost a seed, among all rates with a finite mean); ties go to the smaller rate.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from descentlab.report.data import ExperimentData, RunData, finite
+from descentlab.store import canonical_json
+
+
+@dataclass(frozen=True)
+class Stat:
+    """Mean ± sample std over ``n`` finite values (NaN mean when ``n == 0``)."""
+
+    mean: float
+    std: float
+    n: int
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Stat:
+        values = finite(values)
+        if not values:
+            return cls(math.nan, math.nan, 0)
+        std = statistics.stdev(values) if len(values) > 1 else 0.0
+        return cls(statistics.fmean(values), std, len(values))
+
+    def format(self, fmt: str = ".4g", scale: float = 1.0, unit: str = "") -> str:
+        """``"91.20 ± 0.35 %"`` style text (``"–"`` when there is no value); the std is left out when n = 1."""
+        if self.n == 0:
+            return "–"
+        text = format(self.mean * scale, fmt)
+        if self.n > 1:
+            text += " ± " + format(self.std * scale, fmt)
+        return text + (f" {unit}" if unit else "")
+
+    def __str__(self) -> str:
+        return self.format()
+
+
+@dataclass(frozen=True)
+class GroupSummary:
+    """Runs that differ only by seed: one row of the summary table."""
+
+    optimizer: str
+    batch_size: int | str | None
+    hyperparameters: dict[str, Any]
+    seeds: tuple[int, ...]
+    n_runs: int
+    completed: int
+    diverged: int
+    failed: int
+    final_train_loss: Stat
+    final_val_acc: Stat
+    best_val_acc: Stat
+    final_test_acc: Stat
+    target: float | None
+    reached: int  # seeds whose val acc reached the target
+    epochs_to_target: Stat
+    seconds_to_target: Stat
+    seconds_per_epoch: Stat  # per seed: the mean of its epochs' training seconds
+    steps_per_s: Stat
+    state_bytes: Stat  # optimizer state at the last stored epoch
+    peak_memory_bytes: Stat  # n = 0 where the trainer does not measure it (CPU)
+
+    @property
+    def lr(self) -> float | None:
+        lr = self.hyperparameters.get("lr")
+        return float(lr) if isinstance(lr, (int, float)) and not isinstance(lr, bool) else None
+
+
+@dataclass(frozen=True)
+class LrPoint:
+    """One learning rate of a sweep: final val and test acc over its seeds."""
+
+    lr: float
+    val_acc: Stat
+    test_acc: Stat
+    n_runs: int
+    diverged: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class SweepSummary:
+    """One optimizer (at one batch size) of a sweep: what it was given and what it chose."""
+
+    optimizer: str
+    batch_size: int | str | None
+    trials: int  # distinct configurations tried (the tuning budget)
+    runs: int  # trials × seeds actually run
+    points: tuple[LrPoint, ...]  # by increasing lr
+    best_lr: float | None
+    best_val_acc: Stat
+    test_acc_at_best: Stat
+
+
+def group_key(run: RunData) -> tuple[str, str, str]:
+    """Runs with equal keys differ only by seed."""
+    return run.optimizer, canonical_json(run.batch_size), canonical_json(run.hyperparameters)
+
+
+def _groups(runs: Sequence[RunData], key: Callable[[RunData], Any]) -> dict[Any, list[RunData]]:
+    groups: dict[Any, list[RunData]] = {}
+    for run in runs:
+        groups.setdefault(key(run), []).append(run)
+    return groups
+
+
+def target_of(data: ExperimentData) -> float | None:
+    """The val-acc target: the experiment spec's ``target_val_acc`` (or ``target``), else the task's own."""
+    spec = data.experiment.spec if isinstance(data.experiment.spec, dict) else {}
+    for name in ("target_val_acc", "target"):
+        if isinstance(spec.get(name), (int, float)):
+            return float(spec[name])
+    tasks = data.tasks
+    if len(tasks) == 1:
+        try:
+            from descentlab.tasks import get_task
+
+            return get_task(tasks[0]).target_val_acc
+        except Exception:  # an unknown or renamed task: no target rather than no report
+            return None
+    return None
+
+
+def time_to_target(run: RunData, target: float) -> tuple[float, float] | None:
+    """(epoch, training seconds) of the first epoch whose val acc ≥ ``target``; None if never."""
+    elapsed = run.elapsed()
+    for i, (epoch, acc) in enumerate(zip(run.epoch_numbers(), run.values("val_acc"))):
+        if math.isfinite(acc) and acc >= target:
+            return float(epoch), float(elapsed[i])
+    return None
+
+
+def _mean_of(run: RunData, metric: str) -> float:
+    values = finite([_value(e.get(metric)) for e in run.trained_epochs])
+    return statistics.fmean(values) if values else math.nan
+
+
+def _value(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
+
+
+def _last(run: RunData, metric: str) -> float:
+    values = finite([_value(e.get(metric)) for e in run.epochs])
+    return values[-1] if values else math.nan
+
+
+def summarize_group(runs: Sequence[RunData], target: float | None = None) -> GroupSummary:
+    """The summary of runs that differ only by seed (``runs`` must be non-empty)."""
+    first = runs[0]
+    reached = [t for r in runs if target is not None and (t := time_to_target(r, target)) is not None]
+    peaks = [max(finite(r.values("peak_memory_bytes")), default=math.nan) for r in runs]
+    return GroupSummary(
+        optimizer=first.optimizer,
+        batch_size=first.batch_size,
+        hyperparameters=first.hyperparameters,
+        seeds=tuple(sorted(r.seed for r in runs)),
+        n_runs=len(runs),
+        completed=sum(r.status == "completed" for r in runs),
+        diverged=sum(r.status == "diverged" for r in runs),
+        failed=sum(r.status == "failed" for r in runs),
+        final_train_loss=Stat.of([r.final("train_loss") for r in runs]),
+        final_val_acc=Stat.of([r.final("val_acc") for r in runs]),
+        best_val_acc=Stat.of([r.best("val_acc") for r in runs]),
+        final_test_acc=Stat.of([r.final("test_acc") for r in runs]),
+        target=target,
+        reached=len(reached),
+        epochs_to_target=Stat.of([e for e, _ in reached]),
+        seconds_to_target=Stat.of([s for _, s in reached]),
+        seconds_per_epoch=Stat.of([_mean_of(r, "seconds") for r in runs]),
+        steps_per_s=Stat.of([_mean_of(r, "steps_per_s") for r in runs]),
+        state_bytes=Stat.of([_last(r, "state_bytes") for r in runs]),
+        peak_memory_bytes=Stat.of(peaks),
+    )
+
+
+def summarize(data: ExperimentData | Sequence[RunData], target: float | None = None) -> list[GroupSummary]:
+    """One :class:`GroupSummary` per (optimizer, batch size, hyperparameters), in the order runs were started.
+
+    ``target`` defaults to :func:`target_of` the experiment when ``data`` is an :class:`ExperimentData`.
+    """
+    if isinstance(data, ExperimentData):
+        target = target_of(data) if target is None else target
+        data = data.runs
+    return [summarize_group(group, target) for group in _groups(data, group_key).values()]
+
+
+def _choose(points: Sequence[LrPoint]) -> LrPoint | None:
+    scored = [p for p in points if p.val_acc.n > 0]
+    clean = [p for p in scored if p.diverged == 0 and p.failed == 0]
+    candidates = clean or scored
+    if not candidates:
+        return None
+    return max(candidates, key=lambda p: (p.val_acc.mean, -p.lr))
+
+
+def sweep_summaries(data: ExperimentData | Sequence[RunData]) -> list[SweepSummary]:
+    """Per (optimizer, batch size): each learning rate's val/test acc, the chosen rate and the budget.
+
+    Runs without a learning rate are left out; an optimizer none of whose runs has one is not listed.
+    """
+    runs = data.runs if isinstance(data, ExperimentData) else data
+    out = []
+    by_optimizer = _groups([r for r in runs if r.lr is not None], lambda r: (r.optimizer, canonical_json(r.batch_size)))
+    for group in by_optimizer.values():
+        points = []
+        for lr, at_lr in sorted(_groups(group, lambda r: r.lr).items()):
+            points.append(LrPoint(
+                lr=lr,
+                val_acc=Stat.of([r.final("val_acc") for r in at_lr]),
+                test_acc=Stat.of([r.final("test_acc") for r in at_lr]),
+                n_runs=len(at_lr),
+                diverged=sum(r.status == "diverged" for r in at_lr),
+                failed=sum(r.status == "failed" for r in at_lr),
+            ))
+        best = _choose(points)
+        out.append(SweepSummary(
+            optimizer=group[0].optimizer,
+            batch_size=group[0].batch_size,
+            trials=len({group_key(r) for r in group}),
+            runs=len(group),
+            points=tuple(points),
+            best_lr=best.lr if best else None,
+            best_val_acc=best.val_acc if best else Stat.of([]),
+            test_acc_at_best=best.test_acc if best else Stat.of([]),
+        ))
+    return out
+
+
+def format_bytes(n: float | None) -> str:
+    """``1536`` → ``"1.5 KiB"``; ``"–"`` for None or NaN."""
+    if n is None or not math.isfinite(n):
+        return "–"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")

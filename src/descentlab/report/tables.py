@@ -1,0 +1,117 @@
+"""The report's tables as rows of plain text: rendered to HTML and Markdown here, to rich by the console.
+
+Every function returns a :class:`Table` (title, headers, rows of strings); nothing here formats markup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from descentlab.report.data import ExperimentData, batch_label
+from descentlab.report.summary import GroupSummary, SweepSummary, format_bytes
+
+
+@dataclass(frozen=True)
+class Table:
+    title: str
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    note: str = ""
+
+
+def _pct(stat) -> str:
+    return stat.format(".1f", scale=100, unit="%")
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (list, tuple)):
+        return "(" + ", ".join(_value(v) for v in value) + ")"
+    return str(value)
+
+
+def summary_table(groups: Sequence[GroupSummary]) -> Table:
+    """The headline table: one row per group, mean ± std over seeds."""
+    target = next((g.target for g in groups if g.target is not None), None)
+    ttt = f"to {target:.0%} val acc" if target is not None else "to target"
+    headers = ("optimizer", "batch", "lr", "seeds", "final train loss", "final val acc", "best val acc",
+               "final test acc", f"epochs {ttt}", f"seconds {ttt}", "s / epoch", "steps / s", "state memory",
+               "diverged")
+    rows = []
+    for g in groups:
+        reached = f" ({g.reached}/{g.n_runs})" if target is not None else ""
+        rows.append((
+            g.optimizer, str(g.batch_size), _value(g.lr) if g.lr is not None else "–", str(g.n_runs),
+            g.final_train_loss.format(".3f"), _pct(g.final_val_acc), _pct(g.best_val_acc), _pct(g.final_test_acc),
+            (g.epochs_to_target.format(".2g") if g.reached else "never") + reached if target is not None else "–",
+            g.seconds_to_target.format(".3g") if g.reached else "–",
+            g.seconds_per_epoch.format(".2g"), g.steps_per_s.format(".3g"),
+            format_bytes(g.state_bytes.mean),
+            f"{g.diverged}/{g.n_runs}" + (f" (+{g.failed} failed)" if g.failed else ""),
+        ))
+    return Table("Summary", headers, tuple(rows),
+                 "mean ± sample std over the seeds that finished; diverged runs are counted, not averaged")
+
+
+def hyperparameter_table(groups: Sequence[GroupSummary]) -> Table:
+    """Resolved hyperparameters of each group (the union of names as columns)."""
+    names = list(dict.fromkeys(name for g in groups for name in g.hyperparameters))
+    rows = tuple((g.optimizer, str(g.batch_size), *(_value(g.hyperparameters[n]) if n in g.hyperparameters else ""
+                                                      for n in names)) for g in groups)
+    return Table("Resolved hyperparameters", ("optimizer", "batch", *names), rows)
+
+
+def tuning_table(sweeps: Sequence[SweepSummary]) -> Table:
+    """Tuning budget and the learning rate each optimizer chose on validation."""
+    rows = []
+    for s in sweeps:
+        lrs = [p.lr for p in s.points]
+        rows.append((
+            s.optimizer, str(s.batch_size), str(s.trials), str(s.runs),
+            f"{min(lrs):.3g} … {max(lrs):.3g}" if lrs else "–",
+            f"{s.best_lr:.3g}" if s.best_lr is not None else "–",
+            _pct(s.best_val_acc), _pct(s.test_acc_at_best),
+            str(sum(p.diverged for p in s.points)),
+        ))
+    headers = ("optimizer", "batch", "trials", "runs", "lr range", "chosen lr", "val acc at chosen lr",
+               "test acc at chosen lr", "diverged runs")
+    return Table("Tuning budget and chosen learning rate", headers, tuple(rows),
+                 "the lr is chosen on the validation split (mean final val acc over seeds); test is only reported")
+
+
+def budget_table(data: ExperimentData) -> Table:
+    """For a comparison without a sweep: trials and runs per optimizer (the tuning budget is the defaults)."""
+    rows = []
+    for name in data.optimizers:
+        runs = [r for r in data.runs if r.optimizer == name]
+        trials = len({(str(r.batch_size), str(sorted(r.hyperparameters.items()))) for r in runs})
+        rows.append((name, str(trials), str(len(runs)), ", ".join(str(s) for s in sorted({r.seed for r in runs}))))
+    return Table("Tuning budget and seeds", ("optimizer", "configurations", "runs", "seeds"), tuple(rows),
+                 "no hyperparameter search: each configuration ran as given")
+
+
+def diverged_table(data: ExperimentData) -> Table:
+    """Every run that diverged or failed, with its step."""
+    rows = []
+    for r in data.runs:
+        if r.status not in ("diverged", "failed"):
+            continue
+        last = r.trained_epochs[-1]["epoch"] if r.trained_epochs else "–"
+        rows.append((str(r.run.id), r.optimizer, str(r.seed), batch_label(r.batch_size),
+                     _value(r.lr) if r.lr is not None else "–", r.status,
+                     str(r.run.diverged_step) if r.run.diverged_step is not None else "–", str(last)))
+    headers = ("run", "optimizer", "seed", "batch", "lr", "status", "step", "last stored epoch")
+    return Table("Diverged and failed runs", headers, tuple(rows))
+
+
+def environment_table(env: Mapping[str, Any]) -> Table:
+    """Library versions first, then the machine."""
+    rows = []
+    versions = env.get("versions")
+    if isinstance(versions, Mapping):
+        rows += [(name, str(v)) for name, v in versions.items()]
+    rows += [(k, _value(v)) for k, v in env.items() if k != "versions" and v is not None]
+    return Table("Environment", ("", ""), tuple(rows))
