@@ -1,5 +1,109 @@
-"""Optimizers that torch.optim does not have (or has only recently): each proven equal to its authors' code."""
+"""Optimizers that torch.optim does not have (or has only recently): each proven equal to its authors' code.
+
+- :class:`Lion` equals ``lion_pytorch.Lion``;
+- :class:`SGDScheduleFree` and :class:`AdamWScheduleFree` equal ``schedulefree.SGDScheduleFree`` and
+  ``schedulefree.AdamWScheduleFree`` (call ``optimizer.train()`` before training, ``optimizer.eval()`` before
+  evaluating or checkpointing);
+- :class:`Muon` equals ``torch.optim.Muon`` on the 2-D parameters and ``torch.optim.AdamW`` (``adamw_*``
+  hyperparameters) on the others.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from descentlab.optim.base import RuleOptimizer, make_optimizer_class
+from descentlab.optim.registry import Entry, register
+from descentlab.rules import lion, muon, schedule_free
+from descentlab.rules.base import Rule
+
+
+class ScheduleFreeOptimizer(RuleOptimizer):
+    """A :class:`RuleOptimizer` that keeps the schedule-free group counters and switches between y and x.
+
+    The counters ``k``, ``lr_max``, ``weight_sum``, ``scheduled_lr`` and the flag ``train_mode`` live in each
+    param group under the reference's keys. ``step`` advances them once per group
+    (:func:`descentlab.rules.schedule_free.advance`) and hands the rule the per-step values inside ``h``.
+    """
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        for key, value in schedule_free.GROUP_STATE.items():
+            param_group.setdefault(key, value)
+        super().add_param_group(param_group)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        for group in self.param_groups:
+            for key, value in schedule_free.GROUP_STATE.items():
+                group.setdefault(key, value)
+
+    @torch.no_grad()
+    def train(self) -> None:
+        """Parameters to y, the point where gradients are taken. Call before training."""
+        self._switch(to_train=True)
+
+    @torch.no_grad()
+    def eval(self) -> None:
+        """Parameters to x, the averaged point. Call before evaluating or saving a checkpoint."""
+        self._switch(to_train=False)
+
+    def _switch(self, to_train: bool) -> None:
+        move = schedule_free.to_y if to_train else schedule_free.to_x
+        for group in self.param_groups:
+            if group["train_mode"] == to_train:
+                continue
+            h = self.hyperparameters(group)
+            for p in group["params"]:
+                if "z" in self.state[p]:
+                    move(p, self.state[p], h)
+            group["train_mode"] = to_train
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        if not self.param_groups[0]["train_mode"]:
+            raise RuntimeError(f"{self.rule.name}: step() called in eval mode; call optimizer.train() before "
+                               "training and optimizer.eval() before evaluating")
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            h = self.hyperparameters(group)
+            k = group["k"]
+            now = schedule_free.advance(h, k, group["lr_max"], group["weight_sum"])
+            group.update(k=k + 1, lr_max=now.lr_max, weight_sum=now.weight_sum, scheduled_lr=now.scheduled_lr)
+            params = [p for p in group["params"] if p.grad is not None]
+            for p in params:
+                if p.grad.is_sparse:
+                    raise RuntimeError(f"{self.rule.name} does not support sparse gradients")
+                if not self.state[p]:
+                    self.state[p].update(self.rule.init_state(p, h))
+            step_h = {**h, "k": k, "scheduled_lr": now.scheduled_lr, "ckp1": now.ckp1}
+            self._per_tensor(params, [self.state[p] for p in params], step_h)
+        return loss
+
+
+def _subclass(base: type[RuleOptimizer], name: str, rule: Rule, doc: str) -> type[RuleOptimizer]:
+    """``make_optimizer_class`` (its signature-bearing ``__init__``) on another base than RuleOptimizer."""
+    made = make_optimizer_class(name, rule, doc)
+    keys = ("rule", "__doc__", "__module__", "__init__")
+    return type(name, (base,), {k: made.__dict__[k] for k in keys})
+
+
+Lion = make_optimizer_class("Lion", lion.LION, lion.__doc__ or "")
+SGDScheduleFree = _subclass(ScheduleFreeOptimizer, "SGDScheduleFree", schedule_free.SGD_SCHEDULE_FREE,
+                            schedule_free.__doc__ or "")
+AdamWScheduleFree = _subclass(ScheduleFreeOptimizer, "AdamWScheduleFree", schedule_free.ADAMW_SCHEDULE_FREE,
+                              schedule_free.__doc__ or "")
+Muon = make_optimizer_class("Muon", muon.MUON_WITH_ADAMW, muon.__doc__ or "")
+
+register(Entry("lion", Lion, {}, "Lion: sign of interpolated momentum (use a 3–10× smaller lr than AdamW)"))
+register(Entry("sgd-schedulefree", SGDScheduleFree, {}, "schedule-free SGD (call train()/eval())"))
+register(Entry("adamw-schedulefree", AdamWScheduleFree, {}, "schedule-free AdamW (call train()/eval())"))
+register(Entry("muon", Muon, {}, "Muon on 2-D parameters, AdamW on the others"))
+
+__all__ = ["Lion", "SGDScheduleFree", "AdamWScheduleFree", "Muon", "ScheduleFreeOptimizer"]
+

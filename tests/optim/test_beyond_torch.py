@@ -1,0 +1,227 @@
+"""Lion, Schedule-Free SGD/AdamW and Muon equal their authors' code (and torch.optim.Muon/AdamW), f64 and f32."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import lion_pytorch
+import pytest
+import schedulefree
+import torch
+
+from descentlab import optim
+from descentlab.rules.base import HyperparameterError
+from descentlab.rules.muon import ADAMW_KEYS
+from tests.optim.cases import Case
+from tests.optim.harness import assert_close_rel, loss_fn, run_side_by_side, small_mlp, two_groups
+
+TOLERANCE = {torch.float64: 1e-10, torch.float32: 1e-5}
+DTYPES = pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
+
+
+def _compare_states(a: torch.nn.Module, ours: Any, b: torch.nn.Module, ref: Any, rtol: float, what: str) -> None:
+    for i, (pa, pb) in enumerate(zip(a.parameters(), b.parameters())):
+        assert torch.isfinite(pa).all(), f"{what}: parameter {i} is not finite"
+        assert_close_rel(pa.detach(), pb.detach(), rtol, f"{what} parameter {i}")
+        sa, sb = ours.state[pa], ref.state[pb]
+        assert set(sa) == set(sb), f"{what}: state keys differ: ours {sorted(sa)}, reference {sorted(sb)}"
+        for key, va in sa.items():
+            assert_close_rel(va.to(torch.float64), sb[key].to(torch.float64), rtol, f"{what} parameter {i} {key}")
+
+
+# --- Lion ----------------------------------------------------------------------------------------------------
+
+LION_CASES = [
+    Case("lion-wd", optim.Lion, lion_pytorch.Lion, {"lr": 1e-3, "weight_decay": 0.1},
+         {"lr": 3e-4, "betas": (0.95, 0.98)}, steps=120),
+    Case("lion", optim.Lion, lion_pytorch.Lion, {"lr": 3e-3}, {"weight_decay": 0.5, "betas": (0.8, 0.9)}, steps=120),
+]
+
+
+@DTYPES
+@pytest.mark.parametrize("case", LION_CASES, ids=str)
+def test_lion_matches_lion_pytorch(case: Case, dtype: torch.dtype) -> None:
+    (a, ours), (b, ref) = run_side_by_side(case, dtype)
+    _compare_states(a, ours, b, ref, TOLERANCE[dtype], f"{case} {dtype}")
+
+
+# --- Schedule-Free -------------------------------------------------------------------------------------------
+
+SF_CASES = [
+    Case("sgd-schedulefree", optim.SGDScheduleFree, schedulefree.SGDScheduleFree,
+         {"lr": 0.5, "momentum": 0.9, "weight_decay": 0.01, "warmup_steps": 20},
+         {"lr": 0.2, "momentum": 0.8, "r": 1.0}),
+    Case("adamw-schedulefree", optim.AdamWScheduleFree, schedulefree.AdamWScheduleFree,
+         {"lr": 0.01, "weight_decay": 0.01, "warmup_steps": 20},
+         {"betas": (0.8, 0.99), "eps": 1e-6, "weight_lr_power": 1.0, "warmup_steps": 5}),
+]
+GROUP_KEYS = ("k", "lr_max", "weight_sum", "scheduled_lr", "train_mode")
+
+
+def _train(models_opts: list[tuple[torch.nn.Module, Any]], dtype: torch.dtype, steps: int, seed: int) -> None:
+    gen = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        x = torch.randn(32, 6, generator=gen, dtype=dtype)
+        y = torch.randint(0, 3, (32,), generator=gen)
+        for model, opt in models_opts:
+            opt.zero_grad()
+            loss_fn(model, x, y).backward()
+            opt.step()
+
+
+def _compare_sf(a, ours, b, ref, rtol: float, what: str) -> None:
+    _compare_states(a, ours, b, ref, rtol, what)
+    for ga, gb in zip(ours.param_groups, ref.param_groups):
+        for key in GROUP_KEYS:
+            assert ga[key] == pytest.approx(gb[key], rel=1e-12), f"{what}: group {key} {ga[key]} != {gb[key]}"
+
+
+@DTYPES
+@pytest.mark.parametrize("case", SF_CASES, ids=str)
+def test_schedule_free_matches_authors(case: Case, dtype: torch.dtype) -> None:
+    rtol = TOLERANCE[dtype]
+    a = small_mlp(dtype)
+    b = copy.deepcopy(a)
+    ours = case.ours(two_groups(a, case.group2), **case.hyper)
+    ref = case.reference(two_groups(b, case.group2), **case.hyper)
+    pairs = [(a, ours), (b, ref)]
+    for _, opt in pairs:
+        opt.train()
+    _train(pairs, dtype, 60, seed=1)
+    _compare_sf(a, ours, b, ref, rtol, f"{case} {dtype} train")
+    for _, opt in pairs:
+        opt.eval()
+    _compare_sf(a, ours, b, ref, rtol, f"{case} {dtype} eval")
+    with pytest.raises(RuntimeError, match="train"):
+        ours.step()
+    for _, opt in pairs:
+        opt.train()
+    _compare_sf(a, ours, b, ref, rtol, f"{case} {dtype} train again")
+    _train(pairs, dtype, 60, seed=2)
+    _compare_sf(a, ours, b, ref, rtol, f"{case} {dtype} after 120 steps")
+
+
+def test_schedule_free_train_eval_roundtrip_and_state_dict() -> None:
+    model = small_mlp(torch.float64)
+    opt = optim.AdamWScheduleFree(model.parameters(), lr=0.01, warmup_steps=3)
+    opt.train()
+    _train([(model, opt)], torch.float64, 10, seed=3)
+    y = [p.detach().clone() for p in model.parameters()]
+    opt.eval()
+    opt.eval()  # idempotent
+    assert any(not torch.equal(p, q) for p, q in zip(model.parameters(), y))
+    saved = copy.deepcopy(opt.state_dict())
+    opt.train()
+    for p, q in zip(model.parameters(), y):
+        assert_close_rel(p.detach(), q, 1e-12, "train() after eval()")
+    assert saved["param_groups"][0]["k"] == 10 and saved["param_groups"][0]["train_mode"] is False
+    opt.load_state_dict(saved)
+    assert opt.param_groups[0]["k"] == 10 and opt.param_groups[0]["train_mode"] is False
+
+
+@pytest.mark.parametrize("case", SF_CASES, ids=str)
+def test_schedule_free_continues_from_authors_state_dict(case: Case) -> None:
+    a = small_mlp(torch.float64)
+    b = copy.deepcopy(a)
+    ref = case.reference(two_groups(b, case.group2), **case.hyper)
+    ref.train()
+    _train([(b, ref)], torch.float64, 10, seed=5)
+    ours = case.ours(two_groups(a, case.group2), **case.hyper)
+    a.load_state_dict(b.state_dict())
+    ours.load_state_dict(copy.deepcopy(ref.state_dict()))  # torch's load shares tensors with a live optimizer
+    _train([(a, ours), (b, ref)], torch.float64, 10, seed=6)
+    _compare_sf(a, ours, b, ref, 1e-10, f"{case} after loading the authors' state_dict")
+
+
+# --- Muon ----------------------------------------------------------------------------------------------------
+
+
+class MuonReference:
+    """torch.optim.Muon on the 2-D parameters, torch.optim.AdamW (``adamw_*`` hyperparameters) on the others."""
+
+    def __init__(self, groups: list[dict[str, Any]], **hyper: Any) -> None:
+        adamw = {ours: hyper.pop(key) for key, ours in ADAMW_KEYS.items()}
+        muon_groups, adamw_groups = [], []
+        for group in groups:
+            params = group["params"]
+            muon_groups.append({"params": [p for p in params if p.ndim == 2],
+                                **{k: v for k, v in group.items() if k != "params" and k not in ADAMW_KEYS}})
+            adamw_groups.append({"params": [p for p in params if p.ndim != 2],
+                                 **{ADAMW_KEYS[k]: v for k, v in group.items() if k in ADAMW_KEYS}})
+        self.muon = torch.optim.Muon(muon_groups, **hyper)
+        self.adamw = torch.optim.AdamW(adamw_groups, **adamw)
+
+    @property
+    def state(self) -> dict[Any, Any]:
+        return {**self.muon.state, **self.adamw.state}
+
+    def zero_grad(self) -> None:
+        self.muon.zero_grad()
+        self.adamw.zero_grad()
+
+    def step(self) -> None:
+        self.muon.step()
+        self.adamw.step()
+
+
+ADAMW_HYPER = {"adamw_lr": 3e-3, "adamw_betas": (0.9, 0.95), "adamw_eps": 1e-10, "adamw_weight_decay": 0.01}
+MUON_CASES = [
+    Case("muon", optim.Muon, MuonReference, {"lr": 0.02, "weight_decay": 0.01, **ADAMW_HYPER},
+         {"lr": 0.01, "momentum": 0.9, "adamw_lr": 1e-3, "adamw_betas": (0.8, 0.99)}),
+    Case("muon-plain-momentum", optim.Muon, MuonReference,
+         {"lr": 0.01, "nesterov": False, "adjust_lr_fn": "match_rms_adamw", "ns_steps": 4, **ADAMW_HYPER},
+         {"adjust_lr_fn": "original", "weight_decay": 0.0, "adamw_weight_decay": 0.1, "adamw_eps": 1e-8}),
+]
+
+
+@DTYPES
+@pytest.mark.parametrize("case", MUON_CASES, ids=str)
+def test_muon_matches_torch_muon_and_adamw(case: Case, dtype: torch.dtype) -> None:
+    (a, ours), (b, ref) = run_side_by_side(case, dtype)
+    _compare_states(a, ours, b, ref, TOLERANCE[dtype], f"{case} {dtype}")
+
+
+def test_muon_use_muon_false_is_adamw() -> None:
+    a = small_mlp(torch.float64)
+    b = copy.deepcopy(a)
+    ours = optim.Muon([{"params": a.parameters(), "use_muon": False}], **ADAMW_HYPER)
+    ref = torch.optim.AdamW(b.parameters(), **{ours_key: ADAMW_HYPER[k] for k, ours_key in ADAMW_KEYS.items()})
+    _train([(a, ours), (b, ref)], torch.float64, 30, seed=4)
+    _compare_states(a, ours, b, ref, 1e-10, "use_muon=False")
+
+
+# --- registry and validation ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name, cls", [("lion", optim.Lion), ("sgd-schedulefree", optim.SGDScheduleFree),
+                                       ("adamw-schedulefree", optim.AdamWScheduleFree), ("muon", optim.Muon)])
+def test_registry(name: str, cls: type) -> None:
+    assert isinstance(optim.create(name, small_mlp(torch.float32).parameters()), cls)
+
+
+@pytest.mark.parametrize("cls, hyper, match", [
+    (optim.Lion, {"lr": -1.0}, r"lion: invalid lr=-1.0; allowed"),
+    (optim.Lion, {"betas": (0.9, 1.5)}, r"lion: invalid betas\[1\]=1.5"),
+    (optim.Lion, {"betas": 0.9}, r"lion: invalid betas=0.9"),
+    (optim.SGDScheduleFree, {"momentum": 1.0}, r"sgd-schedulefree: invalid momentum=1.0; allowed: .*\(0.0, 1.0\)"),
+    (optim.SGDScheduleFree, {"warmup_steps": 2.5}, r"invalid warmup_steps=2.5; allowed: an integer"),
+    (optim.AdamWScheduleFree, {"betas": (0.0, 0.9)}, r"adamw-schedulefree: invalid betas\[0\]=0.0"),
+    (optim.AdamWScheduleFree, {"weight_lr_power": -1}, r"invalid weight_lr_power=-1"),
+    (optim.Muon, {"adjust_lr_fn": "rms"}, r"muon: invalid adjust_lr_fn='rms'; allowed: None, 'original'"),
+    (optim.Muon, {"ns_steps": 100}, r"muon: invalid ns_steps=100; allowed: an integer in \[0, 100\)"),
+    (optim.Muon, {"ns_coefficients": (1.0, 2.0)}, r"muon: invalid ns_coefficients"),
+    (optim.Muon, {"adamw_betas": (0.9, 1.0)}, r"muon: invalid adamw_betas\[1\]=1.0"),
+    (optim.Muon, {"adamw_eps": 0.0}, r"muon: invalid adamw_eps=0.0"),
+    (optim.Muon, {"use_muon": "yes"}, r"muon: invalid use_muon='yes'"),
+    (optim.Muon, {"ns_dtype": torch.int32}, r"muon: invalid ns_dtype=torch.int32"),
+])
+def test_validation(cls: type, hyper: dict[str, Any], match: str) -> None:
+    with pytest.raises(HyperparameterError, match=match):
+        cls(small_mlp(torch.float32).parameters(), **hyper)
+
+
+def test_group_validation() -> None:
+    model = small_mlp(torch.float32)
+    with pytest.raises(HyperparameterError, match="lion: invalid weight_decay=-0.1"):
+        optim.Lion(two_groups(model, {"weight_decay": -0.1}))
