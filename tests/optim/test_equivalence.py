@@ -39,3 +39,23 @@ def test_matches_reference(case: Case, dtype: torch.dtype) -> None:
 @pytest.mark.parametrize("case", [c for c in CASES if getattr(c.ours, "rule", None) and c.ours.rule.fused], ids=str)
 def test_fused_path_matches_reference(case: Case, dtype: torch.dtype) -> None:
     _compare(case, dtype, fused=True)
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "adam", "adamw"])
+def test_non_contiguous_gradients_match_reference(name: str) -> None:
+    """torch's CPU fused kernels misread non-contiguous gradients; the default path must still be right."""
+    from descentlab import optim
+
+    entry = optim.get(name)
+    ref_cls = getattr(torch.optim, entry.cls.__name__)
+    torch.manual_seed(0)
+    a = torch.randn(7, 5, dtype=torch.float64, requires_grad=True)
+    b = a.detach().clone().requires_grad_(True)
+    ours = entry.create([a], lr=0.01)
+    ref = ref_cls([b], lr=0.01, **entry.implied)
+    for _ in range(10):
+        g = torch.randn(5, 7, dtype=torch.float64).t()  # a transposed, non-contiguous gradient
+        a.grad, b.grad = g, g.clone()
+        ours.step()
+        ref.step()
+    torch.testing.assert_close(a, b, rtol=1e-12, atol=0)

@@ -111,11 +111,14 @@ class RuleOptimizer(torch.optim.Optimizer):
     def _take_fused(self, group: dict[str, Any], params: list[Tensor], h: dict[str, Any]) -> bool:
         if self.rule.fused is None or group.get("fused") is False:
             return False
-        ok = (all(p.dtype in _FUSED_DTYPES and p.device.type in ("cpu", "cuda") for p in params)
+        # torch's CPU fused kernels read a non-contiguous gradient in memory order, silently giving wrong
+        # results (seen with transposed gradients), so only contiguous tensors take the fused path.
+        ok = (all(p.dtype in _FUSED_DTYPES and p.device.type in ("cpu", "cuda") and p.is_contiguous()
+                  and p.grad.is_contiguous() for p in params)
               and not any(torch.is_tensor(v) for v in _flat_values(h)))
         if group.get("fused") and not ok:
-            raise RuntimeError(f"{self.rule.name}: fused=True needs real floating-point parameters on CPU or CUDA "
-                               "and Python-number hyperparameters")
+            raise RuntimeError(f"{self.rule.name}: fused=True needs contiguous real floating-point parameters and "
+                               "gradients on CPU or CUDA, and Python-number hyperparameters")
         return ok
 
 
