@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+import descentlab.optim.torch_family  # noqa: F401  (registered first, so the classics lead every list)
 from descentlab.optim.base import RuleOptimizer, make_optimizer_class
 from descentlab.optim.registry import Entry, register
 from descentlab.rules import lion, muon, schedule_free

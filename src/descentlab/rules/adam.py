@@ -23,7 +23,17 @@ Conventions:
 - As ``torch.optim.Adam`` (Algorithm 1 of the paper): ε is added *after* the bias-corrected root. Keras and
   TensorFlow use the form given just before §2.1 of the paper, :math:`\hat\epsilon` added to the uncorrected
   root with the correction folded into the step size, and default ε = 1e-7 (torch: 1e-8). The two forms agree
-  when :math:`\hat\epsilon = \epsilon\sqrt{1-\beta_2^t}`; the workbench's ``keras`` preset keeps Keras's form.
+  when :math:`\hat\epsilon = \epsilon\sqrt{1-\beta_2^t}`. ``eps_hat=True`` (last in the defaults, so
+  positional arguments stay torch's; never fused) takes Keras's form, as in Keras 3's
+  ``keras/src/optimizers/adam.py``:
+
+  .. math::
+
+      \theta_t \leftarrow \theta_{t-1} - \gamma\,\frac{\sqrt{1-\beta_2^t}}{1-\beta_1^t}\;
+          \frac{m_t}{\sqrt{\hat v_t} + \hat\epsilon}
+
+  The workbench's ``keras`` preset sets it. Keras's ``weight_decay`` is decoupled (AdamW-style) whatever the
+  optimizer.
 - AMSGrad takes the running maximum of :math:`v_t` itself (torch's choice), not of its bias-corrected value.
 - AdamW multiplies the decay by the learning rate (:math:`\gamma\lambda`, as torch); the paper decays by a
   separate schedule multiplier :math:`\eta_t \lambda`. Defaults: Adam weight_decay 0, AdamW 0.01.
@@ -38,7 +48,17 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from descentlab.rules.base import Hyper, Rule, addcdiv_, added, check_common, new_step, nonzero, step_count
+from descentlab.rules.base import (
+    Hyper,
+    Rule,
+    addcdiv_,
+    added,
+    check_bool,
+    check_common,
+    new_step,
+    nonzero,
+    step_count,
+)
 
 DEFAULTS: dict[str, Any] = {
     "lr": 1e-3,
@@ -48,11 +68,13 @@ DEFAULTS: dict[str, Any] = {
     "amsgrad": False,
     "maximize": False,
     "decoupled_weight_decay": False,
+    "eps_hat": False,  # Keras/TensorFlow's ε placement; not a torch.optim argument
 }
 
 
 def validate(h: Hyper) -> None:
     check_common("adam", h)
+    check_bool("adam", "eps_hat", h["eps_hat"])
 
 
 def init_state(p: Tensor, h: Hyper) -> dict[str, Any]:
@@ -90,17 +112,24 @@ def update(p: Tensor, g: Tensor, state: dict[str, Any], h: Hyper) -> None:
         torch.maximum(v, exp_avg_sq, out=v)
     else:
         v = exp_avg_sq
+    if h["eps_hat"]:
+        addcdiv_(p, exp_avg, v.sqrt().add_(eps), -step_size * bias_correction2_sqrt)
+        return
     denom = (v.sqrt() / bias_correction2_sqrt).add_(eps)
     addcdiv_(p, exp_avg, denom, -step_size)
 
 
 def _adamw_validate(h: Hyper) -> None:
     check_common("adamw", h)
+    check_bool("adamw", "eps_hat", h["eps_hat"])
 
 
 def fused(params: list[Tensor], grads: list[Tensor], states: list[dict[str, Any]], h: Hyper) -> bool:
     """torch's fused Adam/AdamW kernel over the list: the same math as :func:`update`, one pass per tensor."""
     steps = [s["step"] for s in states]
+    # torch keeps the unfused step counter on the CPU; its fused kernels want it beside the parameter.
+    if h["eps_hat"] or any(t.device != p.device for t, p in zip(steps, params)):
+        return False
     torch._foreach_add_(steps, 1)
     kernel = torch._fused_adamw_ if h["decoupled_weight_decay"] else torch._fused_adam_
     beta1, beta2 = h["betas"]
