@@ -1,0 +1,100 @@
+"""``descentlab compare``: train several optimizers side by side on one task and say which won, at what cost."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.console import Console  # noqa: F401  (type of make_console())
+
+from descentlab.cli.common import parse_batch_sizes, parse_float, parse_list, parse_positive_int
+from descentlab.cli.output import (
+    EpochPrinter,
+    experiment_json,
+    label_of,
+    make_console,
+    print_compare_summary,
+    progress_bar,
+    write_json,
+)
+from descentlab.environment import environment
+from descentlab.experiments.compare import CompareSpec
+from descentlab.experiments.runner import pending, run_sequential
+from descentlab.store import Store
+
+NAME = "compare"
+HELP = "Train optimizers side by side on one task (default: MLP on MNIST-1D, sgd vs adam vs rmsprop, offline)."
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--task", default="mnist1d-mlp", help="task name (see `descentlab list`)")
+    p.add_argument("--optimizers", default="sgd,adam,rmsprop", help="comma-separated optimizer names")
+    p.add_argument("--epochs", help="epochs per run (default: the task's)")
+    p.add_argument("--batch-size", help="B, 1, 'full' or a list such as full,1,32 (default: the preset's/task's)")
+    p.add_argument("--lr", help="learning rate for every optimizer (default: the preset's)")
+    p.add_argument("--seeds", default="1", help="number of seeds per configuration (default 1)")
+    p.add_argument("--preset", default="torch", choices=("torch", "keras"), help="defaults to start from")
+    p.add_argument("--data-dir", help="where MNIST / Fashion-MNIST files are (else searched and downloaded)")
+    p.add_argument("--store", help="SQLite results store (default: $DESCENTLAB_STORE or ~/.local/share/descentlab)")
+    p.add_argument("--json", help="also write the summary as JSON to this path")
+    p.add_argument("--fresh", action="store_true", help="start a new experiment even if this one was run before")
+    p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+
+
+def spec_from(args: argparse.Namespace) -> CompareSpec:
+    return CompareSpec(
+        task=args.task,
+        optimizers=tuple(parse_list(args.optimizers, "optimizers")),
+        epochs=parse_positive_int(args.epochs, "epochs") if args.epochs else None,
+        batch_sizes=tuple(parse_batch_sizes(args.batch_size)) if args.batch_size else None,
+        lr=parse_float(args.lr, "lr") if args.lr else None,
+        seeds=parse_positive_int(args.seeds, "seeds"),
+        preset=args.preset,
+        data_dir=args.data_dir,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    console = make_console()
+    spec = spec_from(args)
+    configs = spec.configs()  # every name and value checked before anything runs
+    from descentlab.tasks import get_task
+
+    splits = get_task(spec.task).load(data_dir=spec.data_dir, val_fraction=configs[0].val_fraction,
+                                      seed=configs[0].data_seed)
+    with Store(args.store) as store:
+        experiment_id = None if args.fresh else store.find_experiment_by_spec("compare", spec.to_dict())
+        if experiment_id is None:
+            experiment_id = store.create_experiment("compare", spec.to_dict(), environment())
+        todo, done = pending(store, experiment_id, configs)
+        console.print(f"[bold]{spec.task}[/]: {', '.join(spec.optimizers)} — {len(configs)} runs"
+                      + (f" ({done} already in the store, resumed)" if done else "")
+                      + f" — {splits.x_train.shape[0]} train / {splits.x_val.shape[0]} val / "
+                        f"{splits.x_test.shape[0]} test examples")
+        many_batches = len({c.batch_size for c in configs}) > 1
+        with progress_bar(console) as progress:
+            bar = progress.add_task("compare", total=sum(t.config.epochs for t in todo))
+            run_sequential(
+                todo, store=store, experiment_id=experiment_id, splits_for=lambda c: splits,
+                callbacks=lambda t: [EpochPrinter(console, progress, bar, t,
+                                                  label_of(t.config, batch=many_batches, seed=spec.seeds > 1),
+                                                  verbose=not args.quiet)])
+        groups = show_summary(console, store, experiment_id)
+        if args.json:
+            write_json(args.json, experiment_json(store, experiment_id, groups))
+        console.print(f"Stored as experiment {experiment_id} in {store.path}\n"
+                      f"Report: descentlab report {experiment_id} --html report.html")
+    return 0
+
+
+def show_summary(console: Console, store: Store, experiment_id: int) -> list:
+    from descentlab.report import data as report_data
+    from descentlab.report.summary import summarize
+
+    groups = summarize(report_data.load(store, experiment_id))
+    print_compare_summary(console, groups)
+    finished = [g for g in groups if g.final_val_acc.n]
+    if finished:
+        best = max(finished, key=lambda g: g.final_val_acc.mean)
+        console.print(f"Best on validation: [bold]{best.optimizer}[/] (batch {best.batch_size}) with "
+                      f"{best.final_val_acc.mean:.1%} final val acc; test {best.final_test_acc.mean:.1%}.")
+    return groups

@@ -1,0 +1,92 @@
+"""``descentlab list``: what can be named on the command line."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.table import Table
+
+from descentlab.cli.output import make_console
+
+NAME = "list"
+HELP = "List optimizers, tasks, presets, schedules and 2-D test functions."
+WHAT = ("optimizers", "tasks", "presets", "schedules", "functions")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("what", nargs="?", choices=(*WHAT, "all"), default="all", help="what to list (default: all)")
+
+
+def _optimizers() -> Table:
+    from descentlab import optim
+
+    t = Table(title="Optimizers", title_justify="left")
+    for col in ("name", "class", "implied hyperparameters", "what it is"):
+        t.add_column(col)
+    for name in optim.names():
+        entry = optim.get(name)
+        implied = ", ".join(f"{k}={v}" for k, v in entry.implied.items())
+        t.add_row(name, f"descentlab.optim.{entry.cls.__name__}", implied or "–", entry.summary)
+    return t
+
+
+def _tasks() -> Table:
+    from descentlab.tasks import get_task, task_names
+
+    t = Table(title="Tasks", title_justify="left")
+    for col in ("name", "dataset", "epochs", "batch", "target val acc", "model"):
+        t.add_column(col)
+    for name in task_names():
+        task = get_task(name)
+        target = f"{task.target_val_acc:.0%}" if task.target_val_acc is not None else "–"
+        t.add_row(name, task.dataset, str(task.default_epochs), str(task.default_batch_size), target,
+                  task.description)
+    return t
+
+
+def _presets() -> Table:
+    from descentlab.experiments.presets import PRESETS
+
+    t = Table(title="Presets", title_justify="left")
+    for col in ("name", "init", "batch", "overrides", "description"):
+        t.add_column(col)
+    for p in PRESETS.values():
+        over = "; ".join(f"{o}: " + ", ".join(f"{k}={v}" for k, v in h.items()) for o, h in p.hyper.items())
+        t.add_row(p.name, p.init, str(p.batch_size or "task's"), over or "–", p.description)
+    return t
+
+
+def _schedules() -> Table:
+    from descentlab.schedules import SCHEDULES
+
+    t = Table(title="Schedules (descentlab.schedules.make_schedule)", title_justify="left")
+    t.add_column("name")
+    t.add_column("built by")
+    for name, factory in SCHEDULES.items():
+        t.add_row(name, getattr(factory, "__qualname__", str(factory)))
+    return t
+
+
+def _functions() -> Table | None:
+    try:
+        from descentlab.tasks.functions import FUNCTIONS
+    except ImportError:
+        return None
+    t = Table(title="2-D test functions (descentlab trace)", title_justify="left")
+    t.add_column("name")
+    t.add_column("dim")
+    t.add_column("description")
+    for f in FUNCTIONS.values():
+        t.add_row(f.name, str(f.dim), f.description)
+    return t
+
+
+def run(args: argparse.Namespace) -> int:
+    console = make_console()
+    makers = {"optimizers": _optimizers, "tasks": _tasks, "presets": _presets, "schedules": _schedules,
+              "functions": _functions}
+    for what in WHAT if args.what == "all" else (args.what,):
+        table = makers[what]()
+        if table is not None:
+            console.print(table)
+    return 0

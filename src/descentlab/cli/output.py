@@ -1,0 +1,157 @@
+"""Console output shared by the training commands: progress bar, Keras-like epoch lines, tables."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table as RichTable
+
+from descentlab.errors import UserError
+from descentlab.experiments.runner import Trial
+from descentlab.train import Callback, RunConfig, RunResult
+
+
+def progress_bar(console: Console) -> Progress:
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("epochs"), TimeElapsedColumn(), TimeRemainingColumn(), console=console,
+                    transient=True)
+
+
+def _fmt(value: Any, spec: str = ".4f") -> str:
+    return "–" if value is None else format(value, spec)
+
+
+class EpochPrinter(Callback):
+    """One line per epoch, as Keras prints them, and the progress bar advanced."""
+
+    def __init__(self, console: Console, progress: Progress, bar: Any, trial: Trial, label: str,
+                 verbose: bool = True) -> None:
+        self.console, self.progress, self.bar, self.trial, self.label = console, progress, bar, trial, label
+        self.verbose = verbose
+
+    def on_run_start(self, config: RunConfig) -> None:
+        self.progress.update(self.bar, description=self.label)
+
+    def on_epoch_end(self, epoch: int, m: dict[str, Any]) -> None:
+        self.progress.advance(self.bar)
+        if self.verbose:
+            c = self.trial.config
+            self.console.print(
+                f"{self.label}  epoch {epoch}/{c.epochs} - {m['seconds']:.2f}s - {m['steps_per_s']:.0f} steps/s"
+                f" - loss: {_fmt(m['train_loss'])} - accuracy: {_fmt(m['train_acc'])}"
+                f" - val_loss: {_fmt(m['val_loss'])} - val_accuracy: {_fmt(m['val_acc'])}", highlight=False)
+
+    def on_run_end(self, result: RunResult) -> None:
+        c = self.trial.config
+        if result.status == "diverged":
+            skipped = c.epochs - len(result.epochs)
+            self.progress.advance(self.bar, skipped)
+            self.console.print(f"{self.label}  [red]diverged[/] at step {result.diverged_step} "
+                               f"(non-finite loss); the other runs go on")
+
+
+def label_of(config: RunConfig, *, batch: bool, seed: bool) -> str:
+    parts = [config.optimizer]
+    if batch:
+        parts.append(f"bs={config.batch_size}")
+    if seed:
+        parts.append(f"seed={config.seed}")
+    return " ".join(parts)
+
+
+def print_table(console: Console, table: Any) -> None:
+    """Render a :class:`descentlab.report.tables.Table` with rich."""
+    rt = RichTable(title=table.title, title_justify="left", caption=table.note or None, caption_justify="left")
+    for i, header in enumerate(table.headers):
+        rt.add_column(header, justify="left" if i == 0 else "right", overflow="fold")
+    for row in table.rows:
+        rt.add_row(*row)
+    console.print(rt)
+
+
+def write_json(path: str | os.PathLike[str], payload: dict[str, Any]) -> None:
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".part")
+        tmp.write_text(json.dumps(payload, indent=2, default=str, allow_nan=False) + "\n")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise UserError(f"cannot write --json {str(path)!r}: {exc.strerror or exc}") from None
+
+
+def _clean(value: Any) -> Any:
+    """JSON has no NaN or infinity: write them as null."""
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def experiment_json(store: Any, experiment_id: int, groups: Sequence[Any]) -> dict[str, Any]:
+    """The ``--json`` summary: one entry per run and one per optimizer group."""
+    from dataclasses import asdict
+
+    runs = []
+    for run in store.runs(experiment_id):
+        runs.append({"run_id": run.id, "optimizer": run.optimizer, "seed": run.seed, "status": run.status,
+                     "diverged_step": run.diverged_step, "config": run.config, "summary": run.summary})
+    return _clean({"experiment_id": experiment_id, "store": str(store.path), "runs": runs,
+                   "optimizers": [asdict(g) for g in groups]})
+
+
+def _hyper_text(h: dict[str, Any]) -> str:
+    def v(x: Any) -> str:
+        if isinstance(x, float):
+            return f"{x:g}"
+        if isinstance(x, (list, tuple)):
+            return "(" + ", ".join(v(i) for i in x) + ")"
+        return str(x)
+
+    return ", ".join(f"{k}={v(x)}" for k, x in h.items())
+
+
+def print_compare_summary(console: Console, groups: Sequence[Any]) -> None:
+    """The console's compact version of the report's tables: resolved hyperparameters, then the results."""
+    many_batches = len({g.batch_size for g in groups}) > 1
+    console.print("[bold]Resolved hyperparameters[/]")
+    for g in groups:
+        batch = f" (batch {g.batch_size})" if many_batches else ""
+        console.print(f"  {g.optimizer}{batch}: {_hyper_text(g.hyperparameters)}", highlight=False)
+    target = next((g.target for g in groups if g.target is not None), None)
+    pct = lambda s: s.format(".1f", scale=100) if s.n else "–"  # noqa: E731
+    rt = RichTable(title=f"Results (mean ± std over seeds; target: {target:.0%} val acc)" if target else "Results",
+                   title_justify="left")
+    for i, h in enumerate(("optimizer", "batch", "seeds", "train loss", "val acc %", "best val %", "test acc %",
+                           "to target", "s/epoch", "steps/s", "state", "diverged")):
+        rt.add_column(h, justify="left" if i == 0 else "right")
+    for g in groups:
+        if target is None:
+            ttt = "–"
+        elif g.reached:
+            ttt = f"{g.epochs_to_target.mean:.3g} ep / {g.seconds_to_target.mean:.3g} s"
+            ttt += f" ({g.reached}/{g.n_runs})" if g.reached < g.n_runs else ""
+        else:
+            ttt = "never"
+        from descentlab.report.summary import format_bytes
+
+        rt.add_row(g.optimizer, str(g.batch_size), str(g.n_runs), g.final_train_loss.format(".3f"),
+                   pct(g.final_val_acc), pct(g.best_val_acc), pct(g.final_test_acc), ttt,
+                   g.seconds_per_epoch.format(".3g"), g.steps_per_s.format(".0f"), format_bytes(g.state_bytes.mean),
+                   f"{g.diverged}/{g.n_runs}" if g.diverged else "0")
+    console.print(rt)
+
+
+def make_console() -> Console:
+    """A console that is wide enough for the tables also when the output goes to a file or a pipe."""
+    console = Console(highlight=False)
+    return console if console.is_terminal else Console(highlight=False, width=160)

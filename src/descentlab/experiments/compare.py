@@ -1,0 +1,52 @@
+"""``compare``: several optimizers (and batch sizes, seeds) on one task, each with stated hyperparameters."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from descentlab import optim
+from descentlab.errors import UserError
+from descentlab.experiments.presets import get_preset
+from descentlab.tasks import get_task
+from descentlab.train import RunConfig
+
+
+@dataclass(frozen=True)
+class CompareSpec:
+    """What the user asked for; :meth:`configs` resolves it into one RunConfig per trial."""
+
+    task: str = "mnist1d-mlp"
+    optimizers: tuple[str, ...] = ("sgd", "adam", "rmsprop")
+    epochs: int | None = None
+    batch_sizes: tuple[int | str, ...] | None = None
+    lr: float | None = None
+    seeds: int = 1
+    preset: str = "torch"
+    data_dir: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("data_dir")  # where the data lives does not change the experiment
+        return d
+
+    def configs(self) -> list[RunConfig]:
+        task = get_task(self.task)
+        preset = get_preset(self.preset)
+        for name in self.optimizers:
+            optim.get(name)  # every name checked before anything runs
+        if self.seeds < 1:
+            raise UserError(f"--seeds {self.seeds} must be ≥ 1")
+        if self.lr is not None and not self.lr > 0:
+            raise UserError(f"--lr {self.lr} must be > 0")
+        batch_sizes = self.batch_sizes or (preset.batch_size or task.default_batch_size,)
+        out = []
+        for batch_size in batch_sizes:
+            for name in self.optimizers:
+                hyper = preset.overrides(name)
+                if self.lr is not None:
+                    hyper["lr"] = self.lr
+                for seed in range(self.seeds):
+                    out.append(RunConfig.build(task, name, hyper, epochs=self.epochs, batch_size=batch_size,
+                                               seed=seed, init=preset.init))
+        return out

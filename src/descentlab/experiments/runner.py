@@ -1,0 +1,91 @@
+"""Run a list of trials and store each as it goes: spec → trials → trainer → store.
+
+The trainer knows nothing of storage; this module connects them with a callback that writes every epoch as
+soon as it ends, so an interrupted experiment keeps every finished epoch and every finished run. A trial whose
+config hash is already finished in the same experiment is skipped: rerunning the same command resumes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from descentlab.store import Store, trial_key
+from descentlab.train import Callback, RunConfig, RunResult, train
+
+
+@dataclass(frozen=True)
+class Trial:
+    config: RunConfig
+    key: str
+
+    @classmethod
+    def of(cls, config: RunConfig) -> Trial:
+        return cls(config, trial_key(config.to_dict()))
+
+
+class StoreWriter(Callback):
+    """Writes one run into the store, epoch by epoch."""
+
+    def __init__(self, store: Store, experiment_id: int, trial: Trial) -> None:
+        self.store, self.experiment_id, self.trial = store, experiment_id, trial
+        self.run_id: int | None = None
+
+    def on_run_start(self, config: RunConfig) -> None:
+        self.run_id = self.store.start_run(self.experiment_id, self.trial.key, task=config.task,
+                                           optimizer=config.optimizer, seed=config.seed, config=config.to_dict())
+
+    def on_epoch_end(self, epoch: int, metrics: dict[str, Any]) -> None:
+        assert self.run_id is not None
+        self.store.record_epoch(self.run_id, epoch, metrics)
+
+    def on_run_end(self, result: RunResult) -> None:
+        assert self.run_id is not None
+        self.store.finish_run(self.run_id, result.status, summary_of(result), diverged_step=result.diverged_step)
+
+
+def summary_of(result: RunResult) -> dict[str, Any]:
+    """What a run's row carries besides its epochs: final and best numbers and time-to-target."""
+    last = result.epochs[-1] if result.epochs else {}
+    vals = [e["val_acc"] for e in result.epochs if e.get("val_acc") is not None]
+    return {
+        "epochs_completed": len(result.epochs),
+        "final": {k: last.get(k) for k in ("train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc")},
+        "best_val_acc": max(vals) if vals else None,
+        "seconds": last.get("elapsed"),
+        "steps": last.get("steps"),
+        "state_bytes": last.get("state_bytes"),
+        "time_to_target": result.time_to_target,
+    }
+
+
+def pending(store: Store, experiment_id: int, configs: Sequence[RunConfig]) -> tuple[list[Trial], int]:
+    """The trials still to run (in order, de-duplicated) and how many are already finished."""
+    done = store.completed_trial_keys(experiment_id)
+    seen: set[str] = set()
+    todo: list[Trial] = []
+    for config in configs:
+        trial = Trial.of(config)
+        if trial.key in seen:
+            continue
+        seen.add(trial.key)
+        if trial.key not in done:
+            todo.append(trial)
+    return todo, len(seen) - len(todo)
+
+
+def run_sequential(trials: Sequence[Trial], *, store: Store, experiment_id: int, splits_for: Callable[[RunConfig], Any],
+                   callbacks: Callable[[Trial], Sequence[Callback]] = lambda t: ()) -> list[RunResult]:
+    """Train ``trials`` one by one in this process, storing each."""
+    results = []
+    for trial in trials:
+        writer = StoreWriter(store, experiment_id, trial)
+        try:
+            results.append(train(trial.config, splits=splits_for(trial.config),
+                                 callbacks=[writer, *callbacks(trial)]))
+        except BaseException as exc:
+            if writer.run_id is not None:
+                store.finish_run(writer.run_id, "failed", {"error": f"{type(exc).__name__}: {exc}"})
+            raise
+    return results

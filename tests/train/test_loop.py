@@ -1,0 +1,212 @@
+"""The single-configuration training loop: metrics, batch policies, divergence, determinism, resume, targets."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from descentlab.errors import UserError
+from descentlab.schedules import Cosine, Warmup
+from descentlab.tasks import get_task
+from descentlab.train import Callback, RunConfig, train
+
+from .conftest import synthetic_splits
+
+KEYS = {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc", "lr", "seconds",
+        "eval_seconds", "elapsed", "steps", "steps_per_s", "state_bytes", "peak_memory_bytes"}
+TIMING = {"seconds", "eval_seconds", "elapsed", "steps_per_s"}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models gain nothing from threads, and on a busy machine OpenMP spin-waits dominate."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def config(task, optimizer="adam", hyper=None, **kw):
+    return RunConfig.build(task, optimizer, hyper or {"lr": 1e-2}, **kw)
+
+
+def untimed(epochs):
+    return [{k: v for k, v in m.items() if k not in TIMING} for m in epochs]
+
+
+def test_metrics_per_epoch(task, splits):
+    result = train(config(task, epochs=3), task=task, splits=splits)
+    assert result.status == "completed" and result.diverged_step is None
+    assert [m["epoch"] for m in result.epochs] == [1, 2, 3]
+    for m in result.epochs:
+        assert set(m) == KEYS
+        assert 0 <= m["train_acc"] <= 1 and 0 <= m["val_acc"] <= 1 and 0 <= m["test_acc"] <= 1
+        assert m["seconds"] > 0 and m["eval_seconds"] > 0 and m["steps_per_s"] > 0
+        assert m["peak_memory_bytes"] is None and m["lr"] == 1e-2
+    params = sum(p.numel() for p in result.model.parameters())
+    assert result.epochs[-1]["state_bytes"] == 2 * 4 * params + 4 * 4  # exp_avg, exp_avg_sq, 4 float32 steps
+    assert result.epochs[0]["train_loss"] > result.epochs[-1]["train_loss"]
+    json.dumps(result.to_dict())
+
+
+@pytest.mark.parametrize(("batch_size", "per_epoch"), [("full", 1), (1, 100), (32, 4), (100, 1), (500, 1)])
+def test_batch_policies(task, splits, batch_size, per_epoch):
+    result = train(config(task, "sgd", {"lr": 0.05}, epochs=2, batch_size=batch_size), task=task, splits=splits)
+    assert [m["steps"] for m in result.epochs] == [per_epoch, 2 * per_epoch]
+
+
+def test_train_loss_is_weighted_by_batch_size(task, splits):
+    # With lr = 0 the weights never move, so the epoch's train loss is the full-data loss whatever the batches.
+    full = train(config(task, "sgd", {"lr": 0.0}, epochs=1, batch_size="full"), task=task, splits=splits)
+    mini = train(config(task, "sgd", {"lr": 0.0}, epochs=1, batch_size=32), task=task, splits=splits)
+    assert mini.epochs[0]["train_loss"] == pytest.approx(full.epochs[0]["train_loss"], rel=1e-6)
+    assert mini.epochs[0]["train_acc"] == full.epochs[0]["train_acc"]
+
+
+def test_divergence_stops_that_run_only(task, splits):
+    seen = []
+
+    class Record(Callback):
+        def on_epoch_end(self, epoch, metrics):
+            seen.append(epoch)
+
+    bad = train(config(task, "sgd", {"lr": 1e6}, epochs=3, batch_size=1), task=task, splits=splits,
+                callbacks=[Record()])
+    assert bad.status == "diverged" and 1 <= bad.diverged_step <= 300
+    assert len(bad.epochs) == seen[-1] if seen else bad.epochs == []
+    assert all(math.isfinite(m["train_loss"]) for m in bad.epochs)
+    good = train(config(task, "sgd", {"lr": 0.05}, epochs=3, batch_size=1), task=task, splits=splits)
+    assert good.status == "completed" and good.diverged_step is None and len(good.epochs) == 3
+
+
+def test_divergence_check_granularity(task, splits):
+    coarse = train(config(task, "sgd", {"lr": 1e6}, epochs=3, batch_size=1), task=task, splits=splits,
+                   check_every=50)
+    fine = train(config(task, "sgd", {"lr": 1e6}, epochs=3, batch_size=1), task=task, splits=splits)
+    assert coarse.status == "diverged" and coarse.diverged_step % 50 == 0
+    assert fine.diverged_step <= coarse.diverged_step < fine.diverged_step + 50
+
+
+def test_bitwise_deterministic(task, splits):
+    a = train(config(task, epochs=3, seed=5), task=task, splits=splits)
+    b = train(config(task, epochs=3, seed=5), task=task, splits=splits)
+    c = train(config(task, epochs=3, seed=6), task=task, splits=splits)
+    for pa, pb in zip(a.model.parameters(), b.model.parameters()):
+        assert torch.equal(pa, pb)
+    assert untimed(a.epochs) == untimed(b.epochs)
+    assert not torch.equal(next(a.model.parameters()), next(c.model.parameters()))
+
+
+class Interrupt(Exception):
+    pass
+
+
+class StopAfter(Callback):
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, metrics):
+        if epoch == self.epoch:
+            raise Interrupt
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "nesterov"])
+def test_resume_from_checkpoint_is_bitwise_identical(task, splits, tmp_path, optimizer):
+    cfg = config(task, optimizer, epochs=5, seed=1)
+    whole = train(cfg, task=task, splits=splits, checkpoint_path=tmp_path / "whole.pt")
+    path = tmp_path / "run.pt"
+    with pytest.raises(Interrupt):
+        train(cfg, task=task, splits=splits, checkpoint_path=path, callbacks=[StopAfter(2)])
+    resumed = train(cfg, task=task, splits=splits, checkpoint_path=path)
+    for pa, pb in zip(whole.model.parameters(), resumed.model.parameters()):
+        assert torch.equal(pa, pb)
+    assert untimed(whole.epochs) == untimed(resumed.epochs)
+    assert resumed.epochs[:2] == torch.load(path, weights_only=True)["metrics"][:2]
+    assert resumed.time_to_target == whole.time_to_target | {"seconds": resumed.time_to_target["seconds"]}
+    again = train(cfg, task=task, splits=splits, checkpoint_path=path)  # finished: nothing left to train
+    assert again.epochs == resumed.epochs
+    with pytest.raises(UserError, match="another configuration"):
+        train(config(task, optimizer, epochs=5, seed=2), task=task, splits=splits, checkpoint_path=path)
+
+
+def test_time_to_target(task, splits):
+    result = train(config(task, epochs=4), task=task, splits=splits)
+    reached = result.time_to_target
+    first = next(m for m in result.epochs if m["val_acc"] >= task.target_val_acc)
+    assert reached == {"epoch": first["epoch"], "seconds": first["elapsed"], "steps": first["steps"]}
+    from dataclasses import replace
+    never = replace(task, target_val_acc=1.01)
+    assert train(config(never, epochs=2), task=never, splits=splits).time_to_target is None
+
+
+def test_schedule_sets_the_learning_rate_per_step(task, splits):
+    seen = []
+
+    def schedule(k):
+        seen.append(k)
+        return 0.0 if k < 7 else 0.01
+
+    cfg = config(task, "sgd", {"lr": 0.5}, epochs=2, batch_size=10, schedule=schedule)
+    result = train(cfg, task=task, splits=splits)
+    assert seen == list(range(20)) and result.epochs[-1]["lr"] == 0.01
+    frozen = train(config(task, "sgd", epochs=1, batch_size=10, schedule=lambda k: 0.0), task=task, splits=splits)
+    init = task.build_model(0)
+    for p, q in zip(frozen.model.parameters(), init.parameters()):
+        assert torch.equal(p, q)
+    assert cfg.to_dict()["schedule"]["type"].endswith("schedule")
+    cosine = Warmup(Cosine(0.1, T_max=15), 5)
+    result = train(config(task, "sgd", epochs=2, batch_size=10, schedule=cosine), task=task, splits=splits)
+    assert result.epochs[0]["lr"] == cosine(9) and result.epochs[1]["lr"] == cosine(19)
+
+
+def test_callbacks_in_order(task, splits):
+    events = []
+
+    class Log(Callback):
+        def on_run_start(self, config):
+            events.append("start")
+
+        def on_epoch_end(self, epoch, metrics):
+            events.append(epoch)
+
+        def on_run_end(self, result):
+            events.append(result.status)
+
+    train(config(task, epochs=2), task=task, splits=splits, callbacks=[Log()])
+    assert events == ["start", 1, 2, "completed"]
+
+
+def test_empty_validation_split(task):
+    s = synthetic_splits(n_val=0)
+    result = train(config(task, epochs=1), task=task, splits=s)
+    assert result.epochs[0]["val_acc"] is None and result.time_to_target is None
+
+
+def test_config_identity_and_validation(task):
+    cfg = RunConfig.build("digits-mlp", "adam", {"lr": 3e-3}, schedule=Warmup(Cosine(3e-3, T_max=100), 10))
+    d = cfg.to_dict()
+    assert d["epochs"] == 30 and d["batch_size"] == 32 and d["hyperparameters"]["betas"] == [0.9, 0.999]
+    assert d["schedule"]["type"] == "Warmup" and d["schedule"]["schedule"]["type"] == "Cosine"
+    assert json.loads(json.dumps(d)) == d
+    same = RunConfig.build("digits_mlp", "Adam", {"lr": 3e-3}, schedule=Warmup(Cosine(3e-3, T_max=100), 10))
+    assert same == cfg and same.digest() == cfg.digest()
+    assert RunConfig.build("digits-mlp", "adam", {"lr": 1e-3}).digest() != cfg.digest()
+    for bad in (0, -1, 2.5, "half", True):
+        with pytest.raises(UserError, match="batch_size"):
+            RunConfig.build(task, "sgd", batch_size=bad)
+    with pytest.raises(UserError, match="epochs"):
+        RunConfig.build(task, "sgd", epochs=0)
+    with pytest.raises(UserError, match="unknown optimizer"):
+        RunConfig.build(task, "adamm")
+    with pytest.raises(UserError, match="init"):
+        RunConfig.build(task, "sgd", init="glorot")
+
+
+def test_mlp_learns_digits_with_adam():
+    result = train(RunConfig.build("digits-mlp", "adam", {"lr": 3e-3}, epochs=4, seed=0))
+    assert result.status == "completed"
+    assert result.epochs[-1]["val_acc"] > 0.9
+    assert get_task("digits-mlp").target_val_acc == 0.95

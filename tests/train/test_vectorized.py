@@ -1,0 +1,192 @@
+"""The vectorized trainer equals the single-run loop, configuration by configuration.
+
+Each test trains the same configurations (same seeds) both ways on a small synthetic problem and compares the
+per-epoch metrics and the final parameters to float32 tolerance.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+
+import pytest
+import torch
+from torch import nn
+
+from descentlab import optim
+from descentlab.data import Splits
+from descentlab.tasks import Task, models
+from descentlab.train import RunConfig, train
+from descentlab.train.vectorized import train_vectorized, unsupported_reason, vectorizable_groups
+
+RTOL, ATOL = 1e-4, 1e-6
+TIMING = {"seconds", "eval_seconds", "elapsed", "steps_per_s", "peak_memory_bytes"}
+
+
+def _splits(features: int = 20, n: int = 240, seed: int = 0, image: bool = False) -> Splits:
+    """A learnable 10-class problem: labels from a random linear teacher."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n + 120, features, generator=g)
+    y = (x @ torch.randn(features, 10, generator=g)).argmax(1)
+    if image:
+        side = math.isqrt(features)
+        x = x.view(-1, 1, side, side)
+    return Splits("synthetic", x[:n], y[:n], x[n:n + 60], y[n:n + 60], x[n + 60:], y[n + 60:], 10,
+                  tuple(x.shape[1:]), "test")
+
+
+MLP = Task("vec-mlp", "synthetic", partial(models.mlp, 20, 16, 10), 2, 16, None)
+RESIDUAL = Task("vec-residual", "synthetic", partial(models.ResidualMLP, 20, 16, 10), 2, 16, None)
+
+
+def _cnn() -> nn.Module:
+    return nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4 * 2 * 2, 10))
+
+
+CNN = Task("vec-cnn", "synthetic", _cnn, 2, 16, None)
+
+SPLITS = _splits()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny tensors: one thread is faster, and spares a loaded 2-core machine from oversubscription."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _config(task: Task, name: str, seed: int = 0, **hyper) -> RunConfig:
+    return RunConfig.build(task, name, hyper, seed=seed)
+
+
+def _assert_same(vectorized, single, rtol: float = RTOL, atol: float = ATOL, ignore: frozenset = frozenset()) -> None:
+    assert vectorized.status == single.status
+    assert vectorized.diverged_step == single.diverged_step
+    assert len(vectorized.epochs) == len(single.epochs)
+    for ev, es in zip(vectorized.epochs, single.epochs):
+        assert set(ev) == set(es)
+        for key in set(es) - TIMING - ignore:
+            if isinstance(es[key], float):
+                assert ev[key] == pytest.approx(es[key], rel=rtol, abs=atol), key
+            else:
+                assert ev[key] == es[key], key
+    if single.status == "completed":
+        got, want = vectorized.model.state_dict(), single.model.state_dict()
+        for name in want:
+            torch.testing.assert_close(got[name], want[name], rtol=rtol, atol=atol * 10, msg=name)
+
+
+def _families() -> list[str]:
+    return optim.names()
+
+
+def _two_configs(task: Task, name: str) -> list[RunConfig]:
+    """Two seeds, lr and ×3 lr, and a second differing hyperparameter (weight decay) when the rule has one."""
+    base = optim.get(name).hyperparameters()
+    lr = base["lr"]
+    other = {"weight_decay": base["weight_decay"] + 1e-3} if "weight_decay" in base else {}
+    return [_config(task, name, seed=0, lr=lr), _config(task, name, seed=1, lr=lr * 3, **other)]
+
+
+@pytest.mark.parametrize("update", ["tensor", "auto"])
+@pytest.mark.parametrize("name", _families())
+def test_each_family_equals_the_loop(name: str, update: str) -> None:
+    configs = _two_configs(MLP, name)
+    reason = unsupported_reason(configs[0])
+    if reason:
+        pytest.skip(f"not vectorizable: {reason}")
+    vectorized = train_vectorized(configs, task=MLP, splits=SPLITS, update=update)
+    for c, v in zip(configs, vectorized):
+        _assert_same(v, train(c, task=MLP, splits=SPLITS))
+
+
+def test_sgd_with_tensor_momentum_zero_is_plain_sgd() -> None:
+    # sgd (μ = 0) and momentum (μ = 0.9) are one SGD group with momentum as a tensor holding a zero. The
+    # group keeps a momentum buffer for every row, so plain SGD's state_bytes differ from the loop's (0).
+    configs = [_config(MLP, "sgd", lr=0.05), _config(MLP, "momentum", lr=0.05, seed=1),
+               _config(MLP, "nesterov", lr=0.05, seed=2)]
+    vectorized = train_vectorized(configs, task=MLP, splits=SPLITS, update="tensor")
+    for c, v in zip(configs, vectorized):
+        _assert_same(v, train(c, task=MLP, splits=SPLITS), ignore=frozenset({"state_bytes"}))
+    assert vectorized[0].epochs[-1]["state_bytes"] > 0
+
+
+def test_mixed_optimizers_and_seeds_in_one_pass() -> None:
+    configs = [_config(MLP, "adam", seed=3, lr=1e-3), _config(MLP, "sgd", seed=0, lr=0.1),
+               _config(MLP, "adam", seed=0, lr=3e-3, weight_decay=1e-2), _config(MLP, "momentum", seed=5, lr=0.01),
+               _config(MLP, "adamw", seed=3, lr=2e-3), _config(MLP, "adam", seed=3, lr=1e-3, amsgrad=True)]
+    vectorized = train_vectorized(configs, task=MLP, splits=SPLITS)
+    for c, v in zip(configs, vectorized):
+        _assert_same(v, train(c, task=MLP, splits=SPLITS))
+
+
+def test_shared_seed_and_full_batch() -> None:
+    configs = [_config(MLP, "adam", lr=lr) for lr in (1e-3, 1e-2)]
+    _check_all(configs, MLP)
+    full = [RunConfig.build(MLP, "sgd", {"lr": lr}, batch_size="full", epochs=3) for lr in (0.1, 0.5)]
+    _check_all(full, MLP)
+
+
+def test_schedule_per_configuration() -> None:
+    configs = [RunConfig.build(MLP, "adam", {"lr": 1e-2}, schedule=lambda s: 1e-2 / (1 + s)),
+               RunConfig.build(MLP, "adam", {"lr": 1e-2}, seed=1),
+               RunConfig.build(MLP, "sgd", {"lr": 0.1}, schedule=lambda s: 0.1 * 0.9**s)]
+    for update in ("tensor", "auto"):
+        vectorized = train_vectorized(configs, task=MLP, splits=SPLITS, update=update)
+        for c, v in zip(configs, vectorized):
+            _assert_same(v, train(c, task=MLP, splits=SPLITS))
+
+
+def _check_all(configs: list[RunConfig], task: Task, **kw) -> list:
+    vectorized = train_vectorized(configs, task=task, splits=SPLITS, **kw)
+    for c, v in zip(configs, vectorized):
+        _assert_same(v, train(c, task=task, splits=SPLITS))
+    return vectorized
+
+
+def test_residual_mlp_takes_the_bmm_path() -> None:
+    configs = [_config(RESIDUAL, "adam", seed=s, lr=3e-3) for s in (0, 1)]
+    _check_all(configs, RESIDUAL, forward="bmm")
+
+
+def test_a_diverging_configuration_is_masked_and_the_others_go_on_unchanged() -> None:
+    healthy = [_config(MLP, "adam", seed=0, lr=1e-3), _config(MLP, "sgd", seed=1, lr=0.1),
+               _config(MLP, "sgd", seed=2, lr=0.05)]
+    bad = _config(MLP, "sgd", seed=2, lr=1e4)
+    with_bad = train_vectorized([healthy[0], bad, *healthy[1:]], task=MLP, splits=SPLITS)
+    without = train_vectorized(healthy, task=MLP, splits=SPLITS)
+    single = train(bad, task=MLP, splits=SPLITS)
+    assert with_bad[1].status == "diverged" == single.status
+    assert with_bad[1].diverged_step == single.diverged_step
+    assert with_bad[1].epochs == single.epochs == []  # diverged in the first epoch: nothing reported
+    for a, b in zip([with_bad[0], *with_bad[2:]], without):
+        assert a.status == "completed"
+        for ea, eb in zip(a.epochs, b.epochs):
+            assert {k: v for k, v in ea.items() if k not in TIMING} == {k: v for k, v in eb.items() if k not in TIMING}
+        for name, t in b.model.state_dict().items():
+            assert torch.equal(a.model.state_dict()[name], t), name
+
+
+def test_cnn_through_the_vmap_fallback() -> None:
+    splits = _splits(features=36, image=True)
+    configs = [_config(CNN, "adam", seed=0, lr=3e-3), _config(CNN, "momentum", seed=1, lr=0.02)]
+    vectorized = train_vectorized(configs, task=CNN, splits=splits)
+    for c, v in zip(configs, vectorized):
+        _assert_same(v, train(c, task=CNN, splits=splits))
+
+
+def test_vmap_path_equals_bmm_path_on_an_mlp() -> None:
+    configs = [_config(MLP, "adam", seed=s, lr=3e-3) for s in (0, 1)]
+    a = train_vectorized(configs, task=MLP, splits=SPLITS, forward="bmm")
+    b = train_vectorized(configs, task=MLP, splits=SPLITS, forward="vmap")
+    for x, y in zip(a, b):
+        _assert_same(x, y)
+
+
+def test_vectorizable_groups() -> None:
+    configs = [_config(MLP, "adam"), RunConfig.build(MLP, "adam", {}, epochs=3), _config(MLP, "sgd"),
+               RunConfig.build(MLP, "adam", {}, batch_size=8)]
+    assert vectorizable_groups(configs) == [[0, 2], [1], [3]]
+    assert vectorizable_groups(configs[:1] * 5, max_size=2) == [[0, 1], [2, 3], [4]]
