@@ -210,3 +210,20 @@ def test_mlp_learns_digits_with_adam():
     assert result.status == "completed"
     assert result.epochs[-1]["val_acc"] > 0.9
     assert get_task("digits-mlp").target_val_acc == 0.95
+
+
+@pytest.mark.parametrize("name", ["sgd-schedulefree", "adamw-schedulefree"])
+def test_schedule_free_trains_and_is_evaluated_at_the_average(name: str) -> None:
+    """The loop switches schedule-free optimizers to train() for steps and eval() for evaluation."""
+    from descentlab.data import load_dataset
+    from descentlab.train.loop import evaluate
+
+    splits = load_dataset("digits")
+    lr = {"sgd-schedulefree": 0.1, "adamw-schedulefree": 3e-3}[name]
+    config = RunConfig.build("digits-mlp", name, {"lr": lr}, epochs=3, batch_size=32)
+    result = train(config, splits=splits)
+    assert result.status == "completed"
+    assert result.epochs[-1]["val_acc"] > 0.7  # chance is 0.1
+    # the returned model is the averaged point x, the one the last epoch's metrics were computed at
+    _, val_acc = evaluate(result.model, splits.x_val, splits.y_val, torch.nn.functional.cross_entropy)
+    assert val_acc == result.epochs[-1]["val_acc"]

@@ -113,6 +113,10 @@ def train(config: RunConfig, *, task: Task | None = None, splits=None, callbacks
         cb.on_run_start(config)
 
     model.train()
+    # Schedule-free optimizers hold two points: train at y, evaluate (and checkpoint) at the average x.
+    modes = callable(getattr(opt, "train", None)) and callable(getattr(opt, "eval", None))
+    if modes:
+        opt.train()
     diverged = None
     for epoch in range(start_epoch + 1, config.epochs + 1):
         if config.batch_size == "full":  # one step on all the data: no permutation, no gather
@@ -149,8 +153,12 @@ def train(config: RunConfig, *, task: Task | None = None, splits=None, callbacks
             break
         elapsed += seconds
         t1 = time.perf_counter()
+        if modes:
+            opt.eval()
         val_loss, val_acc = evaluate(model, *held_out["val"], loss_fn)
         test_loss, test_acc = evaluate(model, *held_out["test"], loss_fn)
+        if modes:
+            opt.train()
         metrics = {
             "epoch": epoch, "train_loss": loss_sum.item() / n, "train_acc": correct.item() / n,
             "val_loss": val_loss, "val_acc": val_acc, "test_loss": test_loss, "test_acc": test_acc,
@@ -169,6 +177,8 @@ def train(config: RunConfig, *, task: Task | None = None, splits=None, callbacks
         for cb in callbacks:
             cb.on_epoch_end(epoch, metrics)
 
+    if modes:
+        opt.eval()  # the model a schedule-free run returns is the averaged point it was evaluated at
     result = RunResult(config, "diverged" if diverged else "completed", history, diverged, reached, model)
     for cb in callbacks:
         cb.on_run_end(result)
