@@ -1,0 +1,107 @@
+"""``descentlab lr-find``: the learning-rate range test over seeds, and a suggested range of learning rates."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from descentlab.cli.common import parse_batch_sizes, parse_float, parse_positive_int
+from descentlab.cli.output import make_console, write_json
+from descentlab.errors import UserError
+from descentlab.experiments import lr_find as lf
+
+NAME = "lr-find"
+HELP = "LR range test (Smith 2017): raise the lr exponentially, batch by batch, over seeds; suggest a range."
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--task", required=True, help="task name (see `descentlab list`)")
+    p.add_argument("--optimizer", required=True, help="optimizer name (see `descentlab list`)")
+    p.add_argument("--seeds", default="3", help="number of seeds: init and data order (default 3)")
+    p.add_argument("--start", default="1e-7", help="first learning rate (default 1e-7)")
+    p.add_argument("--end", default="10", help="last learning rate (default 10)")
+    p.add_argument("--steps", default="100", help="mini-batches at most, ≥ 2 (default 100)")
+    p.add_argument("--batch-size", help="B or 'full' (default: the preset's, else the task's)")
+    p.add_argument("--preset", default="torch", choices=("torch", "keras"), help="defaults to start from")
+    p.add_argument("--png", help="write the figure here (.png or .svg)")
+    p.add_argument("--json", help="write the numbers as JSON here")
+    p.add_argument("--store", help="SQLite results store (default: $DESCENTLAB_STORE or ~/.local/share/descentlab)")
+    p.add_argument("--data-dir", help="where MNIST / Fashion-MNIST files are (else searched and downloaded)")
+
+
+def spec_from(args: argparse.Namespace) -> lf.LRFindSpec:
+    batch = parse_batch_sizes(args.batch_size) if args.batch_size else None
+    if batch and len(batch) > 1:
+        raise UserError(f"--batch-size {args.batch_size!r}: lr-find takes one batch size")
+    try:
+        steps = int(args.steps)
+    except ValueError:
+        raise UserError(f"--steps {args.steps!r} is not a whole number") from None
+    return lf.LRFindSpec(task=args.task, optimizer=args.optimizer.strip().lower(),
+                         seeds=parse_positive_int(args.seeds, "seeds"), start=parse_float(args.start, "start"),
+                         end=parse_float(args.end, "end"), steps=steps, batch_size=batch[0] if batch else None,
+                         preset=args.preset, data_dir=args.data_dir)
+
+
+def _lr(x: float | None) -> str:
+    return "–" if x is None else f"{x:.3g}"
+
+
+def print_result(console: Console, result: lf.LRFindResult) -> None:
+    table = Table(title="Per seed (each seed's own curve, same rule)", title_justify="left")
+    for i, h in enumerate(("seed", "steepest lr", "min lr", "min loss", "own range", "stopped at")):
+        table.add_column(h, justify="left" if i == 0 else "right")
+    for c in result.curves:
+        s = c.suggestion
+        stop = "ran all steps" if c.stop_step is None else f"step {c.stop_step} (lr {c.lrs[c.stop_step]:.3g})"
+        table.add_row(str(c.seed), _lr(s.steepest_lr), _lr(s.min_lr), "–" if s.min_loss is None else
+                      f"{s.min_loss:.3f}", f"{_lr(s.lower)} … {_lr(s.upper)}", stop)
+    console.print(table)
+    steep = [c.suggestion.steepest_lr for c in result.curves if c.suggestion.steepest_lr is not None]
+    mins = [c.suggestion.min_lr for c in result.curves if c.suggestion.min_lr is not None]
+    if len(result.curves) > 1 and steep:
+        console.print(f"Across seeds: steepest lr {min(steep):.3g} … {max(steep):.3g}, "
+                      f"min lr {min(mins):.3g} … {max(mins):.3g}")
+    s = result.suggestion
+    if s.lower is None:
+        console.print(f"[bold]No suggestion[/]: {s.note}")
+        return
+    console.print(f"[bold]Suggested lr range: {s.lower:.3g} … {s.upper:.3g}[/] (median curve: steepest descent at "
+                  f"{s.steepest_lr:.3g}, minimum {s.min_loss:.3f} at {s.min_lr:.3g}; rule: steepest … min/10)")
+    if s.note:
+        console.print(f"note: {s.note}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from descentlab.environment import environment
+    from descentlab.store import Store
+
+    console = make_console()
+    spec = spec_from(args)
+    task, optimizer, _, batch_size, _ = spec.resolve()  # every name and value checked before anything runs
+    if args.png and not args.png.lower().endswith((".png", ".svg")):  # fail before training, not after
+        raise UserError(f"--png {args.png!r}: use a .png or .svg file name")
+    splits = task.load(data_dir=spec.data_dir)
+    console.print(f"[bold]{task.name}[/]: lr range test of {optimizer}, lr {spec.start:g} → {spec.end:g} over "
+                  f"≤ {spec.steps} steps of batch {batch_size}, {spec.seeds} seed(s)")
+    with Store(args.store) as store, Progress(TextColumn("[bold]lr-find"), BarColumn(), MofNCompleteColumn(),
+                                              TextColumn("steps"), TimeElapsedColumn(), console=console,
+                                              transient=True) as progress:
+        bar = progress.add_task("lr-find", total=spec.seeds * spec.steps)  # a seed that stops early ends short
+        on_step = lambda k: progress.advance(bar)  # noqa: E731
+        result, experiment_id = lf.run(spec, splits=splits, store=store, env=environment(), on_step=on_step)
+        store_path = store.path
+    print_result(console, result)
+    if args.png:
+        from descentlab.report.lr_find_plot import lr_find_figure
+        from descentlab.report.plots import save
+
+        console.print(f"wrote {save(lr_find_figure(result), args.png)}")
+    if args.json:
+        write_json(args.json, {"experiment_id": experiment_id, "store": str(store_path), **result.to_dict()})
+        console.print(f"wrote {args.json}")
+    console.print(f"Stored as experiment {experiment_id} in {store_path}")
+    return 0

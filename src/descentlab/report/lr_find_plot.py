@@ -1,0 +1,93 @@
+"""The figure of an LR range test: smoothed loss against the learning rate (log axis).
+
+The median over seeds is the thick line, the min–max over seeds the band around it, each seed a thin line ending
+in × where the stop rule fired; the suggested range is shaded and its ends (steepest descent, minimum of the
+median) are marked with dashed lines. The y axis shows the curves up to their stops: the blow-up that ends a
+test is above the top edge, where its × is drawn.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from descentlab.experiments.lr_find import LRFindResult
+
+MEDIAN, RANGE = "#1f77b4", "#2ca02c"
+
+
+def _axes(width: float, height: float):
+    """One white figure with one axes in the house style of :mod:`descentlab.report.plots`."""
+    fig = Figure(figsize=(width, height), layout="constrained")
+    fig.set_facecolor("white")
+    ax = fig.add_subplot()
+    ax.grid(True, color="#e5e5e5", lw=0.8)
+    ax.set_axisbelow(True)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    return fig, ax
+
+
+def _y_limits(result: LRFindResult) -> tuple[float, float]:
+    """From a little below the lowest smoothed loss to as far above the highest first value as that lowest point
+    is below it: the descent fills the axes, the blow-up leaves through the top."""
+    used = [np.asarray(c.smoothed[: max(c.usable, 1)], dtype=float) for c in result.curves]
+    values = np.concatenate(used)
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return 0.0, 1.0
+    first = max(float(u[0]) for u in used if np.isfinite(u[0])) if any(np.isfinite(u[0]) for u in used) else None
+    lo, hi = float(values.min()), float(values.max())
+    if first is not None:
+        hi = min(hi, first + max(first - lo, 0.05 * abs(first) or 1.0))
+    span = hi - lo or abs(hi) or 1.0
+    return lo - 0.08 * span, hi + 0.04 * span
+
+
+def lr_find_figure(result: LRFindResult, *, title: str | None = None) -> Figure:
+    """Smoothed loss vs lr: median (thick) with min–max band, seeds (thin), stops (×), suggested range shaded."""
+    fig, ax = _axes(10.0, 4.8)
+    ax.set_xscale("log")
+    lrs = np.asarray(result.lrs)
+    y0, y1 = _y_limits(result)
+
+    table = np.full((len(result.curves), len(lrs)), np.nan)
+    for i, c in enumerate(result.curves):
+        table[i, : c.usable] = c.smoothed[: c.usable]
+    some = np.isfinite(table).any(axis=0)
+    if some.any():
+        lo, hi = np.nanmin(table[:, some], axis=0), np.nanmax(table[:, some], axis=0)
+        ax.fill_between(lrs[some], lo, hi, color=MEDIAN, alpha=0.15, lw=0, label="min–max over seeds")
+    for i, c in enumerate(result.curves):
+        ax.plot(c.lrs, c.smoothed, color="#555555", lw=0.7, alpha=0.6,
+                label="each seed" if i == 0 else None)
+        if c.stop_step is not None:
+            y = c.smoothed[c.stop_step]
+            shown = np.isfinite(y) and y <= y1
+            ax.plot(c.lrs[c.stop_step], y if shown else y1, "x", color="#d62728", ms=8, mew=2, clip_on=False,
+                    zorder=5, label="stop (smoothed > 4× best)" if i == next(
+                        j for j, d in enumerate(result.curves) if d.stop_step is not None) else None)
+    med = np.asarray(result.median, dtype=float)
+    ax.plot(lrs, med, color=MEDIAN, lw=2.4, label=f"median of {len(result.curves)} seed(s)")
+
+    s = result.suggestion
+    if s.lower is not None and s.upper is not None:
+        ax.axvspan(s.lower, s.upper, color=RANGE, alpha=0.18, lw=0,
+                   label=f"suggested lr {s.lower:.2g} … {s.upper:.2g}")
+        ax.axvline(s.steepest_lr, color=RANGE, ls="--", lw=1.2, label=f"steepest descent {s.steepest_lr:.2g}")
+        ax.axvline(s.min_lr, color="#9467bd", ls=":", lw=1.4, label=f"minimum {s.min_lr:.2g}")
+    ax.set_ylim(y0, y1)
+    reached = max(c.lrs[-1] for c in result.curves) if result.curves else lrs[-1]
+    ax.set_xlim(lrs[0], min(lrs[-1], reached * 1.5))  # what no seed reached is not shown
+    ax.set_xlabel("learning rate (log scale)")
+    ax.set_ylabel("training loss (EMA-smoothed, β = 0.98)")
+    spec = result.spec
+    fig.suptitle(title or f"LR range test: {result.optimizer} on {spec.task}, batch {result.batch_size}, "
+                          f"{len(result.curves)} seed(s), ≤ {spec.steps} steps", x=0.01, ha="left", fontsize=11)
+    if s.note:
+        ax.set_title(f"note: {s.note}", loc="left", fontsize=8, color="#444444")
+    fig.legend(loc="outside right upper", fontsize=8, frameon=False)
+    return fig

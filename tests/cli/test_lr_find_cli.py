@@ -1,0 +1,36 @@
+import json
+
+import pytest
+
+from descentlab.cli import main
+from descentlab.store import Store
+
+
+def test_writes_png_json_and_the_store(tmp_path, capsys):
+    png, out, db = tmp_path / "lr.png", tmp_path / "lr.json", tmp_path / "runs.sqlite"
+    assert main(["lr-find", "--task", "digits-mlp", "--optimizer", "adam", "--seeds", "2", "--steps", "40",
+                 "--store", str(db), "--png", str(png), "--json", str(out)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    payload = json.loads(out.read_text())
+    s = payload["suggestion"]
+    assert 1e-7 <= s["lower"] <= s["upper"] <= 10 and len(payload["seeds"]) == 2
+    assert len(payload["seeds"][0]["lrs"]) == len(payload["seeds"][0]["smoothed"])
+    text = capsys.readouterr().out
+    assert "Suggested lr range" in text and "steepest lr" in text
+    with Store(db) as store:
+        assert len(store.runs(payload["experiment_id"])) == 2
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--task", "nope", "--optimizer", "adam"], "unknown task 'nope'; valid names: mnist-mlp"),
+    (["--task", "digits-mlp", "--optimizer", "adamm"], "unknown optimizer 'adamm'; valid names: sgd"),
+    (["--task", "digits-mlp", "--optimizer", "adam", "--start", "1", "--end", "0.1"], "must be < --end"),
+    (["--task", "digits-mlp", "--optimizer", "adam", "--steps", "1"], "--steps 1 must be a whole number ≥ 2"),
+    (["--task", "digits-mlp", "--optimizer", "adam", "--steps", "x"], "not a whole number"),
+    (["--task", "digits-mlp", "--optimizer", "adam", "--png", "a.jpg"], "use a .png or .svg"),
+])
+def test_bad_input_is_one_line_and_exit_code_2(args, message, capsys, tmp_path):
+    assert main(["lr-find", "--store", str(tmp_path / "s.sqlite"), *args]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1 and message in captured.err

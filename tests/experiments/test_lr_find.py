@@ -1,0 +1,98 @@
+import math
+
+import numpy as np
+import pytest
+
+from descentlab.errors import UserError
+from descentlab.experiments import lr_find as lf
+from descentlab.store import Store
+
+
+def test_learning_rates_are_exactly_geometric():
+    lrs = lf.learning_rates(1e-7, 10.0, 100)
+    assert len(lrs) == 100 and lrs[0] == 1e-7 and math.isclose(lrs[-1], 10.0, rel_tol=1e-14)
+    assert lrs == [1e-7 * (10.0 / 1e-7) ** (k / 99) for k in range(100)]
+    ratios = np.array(lrs[1:]) / np.array(lrs[:-1])
+    np.testing.assert_allclose(ratios, (1e8) ** (1 / 99), rtol=1e-12)
+
+
+@pytest.mark.parametrize("start, end, steps, message", [
+    (1.0, 1.0, 10, "--start 1 must be < --end 1"), (1.0, 0.1, 10, "must be < --end"),
+    (0.0, 1.0, 10, "must be a finite number > 0"), (1e-3, 1.0, 1, "--steps 1 must be a whole number ≥ 2"),
+])
+def test_bad_ranges_are_user_errors(start, end, steps, message):
+    with pytest.raises(UserError, match=message):
+        lf.learning_rates(start, end, steps)
+
+
+def test_ema_with_bias_correction_matches_a_hand_computation():
+    losses, beta = [2.0, 1.0, 4.0], 0.9
+    a1 = 0.1 * 2.0                      # 0.2
+    a2 = 0.9 * a1 + 0.1 * 1.0           # 0.28
+    a3 = 0.9 * a2 + 0.1 * 4.0           # 0.652
+    expected = [a1 / (1 - 0.9), a2 / (1 - 0.81), a3 / (1 - 0.729)]
+    np.testing.assert_allclose(lf.smooth(losses, beta), expected, rtol=1e-12)
+    assert lf.smooth([3.0])[0] == pytest.approx(3.0)  # bias correction: the first value is the loss itself
+
+
+def test_stop_rule_fires_at_the_first_step_above_four_times_the_best():
+    smoothed = [3.0, 2.0, 1.0, 1.5, 3.9, 4.1, 9.0]
+    assert lf.stop_step(smoothed) == 5
+    assert lf.stop_step([3.0, 2.0, float("nan"), 1.0]) == 2
+    assert lf.stop_step([3.0, 2.0, 1.0]) is None
+
+
+def test_a_loss_that_blows_up_stops_the_running_smoother_at_the_same_step():
+    losses = [2.0] * 10 + [1.0] * 20 + [2.0 ** k for k in range(1, 30)]
+    smoothed = lf.smooth(losses)
+    expected = lf.stop_step(smoothed)
+    best = min(smoothed[:expected])
+    assert smoothed[expected] > 4 * best >= smoothed[expected - 1]
+    s = lf.Smoother()
+    fired = next(k for k, x in enumerate(losses) if s.update(x)[1])
+    assert fired == expected
+
+
+def _synthetic(steps=81):
+    lrs = lf.learning_rates(1e-6, 1e2, steps)  # log10 lr on a grid of 0.1
+    x = np.log10(lrs)
+    # steepest descent exactly at lr 1e-3 (tanh's centre); flat-then-rising right of 1e-1, minimum at lr 0.1
+    loss = 2.0 - np.tanh(x + 3) + 5 * np.maximum(0.0, x + 1) ** 2
+    return lrs, loss
+
+
+def test_suggested_range_on_a_curve_with_a_known_steepest_point():
+    lrs, loss = _synthetic()
+    s = lf.suggest(lrs, loss, skip=8)
+    assert s.steepest_lr == pytest.approx(1e-3, rel=1e-9)
+    assert s.min_lr == pytest.approx(0.1, rel=1e-9)
+    assert (s.lower, s.upper) == (pytest.approx(1e-3), pytest.approx(1e-2)) and s.note == ""
+
+
+def test_suggestion_falls_back_to_steepest_to_min_and_says_so():
+    lrs, loss = _synthetic()
+    s = lf.suggest(lrs, np.where(np.log10(lrs) < -1.5, 3.0, loss), skip=8)  # the descent starts late: steep at 10^-1.5
+    assert s.upper == s.min_lr and s.lower < s.upper and "below the steepest" in s.note
+
+
+def test_median_treats_a_stopped_seed_as_blown_up():
+    med = lf.median_curve([[3.0, 2.0, 1.0, 1.0], [3.0, 2.0], [5.0, 4.0, 3.0, 2.0]], 4)
+    np.testing.assert_allclose(med, [3.0, 2.0, 3.0, 2.0])  # median of (1, inf, 3) = 3
+    med = lf.median_curve([[3.0, 2.0], [3.0, 2.0, 1.0]], 3)
+    assert np.isnan(med[2])  # of two seeds, one stopped: the median is no longer finite
+
+
+def test_real_quick_run_on_digits_stores_one_run_per_seed():
+    spec = lf.LRFindSpec("digits-mlp", "adam", seeds=2, steps=60)
+    with Store(":memory:") as store:
+        result, experiment_id = lf.run(spec, store=store)
+        s = result.suggestion
+        assert spec.start <= s.lower < s.upper <= spec.end
+        assert [c.seed for c in result.curves] == [0, 1]
+        assert result.curves[0].losses != result.curves[1].losses  # different init and data order
+        runs = store.runs(experiment_id)
+        assert store.experiment(experiment_id).kind == "lr-find" and len(runs) == 2
+        steps = store.epochs(runs[0].id)
+        assert len(steps) == len(result.curves[0].lrs)
+        assert set(steps[0]) == {"epoch", "step", "lr", "loss", "smoothed_loss"} and steps[0]["step"] == 0
+        assert lf.load(store, experiment_id).suggestion == s  # the store is enough to rebuild it
