@@ -1,0 +1,56 @@
+"""``descentlab trace``: optimizer paths on a 2-D (or 1-D) test function, as a table, a picture and a GIF."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.console import Console
+
+from descentlab import optim
+from descentlab.cli.common import parse_float, parse_list, parse_positive_int
+from descentlab.errors import UserError
+from descentlab.report import trace as tr
+from descentlab.tasks.functions import function_names, get_function
+
+NAME = "trace"
+HELP = "Paths of optimizers on a test function (Rosenbrock, Beale, …): table, contour plot, GIF."
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--function", default="rosenbrock", help=f"one of {', '.join(function_names())}")
+    p.add_argument("--optimizers", default="sgd,momentum,adam", help="comma-separated registry names")
+    p.add_argument("--steps", default=tr.DEFAULT_STEPS, help=f"updates per optimizer (default {tr.DEFAULT_STEPS})")
+    p.add_argument("--lr", help="one learning rate for all (default: each optimizer's best of 1e-4 … 1)")
+    p.add_argument("--start", help="start point, e.g. --start=-1.5,2 (default: the function's)")
+    p.add_argument("--png", help="write the contour plot here")
+    p.add_argument("--gif", help="write an animated GIF of the paths here")
+    p.add_argument("--verbose", action="store_true", help="print every iteration: x and f(x)")
+
+
+def run(args: argparse.Namespace) -> int:
+    function = get_function(args.function)
+    names = parse_list(args.optimizers, "optimizers")
+    for name in names:
+        optim.get(name)  # unknown names fail before any work
+    steps = parse_positive_int(args.steps, "steps")
+    lr = None if args.lr is None else parse_float(args.lr, "lr")
+    if lr is not None and not lr > 0:
+        raise UserError(f"--lr {args.lr} must be > 0")
+    start = None if args.start is None else [parse_float(v, "start") for v in parse_list(args.start, "start")]
+    traced = tr.trace(function, names, steps=steps, lr=lr, start=start)
+    console = Console()
+    if args.verbose:
+        for t in traced:
+            if len(traced) > 1:
+                print(f"{t.label}:")
+            print("\n".join(tr.iteration_lines(t)))
+    console.print(tr.summary_table(function, traced))
+    if args.png:
+        tr.plot_paths(function, traced).savefig(args.png)
+        console.print(f"wrote {args.png}")
+    if args.gif:
+        from descentlab.report.trace_gif import save_gif
+
+        save_gif(function, traced, args.gif)
+        console.print(f"wrote {args.gif}")
+    return 0

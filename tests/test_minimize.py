@@ -1,0 +1,149 @@
+"""``descentlab.minimize``: the trajectory it returns, its use of the optimizer classes, and its errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+import torch
+
+import descentlab
+from descentlab import Trajectory, minimize, optim
+from descentlab.errors import UserError
+
+
+def parabola(x: torch.Tensor) -> torch.Tensor:
+    return (x**2).sum()
+
+
+def test_gradient_descent_on_x_squared_is_geometric() -> None:
+    # f = x², f' = 2x: x_{k+1} = x_k - 0.1 * 2 x_k = 0.8 x_k.
+    path = minimize(parabola, 3.0, optimizer="sgd", lr=0.1, steps=50)
+    k = torch.arange(51, dtype=torch.float64)
+    expected = 3.0 * 0.8**k
+    assert path.positions.dtype == torch.float64 and path.positions.shape == (51,)
+    assert (path.positions - expected).abs().max().item() <= 1e-12
+    assert (path.values - expected**2).abs().max().item() <= 1e-12
+    assert path.diverged_at is None and path.steps == 50
+    assert path.optimizer == "sgd"
+
+
+def test_trajectory_is_frozen_and_has_the_resolved_hyperparameters() -> None:
+    path = minimize(parabola, [1.0, -2.0], optimizer="nesterov", lr=0.05, steps=3, weight_decay=0.01)
+    assert isinstance(path, Trajectory)
+    assert path.hyperparameters == {**optim.SGD.rule.defaults, "lr": 0.05, "momentum": 0.9, "nesterov": True,
+                                    "weight_decay": 0.01}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        path.steps_taken = 3  # type: ignore[attr-defined]
+    assert descentlab.minimize is minimize
+
+
+def test_positions_include_x0_and_keep_its_shape() -> None:
+    x0 = torch.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=torch.float32)
+    path = minimize(parabola, x0, optimizer="adam", lr=0.1, steps=7)
+    assert path.positions.shape == (8, 2, 2) and path.values.shape == (8,)
+    assert path.positions.dtype == torch.float64
+    assert torch.equal(path.positions[0], x0.double())
+    assert x0.tolist() == [[1.0, 2.0], [3.0, 4.0]], "x0 must not be modified"
+    assert path.values[0].item() == 30.0
+    # dtype is a choice, float64 only the default.
+    assert minimize(parabola, x0, "adam", steps=2, dtype=torch.float32).positions.dtype == torch.float32
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "adam", "adamw"])
+def test_uses_the_optimizer_class_and_equals_a_hand_written_loop(name: str) -> None:
+    """The trajectory is what ``optim.create(name)`` does in an ordinary training loop, bitwise."""
+    path = minimize(lambda x: ((x - 1) ** 4).sum(), [0.0, 3.0], optimizer=name, lr=0.02, steps=20)
+    x = torch.tensor([0.0, 3.0], dtype=torch.float64, requires_grad=True)
+    opt = optim.create(name, [x], lr=0.02)
+    for k in range(20):
+        opt.zero_grad()
+        ((x - 1) ** 4).sum().backward()
+        opt.step()
+        assert torch.equal(path.positions[k + 1], x.detach()), f"step {k + 1}"
+
+
+def test_accepts_an_optimizer_class_torch_included() -> None:
+    ours = minimize(parabola, [1.0, 2.0], optimizer=optim.Adam, lr=0.1, steps=30)
+    theirs = minimize(parabola, [1.0, 2.0], optimizer=torch.optim.Adam, lr=0.1, steps=30)
+    assert ours.optimizer == "Adam" and theirs.optimizer == "Adam"
+    assert torch.allclose(ours.positions, theirs.positions, rtol=1e-12, atol=1e-14)
+    assert theirs.hyperparameters["lr"] == 0.1 and theirs.hyperparameters["betas"] == (0.9, 0.999)
+
+
+def test_schedule_free_records_the_averaged_point() -> None:
+    name = "sgd-schedulefree"
+    if name not in optim.names():
+        pytest.skip(f"{name} is not registered")
+    path = minimize(parabola, [1.0, -1.0], optimizer=name, lr=0.5, steps=200)
+    assert path.diverged_at is None
+    assert path.final.abs().max().item() < 1e-6
+    # The recorded point is x (where the optimizer's eval() puts the parameters), not the gradient point y.
+    x = torch.tensor([1.0, -1.0], dtype=torch.float64, requires_grad=True)
+    opt = optim.create(name, [x], lr=0.5)
+    opt.train()
+    for _ in range(5):
+        opt.zero_grad()
+        parabola(x).backward()
+        opt.step()
+    opt.eval()
+    assert torch.equal(path.positions[5], x.detach())
+
+
+def test_stops_at_the_first_non_finite_value_and_keeps_what_it_computed() -> None:
+    # lr = 1.5 on x²: x_{k+1} = -2 x_k, so |x| doubles every step and overflows float64 near step 1024.
+    path = minimize(parabola, 1.0, optimizer="sgd", lr=1.5, steps=5000)
+    assert path.diverged_at is not None and 500 < path.diverged_at < 1100
+    assert path.positions.shape[0] == path.diverged_at + 1 == path.values.shape[0]
+    assert not math.isfinite(path.values[-1].item())
+    assert torch.isfinite(path.values[:-1]).all() and torch.isfinite(path.positions[:-1]).all()
+
+
+def test_non_finite_start_diverges_at_zero() -> None:
+    path = minimize(parabola, [float("nan"), 1.0], steps=10)
+    assert path.diverged_at == 0 and path.positions.shape == (1, 2)
+
+
+def test_zero_steps_evaluates_only_x0() -> None:
+    path = minimize(parabola, 2.0, steps=0)
+    assert path.positions.tolist() == [2.0] and path.values.tolist() == [4.0] and path.diverged_at is None
+
+
+def test_unknown_optimizer_lists_the_valid_names() -> None:
+    with pytest.raises(UserError, match=r"unknown optimizer 'adamm'; valid names: .*\badam\b.*\bsgd\b|"
+                                        r"unknown optimizer 'adamm'; valid names: .*\bsgd\b.*\badam\b"):
+        minimize(parabola, 1.0, optimizer="adamm")
+    with pytest.raises(UserError, match=r"invalid optimizer=42; allowed: a torch.optim.Optimizer subclass or one of"):
+        minimize(parabola, 1.0, optimizer=42)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("steps", [-1, 2.5, True])
+def test_bad_steps(steps: object) -> None:
+    with pytest.raises(UserError, match=rf"invalid steps={steps!r}; allowed: an integer ≥ 0"):
+        minimize(parabola, 1.0, steps=steps)  # type: ignore[arg-type]
+
+
+def test_fn_must_be_callable() -> None:
+    with pytest.raises(UserError, match="fn must be callable, got float"):
+        minimize(3.0, 1.0)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("fn", "shown"), [(lambda x: x**2, r"\(2,\)"), (lambda x: 1.0, "float")])
+def test_fn_must_return_a_scalar(fn, shown: str) -> None:
+    with pytest.raises(UserError, match=rf"fn must return a one-element tensor \(a scalar\), got {shown}"):
+        minimize(fn, [1.0, 2.0])
+
+
+def test_fn_must_depend_on_x() -> None:
+    with pytest.raises(UserError, match="does not depend on x"):
+        minimize(lambda x: torch.tensor(1.0), [1.0, 2.0])
+
+
+def test_bad_x0_and_bad_hyperparameters_are_user_errors() -> None:
+    with pytest.raises(UserError, match="x0 must be a number, a sequence of numbers or a tensor"):
+        minimize(parabola, "one")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"invalid lr=-1\.0"):
+        minimize(parabola, 1.0, lr=-1.0)
+    with pytest.raises(ValueError, match="unknown hyperparameter 'mom'"):
+        minimize(parabola, 1.0, optimizer="sgd", mom=0.9)
