@@ -227,3 +227,11 @@ def test_schedule_free_trains_and_is_evaluated_at_the_average(name: str) -> None
     # the returned model is the averaged point x, the one the last epoch's metrics were computed at
     _, val_acc = evaluate(result.model, splits.x_val, splits.y_val, torch.nn.functional.cross_entropy)
     assert val_acc == result.epochs[-1]["val_acc"]
+
+
+def test_muon_config_is_describable_and_trains() -> None:
+    """Muon's hyperparameters include a torch.dtype (ns_dtype): the config must still hash and train."""
+    config = RunConfig.build("digits-mlp", "muon", {"lr": 0.02}, epochs=1, batch_size=64)
+    assert config.to_dict()["hyperparameters"]["ns_dtype"] == "torch.bfloat16"
+    assert len(config.digest()) == 64
+    assert train(config, splits=synthetic_splits(features=64, classes=10)).status == "completed"

@@ -9,6 +9,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
+
 from descentlab.errors import UserError
 from descentlab.tasks import INITS, Task, get_task
 
@@ -105,6 +107,8 @@ def _jsonable(value: Any) -> Any:
         return [_jsonable(v) for v in value]
     if isinstance(value, (bool, int, float, str)) or value is None:
         return value
+    if isinstance(value, torch.dtype):  # e.g. Muon's ns_dtype
+        return str(value)
     if hasattr(value, "item"):  # a 0-d tensor or numpy scalar
         return value.item()
     raise UserError(f"cannot describe {value!r} in a run configuration")

@@ -1,0 +1,198 @@
+"""``descentlab sweep``: each optimizer over a log-spaced learning-rate range, lr chosen on validation."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from rich.console import Console
+
+from descentlab.cli.common import parse_batch_sizes, parse_float, parse_list, parse_positive_int, parse_range
+from descentlab.cli.output import experiment_json, make_console, print_table, progress_bar, write_json
+from descentlab.environment import environment
+from descentlab.errors import UserError
+from descentlab.experiments.executors import DEFAULT_GROUP_SIZE, make_executor, vectorized_trainer
+from descentlab.experiments.runner import Trial, pending
+from descentlab.experiments.sweep import (
+    SweepSpec,
+    best_per_optimizer,
+    extras_of,
+    sensitivity_table,
+    sweep_json,
+    sweep_rows,
+    variant_label,
+)
+from descentlab.store import Store
+from descentlab.train import Callback, RunResult
+
+NAME = "sweep"
+HELP = "Sweep each optimizer over a log-spaced learning-rate range (× seeds × listed hyperparameters)."
+LISTS = {"momentum": "momentum", "weight-decay": "weight_decay", "beta1": "beta1", "beta2": "beta2"}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--task", default="mnist1d-mlp", help="task name (see `descentlab list`)")
+    p.add_argument("--optimizers", default="sgd,momentum,adam", help="comma-separated optimizer names")
+    p.add_argument("--lr", default="1e-4..1", help="learning-rate range LO..HI (default 1e-4..1)")
+    p.add_argument("--points", default="8", help="log-spaced learning rates in the range (default 8)")
+    p.add_argument("--seeds", default="1", help="seeds per configuration (default 1)")
+    p.add_argument("--epochs", help="epochs per run (default: the task's)")
+    p.add_argument("--batch-size", help="B, 1 or 'full' (default: the preset's/task's)")
+    p.add_argument("--preset", default="torch", choices=("torch", "keras"), help="defaults to start from")
+    for flag, name in LISTS.items():
+        p.add_argument(f"--{flag}", help=f"values of {name} to cross with the learning rates, e.g. 0.8,0.9")
+    p.add_argument("--hp", action="append", default=[], metavar="NAME=V1,V2",
+                   help="any other hyperparameter as a list (repeatable), e.g. --hp eps=1e-8,1e-6")
+    p.add_argument("--executor", default="local", choices=("local", "ray"), help="where trials train")
+    p.add_argument("--ray-address", help="join this Ray cluster (default: start a local instance)")
+    p.add_argument("--ray-cpus", help="CPUs of the local Ray instance (default: all)")
+    p.add_argument("--cpus-per-task", default="1", help="CPUs (and torch threads) per Ray task (default 1)")
+    p.add_argument("--device", default="cpu", help="torch device to train on: cpu, cuda, … (default cpu)")
+    p.add_argument("--vectorize", action=argparse.BooleanOptionalAction, default=True,
+                   help="train groups of trials together with the vectorized trainer (default: on)")
+    p.add_argument("--group-size", default=str(DEFAULT_GROUP_SIZE),
+                   help=f"trials per vectorized pass / Ray task (default {DEFAULT_GROUP_SIZE})")
+    p.add_argument("--data-dir", help="where MNIST / Fashion-MNIST files are (else searched and downloaded)")
+    p.add_argument("--store", help="SQLite results store (default: $DESCENTLAB_STORE or ~/.local/share/descentlab)")
+    p.add_argument("--json", help="also write the summary as JSON to this path")
+    p.add_argument("--fresh", action="store_true", help="start a new experiment even if this one was run before")
+    p.add_argument("--quiet", action="store_true", help="no line per finished run")
+
+
+def _number(text: str, what: str) -> Any:
+    low = text.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    try:
+        return int(text)
+    except ValueError:
+        return parse_float(text, what)
+
+
+def grid_from(args: argparse.Namespace) -> tuple[tuple[str, tuple[Any, ...]], ...]:
+    grid = [(name, tuple(parse_float(v, flag) for v in parse_list(getattr(args, name), flag)))
+            for flag, name in LISTS.items() if getattr(args, name)]
+    for item in args.hp:
+        name, sep, values = item.partition("=")
+        if not sep or not name.strip():
+            raise UserError(f"--hp {item!r} must look like NAME=V1,V2")
+        name = name.strip().replace("-", "_")
+        grid.append((name, tuple(_number(v, f"hp {name}") for v in parse_list(values, f"hp {name}"))))
+    return tuple(grid)
+
+
+def spec_from(args: argparse.Namespace) -> SweepSpec:
+    lo, hi = parse_range(args.lr, "lr")
+    batch = parse_batch_sizes(args.batch_size) if args.batch_size else None
+    if batch and len(batch) > 1:
+        raise UserError(f"--batch-size {args.batch_size!r}: a sweep takes one batch size")
+    return SweepSpec(
+        task=args.task, optimizers=tuple(o.lower() for o in parse_list(args.optimizers, "optimizers")),
+        lr_min=lo, lr_max=hi, points=parse_positive_int(args.points, "points"),
+        seeds=parse_positive_int(args.seeds, "seeds"),
+        epochs=parse_positive_int(args.epochs, "epochs") if args.epochs else None,
+        batch_size=batch[0] if batch else None, preset=args.preset, grid=grid_from(args), data_dir=args.data_dir)
+
+
+class _Progress(Callback):
+    """Advances the bar per epoch of a run trained in this process; :meth:`done` catches up the rest."""
+
+    def __init__(self, progress: Any, bar: Any) -> None:
+        self.progress, self.bar, self.advanced, self.finished = progress, bar, {}, 0
+
+    def live(self, trial: Trial) -> list[Callback]:
+        tracker = self
+
+        class Epochs(Callback):
+            def on_epoch_end(self, epoch: int, metrics: dict[str, Any]) -> None:
+                tracker.advanced[trial.key] = tracker.advanced.get(trial.key, 0) + 1
+                tracker.progress.advance(tracker.bar)
+
+        return [Epochs()]
+
+    def done(self, trial: Trial, total: int) -> None:
+        self.finished += 1
+        self.progress.advance(self.bar, trial.config.epochs - self.advanced.get(trial.key, 0))
+        self.progress.update(self.bar, description=f"sweep: {self.finished}/{total} trials")
+
+
+def _run_line(spec: SweepSpec, trial: Trial, result: RunResult) -> str:
+    c = trial.config
+    extras = extras_of(c.hyperparameters, [name for name, _ in spec.grid])
+    label = f"{variant_label(c.optimizer, extras)} lr={c.hyperparameters['lr']:g}"
+    label += f" seed={c.seed}" if spec.seeds > 1 else ""
+    if result.status == "diverged":
+        return f"{label}: [red]diverged[/] at step {result.diverged_step}"
+    last = result.epochs[-1] if result.epochs else {}
+    val = last.get("val_acc")
+    return f"{label}: val acc {val:.1%}" if val is not None else f"{label}: {result.status}"
+
+
+def run(args: argparse.Namespace) -> int:
+    console = make_console()
+    spec = spec_from(args)
+    configs = spec.configs()  # every name and value checked before anything runs
+    for optimizer, name in spec.skipped():
+        console.print(f"note: {optimizer} has no hyperparameter {name!r}; swept without it", highlight=False)
+    if args.vectorize and vectorized_trainer() is None:
+        console.print("note: the vectorized trainer is not available; training trials one by one")
+    executor = make_executor(args.executor, vectorize=args.vectorize, device=args.device,
+                             group_size=parse_positive_int(args.group_size, "group-size"),
+                             ray_address=args.ray_address,
+                             num_cpus=parse_positive_int(args.ray_cpus, "ray-cpus") if args.ray_cpus else None,
+                             cpus_per_task=parse_positive_int(args.cpus_per_task, "cpus-per-task"))
+    from descentlab.tasks import get_task
+
+    splits = get_task(spec.task).load(data_dir=spec.data_dir, val_fraction=configs[0].val_fraction,
+                                      seed=configs[0].data_seed)
+    with Store(args.store) as store:
+        experiment_id = None if args.fresh else store.find_experiment_by_spec("sweep", spec.to_dict())
+        if experiment_id is None:
+            experiment_id = store.create_experiment("sweep", spec.to_dict(), environment())
+        todo, done = pending(store, experiment_id, configs)
+        console.print(f"[bold]{spec.task}[/]: sweep of {', '.join(spec.optimizers)} over {len(spec.learning_rates())}"
+                      f" learning rates {spec.lr_min:g}..{spec.lr_max:g} × {spec.seeds} seed(s) — {len(configs)} "
+                      f"runs" + (f" ({done} already in the store, resumed)" if done else "")
+                      + f" — executor {args.executor}" + (", vectorized" if args.vectorize else ""))
+        with progress_bar(console) as progress:
+            bar = progress.add_task(f"sweep: 0/{len(todo)} trials", total=sum(t.config.epochs for t in todo))
+            tracker = _Progress(progress, bar)
+
+            def on_result(trial: Trial, result: RunResult) -> None:
+                tracker.done(trial, len(todo))
+                if not args.quiet:
+                    console.print(_run_line(spec, trial, result), highlight=False)
+
+            executor.run(todo, store=store, experiment_id=experiment_id, splits=splits, on_result=on_result,
+                         callbacks=tracker.live)
+        show_summary(console, store, experiment_id, spec, args.json)
+        console.print(f"Stored as experiment {experiment_id} in {store.path}\n"
+                      f"Report: descentlab report {experiment_id} --html report.html")
+    return 0
+
+
+def show_summary(console: Console, store: Store, experiment_id: int, spec: SweepSpec, json_path: str | None) -> None:
+    from descentlab.report import data as report_data
+    from descentlab.report.tables import tuning_table
+
+    rows = sweep_rows(report_data.load(store, experiment_id))
+    print_table(console, tuning_table([r.summary for r in rows]))
+    print_table(console, sensitivity_table(rows))
+    best = best_per_optimizer(rows)
+    if any(r.extras for r in rows):
+        for optimizer, row in best.items():
+            s = row.summary
+            console.print(f"Best {optimizer} on validation: {row.label} at lr {s.best_lr:.4g} — val "
+                          f"{s.best_val_acc.format('.1f', scale=100, unit='%')}, test "
+                          f"{s.test_acc_at_best.format('.1f', scale=100, unit='%')}", highlight=False)
+    if json_path:
+        payload = experiment_json(store, experiment_id, [])
+        keys = {run.id: run.trial_key for run in store.runs(experiment_id)}
+        names = [name for name, _ in spec.grid]
+        for entry in payload["runs"]:
+            hyper = entry["config"].get("hyperparameters", {})
+            entry.update(trial_key=keys[entry["run_id"]], lr=hyper.get("lr"),
+                         variant=variant_label(entry["optimizer"], extras_of(hyper, names)))
+        payload.update(spec=spec.to_dict(), **sweep_json(rows))
+        write_json(json_path, payload)
+

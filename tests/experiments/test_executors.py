@@ -1,0 +1,68 @@
+"""Executors: local (vectorized groups or one by one) and Ray store the same results; the driver writes them."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from descentlab.errors import UserError
+from descentlab.experiments.executors import LocalExecutor, make_executor, plan_groups
+from descentlab.experiments.runner import Trial, pending
+from descentlab.experiments.sweep import SweepSpec
+from descentlab.store import Store
+from descentlab.tasks import get_task
+
+from .conftest import stored
+
+SPEC = SweepSpec(task="digits-mlp", optimizers=("sgd", "adam"), lr_min=1e-2, lr_max=1e-1, points=2, seeds=1,
+                 epochs=1)
+SPLITS = get_task("digits-mlp").load(val_fraction=0.1, seed=0)
+
+
+def _sweep(path, executor) -> dict:
+    with Store(path) as store:
+        eid = store.create_experiment("sweep", SPEC.to_dict(), {})
+        todo, done = pending(store, eid, SPEC.configs())
+        seen = []
+        executor.run(todo, store=store, experiment_id=eid, splits=SPLITS, on_result=lambda t, r: seen.append(t.key))
+        assert sorted(seen) == sorted(t.key for t in todo) and done == 0
+    return stored(path)
+
+
+def test_groups_follow_the_vectorized_trainer_and_the_flag():
+    trials = [Trial.of(c) for c in SPEC.configs()]
+    assert [len(g) for g in plan_groups(trials, vectorize=True, group_size=3)] == [3, 1]
+    assert [len(g) for g in plan_groups(trials, vectorize=False)] == [1, 1, 1, 1]
+
+
+def test_local_vectorized_stores_what_one_by_one_stores(tmp_path):
+    vec = _sweep(tmp_path / "vec.sqlite", LocalExecutor(vectorize=True, group_size=4))
+    one = _sweep(tmp_path / "one.sqlite", LocalExecutor(vectorize=False))
+    assert vec.keys() == one.keys() and len(vec) == 4
+    for key, run in one.items():
+        assert vec[key]["status"] == run["status"] == "completed"
+        assert [e["epoch"] for e in vec[key]["epochs"]] == [1]
+        for metric, value in run["epochs"][-1].items():
+            assert vec[key]["epochs"][-1][metric] == pytest.approx(value, rel=1e-4, abs=1e-6), metric
+
+
+def test_ray_missing_is_a_user_error_saying_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(UserError, match=r"pip install 'descentlab\[ray\]'"):
+        make_executor("ray")
+
+
+def test_bad_executor_and_device_are_user_errors():
+    with pytest.raises(UserError, match="unknown executor"):
+        make_executor("dask")
+    with pytest.raises(UserError, match="not a torch device"):
+        make_executor("local", device="gpu0")
+
+
+@pytest.mark.slow
+def test_ray_stores_exactly_what_the_local_executor_stores(tmp_path):
+    pytest.importorskip("ray", reason="Ray is optional: pip install 'descentlab[ray]' to run this test")
+    local = _sweep(tmp_path / "local.sqlite", LocalExecutor(vectorize=True, group_size=2))
+    ray = _sweep(tmp_path / "ray.sqlite", make_executor("ray", vectorize=True, group_size=2, num_cpus=2))
+    assert ray == local  # bitwise: same groups, one torch thread in the tasks and here
