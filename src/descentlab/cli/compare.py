@@ -13,13 +13,16 @@ from descentlab.cli.output import (
     label_of,
     make_console,
     print_compare_summary,
+    print_finished_run,
     progress_bar,
     write_json,
 )
 from descentlab.environment import environment
 from descentlab.experiments.compare import CompareSpec
-from descentlab.experiments.runner import pending, run_sequential
+from descentlab.experiments.executors import make_executor
+from descentlab.experiments.runner import Trial, pending
 from descentlab.store import Store
+from descentlab.train import RunResult
 
 NAME = "compare"
 HELP = "Train optimizers side by side on one task (default: MLP on MNIST-1D, sgd vs adam vs rmsprop, offline)."
@@ -36,6 +39,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", help="where MNIST / Fashion-MNIST files are (else searched and downloaded)")
     p.add_argument("--store", help="SQLite results store (default: $DESCENTLAB_STORE or ~/.local/share/descentlab)")
     p.add_argument("--json", help="also write the summary as JSON to this path")
+    p.add_argument("--vectorize", action=argparse.BooleanOptionalAction, default=True,
+                   help="train runs that share an architecture together, stacked (default; --no-vectorize: one by one)")
     p.add_argument("--fresh", action="store_true", help="start a new experiment even if this one was run before")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
 
@@ -71,13 +76,23 @@ def run(args: argparse.Namespace) -> int:
                       + f" — {splits.x_train.shape[0]} train / {splits.x_val.shape[0]} val / "
                         f"{splits.x_test.shape[0]} test examples")
         many_batches = len({c.batch_size for c in configs}) > 1
+        label = lambda t: label_of(t.config, batch=many_batches, seed=spec.seeds > 1)  # noqa: E731
+        executor = make_executor("local", vectorize=args.vectorize)
         with progress_bar(console) as progress:
             bar = progress.add_task("compare", total=sum(t.config.epochs for t in todo))
-            run_sequential(
-                todo, store=store, experiment_id=experiment_id, splits_for=lambda c: splits,
-                callbacks=lambda t: [EpochPrinter(console, progress, bar, t,
-                                                  label_of(t.config, batch=many_batches, seed=spec.seeds > 1),
-                                                  verbose=not args.quiet)])
+            live: set[str] = set()
+
+            def callbacks(trial: Trial) -> list[EpochPrinter]:
+                live.add(trial.key)
+                return [EpochPrinter(console, progress, bar, trial, label(trial), verbose=not args.quiet)]
+
+            def on_result(trial: Trial, result: RunResult) -> None:
+                if trial.key not in live:  # trained in a vectorized group: report it now, whole
+                    progress.advance(bar, trial.config.epochs)
+                    print_finished_run(console, label(trial), result, verbose=not args.quiet)
+
+            executor.run(todo, store=store, experiment_id=experiment_id, splits=splits, on_result=on_result,
+                         callbacks=callbacks)
         groups = show_summary(console, store, experiment_id)
         if args.json:
             write_json(args.json, experiment_json(store, experiment_id, groups))
@@ -97,4 +112,8 @@ def show_summary(console: Console, store: Store, experiment_id: int) -> list:
         best = max(finished, key=lambda g: g.final_val_acc.mean)
         console.print(f"Best on validation: [bold]{best.optimizer}[/] (batch {best.batch_size}) with "
                       f"{best.final_val_acc.mean:.1%} final val acc; test {best.final_test_acc.mean:.1%}.")
+    missed = [g.optimizer for g in groups if g.target is not None and not g.reached]
+    if missed:
+        console.print(f"Never reached the target: {', '.join(dict.fromkeys(missed))}. These are untuned defaults; "
+                      "`descentlab sweep --optimizers NAME --lr 1e-4..1` finds each one's learning rate.")
     return groups

@@ -27,8 +27,24 @@ def _fmt(value: Any, spec: str = ".4f") -> str:
     return "–" if value is None else format(value, spec)
 
 
+def shown(epoch: int, epochs: int) -> bool:
+    """Every epoch of a short run; about ten lines (and the last epoch) of a long one."""
+    every = 1 if epochs <= 20 else -(-epochs // 10)
+    return epoch == 1 or epoch == epochs or epoch % every == 0
+
+
+def epoch_line(label: str, epoch: int, epochs: int, m: dict[str, Any]) -> str:
+    return (f"{label}  epoch {epoch}/{epochs} - {m['seconds']:.2f}s - {m['steps_per_s']:.0f} steps/s"
+            f" - loss: {_fmt(m['train_loss'])} - accuracy: {_fmt(m['train_acc'])}"
+            f" - val_loss: {_fmt(m['val_loss'])} - val_accuracy: {_fmt(m['val_acc'])}")
+
+
+def diverged_line(label: str, result: RunResult) -> str:
+    return f"{label}  [red]diverged[/] at step {result.diverged_step} (non-finite loss); the other runs go on"
+
+
 class EpochPrinter(Callback):
-    """One line per epoch, as Keras prints them, and the progress bar advanced."""
+    """Keras-like epoch lines (thinned for long runs) for a run trained live, and the progress bar advanced."""
 
     def __init__(self, console: Console, progress: Progress, bar: Any, trial: Trial, label: str,
                  verbose: bool = True) -> None:
@@ -40,20 +56,25 @@ class EpochPrinter(Callback):
 
     def on_epoch_end(self, epoch: int, m: dict[str, Any]) -> None:
         self.progress.advance(self.bar)
-        if self.verbose:
-            c = self.trial.config
-            self.console.print(
-                f"{self.label}  epoch {epoch}/{c.epochs} - {m['seconds']:.2f}s - {m['steps_per_s']:.0f} steps/s"
-                f" - loss: {_fmt(m['train_loss'])} - accuracy: {_fmt(m['train_acc'])}"
-                f" - val_loss: {_fmt(m['val_loss'])} - val_accuracy: {_fmt(m['val_acc'])}", highlight=False)
+        epochs = self.trial.config.epochs
+        if self.verbose and shown(epoch, epochs):
+            self.console.print(epoch_line(self.label, epoch, epochs, m), highlight=False)
 
     def on_run_end(self, result: RunResult) -> None:
-        c = self.trial.config
         if result.status == "diverged":
-            skipped = c.epochs - len(result.epochs)
-            self.progress.advance(self.bar, skipped)
-            self.console.print(f"{self.label}  [red]diverged[/] at step {result.diverged_step} "
-                               f"(non-finite loss); the other runs go on")
+            self.progress.advance(self.bar, self.trial.config.epochs - len(result.epochs))
+            self.console.print(diverged_line(self.label, result))
+
+
+def print_finished_run(console: Console, label: str, result: RunResult, verbose: bool = True) -> None:
+    """The same lines for a run that trained in a vectorized group and came back whole."""
+    epochs = result.config.epochs
+    if verbose:
+        for m in result.epochs:
+            if shown(m["epoch"], epochs):
+                console.print(epoch_line(label, m["epoch"], epochs, m), highlight=False)
+    if result.status == "diverged":
+        console.print(diverged_line(label, result))
 
 
 def label_of(config: RunConfig, *, batch: bool, seed: bool) -> str:
