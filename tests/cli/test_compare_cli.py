@@ -1,0 +1,90 @@
+"""`descentlab compare` as a user runs it: output, JSON, store, resume, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from descentlab.cli import main
+
+FAST = ["--task", "digits-mlp", "--epochs", "2", "--quiet"]
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(["compare", *argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_compare_prints_table_writes_json_and_stores_every_epoch(tmp_path, capsys) -> None:
+    store, js = tmp_path / "runs.sqlite", tmp_path / "out.json"
+    code, out, err = run(capsys, *FAST, "--optimizers", "sgd,adam", "--seeds", "2", "--store", str(store),
+                         "--json", str(js))
+    assert code == 0, err
+    assert "Resolved hyperparameters" in out and "adam: amsgrad=False" in out
+    assert "Best on validation:" in out and f"Stored as experiment 1 in {store}" in out
+    payload = json.loads(js.read_text())
+    assert {r["optimizer"] for r in payload["runs"]} == {"sgd", "adam"}
+    assert len(payload["runs"]) == 4 and {r["seed"] for r in payload["runs"]} == {0, 1}
+    assert all(r["status"] == "completed" for r in payload["runs"])
+    assert {g["optimizer"] for g in payload["optimizers"]} == {"sgd", "adam"}
+    with sqlite3.connect(store) as db:
+        assert db.execute("select count(*) from epochs").fetchone()[0] == 4 * 2
+
+
+def test_same_command_resumes_and_trains_nothing(tmp_path, capsys) -> None:
+    store = tmp_path / "runs.sqlite"
+    assert run(capsys, *FAST, "--optimizers", "sgd", "--store", str(store))[0] == 0
+    code, out, _ = run(capsys, *FAST, "--optimizers", "sgd", "--store", str(store))
+    assert code == 0 and "1 already in the store, resumed" in out
+    code, out, _ = run(capsys, *FAST, "--optimizers", "sgd", "--store", str(store), "--fresh")
+    assert code == 0 and "Stored as experiment 2" in out
+
+
+def test_batch_size_list_compares_batch_stochastic_and_minibatch(tmp_path, capsys) -> None:
+    js = tmp_path / "out.json"
+    code, _, err = run(capsys, "--task", "digits-mlp", "--epochs", "1", "--quiet", "--optimizers", "sgd",
+                       "--batch-size", "full,1,32", "--store", str(tmp_path / "s.sqlite"), "--json", str(js))
+    assert code == 0, err
+    runs = json.loads(js.read_text())["runs"]
+    steps = {r["config"]["batch_size"]: r["summary"]["steps"] for r in runs}
+    n_train = steps[1]  # one step per example
+    assert steps == {"full": 1, 1: n_train, 32: -(-n_train // 32)}
+
+
+def test_vectorized_and_one_by_one_agree(tmp_path, capsys) -> None:
+    results = {}
+    for flag in ("--vectorize", "--no-vectorize"):
+        js = tmp_path / f"{flag}.json"
+        assert run(capsys, *FAST, "--optimizers", "sgd,momentum,adam", flag, "--store",
+                   str(tmp_path / f"{flag}.sqlite"), "--json", str(js))[0] == 0
+        results[flag] = {r["optimizer"]: r["summary"]["final"]["val_loss"] for r in json.loads(js.read_text())["runs"]}
+    for name, loss in results["--vectorize"].items():
+        assert loss == pytest.approx(results["--no-vectorize"][name], rel=1e-4)
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["--optimizers", "sgd,adamm"], "unknown optimizer 'adamm'; valid names: sgd, momentum"),
+    (["--task", "mnist2d"], "unknown task 'mnist2d'; valid names:"),
+    (["--lr", "-1"], "--lr -1.0 must be > 0"),
+    (["--lr", "abc"], "--lr 'abc' is not a number"),
+    (["--epochs", "0"], "--epochs 0 must be ≥ 1"),
+    (["--batch-size", "0"], "--batch-size 0 must be ≥ 1"),
+    (["--optimizers", "rmsprop", "--preset", "keras", "--lr", "1e-3", "--seeds", "x"], "--seeds 'x' is not a whole"),
+])
+def test_bad_input_is_one_line_and_exit_code_2(tmp_path, capsys, argv, expected) -> None:
+    code, _, err = run(capsys, "--store", str(tmp_path / "s.sqlite"), *argv)
+    assert code == 2
+    assert err.count("\n") == 1 and expected in err, err
+    assert not (tmp_path / "s.sqlite").exists(), "nothing is stored for a command that never ran"
+
+
+def test_optimizer_message_for_a_bad_hyperparameter_reaches_the_user(tmp_path, capsys, monkeypatch) -> None:
+    from descentlab.experiments import presets
+
+    bad = presets.Preset("torch", init="torch", batch_size=None, hyper={"adam": {"eps": -1.0}})
+    monkeypatch.setitem(presets.PRESETS, "torch", bad)
+    code, _, err = run(capsys, *FAST, "--optimizers", "adam", "--store", str(tmp_path / "s.sqlite"))
+    assert code == 2 and "adam: invalid eps=-1.0; allowed: a number > 0.0" in err
