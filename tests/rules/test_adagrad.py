@@ -71,5 +71,6 @@ def test_fused_kernel_is_taken_on_cpu() -> None:
     assert state["step"].item() == 1
 
 
-def test_eps_zero_is_allowed_as_in_torch() -> None:
-    optim.Adagrad([torch.nn.Parameter(torch.ones(2))], eps=0.0)
+def test_eps_zero_is_refused_like_every_rule() -> None:
+    with pytest.raises(ValueError, match=r"adagrad: invalid eps=0.0; allowed: a number > 0"):
+        optim.Adagrad([torch.nn.Parameter(torch.ones(2))], eps=0.0)

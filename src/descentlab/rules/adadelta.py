@@ -55,8 +55,7 @@ DEFAULTS: dict[str, Any] = {
 
 
 def validate(h: Hyper) -> None:
-    check_common("adadelta", {k: v for k, v in h.items() if k != "eps"})
-    check_number("adadelta", "eps", h["eps"], lo=0.0)  # torch accepts ε = 0
+    check_common("adadelta", h)  # ε > 0 for every rule (torch would also accept 0)
     check_number("adadelta", "rho", h["rho"], lo=0.0, hi=1.0)
 
 

@@ -62,8 +62,7 @@ DEFAULTS: dict[str, Any] = {
 
 
 def validate(h: Hyper) -> None:
-    check_common("adagrad", {k: v for k, v in h.items() if k != "eps"})
-    check_number("adagrad", "eps", h["eps"], lo=0.0)  # torch accepts ε = 0
+    check_common("adagrad", h)  # ε > 0 for every rule (torch would also accept 0)
     check_number("adagrad", "lr_decay", h["lr_decay"], lo=0.0)
     check_number("adagrad", "initial_accumulator_value", h["initial_accumulator_value"], lo=0.0)
     check_bool("adagrad", "eps_inside_sqrt", h["eps_inside_sqrt"])

@@ -37,7 +37,6 @@ from descentlab.rules.base import (
     addcdiv_,
     added,
     check_common,
-    check_number,
     new_step,
     nonzero,
     step_count,
@@ -53,8 +52,7 @@ DEFAULTS: dict[str, Any] = {
 
 
 def validate(h: Hyper) -> None:
-    check_common("adamax", {k: v for k, v in h.items() if k != "eps"})
-    check_number("adamax", "eps", h["eps"], lo=0.0)  # torch accepts ε = 0
+    check_common("adamax", h)  # ε > 0 for every rule (torch would also accept 0)
 
 
 def init_state(p: Tensor, h: Hyper) -> dict[str, Any]:

@@ -68,8 +68,7 @@ DEFAULTS: dict[str, Any] = {
 
 
 def validate(h: Hyper) -> None:
-    check_common("nadam", {k: v for k, v in h.items() if k != "eps"})
-    check_number("nadam", "eps", h["eps"], lo=0.0)  # torch accepts ε = 0
+    check_common("nadam", h)  # ε > 0 for every rule (torch would also accept 0)
     check_number("nadam", "momentum_decay", h["momentum_decay"], lo=0.0)
 
 

@@ -47,7 +47,6 @@ from descentlab.rules.base import (
     addcmul_,
     added,
     check_common,
-    check_number,
     new_step,
     nonzero,
     step_count,
@@ -64,8 +63,7 @@ DEFAULTS: dict[str, Any] = {
 
 
 def validate(h: Hyper) -> None:
-    check_common("radam", {k: v for k, v in h.items() if k != "eps"})
-    check_number("radam", "eps", h["eps"], lo=0.0)  # torch accepts ε = 0
+    check_common("radam", h)  # ε > 0 for every rule (torch would also accept 0)
 
 
 def init_state(p: Tensor, h: Hyper) -> dict[str, Any]:

@@ -71,8 +71,7 @@ DEFAULTS: dict[str, Any] = {
 
 
 def validate(h: Hyper) -> None:
-    check_common("rmsprop", {k: v for k, v in h.items() if k != "eps"})
-    check_number("rmsprop", "eps", h["eps"], lo=0.0)  # torch accepts ε = 0
+    check_common("rmsprop", h)  # ε > 0 for every rule (torch would also accept 0)
     check_number("rmsprop", "alpha", h["alpha"], lo=0.0)
     check_number("rmsprop", "momentum", h["momentum"], lo=0.0)
     check_bool("rmsprop", "eps_inside_sqrt", h["eps_inside_sqrt"])

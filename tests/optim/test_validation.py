@@ -1,0 +1,141 @@
+"""Invalid hyperparameters raise a ValueError that names the parameter, the value and what is allowed.
+
+Each check runs over every registered optimizer that has the hyperparameter, found by name in its defaults
+(``lr`` and every ``*_lr``, ``eps`` and ``*_eps``, …), so optimizers added later are covered unasked.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+import torch
+
+from descentlab import optim
+from descentlab.rules.base import HyperparameterError
+
+NAMES = optim.names()
+
+
+def defaults(name: str) -> dict[str, Any]:
+    return dict(optim.get(name).cls.rule.defaults)
+
+
+def keys(suffix: str) -> list[tuple[str, str]]:
+    """(optimizer, hyperparameter) for every hyperparameter called ``suffix`` or ``*_suffix``."""
+    return [(n, k) for n, d in ((n, defaults(n)) for n in NAMES) for k, v in d.items()
+            if (k == suffix or k.endswith("_" + suffix)) and not isinstance(v, bool)]
+
+
+def params() -> list[torch.Tensor]:
+    return [torch.zeros(3, 2, requires_grad=True), torch.zeros(2, requires_grad=True)]
+
+
+def raises(name: str, key: str, shown: str, allowed: str, **hyper: Any) -> None:
+    pattern = rf"invalid {re.escape(key)}={re.escape(shown)}; allowed: .*{allowed}"
+    with pytest.raises(ValueError, match=pattern) as info:
+        optim.create(name, params(), **hyper)
+    assert isinstance(info.value, HyperparameterError)
+
+
+def test_hyperparameter_error_is_a_value_error() -> None:
+    assert issubclass(HyperparameterError, ValueError)
+
+
+@pytest.mark.parametrize(("name", "key"), keys("lr"), ids=str)
+def test_negative_learning_rate(name: str, key: str) -> None:
+    raises(name, key, "-0.1", "0", **{key: -0.1})
+
+
+@pytest.mark.parametrize(("name", "key"), keys("weight_decay"), ids=str)
+def test_negative_weight_decay(name: str, key: str) -> None:
+    raises(name, key, "-0.01", "0", **{key: -0.01})
+
+
+@pytest.mark.parametrize("bad", [-1e-8, 0.0])
+@pytest.mark.parametrize(("name", "key"), keys("eps"), ids=str)
+def test_eps_must_be_positive(name: str, key: str, bad: float) -> None:
+    # One rule for every optimizer: ε ≤ 0 is refused (torch.optim would accept ε = 0).
+    raises(name, key, repr(bad), "a number > 0", **{key: bad})
+
+
+# Optimizers whose reference accepts β = 1 (the interval is [0, 1] there): lion_pytorch asserts 0 ≤ β ≤ 1.
+BETA_ONE_ALLOWED = {"lion"}
+
+
+@pytest.mark.parametrize(("which", "bad"), [(0, 1.0), (0, -0.1), (1, 1.5), (1, float("nan"))])
+@pytest.mark.parametrize(("name", "key"), keys("betas"), ids=str)
+def test_betas_outside_zero_one(name: str, key: str, which: int, bad: float) -> None:
+    betas = list(defaults(name)[key])
+    betas[which] = bad
+    if name in BETA_ONE_ALLOWED:
+        if bad == 1.0:
+            optim.create(name, params(), **{key: tuple(betas)})
+            return
+        raises(name, f"{key}[{which}]", repr(bad), re.escape("[0.0, 1.0]"), **{key: tuple(betas)})
+    else:
+        raises(name, f"{key}[{which}]", repr(bad), re.escape("[0.0, 1.0)"), **{key: tuple(betas)})
+
+
+@pytest.mark.parametrize(("name", "key"), keys("betas"), ids=str)
+def test_betas_must_be_a_pair(name: str, key: str) -> None:
+    raises(name, key, "0.9", "a tuple of", **{key: 0.9})
+
+
+FLAGS = [(n, k) for n in NAMES for k, v in defaults(n).items() if isinstance(v, bool)]
+
+
+@pytest.mark.parametrize(("name", "key"), FLAGS, ids=str)
+def test_flags_must_be_bools(name: str, key: str) -> None:
+    raises(name, key, "1", "True or False", **{key: 1})
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_unknown_keyword_lists_the_allowed_ones(name: str) -> None:
+    with pytest.raises(ValueError, match=r"unknown hyperparameter 'learning_rate'; allowed: ") as info:
+        optim.create(name, params(), learning_rate=0.1)
+    listed = str(info.value).split("allowed: ")[1].split(", ")
+    assert listed == list(defaults(name))
+
+
+def test_nesterov_needs_momentum() -> None:
+    with pytest.raises(ValueError, match=r"nesterov=True with momentum=0\.0; allowed: momentum > 0"):
+        optim.SGD(params(), lr=0.1, nesterov=True)
+
+
+def test_nesterov_forbids_dampening() -> None:
+    with pytest.raises(ValueError, match=r"nesterov=True with dampening=0\.5; allowed: .*dampening = 0"):
+        optim.SGD(params(), lr=0.1, momentum=0.9, nesterov=True, dampening=0.5)
+    with pytest.raises(ValueError, match=r"nesterov=True with dampening=0\.5"):
+        optim.create("nesterov", params(), dampening=0.5)
+
+
+@pytest.mark.parametrize(("key", "value"), [("momentum", 1.5), ("dampening", -0.1)])
+def test_sgd_momentum_and_dampening_in_zero_one(key: str, value: float) -> None:
+    with pytest.raises(ValueError, match=rf"sgd: invalid {key}={value}; allowed: a number in \[0.0, 1.0\]"):
+        optim.SGD(params(), lr=0.1, **{key: value})
+
+
+@pytest.mark.parametrize(("name", "key"), keys("lr"), ids=str)
+def test_add_param_group_validates_the_group(name: str, key: str) -> None:
+    opt = optim.create(name, params())
+    with pytest.raises(ValueError, match=rf"invalid {key}=-1\.0; allowed"):
+        opt.add_param_group({"params": [torch.zeros(4, requires_grad=True)], key: -1.0})
+    assert len(opt.param_groups) == 1, "the bad group must not be added"
+
+
+def test_registry_create_validates() -> None:
+    with pytest.raises(ValueError, match=r"adam: invalid eps=0; allowed: a number > 0"):
+        optim.create("adam", params(), eps=0)
+    with pytest.raises(ValueError, match=r"unknown optimizer 'adamx'; valid names: .*adam"):
+        optim.create("adamx", params())
+
+
+def test_wrong_types_are_named() -> None:
+    with pytest.raises(ValueError, match=r"invalid lr='0\.1'"):
+        optim.Adam(params(), lr="0.1")
+    with pytest.raises(ValueError, match=r"invalid fused='yes'; allowed: None, True or False"):
+        optim.Adam(params(), fused="yes")
+    with pytest.raises(TypeError, match="got multiple values for 'lr'"):
+        optim.Adam(params(), 0.1, lr=0.1)
