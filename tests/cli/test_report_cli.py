@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import re
-from pathlib import Path
 
 import pytest
 
 from descentlab.cli import main
-
-# tests/report/synthetic.py, loaded by path: tests/cli is not a package, so `tests.report` may not be importable.
-_spec = importlib.util.spec_from_file_location("report_synthetic", Path(__file__).parents[1] / "report/synthetic.py")
-synthetic = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(synthetic)
+from tests.report import synthetic
 
 
 @pytest.fixture(scope="module")

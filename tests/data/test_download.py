@@ -3,11 +3,12 @@ import os
 
 import numpy as np
 import pytest
-from conftest import make_arrays, write_idx_dir
 
 from descentlab.data import load_dataset
 from descentlab.data.download import IDX_FILES, Expected, download_file, fetch_dataset
 from descentlab.errors import DataNotFoundError, DownloadError
+
+from .conftest import make_arrays, write_idx_dir
 
 
 @pytest.fixture

@@ -3,10 +3,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import make_arrays, write_idx_dir
 
 from descentlab.data import DATASETS, load_dataset, sources
 from descentlab.errors import DataNotFoundError, UserError
+
+from .conftest import make_arrays, write_idx_dir
 
 
 def save_keras_npz(path: Path, arrays) -> None:

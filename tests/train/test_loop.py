@@ -235,3 +235,18 @@ def test_muon_config_is_describable_and_trains() -> None:
     assert config.to_dict()["hyperparameters"]["ns_dtype"] == "torch.bfloat16"
     assert len(config.digest()) == 64
     assert train(config, splits=synthetic_splits(features=64, classes=10)).status == "completed"
+
+
+def test_training_flushes_denormals_only_while_it_runs() -> None:
+    from descentlab.train.denormals import flushing
+
+    assert not flushing()
+    seen = []
+
+    class Probe(Callback):
+        def on_epoch_end(self, epoch, metrics):
+            seen.append(flushing())
+
+    train(RunConfig.build("digits-mlp", "sgd", epochs=1), splits=synthetic_splits(features=64, classes=10),
+          callbacks=[Probe()])
+    assert seen == [True] and not flushing()

@@ -49,6 +49,7 @@ from descentlab.optim.base import RuleOptimizer
 from descentlab.rules.base import HyperparameterError, Rule
 from descentlab.tasks import Task, get_task
 from descentlab.train.config import RunConfig
+from descentlab.train.denormals import flush_denormals
 from descentlab.train.loop import EVAL_BATCH, RunResult, epoch_generator
 from descentlab.train.stacked import stack_models, stacked_forward
 
@@ -235,6 +236,7 @@ def _plan(configs: list[RunConfig], mode: str) -> tuple[list[int], list[_Slot]]:
 # --- training -----------------------------------------------------------------------------------------------
 
 
+@flush_denormals()
 def train_vectorized(configs: Sequence[RunConfig], *, task: Task | None = None, splits=None,
                      device: str | torch.device = "cpu", check_every: int | None = None, update: str = "auto",
                      forward: str = "auto") -> list[RunResult]:
@@ -261,7 +263,6 @@ def train_vectorized(configs: Sequence[RunConfig], *, task: Task | None = None, 
     splits = splits if splits is not None else task.load(val_fraction=first.val_fraction, seed=first.data_seed)
     device = torch.device(device)
     check_every = check_every or (1 if device.type == "cpu" else 50)
-    torch.set_flush_denormal(True)
     run = _Pass(configs, task, splits, device, update, forward)
     return run.train(check_every)
 
