@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from descentlab.minimize import minimize
+from descentlab import minimize
 from descentlab.report import trace as tr
 from descentlab.tasks.functions import get_function
 

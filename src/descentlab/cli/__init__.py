@@ -7,12 +7,18 @@ was already computed has been stored by then.
 
 from __future__ import annotations
 
-import argparse
-import importlib
-import sys
+import os
+
+# OpenMP threads that spin while waiting made one training step of a small MLP 20-30x slower whenever the 2-core
+# machine had other work (94 ms vs 4.6 ms with PASSIVE, BENCHMARKS.md); it must be set before torch starts.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import argparse  # noqa: E402
+import importlib  # noqa: E402
+import sys  # noqa: E402
 from collections.abc import Sequence
 
-from descentlab.errors import UserError
+from descentlab.errors import UserError  # noqa: E402
 
 COMMANDS = ("compare", "sweep", "lr_find", "trace", "report", "runs", "list")
 

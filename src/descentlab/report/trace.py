@@ -1,6 +1,6 @@
 """Optimizer paths on the test functions of :mod:`descentlab.tasks.functions`: run them, tabulate, draw them.
 
-Every path is :func:`descentlab.minimize.minimize` (the registered optimizer's own rule, nothing re-derived).
+Every path is :func:`descentlab.minimize` (the registered optimizer's own rule, nothing re-derived).
 Unless a learning rate is given, each optimizer gets the best of :data:`LR_GRID` on the function: the one with
 the lowest final value among the runs that did not diverge. The drawing functions take the traced paths and
 return a matplotlib ``Figure``; :mod:`descentlab.report.trace_gif` animates the same picture.
@@ -20,8 +20,8 @@ from matplotlib.figure import Figure
 from rich.table import Table
 
 from descentlab.errors import UserError
-from descentlab.minimize import Trajectory, minimize
 from descentlab.tasks.functions import TestFunction
+from descentlab.trajectories import Trajectory, minimize
 
 LR_GRID: tuple[float, ...] = tuple(float(f"{v:.3g}") for v in np.logspace(-4, 0, 10))  # 1e-4 … 1
 DEFAULT_STEPS = 500
