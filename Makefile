@@ -13,7 +13,7 @@ install: $(BIN)/python
 	$(BIN)/python -m pip install -q -c constraints.txt -e .
 
 install-test: $(BIN)/python
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test,ray]'
 
 run: install
 	$(BIN)/descentlab compare
