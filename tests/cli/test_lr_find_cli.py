@@ -34,3 +34,13 @@ def test_bad_input_is_one_line_and_exit_code_2(args, message, capsys, tmp_path):
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.count("\n") == 1 and message in captured.err
+
+
+def test_report_of_an_lr_find_experiment(tmp_path, capsys) -> None:
+    store, out = tmp_path / "runs.sqlite", tmp_path / "lr.html"
+    assert main(["lr-find", "--task", "digits-mlp", "--optimizer", "adam", "--seeds", "2", "--steps", "40",
+                 "--store", str(store)]) == 0
+    assert main(["report", "last", "--store", str(store), "--html", str(out)]) == 0
+    page = out.read_text()
+    assert "descentlab lr-find #1" in page and "Suggested learning-rate range" in page
+    assert page.count('<img src="data:image/png;base64,') == 1 and "Per seed" in page

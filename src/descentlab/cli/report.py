@@ -41,7 +41,12 @@ def run(args: argparse.Namespace) -> int:
             html.check_writable(path)
     with open_store(args.store) as store:
         data = load(store, args.experiment)
-    report = html.build_report(data)
+        if data.experiment.kind == "lr-find":
+            from descentlab.report.lr_find_report import build_lr_find_report
+
+            report = build_lr_find_report(store, data)
+        else:
+            report = html.build_report(data)
     for path, write in ((args.html, html.write_html), (args.md, html.write_markdown)):
         if path is not None:
             print(f"wrote {write(report, path)}")
