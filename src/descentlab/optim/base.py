@@ -76,23 +76,30 @@ class RuleOptimizer(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
+        state, rule = self.state, self.rule
         for group in self.param_groups:
-            params = [p for p in group["params"] if p.grad is not None]
+            params, grads = [], []
+            for p in group["params"]:
+                g = p.grad
+                if g is not None:
+                    if g.is_sparse:
+                        raise RuntimeError(f"{rule.name} does not support sparse gradients")
+                    params.append(p)
+                    grads.append(g)
             if not params:
                 continue
             h = self.hyperparameters(group)
+            states = []
             for p in params:
-                if p.grad.is_sparse:
-                    raise RuntimeError(f"{self.rule.name} does not support sparse gradients")
-                if not self.state[p]:
-                    self.state[p].update(self.rule.init_state(p, h))
-            states = [self.state[p] for p in params]
-            if self._take_fused(group, params, h):
-                for device_dtype in _by_device_and_dtype(params):
-                    ps = [params[i] for i in device_dtype]
-                    ok = self.rule.fused(ps, [p.grad for p in ps], [states[i] for i in device_dtype], h)
-                    if not ok:
-                        self._per_tensor(ps, [states[i] for i in device_dtype], h)
+                s = state[p]
+                if not s:
+                    s.update(rule.init_state(p, h))
+                states.append(s)
+            if self._may_fuse(group, h):
+                for (device, dtype), idx in _by_device_and_dtype(params).items():
+                    ps, gs, ss = [params[i] for i in idx], [grads[i] for i in idx], [states[i] for i in idx]
+                    if not (self._fusable(group, device, dtype, ps, gs) and rule.fused(ps, gs, ss, h)):
+                        self._per_tensor(ps, ss, h)
             else:
                 self._per_tensor(params, states, h)
         return loss
@@ -108,17 +115,25 @@ class RuleOptimizer(torch.optim.Optimizer):
             else:
                 self.rule.update(p, p.grad, state, h)
 
-    def _take_fused(self, group: dict[str, Any], params: list[Tensor], h: dict[str, Any]) -> bool:
+    def _may_fuse(self, group: dict[str, Any], h: dict[str, Any]) -> bool:
+        """Whether the group may take the fused path at all: a fused rule, not refused, number hyperparameters."""
         if self.rule.fused is None or group.get("fused") is False:
             return False
+        if any(torch.is_tensor(v) for v in _flat_values(h)):
+            if group.get("fused"):
+                raise RuntimeError(f"{self.rule.name}: fused=True needs Python-number hyperparameters")
+            return False
+        return True
+
+    def _fusable(self, group: dict[str, Any], device: torch.device, dtype: torch.dtype, params: list[Tensor],
+                 grads: list[Tensor]) -> bool:
         # torch's CPU fused kernels read a non-contiguous gradient in memory order, silently giving wrong
         # results (seen with transposed gradients), so only contiguous tensors take the fused path.
-        ok = (all(p.dtype in _FUSED_DTYPES and p.device.type in ("cpu", "cuda") and p.is_contiguous()
-                  and p.grad.is_contiguous() for p in params)
-              and not any(torch.is_tensor(v) for v in _flat_values(h)))
+        ok = (dtype in _FUSED_DTYPES and device.type in ("cpu", "cuda")
+              and all(p.is_contiguous() and g.is_contiguous() for p, g in zip(params, grads)))
         if group.get("fused") and not ok:
             raise RuntimeError(f"{self.rule.name}: fused=True needs contiguous real floating-point parameters and "
-                               "gradients on CPU or CUDA, and Python-number hyperparameters")
+                               "gradients on CPU or CUDA")
         return ok
 
 
@@ -129,11 +144,11 @@ def _flat_values(h: dict[str, Any]) -> list[Any]:
     return out
 
 
-def _by_device_and_dtype(params: list[Tensor]) -> list[list[int]]:
-    groups: dict[tuple[Any, Any], list[int]] = {}
+def _by_device_and_dtype(params: list[Tensor]) -> dict[tuple[torch.device, torch.dtype], list[int]]:
+    groups: dict[tuple[torch.device, torch.dtype], list[int]] = {}
     for i, p in enumerate(params):
         groups.setdefault((p.device, p.dtype), []).append(i)
-    return list(groups.values())
+    return groups
 
 
 def make_optimizer_class(name: str, rule: Rule, doc: str) -> type[RuleOptimizer]:

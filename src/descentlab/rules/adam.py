@@ -128,7 +128,7 @@ def fused(params: list[Tensor], grads: list[Tensor], states: list[dict[str, Any]
     """torch's fused Adam/AdamW kernel over the list: the same math as :func:`update`, one pass per tensor."""
     steps = [s["step"] for s in states]
     # torch keeps the unfused step counter on the CPU; its fused kernels want it beside the parameter.
-    if h["eps_hat"] or any(t.device != p.device for t, p in zip(steps, params)):
+    if h["eps_hat"] or (params[0].device.type != "cpu" and any(t.device != p.device for t, p in zip(steps, params))):
         return False
     torch._foreach_add_(steps, 1)
     kernel = torch._fused_adamw_ if h["decoupled_weight_decay"] else torch._fused_adam_
