@@ -240,13 +240,14 @@ def _bars(ax, state: Mapping[str, float], peak: Mapping[str, float | None] | Non
                     ha="center", va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points")
     if has_peak:
         pv = [peak.get(n) if peak.get(n) is not None and math.isfinite(peak[n]) else 0.0 for n in names]
-        pbars = ax.bar(pos + width / 2, pv, width, color="#bbbbbb", label="peak (accelerator)")
+        pbars = ax.bar(pos + width / 2, pv, width, color="#bbbbbb",
+                       label="peak memory (GPU allocator; process RSS on CPU)")
         for bar, v in zip(pbars, pv):
             ax.annotate(format_bytes(v), (bar.get_x() + bar.get_width() / 2, bar.get_height()),
                         ha="center", va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points")
         ax.legend(frameon=False, fontsize=8, loc="upper left")
     else:
-        ax.text(0.99, 0.99, "peak memory: not measured on CPU", transform=ax.transAxes, ha="right", va="top",
+        ax.text(0.99, 0.99, "peak memory: not measured here", transform=ax.transAxes, ha="right", va="top",
                 fontsize=7, color="#888888")
     ax.set_xticks(pos, names, rotation=30 if len(names) > 6 else 0, ha="right" if len(names) > 6 else "center")
     unit, scale = _byte_unit(max([*values, *(pv if has_peak else [])], default=0.0))

@@ -7,7 +7,7 @@ Per-epoch metrics (keys of each dict in :attr:`RunResult.epochs`):
   the epoch; ``None`` when a split is empty), ``lr`` (of the epoch's last step);
 - ``seconds`` (training wall time of the epoch), ``eval_seconds`` (evaluation), ``elapsed`` (cumulative
   training seconds), ``steps`` (cumulative updates), ``steps_per_s`` (this epoch's), ``state_bytes`` (bytes of
-  all tensors in the optimizer state), ``peak_memory_bytes`` (CUDA only, else ``None``).
+  all tensors in the optimizer state), ``peak_memory_bytes`` (see :mod:`descentlab.train.memory`).
 
 Divergence: the training loss summed on-device is tested for finiteness every ``check_every`` steps (default 1
 on CPU, where testing costs < 1 % of a step; 50 on accelerators, to avoid a device sync per step). The
@@ -39,6 +39,7 @@ from descentlab.train import checkpoint as ckpt
 from descentlab.train.callbacks import Callback
 from descentlab.train.config import RunConfig
 from descentlab.train.denormals import flush_denormals
+from descentlab.train.memory import peak_bytes, reset_peak
 
 EVAL_BATCH = 8192
 
@@ -91,8 +92,7 @@ def train(config: RunConfig, *, task: Task | None = None, splits=None, callbacks
     splits = splits if splits is not None else task.load(val_fraction=config.val_fraction, seed=config.data_seed)
     device = torch.device(device)
     check_every = check_every or (1 if device.type == "cpu" else 50)
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
+    reset_peak(device)
     x_train, y_train = splits.x_train.to(device), splits.y_train.to(device)
     held_out = {k: (getattr(splits, f"x_{k}").to(device), getattr(splits, f"y_{k}").to(device))
                 for k in ("val", "test")}
@@ -167,7 +167,7 @@ def train(config: RunConfig, *, task: Task | None = None, splits=None, callbacks
             "lr": opt.param_groups[0]["lr"], "seconds": seconds, "eval_seconds": time.perf_counter() - t1,
             "elapsed": elapsed, "steps": step, "steps_per_s": (step - epoch_start_step) / max(seconds, 1e-12),
             "state_bytes": state_bytes(opt),
-            "peak_memory_bytes": torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None,
+            "peak_memory_bytes": peak_bytes(device),
         }
         history.append(metrics)
         if reached is None and target is not None and val_acc is not None and val_acc >= target:

@@ -51,6 +51,7 @@ from descentlab.tasks import Task, get_task
 from descentlab.train.config import RunConfig
 from descentlab.train.denormals import flush_denormals
 from descentlab.train.loop import EVAL_BATCH, RunResult, epoch_generator
+from descentlab.train.memory import peak_bytes, reset_peak
 from descentlab.train.stacked import stack_models, stacked_forward
 
 UPDATE_MODES = ("auto", "tensor", "runs")
@@ -303,6 +304,7 @@ class _Pass:
         return dict(zip(self.names, self.leaves))
 
     def train(self, check_every: int) -> list[RunResult]:
+        reset_peak(self.device)
         first = self.configs[0]
         n = len(self.y_train)
         bs = n if first.batch_size == "full" else min(first.batch_size, n)
@@ -375,8 +377,7 @@ class _Pass:
                     "lr": lr, "seconds": seconds, "eval_seconds": eval_seconds, "elapsed": elapsed, "steps": step,
                     "steps_per_s": (step - epoch_start_step) / max(seconds, 1e-12),
                     "state_bytes": int(self.bytes[row]),
-                    "peak_memory_bytes": torch.cuda.max_memory_allocated(self.device)
-                    if self.device.type == "cuda" else None,
+                    "peak_memory_bytes": peak_bytes(self.device),  # of the whole pass
                 })
                 target = self.task.target_val_acc
                 if reached[row] is None and target is not None and val_acc is not None and val_acc >= target:
