@@ -112,7 +112,9 @@ def show_summary(console: Console, store: Store, experiment_id: int) -> list:
         best = max(finished, key=lambda g: g.final_val_acc.mean)
         console.print(f"Best on validation: [bold]{best.optimizer}[/] (batch {best.batch_size}) with "
                       f"{best.final_val_acc.mean:.1%} final val acc; test {best.final_test_acc.mean:.1%}.")
-    missed = [g.optimizer for g in groups if g.target is not None and not g.reached]
+    several = len({g.batch_size for g in groups}) > 1
+    missed = [g.optimizer + (f" (batch {g.batch_size})" if several else "")
+              for g in groups if g.target is not None and not g.reached]
     if missed:
         console.print(f"Never reached the target: {', '.join(dict.fromkeys(missed))}. These are untuned defaults; "
                       "`descentlab sweep --optimizers NAME --lr 1e-4..1` finds each one's learning rate.")
