@@ -27,7 +27,7 @@ from typing import Any
 import torch
 
 from descentlab.errors import UserError
-from descentlab.experiments.runner import StoreWriter, Trial, summary_of
+from descentlab.experiments.runner import Trial, summary_of, train_stored
 from descentlab.store import Store
 from descentlab.train import Callback, RunConfig, RunResult, train
 
@@ -77,18 +77,6 @@ def store_result(store: Store, experiment_id: int, trial: Trial, result: RunResu
                             summary=summary_of(result), diverged_step=result.diverged_step)
 
 
-def _train_stored(trial: Trial, store: Store, experiment_id: int, splits: Any, device: str,
-                  callbacks: Sequence[Callback]) -> RunResult:
-    """One run in this process, stored epoch by epoch (as ``runner.run_sequential``, on any device)."""
-    writer = StoreWriter(store, experiment_id, trial)
-    try:
-        return train(trial.config, splits=splits, device=device, callbacks=[writer, *callbacks])
-    except BaseException as exc:
-        if writer.run_id is not None:
-            store.finish_run(writer.run_id, "failed", {"error": f"{type(exc).__name__}: {exc}"})
-        raise
-
-
 def _check_device(device: str) -> None:
     try:
         torch.device(device)
@@ -110,7 +98,8 @@ class LocalExecutor:
         results = []
         for group in plan_groups(trials, vectorize=self.vectorize, group_size=self.group_size):
             if len(group) == 1:
-                result = _train_stored(group[0], store, experiment_id, splits, self.device, callbacks(group[0]))
+                result = train_stored(group[0], store=store, experiment_id=experiment_id, splits=splits,
+                                      device=self.device, callbacks=callbacks(group[0]))
                 on_result(group[0], result)
                 results.append(result)
                 continue

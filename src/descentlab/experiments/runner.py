@@ -7,7 +7,7 @@ config hash is already finished in the same experiment is skipped: rerunning the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,17 +75,13 @@ def pending(store: Store, experiment_id: int, configs: Sequence[RunConfig]) -> t
     return todo, len(seen) - len(todo)
 
 
-def run_sequential(trials: Sequence[Trial], *, store: Store, experiment_id: int, splits_for: Callable[[RunConfig], Any],
-                   callbacks: Callable[[Trial], Sequence[Callback]] = lambda t: ()) -> list[RunResult]:
-    """Train ``trials`` one by one in this process, storing each."""
-    results = []
-    for trial in trials:
-        writer = StoreWriter(store, experiment_id, trial)
-        try:
-            results.append(train(trial.config, splits=splits_for(trial.config),
-                                 callbacks=[writer, *callbacks(trial)]))
-        except BaseException as exc:
-            if writer.run_id is not None:
-                store.finish_run(writer.run_id, "failed", {"error": f"{type(exc).__name__}: {exc}"})
-            raise
-    return results
+def train_stored(trial: Trial, *, store: Store, experiment_id: int, splits: Any, device: str = "cpu",
+                 callbacks: Sequence[Callback] = ()) -> RunResult:
+    """Train one trial in this process, storing it epoch by epoch; a run that raises is stored as failed."""
+    writer = StoreWriter(store, experiment_id, trial)
+    try:
+        return train(trial.config, splits=splits, device=device, callbacks=[writer, *callbacks])
+    except BaseException as exc:
+        if writer.run_id is not None:
+            store.finish_run(writer.run_id, "failed", {"error": f"{type(exc).__name__}: {exc}"})
+        raise
