@@ -254,14 +254,25 @@ def test_training_flushes_denormals_only_while_it_runs() -> None:
 
 def test_peak_memory_is_measured_per_run_and_grows_with_the_batch() -> None:
     """On Linux the process's peak RSS is reset at the start of each run: full-batch GD on a big dataset holds
-    far more activations than mini-batches of 8."""
+    far more activations than mini-batches of 8. Run in a fresh process: a long test session keeps heap that a
+    run can reuse (see descentlab.train.memory), which would hide the difference."""
+    import subprocess
     import sys
 
     if not sys.platform.startswith("linux"):
         pytest.skip("peak memory on a CPU is read from /proc (Linux)")
-    splits = synthetic_splits(n_train=60_000, features=64, classes=10)
-    peaks = {}
-    for batch in (8, "full"):
-        result = train(RunConfig.build("digits-mlp", "sgd", epochs=1, batch_size=batch), splits=splits)
-        peaks[batch] = result.epochs[-1]["peak_memory_bytes"]
-    assert peaks[8] > 0 and peaks["full"] > peaks[8] + 10 * 2**20, peaks
+    program = (
+        "import json\n"
+        "from tests.train.conftest import synthetic_splits\n"
+        "from descentlab.train import RunConfig, train\n"
+        "splits = synthetic_splits(n_train=60_000, features=64, classes=10)\n"
+        "peaks = {str(b): train(RunConfig.build('digits-mlp', 'sgd', epochs=1, batch_size=b), splits=splits)"
+        ".epochs[-1]['peak_memory_bytes'] for b in ('full', 8)}\n"
+        "print(json.dumps(peaks))\n"
+    )
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True, cwd=root)
+    peaks = json.loads(out.stdout.strip().splitlines()[-1])
+    assert peaks["8"] > 0 and peaks["full"] > peaks["8"] + 10 * 2**20, peaks
