@@ -42,7 +42,6 @@ from descentlab.rules.base import (
     Rule,
     addcdiv_,
     added,
-    check_bool,
     check_common,
     check_number,
     new_step,
@@ -65,7 +64,6 @@ def validate(h: Hyper) -> None:
     check_common("adagrad", h)  # ε > 0 for every rule (torch would also accept 0)
     check_number("adagrad", "lr_decay", h["lr_decay"], lo=0.0)
     check_number("adagrad", "initial_accumulator_value", h["initial_accumulator_value"], lo=0.0)
-    check_bool("adagrad", "eps_inside_sqrt", h["eps_inside_sqrt"])
 
 
 def init_state(p: Tensor, h: Hyper) -> dict[str, Any]:

@@ -53,7 +53,6 @@ from descentlab.rules.base import (
     Rule,
     addcdiv_,
     added,
-    check_bool,
     check_common,
     new_step,
     nonzero,
@@ -74,7 +73,6 @@ DEFAULTS: dict[str, Any] = {
 
 def validate(h: Hyper) -> None:
     check_common("adam", h)
-    check_bool("adam", "eps_hat", h["eps_hat"])
 
 
 def init_state(p: Tensor, h: Hyper) -> dict[str, Any]:
@@ -121,7 +119,6 @@ def update(p: Tensor, g: Tensor, state: dict[str, Any], h: Hyper) -> None:
 
 def _adamw_validate(h: Hyper) -> None:
     check_common("adamw", h)
-    check_bool("adamw", "eps_hat", h["eps_hat"])
 
 
 def fused(params: list[Tensor], grads: list[Tensor], states: list[dict[str, Any]], h: Hyper) -> bool:

@@ -112,7 +112,8 @@ def check_common(rule: str, h: Hyper) -> None:
         check_number(rule, "weight_decay", h["weight_decay"], lo=0.0)
     if "betas" in h:
         check_betas(rule, h["betas"])
-    for flag in ("maximize", "amsgrad", "nesterov", "centered", "decoupled_weight_decay"):
+    for flag in ("maximize", "amsgrad", "nesterov", "centered", "decoupled_weight_decay", "eps_hat",
+                 "eps_inside_sqrt"):
         if flag in h:
             check_bool(rule, flag, h[flag])
 

@@ -50,7 +50,6 @@ from descentlab.rules.base import (
     addcdiv_,
     addcmul_,
     added,
-    check_bool,
     check_common,
     check_number,
     new_step,
@@ -74,7 +73,6 @@ def validate(h: Hyper) -> None:
     check_common("rmsprop", h)  # ε > 0 for every rule (torch would also accept 0)
     check_number("rmsprop", "alpha", h["alpha"], lo=0.0)
     check_number("rmsprop", "momentum", h["momentum"], lo=0.0)
-    check_bool("rmsprop", "eps_inside_sqrt", h["eps_inside_sqrt"])
 
 
 def init_state(p: Tensor, h: Hyper) -> dict[str, Any]:
