@@ -17,10 +17,9 @@ from descentlab.cli.output import (
     progress_bar,
     write_json,
 )
-from descentlab.environment import environment
 from descentlab.experiments.compare import CompareSpec
 from descentlab.experiments.executors import make_executor
-from descentlab.experiments.runner import Trial, pending
+from descentlab.experiments.runner import Trial, open_experiment
 from descentlab.store import Store
 from descentlab.train import RunResult
 
@@ -67,10 +66,7 @@ def run(args: argparse.Namespace) -> int:
     splits = get_task(spec.task).load(data_dir=spec.data_dir, val_fraction=configs[0].val_fraction,
                                       seed=configs[0].data_seed)
     with Store(args.store) as store:
-        experiment_id = None if args.fresh else store.find_experiment_by_spec("compare", spec.to_dict())
-        if experiment_id is None:
-            experiment_id = store.create_experiment("compare", spec.to_dict(), environment())
-        todo, done = pending(store, experiment_id, configs)
+        experiment_id, todo, done = open_experiment(store, "compare", spec.to_dict(), configs, fresh=args.fresh)
         console.print(f"[bold]{spec.task}[/]: {', '.join(spec.optimizers)} — {len(configs)} runs"
                       + (f" ({done} already in the store, resumed)" if done else "")
                       + f" — {splits.x_train.shape[0]} train / {splits.x_val.shape[0]} val / "

@@ -9,10 +9,9 @@ from rich.console import Console
 
 from descentlab.cli.common import parse_batch_sizes, parse_float, parse_list, parse_positive_int, parse_range
 from descentlab.cli.output import experiment_json, make_console, print_table, progress_bar, write_json
-from descentlab.environment import environment
 from descentlab.errors import UserError
 from descentlab.experiments.executors import DEFAULT_GROUP_SIZE, make_executor, vectorized_trainer
-from descentlab.experiments.runner import Trial, pending
+from descentlab.experiments.runner import Trial, open_experiment
 from descentlab.experiments.sweep import (
     SweepSpec,
     best_per_optimizer,
@@ -146,10 +145,7 @@ def run(args: argparse.Namespace) -> int:
     splits = get_task(spec.task).load(data_dir=spec.data_dir, val_fraction=configs[0].val_fraction,
                                       seed=configs[0].data_seed)
     with Store(args.store) as store:
-        experiment_id = None if args.fresh else store.find_experiment_by_spec("sweep", spec.to_dict())
-        if experiment_id is None:
-            experiment_id = store.create_experiment("sweep", spec.to_dict(), environment())
-        todo, done = pending(store, experiment_id, configs)
+        experiment_id, todo, done = open_experiment(store, "sweep", spec.to_dict(), configs, fresh=args.fresh)
         console.print(f"[bold]{spec.task}[/]: sweep of {', '.join(spec.optimizers)} over {len(spec.learning_rates())}"
                       f" learning rates {spec.lr_min:g}..{spec.lr_max:g} × {spec.seeds} seed(s) — {len(configs)} "
                       f"runs" + (f" ({done} already in the store, resumed)" if done else "")

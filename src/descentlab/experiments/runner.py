@@ -85,3 +85,16 @@ def train_stored(trial: Trial, *, store: Store, experiment_id: int, splits: Any,
         if writer.run_id is not None:
             store.finish_run(writer.run_id, "failed", {"error": f"{type(exc).__name__}: {exc}"})
         raise
+
+
+def open_experiment(store: Store, kind: str, spec: dict[str, Any], configs: Sequence[RunConfig], *,
+                    fresh: bool = False) -> tuple[int, list[Trial], int]:
+    """The experiment this spec already has in the store (so rerunning a command resumes it), or a new one
+    (always, with ``fresh``); with its trials still to run and how many are already finished."""
+    from descentlab.environment import environment
+
+    experiment_id = None if fresh else store.find_experiment_by_spec(kind, spec)
+    if experiment_id is None:
+        experiment_id = store.create_experiment(kind, spec, environment())
+    todo, done = pending(store, experiment_id, configs)
+    return experiment_id, todo, done
