@@ -66,6 +66,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--update", default="auto", choices=["auto", "tensor", "runs"])
     ap.add_argument("--forward", default="auto", choices=["auto", "bmm", "vmap"])
+    ap.add_argument("--engine", default="auto", choices=["auto", "explicit", "autograd"],
+                    help="gradients of the vectorized pass (the sequential side is run both ways)")
     ap.add_argument("--seeds", type=int, default=1, help="distinct seeds (1: all configurations share batches)")
     ap.add_argument("--skip-sequential", action="store_true")
     ap.add_argument("--profile", action="store_true", help="profile a second vectorized pass by operator")
@@ -86,7 +88,7 @@ def main() -> None:
 
     t = time.perf_counter()
     vec = train_vectorized(configs, task=task, splits=splits, device=device, update=args.update,
-                           forward=args.forward)
+                           forward=args.forward, engine=args.engine)
     vec_wall = time.perf_counter() - t
     vec_train = sum(e["seconds"] for e in vec[0].epochs)
     steps = vec[0].epochs[-1]["steps"]
@@ -137,7 +139,7 @@ def main() -> None:
 
         with profile(activities=[ProfilerActivity.CPU]) as prof:
             train_vectorized(configs, task=task, splits=splits, device=device, update=args.update,
-                             forward=args.forward)
+                             forward=args.forward, engine=args.engine)
         console.print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=18))
 
 

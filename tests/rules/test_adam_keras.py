@@ -51,16 +51,37 @@ def test_eps_hat_with_tensor_hyperparameters() -> None:
     assert_stacked_equals_separate(ADAM, [{**c, "eps_hat": True} for c in configs])
 
 
-def test_eps_hat_is_never_fused() -> None:
-    p = torch.nn.Parameter(torch.ones(3))
-    p.grad = torch.ones(3)
-    h = ADAM.resolve({"eps_hat": True})
-    assert ADAM.fused([p], [p.grad], [ADAM.init_state(p, h)], h) is False
-    # fused=True still steps, through the readable rule.
-    opt = optim.Adam([p], lr=0.1, eps_hat=True, fused=True)
-    opt.step()
-    torch.testing.assert_close(p.detach(), torch.full((3,), 1 - 0.1 * (1 - 0.999) ** 0.5 / (1 - 0.9)
-                                                      * 0.1 / ((1 - 0.999) ** 0.5 + 1e-8)))
+@pytest.mark.parametrize("amsgrad", [False, True], ids=["adam", "amsgrad"])
+def test_eps_hat_fused_kernel_matches_keras_update_loop(amsgrad: bool) -> None:
+    lr, beta_1, beta_2, epsilon = 1e-2, 0.9, 0.999, 1e-7
+    gen = torch.Generator().manual_seed(1)
+    p0 = torch.randn(6, 7, generator=gen, dtype=torch.float64)
+    noise = 0.3 * torch.randn(100, 6, 7, generator=gen, dtype=torch.float64)
+    expected = keras_adam(p0, noise, lr, beta_1, beta_2, epsilon, amsgrad)
+    p = torch.nn.Parameter(p0.clone())
+    opt = optim.Adam([p], lr=lr, betas=(beta_1, beta_2), eps=epsilon, amsgrad=amsgrad, eps_hat=True, fused=True)
+    h = opt.hyperparameters(opt.param_groups[0])
+    for s in range(100):
+        p.grad = gradient(p.detach(), noise[s])
+        if s == 0:
+            opt.step()
+            continue
+        state = opt.state[p]
+        assert ADAM.fused([p], [p.grad], [state], h) is True  # the kernel did this step
+    torch.testing.assert_close(p.detach(), expected, rtol=1e-9, atol=1e-12)
+
+
+def test_eps_hat_fused_falls_back_when_tensors_are_at_different_steps() -> None:
+    a, b = torch.nn.Parameter(torch.ones(3)), torch.nn.Parameter(torch.ones(2))
+    ref_a, ref_b = a.detach().clone(), b.detach().clone()
+    h = ADAM.resolve({"lr": 0.1, "eps": 1e-7, "eps_hat": True})
+    states = [ADAM.init_state(a, h), ADAM.init_state(b, h)]
+    ref_states = [ADAM.init_state(ref_a, h), ADAM.init_state(ref_b, h)]
+    assert ADAM.fused([a], [torch.ones(3)], states[:1], h) is True  # a at step 1, b at step 0
+    ADAM.update(ref_a, torch.ones(3), ref_states[0], h)
+    assert ADAM.fused([a, b], [torch.ones(3), torch.ones(2)], states, h) is False
+    assert [float(s["step"]) for s in states] == [1.0, 0.0]  # nothing was touched
+    torch.testing.assert_close(a.detach(), ref_a)
 
 
 def test_eps_hat_must_be_a_bool() -> None:

@@ -24,7 +24,7 @@ Conventions:
   TensorFlow use the form given just before §2.1 of the paper, :math:`\hat\epsilon` added to the uncorrected
   root with the correction folded into the step size, and default ε = 1e-7 (torch: 1e-8). The two forms agree
   when :math:`\hat\epsilon = \epsilon\sqrt{1-\beta_2^t}`. ``eps_hat=True`` (last in the defaults, so
-  positional arguments stay torch's; never fused) takes Keras's form, as in Keras 3's
+  positional arguments stay torch's) takes Keras's form, as in Keras 3's
   ``keras/src/optimizers/adam.py``:
 
   .. math::
@@ -32,7 +32,9 @@ Conventions:
       \theta_t \leftarrow \theta_{t-1} - \gamma\,\frac{\sqrt{1-\beta_2^t}}{1-\beta_1^t}\;
           \frac{m_t}{\sqrt{\hat v_t} + \hat\epsilon}
 
-  The workbench's ``keras`` preset sets it. Keras's ``weight_decay`` is decoupled (AdamW-style) whatever the
+  The workbench's ``keras`` preset sets it. Its fused path runs torch's kernel with
+  :math:`\epsilon_t = \hat\epsilon/\sqrt{1-\beta_2^t}`, the identity above read the other way, when every
+  tensor of the call is at the same step ``t``. Keras's ``weight_decay`` is decoupled (AdamW-style) whatever the
   optimizer.
 - AMSGrad takes the running maximum of :math:`v_t` itself (torch's choice), not of its bias-corrected value.
 - AdamW multiplies the decay by the learning rate (:math:`\gamma\lambda`, as torch); the paper decays by a
@@ -125,16 +127,24 @@ def fused(params: list[Tensor], grads: list[Tensor], states: list[dict[str, Any]
     """torch's fused Adam/AdamW kernel over the list: the same math as :func:`update`, one pass per tensor."""
     steps = [s["step"] for s in states]
     # torch keeps the unfused step counter on the CPU; its fused kernels want it beside the parameter.
-    if h["eps_hat"] or (params[0].device.type != "cpu" and any(t.device != p.device for t, p in zip(steps, params))):
+    if params[0].device.type != "cpu" and any(t.device != p.device for t, p in zip(steps, params)):
         return False
+    beta1, beta2 = h["betas"]
+    eps = h["eps"]
+    if h["eps_hat"]:  # Keras's ε̂ is torch's ε·√(1 − β₂ᵗ): one t for the call, read without a device sync
+        if params[0].device.type != "cpu":
+            return False
+        t = steps[0].item() + 1
+        if any(s.item() + 1 != t for s in steps[1:]):
+            return False
+        eps = eps / (1 - beta2**t) ** 0.5
     torch._foreach_add_(steps, 1)
     kernel = torch._fused_adamw_ if h["decoupled_weight_decay"] else torch._fused_adam_
-    beta1, beta2 = h["betas"]
     kernel(
         params, grads, [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
         [s["max_exp_avg_sq"] for s in states] if h["amsgrad"] else [], steps,
         amsgrad=h["amsgrad"], lr=h["lr"], beta1=beta1, beta2=beta2, weight_decay=h["weight_decay"],
-        eps=h["eps"], maximize=h["maximize"],
+        eps=eps, maximize=h["maximize"],
     )
     return True
 

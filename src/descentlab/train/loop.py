@@ -14,6 +14,12 @@ on CPU, where testing costs < 1 % of a step; 50 on accelerators, to avoid a devi
 reported ``diverged_step`` is the 1-based update at which the test failed, so it is at most ``check_every - 1``
 updates after the first non-finite loss. A diverged run stops; its unfinished epoch is not reported.
 
+Gradients: ``engine="auto"`` (default) computes the loss and gradients of MLP-shaped networks with
+:class:`~descentlab.train.mlp_gradients.MLPGradients` (explicit back-propagation, the same kernels autograd runs
+and bitwise the same gradients on CPU, without autograd's per-step bookkeeping: ≈ 1.3× less time per forward and
+backward for the 784-128-10 MLP here) and anything else with autograd; ``"autograd"`` always uses autograd,
+``"explicit"`` requires the explicit engine. The optimizer sees ordinary ``.grad`` tensors either way.
+
 Denormals are flushed to zero while :func:`train` runs (see :mod:`descentlab.train.denormals`: ≈14 % faster Adam
 training on this CPU, results unchanged) and the process is put back as it was afterwards. Runs are bitwise
 reproducible on CPU for a given seed and thread count, and resuming from a checkpoint gives the same bits as an
@@ -34,14 +40,17 @@ import torch
 from torch import Tensor, nn
 
 from descentlab import optim
+from descentlab.errors import UserError
 from descentlab.tasks import Task, get_task
 from descentlab.train import checkpoint as ckpt
 from descentlab.train.callbacks import Callback
 from descentlab.train.config import RunConfig
 from descentlab.train.denormals import flush_denormals
 from descentlab.train.memory import peak_bytes, reset_peak
+from descentlab.train.mlp_gradients import MLPGradients
 
 EVAL_BATCH = 8192
+ENGINES = ("auto", "explicit", "autograd")
 
 
 @dataclass(frozen=True)
@@ -84,10 +93,11 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor, loss_fn, batch: int = EVAL_
 @flush_denormals()
 def train(config: RunConfig, *, task: Task | None = None, splits=None, callbacks: Sequence[Callback] = (),
           checkpoint_path: str | Path | None = None, device: str | torch.device = "cpu",
-          check_every: int | None = None) -> RunResult:
+          check_every: int | None = None, engine: str = "auto") -> RunResult:
     """Train ``config``. ``task`` defaults to the registered task ``config.task``; ``splits`` to its data
     (loaded with ``config.val_fraction`` / ``config.data_seed``). With ``checkpoint_path``, the state is saved
-    after every epoch and a run finds and resumes its own checkpoint there (another config's is an error)."""
+    after every epoch and a run finds and resumes its own checkpoint there (another config's is an error).
+    ``engine``: ``"auto"``, ``"explicit"`` or ``"autograd"`` (see the module docstring)."""
     task = task or get_task(config.task)
     splits = splits if splits is not None else task.load(val_fraction=config.val_fraction, seed=config.data_seed)
     device = torch.device(device)
@@ -98,6 +108,8 @@ def train(config: RunConfig, *, task: Task | None = None, splits=None, callbacks
                 for k in ("val", "test")}
     model = task.build_model(config.seed, config.init).to(device)
     opt = optim.get(config.optimizer).create(model.parameters(), **config.hyperparameters)
+    explicit = gradient_engine(model, task, engine)
+    params = [p for _, p in model.named_parameters()]
     loss_fn, schedule, target = task.loss_fn, config.schedule, task.target_val_acc
     n = len(y_train)
     bs = n if config.batch_size == "full" else min(config.batch_size, n)
@@ -135,10 +147,15 @@ def train(config: RunConfig, *, task: Task | None = None, splits=None, callbacks
                 lr = schedule(step)
                 for group in opt.param_groups:
                     group["lr"] = lr
-            out = model(x)
-            loss = loss_fn(out, y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
+            if explicit is not None:
+                loss, out, grads = explicit.single([p.detach() for p in params], x, y)
+                for p, g in zip(params, grads):
+                    p.grad = g
+            else:
+                out = model(x)
+                loss = loss_fn(out, y)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
             opt.step()
             loss_sum.add_(loss.detach(), alpha=len(y))
             correct.add_((out.argmax(1) == y).sum())
@@ -185,6 +202,20 @@ def train(config: RunConfig, *, task: Task | None = None, splits=None, callbacks
     for cb in callbacks:
         cb.on_run_end(result)
     return result
+
+
+def gradient_engine(model: nn.Module, task: Task, engine: str) -> MLPGradients | None:
+    """The explicit-gradient engine for ``model`` when ``engine`` asks for it (or ``"auto"`` and it applies)."""
+    if engine not in ENGINES:
+        raise UserError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if engine == "autograd":
+        return None
+    found = MLPGradients.of(model, task.loss)
+    if found is None and engine == "explicit":
+        raise UserError(f"task {task.name!r}: its network or loss is not one the explicit engine handles "
+                        "(Linear, ReLU/LeakyReLU/Tanh/Sigmoid, flatten, residual sums; cross-entropy); "
+                        "use engine='autograd'")
+    return found
 
 
 def state_bytes(opt: torch.optim.Optimizer) -> int:

@@ -50,7 +50,7 @@ from descentlab.rules.base import HyperparameterError, Rule
 from descentlab.tasks import Task, get_task
 from descentlab.train.config import RunConfig
 from descentlab.train.denormals import flush_denormals
-from descentlab.train.loop import EVAL_BATCH, RunResult, epoch_generator
+from descentlab.train.loop import EVAL_BATCH, RunResult, epoch_generator, gradient_engine
 from descentlab.train.memory import peak_bytes, reset_peak
 from descentlab.train.stacked import stack_models, stacked_forward
 
@@ -122,8 +122,8 @@ class _Slot:
         for h, p in zip(self.h, params):
             h["lr"] = lrs[0] if len(set(lrs)) == 1 else _column(lrs, p)
 
-    def update(self, params: list[Tensor], grads: list[Tensor]) -> None:
-        ps, gs = [p[self.a:self.b] for p in params], [g[self.a:self.b] for g in grads]
+    def update(self, ps: list[Tensor], gs: list[Tensor]) -> None:
+        """Apply the rule to the slot's rows ``ps`` (views ``p[a:b]`` of the stacked parameters) and ``gs``."""
         if self.fused:  # torch's CPU fused kernels read a non-contiguous gradient in memory order: wrong values
             gs = [g if g.is_contiguous() else g.contiguous() for g in gs]
         if not self.states:
@@ -240,12 +240,14 @@ def _plan(configs: list[RunConfig], mode: str) -> tuple[list[int], list[_Slot]]:
 @flush_denormals()
 def train_vectorized(configs: Sequence[RunConfig], *, task: Task | None = None, splits=None,
                      device: str | torch.device = "cpu", check_every: int | None = None, update: str = "auto",
-                     forward: str = "auto") -> list[RunResult]:
+                     forward: str = "auto", engine: str = "auto") -> list[RunResult]:
     """Train ``configs`` (one :func:`pass_key`) together; one :class:`RunResult` per config, in order.
 
     ``update``: ``"auto"`` | ``"tensor"`` | ``"runs"`` (see the module docstring). ``forward``: ``"auto"`` |
-    ``"bmm"`` | ``"vmap"`` (see :mod:`descentlab.train.stacked`). ``task`` and ``splits`` as in
-    :func:`descentlab.train.loop.train`.
+    ``"bmm"`` | ``"vmap"`` (see :mod:`descentlab.train.stacked`), for autograd and evaluation. ``engine``:
+    ``"auto"`` | ``"explicit"`` | ``"autograd"``, as in :func:`descentlab.train.loop.train`: by default the
+    gradients of MLP-shaped networks come from :class:`~descentlab.train.mlp_gradients.MLPGradients`, K copies
+    at once. ``task`` and ``splits`` as in :func:`descentlab.train.loop.train`.
     """
     configs = list(configs)
     if not configs:
@@ -264,7 +266,7 @@ def train_vectorized(configs: Sequence[RunConfig], *, task: Task | None = None, 
     splits = splits if splits is not None else task.load(val_fraction=first.val_fraction, seed=first.data_seed)
     device = torch.device(device)
     check_every = check_every or (1 if device.type == "cpu" else 50)
-    run = _Pass(configs, task, splits, device, update, forward)
+    run = _Pass(configs, task, splits, device, update, forward, engine)
     return run.train(check_every)
 
 
@@ -272,7 +274,7 @@ class _Pass:
     """The state of one vectorized pass: the stack, its slots, which configurations are still in it."""
 
     def __init__(self, configs: list[RunConfig], task: Task, splits, device: torch.device, update: str,
-                 forward: str) -> None:
+                 forward: str, engine: str) -> None:
         self.task, self.device = task, device
         self.order, self.slots = _plan(configs, update)
         self.configs = [configs[i] for i in self.order]       # sorted: row r of the stack is self.rows[r]
@@ -280,8 +282,11 @@ class _Pass:
         if any(True for _ in self.models[0].buffers()):
             raise UserError(f"cannot vectorize task {task.name!r}: its model has buffers")
         self.forward, self.path = stacked_forward(self.models[0], forward)
+        self.engine = gradient_engine(self.models[0], task, engine)
         stacked = stack_models(self.models)
         self.names = list(stacked)
+        if self.engine is not None and self.engine.names != self.names:
+            self.engine = None  # the engine wants named_parameters() order; the stack follows the state_dict
         self.leaves = [stacked[n].to(device).requires_grad_(True) for n in self.names]
         self.original_ndim = [t.ndim - 1 for t in self.leaves]
         self.rows = list(range(len(self.configs)))
@@ -315,6 +320,7 @@ class _Pass:
             if not self.rows:
                 break
             perms = self._permutations(epoch, n)
+            param_rows = None  # each slot's views of the stacked parameters, until a row is dropped
             loss_sum = torch.zeros(len(self.rows), device=self.device)
             correct = torch.zeros(len(self.rows), device=self.device, dtype=torch.int64)
             epoch_start_step = step
@@ -330,13 +336,18 @@ class _Pass:
                 data = self._data()
                 for slot in self.slots:
                     slot.set_lr(step, data)
-                out = self.forward(self._params(), x, per_config)
-                k, b = out.shape[0], out.shape[1]
-                yk = y if per_config else y.expand(k, b)
-                losses = loss_fn(out.reshape(k * b, -1), yk.reshape(-1), reduction="none").view(k, b).mean(1)
-                finite = torch.isfinite(losses.detach())
-                total = torch.where(finite, losses, torch.zeros_like(losses)).sum()
-                grads = list(torch.autograd.grad(total, self.leaves))
+                if self.engine is not None:  # rows are independent: a non-finite row reaches no other
+                    losses, out, grads = self.engine(data, x, y, per_config)
+                    k, b = out.shape[0], out.shape[1]
+                    yk = y if per_config else y.expand(k, b)
+                else:
+                    out = self.forward(self._params(), x, per_config)
+                    k, b = out.shape[0], out.shape[1]
+                    yk = y if per_config else y.expand(k, b)
+                    losses = loss_fn(out.reshape(k * b, -1), yk.reshape(-1), reduction="none").view(k, b).mean(1)
+                    finite = torch.isfinite(losses.detach())
+                    total = torch.where(finite, losses, torch.zeros_like(losses)).sum()
+                    grads = list(torch.autograd.grad(total, self.leaves))
                 step += 1
                 with torch.no_grad():
                     loss_sum.add_(losses.detach(), alpha=b)
@@ -352,9 +363,12 @@ class _Pass:
                         if perms is not None and perms.ndim == 2:
                             perms = perms[keep]
                         data = self._data()
+                        param_rows = None
                 with torch.no_grad():
-                    for slot in self.slots:
-                        slot.update(data, grads)
+                    if param_rows is None:
+                        param_rows = self._rows(data)
+                    for slot, ps, gs in zip(self.slots, param_rows, self._rows(grads)):
+                        slot.update(ps, gs)
             if self.device.type == "cuda":
                 torch.cuda.synchronize(self.device)
             seconds = time.perf_counter() - t0
@@ -404,6 +418,11 @@ class _Pass:
         if len(cache) == 1:
             return cache[seeds[0]].to(self.device)
         return torch.stack([cache[s] for s in seeds]).to(self.device)
+
+    def _rows(self, tensors: list[Tensor]) -> list[list[Tensor]]:
+        """Per slot, its rows ``t[a:b]`` of each stacked tensor (one ``split`` per tensor, not one slice per slot)."""
+        sizes = [len(slot.members) for slot in self.slots]
+        return [list(rows) for rows in zip(*(t.split(sizes) for t in tensors))]
 
     def _drop(self, bad: list[int], step: int) -> Tensor:
         """Record the rows ``bad`` as diverged at ``step``, remove them from the stack; the kept positions."""

@@ -1,0 +1,193 @@
+"""Explicit back-propagation against torch.autograd: loss, logits and every gradient, per node kind and layout."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from descentlab.errors import UserError
+from descentlab.tasks import Task, get_task, models
+from descentlab.train import RunConfig, train
+from descentlab.train.mlp_gradients import MLPGradients
+from descentlab.train.vectorized import train_vectorized
+
+from .conftest import synthetic_splits
+
+
+class _FunctionalMix(nn.Module):
+    """Functions and methods rather than modules, a residual sum, torch.flatten, and no bias on one layer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Linear(12, 9)
+        self.b = nn.Linear(9, 9, bias=False)
+        self.c = nn.Linear(9, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = torch.tanh(self.a(torch.flatten(x, 1)))
+        h = h + F.leaky_relu(self.b(h), 0.2)
+        h = torch.relu(h).sigmoid()
+        return self.c(h)
+
+
+NETWORKS = {
+    "classic-mlp": (partial(models.mlp, 784, 32, 10), (1, 28, 28), 10),
+    "residual": (partial(models.ResidualMLP, 40, 16, 10), (40,), 10),
+    "logreg": (partial(models.mlp, 64, 10), (8, 8), 10),
+    "activations": (lambda: nn.Sequential(nn.Flatten(), nn.Linear(12, 8), nn.Tanh(), nn.Linear(8, 8),
+                                          nn.Sigmoid(), nn.Linear(8, 8), nn.LeakyReLU(0.1), nn.Identity(),
+                                          nn.Linear(8, 5)), (12,), 5),
+    "functional": (_FunctionalMix, (3, 4), 4),
+}
+
+
+def _reference(model: nn.Module, names: list[str], params: list[torch.Tensor], x, y):
+    """Loss, logits and gradients of one copy by autograd."""
+    leaves = [p.clone().requires_grad_(True) for p in params]
+    logits = torch.func.functional_call(model, dict(zip(names, leaves)), (x,))
+    loss = F.cross_entropy(logits, y)
+    return loss.detach(), logits.detach(), torch.autograd.grad(loss, leaves)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("layout", ["single", "shared", "per-config"])
+@pytest.mark.parametrize("network", list(NETWORKS))
+def test_matches_autograd(network: str, layout: str, dtype: torch.dtype) -> None:
+    build, shape, classes = NETWORKS[network]
+    torch.manual_seed(0)
+    model = build().to(dtype)
+    engine = MLPGradients.of(model)
+    assert engine is not None and engine.names == [n for n, _ in model.named_parameters()]
+    k, b = 3, 7
+    g = torch.Generator().manual_seed(1)
+    stacked = [torch.stack([p.detach() + 0.1 * k_ * torch.randn(p.shape, generator=g, dtype=dtype)
+                            for k_ in range(k)]) for p in model.parameters()]
+    per_config = layout == "per-config"
+    x = torch.randn(((k,) if per_config else ()) + (b, *shape), generator=g, dtype=dtype)
+    y = torch.randint(0, classes, ((k,) if per_config else ()) + (b,), generator=g)
+    tol = {"rtol": 1e-10, "atol": 1e-12} if dtype == torch.float64 else {"rtol": 1e-5, "atol": 1e-6}
+    if layout == "single":
+        params = [s[0].clone() for s in stacked]
+        loss, logits, grads = engine.single(params, x, y)
+        want = _reference(model, engine.names, params, x, y)
+        torch.testing.assert_close(loss, want[0], **tol)
+        torch.testing.assert_close(logits, want[1], **tol)
+        for got, ref, name in zip(grads, want[2], engine.names):
+            assert got.shape == ref.shape
+            torch.testing.assert_close(got, ref, **tol, msg=name)
+        return
+    losses, logits, grads = engine(stacked, x, y, per_config)
+    assert losses.shape == (k,) and logits.shape == (k, b, classes)
+    for i in range(k):
+        want = _reference(model, engine.names, [s[i] for s in stacked], x[i] if per_config else x,
+                          y[i] if per_config else y)
+        torch.testing.assert_close(losses[i], want[0], **tol)
+        torch.testing.assert_close(logits[i], want[1], **tol)
+        for got, ref, name in zip(grads, want[2], engine.names):
+            torch.testing.assert_close(got[i], ref, **tol, msg=f"{name}[{i}]")
+
+
+def test_single_copy_gradients_are_autograds_bits_on_cpu() -> None:
+    torch.manual_seed(0)
+    model = models.mlp(784, 128, 10)
+    x, y = torch.rand(32, 1, 28, 28), torch.randint(0, 10, (32,))
+    engine = MLPGradients.of(model)
+    loss, _, grads = engine.single([p.detach() for p in model.parameters()], x, y)
+    want = torch.autograd.grad(F.cross_entropy(model(x), y), list(model.parameters()))
+    assert torch.equal(loss, F.cross_entropy(model(x), y).detach())
+    assert all(torch.equal(a, b) for a, b in zip(grads, want))
+
+
+def test_a_value_used_twice_gets_the_sum_of_its_gradients() -> None:
+    class Twice(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a, self.b = nn.Linear(5, 6), nn.Linear(6, 3)
+
+        def forward(self, x):
+            h = self.a(x).relu()
+            return self.b(h + h)
+
+    model = Twice()
+    x, y = torch.randn(4, 5), torch.tensor([0, 1, 2, 1])
+    engine = MLPGradients.of(model)
+    params = [p.detach() for p in model.parameters()]
+    _, _, grads = engine.single(params, x, y)
+    for got, ref in zip(grads, _reference(model, engine.names, params, x, y)[2]):
+        torch.testing.assert_close(got, ref)
+
+
+class _Shared(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Linear(4, 4)
+
+    def forward(self, x):
+        return self.a(self.a(x))
+
+
+class _AddConstant(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Linear(4, 3)
+
+    def forward(self, x):
+        return self.a(x) + 1.0
+
+
+@pytest.mark.parametrize("model", [
+    models.small_cnn(), models.mnist1d_cnn(),                 # convolutions
+    nn.Sequential(nn.Linear(4, 4), nn.GELU(), nn.Linear(4, 2)),  # an activation without an output-only backward
+    nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4)),          # buffers
+    nn.Sequential(nn.Linear(4, 4), nn.LeakyReLU(-0.5)),         # the sign of the output no longer tells the branch
+    _Shared(), _AddConstant(),
+], ids=["small-cnn", "mnist1d-cnn", "gelu", "batchnorm", "negative-slope", "shared-layer", "add-constant"])
+def test_unsupported_networks_are_declined(model: nn.Module) -> None:
+    assert MLPGradients.of(model) is None
+
+
+def test_other_losses_are_declined() -> None:
+    assert MLPGradients.of(models.mlp(4, 3), loss="mse") is None
+
+
+# --- the training front-ends use it, and agree with autograd ------------------------------------------------
+
+TASK = Task("engine-mlp", "synthetic", partial(models.mlp, 8, 16, 3), 3, 16, None)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd", "rmsprop"])
+def test_loop_explicit_equals_autograd(optimizer: str) -> None:
+    splits = synthetic_splits()
+    config = RunConfig.build(TASK, optimizer, {"lr": 1e-2}, epochs=3)
+    a = train(config, task=TASK, splits=splits, engine="explicit")
+    b = train(config, task=TASK, splits=splits, engine="autograd")
+    for ea, eb in zip(a.epochs, b.epochs):
+        for key in ("train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc"):
+            assert ea[key] == pytest.approx(eb[key], rel=1e-5, abs=1e-7), key
+    for name, value in b.model.state_dict().items():
+        torch.testing.assert_close(a.model.state_dict()[name], value, rtol=1e-5, atol=1e-6)
+
+
+def test_vectorized_explicit_equals_autograd() -> None:
+    splits = synthetic_splits()
+    configs = [RunConfig.build(TASK, "adam", {"lr": lr}, epochs=2, seed=s) for lr, s in ((1e-3, 0), (1e-2, 1))]
+    a = train_vectorized(configs, task=TASK, splits=splits, engine="explicit")
+    b = train_vectorized(configs, task=TASK, splits=splits, engine="autograd")
+    for ra, rb in zip(a, b):
+        for ea, eb in zip(ra.epochs, rb.epochs):
+            assert ea["val_loss"] == pytest.approx(eb["val_loss"], rel=1e-5)
+            assert ea["train_acc"] == eb["train_acc"]
+
+
+def test_engine_choice_is_checked() -> None:
+    splits = synthetic_splits()
+    config = RunConfig.build(TASK, "adam", {}, epochs=1)
+    with pytest.raises(UserError, match=r"engine must be one of auto, explicit, autograd, got 'fast'"):
+        train(config, task=TASK, splits=splits, engine="fast")
+    cnn = get_task("mnist1d-cnn")
+    with pytest.raises(UserError, match=r"task 'mnist1d-cnn': its network or loss is not one the explicit engine"):
+        train(RunConfig.build(cnn, "adam", {}, epochs=1), task=cnn, splits=splits, engine="explicit")
