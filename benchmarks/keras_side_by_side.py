@@ -14,6 +14,8 @@ In one run, one after another on the same machine:
    the harness writes descentlab's validation split (``val_fraction`` 0.1, stratified, ``data_seed`` 0 — what
    ``compare`` uses) to an npz and Keras trains on the same 54 000 images and validates on the same 6 000
    (``validation_data``); both report accuracy on the untouched 10 000 test images;
+   then step 1 once more, so that a change of load during the long Keras run shows: the end-to-end ratio is
+   taken against the slower of our two runs;
 3. in this process, interleaved epoch by epoch: an idiomatic PyTorch loop (``TensorDataset`` + ``DataLoader
    (batch_size=32, shuffle=True)`` + ``torch.optim.Adam`` + ``nn.Sequential`` 784-128-10) and a single
    descentlab Adam run (``descentlab.train.train``, keras preset), with the same thread count.
@@ -59,8 +61,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--optimizers", default="sgd,adam,rmsprop")
     p.add_argument("--threads", type=int, help="threads for every side (default: each library's default)")
-    p.add_argument("--dataloader-epochs", type=int, default=3,
-                   help="epochs of the DataLoader loop / single Adam run, interleaved (default 3)")
+    p.add_argument("--dataloader-epochs", type=int, default=5,
+                   help="epochs of the DataLoader loop / single Adam run, interleaved (default 5)")
     p.add_argument("--skip-keras", action="store_true", help="only our side and the DataLoader loop")
     p.add_argument("--json", help="write every number here")
     return p.parse_args(argv)
@@ -200,6 +202,12 @@ def main(argv=None) -> int:
             result["keras"] = run_keras(args, split, tmp, console)
             console.print(f"  keras: {result['keras']['wall_seconds']:.1f} s end to end; load "
                           + " ".join(f"{v:.2f}" for v in os.getloadavg()), highlight=False)
+            # Ours once more after Keras (a fresh store), so that load drift during the long Keras run shows.
+            again = tmp / "again"
+            again.mkdir()
+            result["ours_after"] = run_ours(args, again, console)
+            console.print(f"  descentlab again: {result['ours_after']['wall_seconds']:.1f} s end to end; load "
+                          + " ".join(f"{v:.2f}" for v in os.getloadavg()), highlight=False)
     console.print(f"[bold]DataLoader loop vs a single descentlab Adam run[/] (interleaved, "
                   f"{torch.get_num_threads()} torch threads)")
     result["dataloader"] = dataloader_vs_ours(args.dataloader_epochs, console)
@@ -216,8 +224,9 @@ def report(result: dict, console: Console) -> None:
     names = list(dict.fromkeys(r["optimizer"] for r in ours["runs"]))
     table = Table(title="Fashion-MNIST, 784-128-10, batch 32: test accuracy (mean ± std over seeds) and "
                         "training s/epoch", title_justify="left")
+    # Our runs share one vectorized pass, so their s/epoch is the pass's, for all of them together.
     for h in ("optimizer", "seeds", "Keras acc %", "ours acc %", "Δ points", "fidelity", "Keras s/epoch",
-              "ours s/epoch", "speed-up"):
+              "ours s/epoch (shared pass)"):
         table.add_column(h, justify="left" if h == "optimizer" else "right")
     summary = {}
     for name in names:
@@ -231,23 +240,25 @@ def report(result: dict, console: Console) -> None:
             ks = statistics.fmean(r["seconds_per_epoch"] for r in k)
             diff = oa - ka
             row.update(keras_acc=ka, keras_acc_std=ksd, diff_points=diff, keras_s_per_epoch=ks,
-                       passed=abs(diff) <= FIDELITY_POINTS, speedup=ks / os_)
+                       passed=abs(diff) <= FIDELITY_POINTS)
             table.add_row(name, str(len(o)), f"{ka:.2f} ± {ksd:.2f}", f"{oa:.2f} ± {osd:.2f}", f"{diff:+.2f}",
-                          "[green]PASS[/]" if row["passed"] else "[red]FAIL[/]", f"{ks:.2f}", f"{os_:.2f}",
-                          f"{ks / os_:.2f}×")
+                          "[green]PASS[/]" if row["passed"] else "[red]FAIL[/]", f"{ks:.2f}", f"{os_:.2f}")
         else:
-            table.add_row(name, str(len(o)), "–", f"{oa:.2f} ± {osd:.2f}", "–", "–", "–", f"{os_:.2f}", "–")
+            table.add_row(name, str(len(o)), "–", f"{oa:.2f} ± {osd:.2f}", "–", "–", "–", f"{os_:.2f}")
         summary[name] = row
     console.print(table)
     result["summary"] = summary
     ow = ours["wall_seconds"]
     if keras:
         kw = keras["wall_seconds"]
+        walls = [ow] + ([result["ours_after"]["wall_seconds"]] if "ours_after" in result else [])
+        ow = max(walls)  # the slower of our two runs, before and after Keras
         ratio = kw / ow
-        result["end_to_end"] = {"keras_seconds": kw, "ours_seconds": ow, "ratio": ratio,
+        result["end_to_end"] = {"keras_seconds": kw, "ours_seconds": walls, "ratio": ratio,
                                 "passed": ratio >= GOAL_END_TO_END}
         console.print(f"End to end (wall time of each whole program, start-up, data loading and evaluation "
-                      f"included): Keras {kw:.1f} s, descentlab {ow:.1f} s → {ratio:.2f}× "
+                      f"included): Keras {kw:.1f} s, descentlab {' and '.join(f'{w:.1f}' for w in walls)} s "
+                      f"(before and after Keras) → {ratio:.2f}× against the slower "
                       f"(goal ≥ {GOAL_END_TO_END:g}×: {'PASS' if ratio >= GOAL_END_TO_END else 'FAIL'}); "
                       f"Keras import {keras['import_seconds']:.1f} s, data {keras['data_seconds']:.1f} s",
                       highlight=False)

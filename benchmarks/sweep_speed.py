@@ -3,10 +3,12 @@
     python benchmarks/sweep_speed.py                      # 16 × adam, lr 1e-4..1e-1, fashion-mlp, batch 32, 1 epoch
     python benchmarks/sweep_speed.py --limit 12000 --profile
 
-Prints the training seconds of both (evaluation excluded, reported apart), the speed-up, the vectorized pass's
-achieved matmul FLOP/s — forward + backward ≈ 3 × 2·B·(784·128 + 128·10) per step per configuration — against a
-``[K, B, 784] × [K, 784, 128]`` bmm and a 2048² matmul measured in the same run, and with ``--profile`` where the
-vectorized pass's time goes (torch.profiler, by operator).
+Prints the training seconds (evaluation excluded, reported apart) of the vectorized pass and of the same
+configurations run one after another with the single-run loop, both as it ships (explicit gradients for this
+MLP) and with autograd, alternated configuration by configuration; the speed-ups; the vectorized pass's achieved
+matmul FLOP/s — the FLOPs it performs: 2·2·B·(784·128 + 128·10) + 2·B·128·10 per step per configuration (forward
+and weight gradients; the data needs no gradient) — against a ``[K, B, 784] × [K, 784, 128]`` bmm and a 2048²
+matmul measured in the same run; and with ``--profile`` where the vectorized pass's time goes (torch.profiler).
 """
 
 from __future__ import annotations
@@ -93,16 +95,27 @@ def main() -> None:
     vec_train = sum(e["seconds"] for e in vec[0].epochs)
     steps = vec[0].epochs[-1]["steps"]
 
-    seq_train = seq_wall = float("nan")
-    seq = []
+    # The single-run loop as it ships (explicit gradients for this MLP) and with autograd (the step of an
+    # idiomatic torch loop), alternated configuration by configuration so that load drift hits both alike.
+    seq: list = []
+    seq_train = {"auto": 0.0, "autograd": 0.0}
+    seq_wall = {"auto": 0.0, "autograd": 0.0}
     if not args.skip_sequential:
-        t = time.perf_counter()
-        seq = [train(c, task=task, splits=splits, device=device) for c in configs]
-        seq_wall = time.perf_counter() - t
-        seq_train = sum(e["seconds"] for r in seq for e in r.epochs)
+        for c in configs:
+            for engine in ("auto", "autograd"):
+                t = time.perf_counter()
+                r = train(c, task=task, splits=splits, device=device, engine=engine)
+                seq_wall[engine] += time.perf_counter() - t
+                seq_train[engine] += sum(e["seconds"] for e in r.epochs)
+                if engine == "auto":
+                    seq.append(r)
+    else:
+        seq_train = seq_wall = {"auto": float("nan"), "autograd": float("nan")}
 
     k, b = len(configs), args.batch
-    flops_step = 3 * 2 * b * (SIZES[0] * SIZES[1] + SIZES[1] * SIZES[2])
+    # FLOPs performed per configuration and step: forward and weight gradients of both layers, and the input
+    # gradient of the second only (nothing needs the gradient of the data).
+    flops_step = 2 * 2 * b * (SIZES[0] * SIZES[1] + SIZES[1] * SIZES[2]) + 2 * b * SIZES[1] * SIZES[2]
     achieved = flops_step * k * steps / vec_train / 1e9
     xa, wa = torch.randn(k, b, SIZES[0], device=device), torch.randn(k, SIZES[0], SIZES[1], device=device)
     xs, ws = xa[0], torch.randn(SIZES[0], k * SIZES[1], device=device)
@@ -115,15 +128,17 @@ def main() -> None:
     table = Table(title="LR sweep: one vectorized pass vs one run after another")
     for col in ("", "train seconds", "wall seconds (incl. eval, build)", "steps/s per config", "ratio"):
         table.add_column(col, justify="right")
-    table.add_row("vectorized", f"{vec_train:.2f}", f"{vec_wall:.2f}", f"{steps / vec_train:.0f}",
-                  f"{seq_train / vec_train:.1f}× faster")
-    table.add_row("sequential", f"{seq_train:.2f}", f"{seq_wall:.2f}", f"{k * steps / seq_train:.0f}" if seq else "-",
+    table.add_row(f"vectorized ({args.engine})", f"{vec_train:.2f}", f"{vec_wall:.2f}", f"{steps / vec_train:.0f}",
                   "1.0×")
+    for engine, label in (("auto", "sequential, single-run loop"), ("autograd", "sequential, loop with autograd")):
+        table.add_row(label, f"{seq_train[engine]:.2f}", f"{seq_wall[engine]:.2f}",
+                      f"{k * steps / seq_train[engine]:.0f}" if seq else "-",
+                      f"vectorized {seq_train[engine] / vec_train:.2f}× faster")
     console.print(table)
     flops = Table(title="matmul throughput (GFLOP/s)")
     for col in ("", "GFLOP/s", "vectorized pass as share"):
         flops.add_column(col, justify="right")
-    flops.add_row("vectorized pass (fwd+bwd matmul FLOPs / train seconds)", f"{achieved:.1f}", "")
+    flops.add_row("vectorized pass (matmul FLOPs performed / train seconds)", f"{achieved:.1f}", "")
     flops.add_row(f"bmm [{k},{b},784]×[{k},784,128]", f"{bmm:.1f}", f"{achieved / bmm:.0%}")
     flops.add_row(f"mm [{b},784]×[784,{k}·128] (shared batch)", f"{shared:.1f}", f"{achieved / shared:.0%}")
     flops.add_row("mm 2048²", f"{square:.1f}", f"{achieved / square:.0%}")

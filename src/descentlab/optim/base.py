@@ -7,11 +7,14 @@ lets LR schedulers, ``GradScaler``, DDP/FSDP and checkpoint code work unchanged 
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 import torch
+import torch.autograd.profiler as _profiler
+import torch.optim.optimizer as _torch_optimizer
 from torch import Tensor
 
 from descentlab.rules.base import HyperparameterError, Rule
@@ -19,6 +22,27 @@ from descentlab.rules.base import HyperparameterError, Rule
 # Group keys that torch.optim writes; accepted (and ignored) so that state_dicts cross-load both ways.
 TORCH_GROUP_KEYS = ("foreach", "capturable", "differentiable", "fused")
 _FUSED_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+def _hooked(step: Callable[..., Any]) -> Callable[..., Any]:
+    """``step`` with torch.optim's step hooks and profiler range, entered only when there is something to call.
+
+    ``torch.optim.Optimizer`` wraps every subclass's ``step`` in ``profile_hook_step``: a profiler range and
+    loops over the global and per-optimizer pre/post hooks, ≈ 40 µs per call on this CPU even when nothing is
+    registered and no profiler runs — as long as the whole fused Adam step of a 100k-parameter MLP. This wrapper
+    calls torch's own when a hook is registered or a profiler records, and ``step`` directly otherwise; torch
+    sees it marked ``hooked`` and does not wrap it again."""
+    full = torch.optim.Optimizer.profile_hook_step(step)
+
+    @functools.wraps(step)
+    def wrapper(self: torch.optim.Optimizer, *args: Any, **kwargs: Any) -> Any:
+        if (_profiler._is_profiler_enabled or self._optimizer_step_pre_hooks or self._optimizer_step_post_hooks
+                or _torch_optimizer._global_optimizer_pre_hooks or _torch_optimizer._global_optimizer_post_hooks):
+            return full(self, *args, **kwargs)
+        return step(self, *args, **kwargs)
+
+    wrapper.hooked = True  # type: ignore[attr-defined]
+    return wrapper
 
 
 class RuleOptimizer(torch.optim.Optimizer):
@@ -70,6 +94,7 @@ class RuleOptimizer(torch.optim.Optimizer):
     def hyperparameters(self, group: dict[str, Any]) -> dict[str, Any]:
         return {k: group[k] for k in self.rule.defaults}
 
+    @_hooked
     @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         loss = None

@@ -332,7 +332,9 @@ class _Pass:
                     x, y = self.x_train, self.y_train
                 else:
                     idx = perms[..., start:start + bs]
-                    x, y = self.x_train[idx], self.y_train[idx]
+                    flat = idx.reshape(-1)  # index_select: x[idx]'s gather with less overhead
+                    x = self.x_train.index_select(0, flat).view(*idx.shape, *self.x_train.shape[1:])
+                    y = self.y_train.index_select(0, flat).view(idx.shape)
                 data = self._data()
                 for slot in self.slots:
                     slot.set_lr(step, data)
