@@ -102,6 +102,10 @@ class MLPGradients:
     def __init__(self, ops: list[_Op], names: list[str]) -> None:
         self.ops = ops
         self.names = names  # parameter order of ``params`` in :meth:`__call__`: ``model.named_parameters()``
+        # needs[i]: value i depends on a parameter, so the gradient flows back through it
+        self.needs: list[bool] = []
+        for op in ops:
+            self.needs.append(op.kind == "linear" or any(self.needs[a] for a in op.args))
 
     @classmethod
     def of(cls, model: nn.Module, loss: str = "cross_entropy") -> MLPGradients | None:
@@ -186,10 +190,7 @@ class MLPGradients:
             raise ValueError(f"cross_entropy here needs logits of shape [B, classes], got {list(logits.shape)}")
         losses, grad = _cross_entropy(logits, y)
 
-        # needs[i]: value i depends on a parameter, so the gradient flows back through it
-        needs = [False] * len(self.ops)
-        for i, op in enumerate(self.ops):
-            needs[i] = op.kind == "linear" or any(needs[a] for a in op.args)
+        needs = self.needs
         grads: list[Tensor | None] = [None] * len(params)
         upstream: list[Tensor | None] = [None] * len(self.ops)
         upstream[-1] = grad
