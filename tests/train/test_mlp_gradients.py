@@ -100,6 +100,11 @@ def test_single_copy_gradients_are_autograds_bits_on_cpu() -> None:
     want = torch.autograd.grad(F.cross_entropy(model(x), y), list(model.parameters()))
     assert torch.equal(loss, F.cross_entropy(model(x), y).detach())
     assert all(torch.equal(a, b) for a, b in zip(grads, want))
+    # Written in place into given buffers (the training loop's .grad tensors): the same bits, in those tensors.
+    buffers = [torch.full_like(p, float("nan")) for p in model.parameters()]
+    _, _, written = engine.single([p.detach() for p in model.parameters()], x, y, into=buffers)
+    assert all(w is b for w, b in zip(written, buffers))
+    assert all(torch.equal(a, b) for a, b in zip(buffers, want))
 
 
 def test_a_value_used_twice_gets_the_sum_of_its_gradients() -> None:

@@ -144,7 +144,7 @@ class RuleOptimizer(torch.optim.Optimizer):
         """Whether the group may take the fused path at all: a fused rule, not refused, number hyperparameters."""
         if self.rule.fused is None or group.get("fused") is False:
             return False
-        if any(torch.is_tensor(v) for v in _flat_values(h)):
+        if _has_tensor(h):
             if group.get("fused"):
                 raise RuntimeError(f"{self.rule.name}: fused=True needs Python-number hyperparameters")
             return False
@@ -162,14 +162,19 @@ class RuleOptimizer(torch.optim.Optimizer):
         return ok
 
 
-def _flat_values(h: dict[str, Any]) -> list[Any]:
-    out: list[Any] = []
+def _has_tensor(h: dict[str, Any]) -> bool:
+    """Whether any hyperparameter (or any member of a tuple of them, like ``betas``) is a tensor."""
     for v in h.values():
-        out.extend(v if isinstance(v, (tuple, list)) else [v])
-    return out
+        if isinstance(v, Tensor) or (isinstance(v, (tuple, list)) and any(isinstance(x, Tensor) for x in v)):
+            return True
+    return False
 
 
 def _by_device_and_dtype(params: list[Tensor]) -> dict[tuple[torch.device, torch.dtype], list[int]]:
+    first = params[0]
+    key = (first.device, first.dtype)
+    if all(p.device == key[0] and p.dtype == key[1] for p in params):  # the usual case, found without a dict
+        return {key: list(range(len(params)))}
     groups: dict[tuple[torch.device, torch.dtype], list[int]] = {}
     for i, p in enumerate(params):
         groups.setdefault((p.device, p.dtype), []).append(i)

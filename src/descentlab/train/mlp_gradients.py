@@ -43,6 +43,7 @@ _FUNCTIONS: dict[Any, str] = {torch.relu: "relu", F.relu: "relu", torch.tanh: "t
                               F.leaky_relu: "leaky_relu"}
 _METHODS = {"relu": "relu", "tanh": "tanh", "sigmoid": "sigmoid"}
 _ADDS = {operator.add, torch.add}
+_ONE: dict[tuple[torch.dtype, torch.device], Tensor] = {}
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,15 @@ class MLPGradients:
         self.needs: list[bool] = []
         for op in ops:
             self.needs.append(op.kind == "linear" or any(self.needs[a] for a in op.args))
+        # stacked[per_config][i]: value i carries the K axis in front (a stacked pass); one copy: never.
+        self._stacked: dict[bool, list[bool]] = {}
+        for per_config in (False, True):
+            flags: list[bool] = []
+            for op in ops:
+                flags.append(per_config if op.kind == "input"
+                             else op.kind == "linear" or any(flags[a] for a in op.args))
+            self._stacked[per_config] = flags
+        self._unstacked = [False] * len(ops)
 
     @classmethod
     def of(cls, model: nn.Module, loss: str = "cross_entropy") -> MLPGradients | None:
@@ -153,38 +163,42 @@ class MLPGradients:
 
         ``params`` are plain tensors (no autograd), stacked ``[K, ...]`` in :attr:`names` order; ``y`` is
         ``[B]`` (shared) or ``[K, B]``."""
-        return self._run(params, x, y, params[0].shape[0], per_config)
+        return self._run(params, x, y, params[0].shape[0], per_config, None)
 
-    def single(self, params: Sequence[Tensor], x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, list[Tensor]]:
-        """One copy, unstacked: ``(loss [], logits [B, classes], grads)``; ``params`` as ``named_parameters()``."""
-        return self._run(params, x, y, None, False)
+    def single(self, params: Sequence[Tensor], x: Tensor, y: Tensor,
+               into: Sequence[Tensor] | None = None) -> tuple[Tensor, Tensor, list[Tensor]]:
+        """One copy, unstacked: ``(loss [], logits [B, classes], grads)``; ``params`` as ``named_parameters()``.
 
-    def _run(self, params: Sequence[Tensor], x: Tensor, y: Tensor, k: int | None,
-             per_config: bool) -> tuple[Tensor, Tensor, list[Tensor]]:
+        ``into``: tensors shaped like ``params`` (their ``.grad``, say) that receive the gradients in place and
+        are returned as ``grads``; the training loop passes the same ones every step, which saves allocating
+        and attaching new gradients (≈ 10 % of a small MLP's step)."""
+        return self._run(params, x, y, None, False, into)
+
+    def _run(self, params: Sequence[Tensor], x: Tensor, y: Tensor, k: int | None, per_config: bool,
+             into: Sequence[Tensor] | None) -> tuple[Tensor, Tensor, list[Tensor]]:
         # k is None: one unstacked copy, plain 2-D products (the single-run loop). Otherwise values that depend
         # on the parameters carry the K axis in front; ``stacked[i]`` says whether value i has it.
+        stacked = self._unstacked if k is None else self._stacked[per_config]
         values: list[Tensor] = []
-        stacked: list[bool] = []
         for op in self.ops:
-            src = op.args[0] if op.args else -1
-            if op.kind == "input":
+            kind = op.kind
+            if kind == "input":
                 values.append(x)
-                stacked.append(per_config)
-                continue
-            if op.kind == "output":
-                values.append(values[src])
-            elif op.kind == "linear":
-                w, b = params[op.weight], params[op.bias] if op.bias >= 0 else None
-                values.append(_linear(values[src], stacked[src], w, b, k))
-            elif op.kind == "add":
-                values.append(values[src] + values[op.args[1]])
-            elif op.kind == "flatten":
+            elif kind == "linear":
+                src = op.args[0]
+                values.append(_linear(values[src], stacked[src], params[op.weight],
+                                      params[op.bias] if op.bias >= 0 else None, k))
+            elif kind == "output":
+                values.append(values[op.args[0]])
+            elif kind == "add":
+                values.append(values[op.args[0]] + values[op.args[1]])
+            elif kind == "flatten":
+                src = op.args[0]
                 shift = int(stacked[src])
                 values.append(torch.flatten(values[src], op.start + shift if op.start >= 0 else op.start,
                                             op.end + shift if op.end >= 0 else op.end))
             else:
-                values.append(_activate(op, values[src]))
-            stacked.append(k is not None and (op.kind == "linear" or any(stacked[a] for a in op.args)))
+                values.append(_activate(op, values[op.args[0]]))
         logits = values[-1]
         if logits.ndim != (2 if k is None else 3) or (k is not None and not stacked[-1]):
             raise ValueError(f"cross_entropy here needs logits of shape [B, classes], got {list(logits.shape)}")
@@ -204,7 +218,8 @@ class MLPGradients:
                 _accumulate(upstream, src, g)
             elif op.kind == "linear":
                 gw, gb, gv = _linear_backward(g, values[src], stacked[src], params[op.weight], op.bias >= 0, k,
-                                              needs_input=needs[src])
+                                              needs[src], into[op.weight] if into is not None else None,
+                                              into[op.bias] if into is not None and op.bias >= 0 else None)
                 grads[op.weight] = gw
                 if op.bias >= 0:
                     grads[op.bias] = gb
@@ -227,9 +242,9 @@ def _accumulate(upstream: list[Tensor | None], i: int, g: Tensor) -> None:
 def _linear(v: Tensor, stacked: bool, weight: Tensor, bias: Tensor | None, k: int | None) -> Tensor:
     """``v @ W.T + b``: one copy (``k`` None), or every copy ``k`` of a stacked ``[K, out, in]`` weight on a shared
     ``[*lead, in]`` or stacked ``[K, *lead, in]`` input, giving ``[K, *lead, out]``."""
-    out_features, in_features = weight.shape[-2:]
     if k is None:
         return F.linear(v, weight, bias)
+    out_features, in_features = weight.shape[-2:]
     if not stacked:  # a shared input, broadcast over K without a copy: batched products beat one wide mm here
         lead = v.shape[:-1]
         v3 = v.reshape(1, -1, in_features).expand(k, -1, -1)
@@ -242,15 +257,24 @@ def _linear(v: Tensor, stacked: bool, weight: Tensor, bias: Tensor | None, k: in
 
 
 def _linear_backward(g: Tensor, v: Tensor, stacked: bool, weight: Tensor, has_bias: bool, k: int | None,
-                     needs_input: bool) -> tuple[Tensor, Tensor | None, Tensor | None]:
-    """``(∂W, ∂b, ∂v)`` of :func:`_linear` given ``g = ∂u``; ``∂v`` only when ``needs_input``."""
-    out_features, in_features = weight.shape[-2:]
+                     needs_input: bool, gw_into: Tensor | None = None,
+                     gb_into: Tensor | None = None) -> tuple[Tensor, Tensor | None, Tensor | None]:
+    """``(∂W, ∂b, ∂v)`` of :func:`_linear` given ``g = ∂u``; ``∂v`` only when ``needs_input``. One copy (``k``
+    None) may write ``∂W`` and ``∂b`` into ``gw_into`` / ``gb_into``."""
     if k is None:
-        g2 = g.reshape(-1, out_features)
-        gw = g2.t() @ v.reshape(-1, in_features)
-        gb = g2.sum(0) if has_bias else None
-        gv = (g2 @ weight).view(*g.shape[:-1], in_features) if needs_input else None
+        g2 = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])
+        v2 = v if v.ndim == 2 else v.reshape(-1, v.shape[-1])
+        gw = torch.mm(g2.t(), v2, out=gw_into) if gw_into is not None else g2.t().mm(v2)
+        gb = None
+        if has_bias:
+            gb = torch.sum(g2, 0, out=gb_into) if gb_into is not None else g2.sum(0)
+        gv = None
+        if needs_input:
+            gv = g2.mm(weight)
+            if g.ndim != 2:
+                gv = gv.view(*g.shape[:-1], weight.shape[1])
         return gw, gb, gv
+    out_features, in_features = weight.shape[-2:]
     g3 = g.reshape(k, -1, out_features)
     v3 = v.reshape(k, -1, in_features) if stacked else v.reshape(1, -1, in_features).expand(k, -1, -1)
     gw = torch.bmm(g3.mT, v3)
@@ -293,7 +317,9 @@ def _cross_entropy(logits: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
     flat = logp.reshape(-1, classes)
     if logits.ndim == 2:
         loss, total = _aten.nll_loss_forward(flat, targets, None, 1, -100)  # 1: mean
-        seed = torch.ones((), dtype=logits.dtype, device=logits.device)
+        seed = _ONE.get((logits.dtype, logits.device))
+        if seed is None:  # read-only for nll_loss_backward, so one per dtype and device serves every step
+            seed = _ONE[logits.dtype, logits.device] = torch.ones((), dtype=logits.dtype, device=logits.device)
         g = _aten.nll_loss_backward(seed, flat, targets, None, 1, -100, total)
     else:
         k, b = logits.shape[:2]
