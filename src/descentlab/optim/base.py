@@ -121,8 +121,10 @@ class RuleOptimizer(torch.optim.Optimizer):
                     s.update(rule.init_state(p, h))
                 states.append(s)
             if self._may_fuse(group, h):
-                for (device, dtype), idx in _by_device_and_dtype(params).items():
-                    ps, gs, ss = [params[i] for i in idx], [grads[i] for i in idx], [states[i] for i in idx]
+                parts = _by_device_and_dtype(params)
+                for (device, dtype), idx in parts.items():
+                    ps, gs, ss = ((params, grads, states) if len(parts) == 1 else
+                                  ([params[i] for i in idx], [grads[i] for i in idx], [states[i] for i in idx]))
                     if not (self._fusable(group, device, dtype, ps, gs) and rule.fused(ps, gs, ss, h)):
                         self._per_tensor(ps, ss, h)
             else:

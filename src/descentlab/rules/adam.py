@@ -126,13 +126,14 @@ def _adamw_validate(h: Hyper) -> None:
 def fused(params: list[Tensor], grads: list[Tensor], states: list[dict[str, Any]], h: Hyper) -> bool:
     """torch's fused Adam/AdamW kernel over the list: the same math as :func:`update`, one pass per tensor."""
     steps = [s["step"] for s in states]
+    on_cpu = params[0].device.type == "cpu"
     # torch keeps the unfused step counter on the CPU; its fused kernels want it beside the parameter.
-    if params[0].device.type != "cpu" and any(t.device != p.device for t, p in zip(steps, params)):
+    if not on_cpu and any(t.device != p.device for t, p in zip(steps, params)):
         return False
     beta1, beta2 = h["betas"]
     eps = h["eps"]
     if h["eps_hat"]:  # Keras's ε̂ is torch's ε·√(1 − β₂ᵗ): one t for the call, read without a device sync
-        if params[0].device.type != "cpu":
+        if not on_cpu:
             return False
         t = steps[0].item() + 1
         if any(s.item() + 1 != t for s in steps[1:]):
