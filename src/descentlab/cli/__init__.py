@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import os
 
-# OpenMP threads that spin while waiting made one training step of a small MLP 20-30x slower whenever the 2-core
-# machine had other work (94 ms vs 4.6 ms with PASSIVE, BENCHMARKS.md); it must be set before torch starts.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# torch's OpenMP (libgomp on Linux) lets a waiting thread spin 300 000 times before it sleeps. When the machine
+# has other work, that spinning made a small MLP's step 20-30x slower (94 ms vs 4.6 ms); sleeping at once
+# (OMP_WAIT_POLICY=PASSIVE) cures that but costs ~40 % on a quiet machine, waking threads for every small
+# product. A short spin keeps both: as fast as the default when quiet, as PASSIVE under contention
+# (BENCHMARKS.md). Only when the user chose neither; it must be set before torch starts.
+if "OMP_WAIT_POLICY" not in os.environ:
+    os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 
 import argparse  # noqa: E402
 import importlib  # noqa: E402
