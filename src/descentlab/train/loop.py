@@ -9,8 +9,9 @@ Per-epoch metrics (keys of each dict in :attr:`RunResult.epochs`):
   training seconds), ``steps`` (cumulative updates), ``steps_per_s`` (this epoch's), ``state_bytes`` (bytes of
   all tensors in the optimizer state), ``peak_memory_bytes`` (see :mod:`descentlab.train.memory`).
 
-Divergence: the training loss summed on-device is tested for finiteness every ``check_every`` steps (default 1
-on CPU, where testing costs < 1 % of a step; 50 on accelerators, to avoid a device sync per step). The
+Divergence: the sum of the training losses since the last test is tested for finiteness every ``check_every``
+steps (default 1 on CPU, where testing costs < 1 % of a step; 50 on accelerators, to avoid a device sync per
+step), and the epoch's weighted total once more at its end. The
 reported ``diverged_step`` is the 1-based update at which the test failed, so it is at most ``check_every - 1``
 updates after the first non-finite loss. A diverged run stops; its unfinished epoch is not reported.
 
