@@ -28,7 +28,7 @@ from descentlab import optim
 from descentlab.errors import UserError
 from descentlab.experiments.presets import get_preset
 from descentlab.report.data import ExperimentData, RunData
-from descentlab.report.summary import LrPoint, Stat, SweepSummary, sweep_summaries
+from descentlab.report.summary import LrPoint, Stat, SweepSummary, sweep_summaries, variant_label
 from descentlab.report.tables import Table
 from descentlab.tasks import get_task
 from descentlab.train import RunConfig
@@ -83,13 +83,6 @@ def extras_of(hyperparameters: Mapping[str, Any], names: Sequence[str]) -> dict[
         elif name in hyperparameters:
             out[name] = hyperparameters[name]
     return out
-
-
-def variant_label(optimizer: str, extras: Mapping[str, Any]) -> str:
-    """``"momentum"`` or ``"momentum (momentum=0.8, weight_decay=0.0001)"``."""
-    if not extras:
-        return optimizer
-    return f"{optimizer} ({', '.join(f'{k}={v:g}' if isinstance(v, float) else f'{k}={v}' for k, v in extras.items())})"
 
 
 @dataclass(frozen=True)

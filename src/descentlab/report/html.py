@@ -18,7 +18,7 @@ from pathlib import Path
 from descentlab.errors import UserError
 from descentlab.report import plots, tables
 from descentlab.report.data import ExperimentData, RunData, batch_label
-from descentlab.report.summary import GroupSummary, SweepSummary, summarize, sweep_summaries
+from descentlab.report.summary import GroupSummary, SweepSummary, group_labels, summarize, sweep_summaries
 from descentlab.report.tables import Table
 
 
@@ -45,10 +45,17 @@ class Report:
         return f"descentlab {exp.kind} #{exp.id}{name}"
 
 
+def _sweep_of(run: RunData, sweeps: list[SweepSummary]) -> SweepSummary | None:
+    return next((s for s in sweeps if s.holds(run)), None)
+
+
 def _best_runs(data: ExperimentData, sweeps: list[SweepSummary]) -> list[RunData]:
-    """For a sweep: the runs at each optimizer's chosen learning rate (all runs when nothing was chosen)."""
-    chosen = {(s.optimizer, str(s.batch_size)): s.best_lr for s in sweeps if s.best_lr is not None}
-    runs = [r for r in data.runs if chosen.get((r.optimizer, str(r.batch_size)), r.lr) == r.lr]
+    """For a sweep: the runs at each variant's chosen learning rate (all runs when nothing was chosen)."""
+    runs = []
+    for r in data.runs:
+        sweep = _sweep_of(r, sweeps)
+        if sweep is None or sweep.best_lr is None or sweep.best_lr == r.lr:
+            runs.append(r)
     return runs or data.runs
 
 
@@ -56,7 +63,10 @@ def build_report(data: ExperimentData, *, dpi: int = 100, figures: bool = True) 
     """Summaries, tables and (unless ``figures=False``, which is much faster) rendered figures of one experiment."""
     groups = summarize(data)
     sweeps = sweep_summaries(data) if data.is_sweep else []
-    colors = plots.optimizer_colors(data.optimizers)
+    # One colour per optimizer; variants of one (a sweep over momentum, say) get their own, the same in every
+    # figure and table.
+    colors = plots.with_colors([s.label for s in sweeps] + group_labels(groups),
+                               plots.optimizer_colors(data.optimizers))
     several_batches = len(data.batch_sizes) > 1
     rendered: list[Figure] = []
 
@@ -70,6 +80,11 @@ def build_report(data: ExperimentData, *, dpi: int = 100, figures: bool = True) 
             plots.lr_sensitivity(sweeps, colors=colors))
         curve_runs = _best_runs(data, sweeps)
     by = (lambda r: f"{r.optimizer} · {batch_label(r.batch_size)}") if several_batches else None
+    if any(s.fixed for s in sweeps):  # variants of one optimizer are curves of their own
+        def by(r: RunData) -> str:
+            sweep = _sweep_of(r, sweeps)
+            name = sweep.label if sweep is not None else r.optimizer
+            return f"{name} · {batch_label(r.batch_size)}" if several_batches else name
     at = " at the chosen learning rates" if sweeps else ""
     if curve_runs:
         add("Loss and accuracy vs epoch", f"Mean over seeds ± 1 std{at}; × marks where a diverged run stopped.",

@@ -40,6 +40,22 @@ def optimizer_colors(names: Sequence[str]) -> dict[str, str]:
     return {name: matplotlib.colors.to_hex(cmap(i % cmap.N)) for i, name in enumerate(dict.fromkeys(names))}
 
 
+def with_colors(names: Sequence[str], given: Mapping[str, str] | None) -> dict[str, str]:
+    """``given`` (the report's colour per optimizer) kept, and every other name of ``names`` (a variant, an
+    optimizer at one batch size) given a colour that no given name uses, so two lines never share one."""
+    import matplotlib
+
+    out = dict(given or {})
+    fresh = [n for n in dict.fromkeys(names) if n not in out]
+    if fresh:
+        cmap = matplotlib.colormaps["tab10" if len(out) + len(fresh) <= 10 else "tab20"]
+        taken = set(out.values())
+        palette = [matplotlib.colors.to_hex(cmap(i)) for i in range(cmap.N)]
+        free = [c for c in palette if c not in taken] or palette
+        out.update({n: free[i % len(free)] for i, n in enumerate(fresh)})
+    return out
+
+
 def _figure(width: float, height: float) -> Figure:
     fig = Figure(figsize=(width, height), layout="constrained")
     fig.set_facecolor("white")
@@ -133,8 +149,9 @@ def _group(runs: Sequence[RunData], by: Callable[[RunData], str]) -> dict[str, l
     return groups
 
 
-def _legend(fig: Figure, handles: list, labels: list[str], title: str | None = None) -> None:
-    fig.legend(handles, labels, loc="outside right upper", frameon=False, title=title)
+def _legend(fig: Figure, handles: list, labels: list[str], title: str | None = None,
+            loc: str = "outside right upper") -> None:
+    fig.legend(handles, labels, loc=loc, frameon=False, title=title)
 
 
 def _handles(ax, diverged: bool) -> tuple[list, list[str]]:
@@ -158,7 +175,7 @@ def training_curves(runs: Sequence[RunData], x: str = "epoch", *, by: Callable[[
     """
     by = by or (lambda r: r.optimizer)
     groups = _group(runs, by)
-    colors = {**optimizer_colors(list(groups)), **(colors or {})}
+    colors = with_colors(list(groups), colors)
     fig = _figure(13, 7)
     axes = fig.subplots(2, 3, sharex=True)
     marked = 0
@@ -282,7 +299,7 @@ class _ScaledLocator(MaxNLocator):
 def memory_bars(state: Mapping[str, float], peak: Mapping[str, float | None] | None = None, *,
                 colors: Mapping[str, str] | None = None, title: str = "Optimizer-state memory") -> Figure:
     """One bar per name (``state`` bytes, labelled human-readably), and a grey peak-memory bar where measured."""
-    colors = {**optimizer_colors(list(state)), **(colors or {})}
+    colors = with_colors(list(state), colors)
     fig = _figure(max(5.0, 1.1 * len(state) + 2.5), 3.8)
     ax = fig.subplots()
     _bars(ax, state, peak, colors)
@@ -296,8 +313,8 @@ def lr_sensitivity(sweeps: Sequence[SweepSummary], *, metric: str = "val_acc",
     mean ± std over seeds, diverged learning rates marked × (at the top edge when no seed finished), the chosen
     (best on validation) learning rate circled."""
     several_batches = len({str(s.batch_size) for s in sweeps}) > 1
-    names = [f"{s.optimizer} · {batch_label(s.batch_size)}" if several_batches else s.optimizer for s in sweeps]
-    colors = {**optimizer_colors(names), **(colors or {})}
+    names = [f"{s.label} · {batch_label(s.batch_size)}" if several_batches else s.label for s in sweeps]
+    colors = with_colors(names, colors)
     fig = _figure(9, 5)
     ax = fig.subplots()
     _style(ax)
@@ -335,7 +352,7 @@ def lr_sensitivity(sweeps: Sequence[SweepSummary], *, metric: str = "val_acc",
     if any_diverged:
         handles.append(Line2D([], [], ls="none", marker="x", color="#444444", markersize=8, mew=2))
         labels.append("a seed diverged (top edge: all did)")
-    _legend(fig, handles, labels)
+    _legend(fig, handles, labels, loc="outside right center")  # upper: long variant names run into the title
     return fig
 
 

@@ -2,8 +2,9 @@
 
 - :func:`summarize` — one :class:`GroupSummary` per group of runs that differ only in their seed (same optimizer,
   batch size and hyperparameters), in first-seen order.
-- :func:`sweep_summaries` — per (optimizer, batch size): the learning rate chosen on validation, the test
-  accuracy at that rate and the tuning budget (:class:`SweepSummary`).
+- :func:`sweep_summaries` — per (optimizer, batch size, variant): the learning rate chosen on validation, the
+  test accuracy at that rate and the tuning budget (:class:`SweepSummary`). A variant is one setting of the other
+  hyperparameters (``--momentum 0.8,0.9`` gives two); they are summarized apart, never averaged together.
 
 Conventions, written once:
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,7 +104,7 @@ class LrPoint:
 
 @dataclass(frozen=True)
 class SweepSummary:
-    """One optimizer (at one batch size) of a sweep: what it was given and what it chose."""
+    """One optimizer (at one batch size, in one variant) of a sweep: what it was given and what it chose."""
 
     optimizer: str
     batch_size: int | str | None
@@ -113,6 +114,26 @@ class SweepSummary:
     best_lr: float | None
     best_val_acc: Stat
     test_acc_at_best: Stat
+    # The hyperparameters other than lr that set this variant apart from the same optimizer's other variants at
+    # this batch size, as (name, value); empty when the optimizer was swept in one variant only.
+    fixed: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def label(self) -> str:
+        """``"sgd"``, or ``"sgd (momentum=0.9)"`` for one of several variants."""
+        return variant_label(self.optimizer, dict(self.fixed))
+
+    def holds(self, run: RunData) -> bool:
+        """Whether ``run`` belongs to this summary's optimizer, batch size and variant (at any lr)."""
+        return (run.optimizer == self.optimizer and canonical_json(run.batch_size) == canonical_json(self.batch_size)
+                and all(canonical_json(run.hyperparameters.get(k)) == canonical_json(v) for k, v in self.fixed))
+
+
+def variant_label(optimizer: str, values: Mapping[str, Any]) -> str:
+    """``"momentum"`` or ``"momentum (momentum=0.8, weight_decay=0.0001)"``."""
+    if not values:
+        return optimizer
+    return f"{optimizer} ({', '.join(f'{k}={v:g}' if isinstance(v, float) else f'{k}={v}' for k, v in values.items())})"
 
 
 def group_key(run: RunData) -> tuple[str, str, str]:
@@ -217,7 +238,7 @@ def _choose(points: Sequence[LrPoint]) -> LrPoint | None:
 
 
 def sweep_summaries(data: ExperimentData | Sequence[RunData]) -> list[SweepSummary]:
-    """Per (optimizer, batch size): each learning rate's val/test acc, the chosen rate and the budget.
+    """Per (optimizer, batch size, variant): each learning rate's val/test acc, the chosen rate and the budget.
 
     Runs without a learning rate are left out; an optimizer none of whose runs has one is not listed.
     """
@@ -225,28 +246,51 @@ def sweep_summaries(data: ExperimentData | Sequence[RunData]) -> list[SweepSumma
     out = []
     by_optimizer = _groups([r for r in runs if r.lr is not None], lambda r: (r.optimizer, canonical_json(r.batch_size)))
     for group in by_optimizer.values():
-        points = []
-        for lr, at_lr in sorted(_groups(group, lambda r: r.lr).items()):
-            points.append(LrPoint(
-                lr=lr,
-                val_acc=Stat.of([r.final("val_acc") for r in at_lr]),
-                test_acc=Stat.of([r.final("test_acc") for r in at_lr]),
-                n_runs=len(at_lr),
-                diverged=sum(r.status == "diverged" for r in at_lr),
-                failed=sum(r.status == "failed" for r in at_lr),
+        variants = _groups(group, lambda r: canonical_json(_without_lr(r.hyperparameters)))
+        differing = _differing([members[0].hyperparameters for members in variants.values()])
+        for members in variants.values():
+            points = []
+            for lr, at_lr in sorted(_groups(members, lambda r: r.lr).items()):
+                points.append(LrPoint(
+                    lr=lr,
+                    val_acc=Stat.of([r.final("val_acc") for r in at_lr]),
+                    test_acc=Stat.of([r.final("test_acc") for r in at_lr]),
+                    n_runs=len(at_lr),
+                    diverged=sum(r.status == "diverged" for r in at_lr),
+                    failed=sum(r.status == "failed" for r in at_lr),
+                ))
+            best = _choose(points)
+            out.append(SweepSummary(
+                optimizer=members[0].optimizer,
+                batch_size=members[0].batch_size,
+                trials=len({group_key(r) for r in members}),
+                runs=len(members),
+                points=tuple(points),
+                best_lr=best.lr if best else None,
+                best_val_acc=best.val_acc if best else Stat.of([]),
+                test_acc_at_best=best.test_acc if best else Stat.of([]),
+                fixed=tuple((k, members[0].hyperparameters.get(k)) for k in differing),
             ))
-        best = _choose(points)
-        out.append(SweepSummary(
-            optimizer=group[0].optimizer,
-            batch_size=group[0].batch_size,
-            trials=len({group_key(r) for r in group}),
-            runs=len(group),
-            points=tuple(points),
-            best_lr=best.lr if best else None,
-            best_val_acc=best.val_acc if best else Stat.of([]),
-            test_acc_at_best=best.test_acc if best else Stat.of([]),
-        ))
     return out
+
+
+def _without_lr(hyperparameters: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in hyperparameters.items() if k != "lr"}
+
+
+def _differing(settings: Sequence[dict[str, Any]]) -> list[str]:
+    """The hyperparameters other than lr whose values are not the same in every one of ``settings``."""
+    names = sorted({k for h in settings for k in h if k != "lr"})
+    return [k for k in names if len({canonical_json(h.get(k)) for h in settings}) > 1]
+
+
+def group_labels(groups: Sequence[GroupSummary]) -> list[str]:
+    """Each group's optimizer, with the hyperparameters (other than lr) that set it apart from the same
+    optimizer's other groups: ``"sgd (momentum=0.9)"``, or just ``"sgd"`` when they differ in lr only."""
+    differing = {opt: _differing([g.hyperparameters for g in gs])
+                 for opt, gs in _groups(groups, lambda g: g.optimizer).items()}
+    return [variant_label(g.optimizer, {k: g.hyperparameters.get(k) for k in differing[g.optimizer]})
+            for g in groups]
 
 
 def format_bytes(n: float | None) -> str:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from descentlab.report.data import ExperimentData, batch_label
-from descentlab.report.summary import GroupSummary, SweepSummary, format_bytes
+from descentlab.report.summary import GroupSummary, SweepSummary, format_bytes, group_labels
 
 
 @dataclass(frozen=True)
@@ -41,10 +41,10 @@ def summary_table(groups: Sequence[GroupSummary]) -> Table:
                "final test acc", f"epochs {ttt}", f"seconds {ttt}", "s / epoch", "steps / s", "state memory",
                "diverged")
     rows = []
-    for g in groups:
+    for g, label in zip(groups, group_labels(groups)):
         reached = f" ({g.reached}/{g.n_runs})" if target is not None else ""
         rows.append((
-            g.optimizer, str(g.batch_size), _value(g.lr) if g.lr is not None else "–", str(g.n_runs),
+            label, str(g.batch_size), _value(g.lr) if g.lr is not None else "–", str(g.n_runs),
             g.final_train_loss.format(".3f"), _pct(g.final_val_acc), _pct(g.best_val_acc), _pct(g.final_test_acc),
             (g.epochs_to_target.format(".2g") if g.reached else "never") + reached if target is not None else "–",
             g.seconds_to_target.format(".3g") if g.reached else "–",
@@ -70,7 +70,7 @@ def tuning_table(sweeps: Sequence[SweepSummary]) -> Table:
     for s in sweeps:
         lrs = [p.lr for p in s.points]
         rows.append((
-            s.optimizer, str(s.batch_size), str(s.trials), str(s.runs),
+            s.label, str(s.batch_size), str(s.trials), str(s.runs),
             f"{min(lrs):.3g} … {max(lrs):.3g}" if lrs else "–",
             f"{s.best_lr:.3g}" if s.best_lr is not None else "–",
             _pct(s.best_val_acc), _pct(s.test_acc_at_best),
