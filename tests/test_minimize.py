@@ -147,3 +147,17 @@ def test_bad_x0_and_bad_hyperparameters_are_user_errors() -> None:
         minimize(parabola, 1.0, lr=-1.0)
     with pytest.raises(ValueError, match="unknown hyperparameter 'mom'"):
         minimize(parabola, 1.0, optimizer="sgd", mom=0.9)
+
+
+def test_muon_moves_a_vector_as_a_1_by_n_matrix_at_its_own_lr():
+    def f(x):
+        return (1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2
+
+    fast, slow = (minimize(f, [-1.5, 2.0], "muon", lr=lr, steps=1) for lr in (0.1, 0.001))
+    torch.testing.assert_close(fast.positions[1] - fast.positions[0], 100 * (slow.positions[1] - slow.positions[0]))
+    # the step Muon takes on the same point held as a 1 × 2 matrix
+    p = torch.nn.Parameter(torch.tensor([[-1.5, 2.0]], dtype=torch.float64))
+    p.grad = torch.autograd.grad(f(p[0]), p)[0]
+    optim.Muon([p], lr=0.1).step()
+    torch.testing.assert_close(fast.positions[1], p.detach()[0])
+    assert fast.positions.shape == (2, 2)

@@ -69,12 +69,18 @@ def minimize(fn: Callable[[Tensor], Tensor], x0: float | Sequence[float] | Tenso
     ``optimizer`` is a registry name (``descentlab.optim.names()``) or an optimizer class; ``lr`` and ``hyper``
     go to its constructor. ``x0`` (a number, a sequence or a tensor) is copied to ``dtype`` (float64 unless
     told otherwise). ``fn`` takes the tensor and returns a one-element tensor that depends on it.
+
+    A number or a vector is optimized as a ``1 × n`` matrix (``fn`` still sees it in ``x0``'s shape): the same
+    for every elementwise rule, and what lets a matrix rule act on it: Muon would otherwise hand a vector to its
+    AdamW half, which ignores ``lr``.
     """
     if not callable(fn):
         raise UserError(f"minimize: fn must be callable, got {type(fn).__name__}")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise UserError(f"minimize: invalid steps={steps!r}; allowed: an integer ≥ 0")
-    x = _start(x0, dtype)
+    start = _start(x0, dtype)
+    shape = start.shape
+    x = start.detach().reshape(1, -1).requires_grad_(True) if start.ndim < 2 else start
     opt, name = _make_optimizer(optimizer, x, lr, hyper)
     averaged = callable(getattr(opt, "train", None)) and callable(getattr(opt, "eval", None))
     if averaged:
@@ -84,14 +90,14 @@ def minimize(fn: Callable[[Tensor], Tensor], x0: float | Sequence[float] | Tenso
     values: list[Tensor] = []
     diverged_at = None
     for k in range(steps + 1):
-        value = _value(fn, x)
+        value = _value(fn, x.view(shape))
         grad = torch.autograd.grad(value, x)[0] if k < steps else None
         if averaged and k > 0:
-            point = _averaged_point(opt, x)
+            point = _averaged_point(opt, x).view(shape)
             with torch.no_grad():
                 recorded = _value(fn, point)
         else:
-            point, recorded = x.detach().clone(), value.detach()
+            point, recorded = x.detach().clone().view(shape), value.detach()
         positions.append(point)
         values.append(recorded)
         if not (torch.isfinite(point).all() and torch.isfinite(recorded) and torch.isfinite(value)):

@@ -77,10 +77,9 @@ def check_start(function: TestFunction, start: Sequence[float] | None) -> tuple[
 
 def run(function: TestFunction, optimizer: str, lr: float, steps: int,
         start: Sequence[float] | None = None) -> Traced:
-    """One path. The point is optimized as a ``1 × dim`` matrix: the same as a vector for every elementwise
-    rule, and what lets a matrix rule (Muon) act on it rather than hand it to its fallback."""
-    x0 = torch.tensor([check_start(function, start)], dtype=torch.float64)
-    path = minimize(lambda x: function.fn(x[0]), x0, optimizer=optimizer, lr=lr, steps=steps)
+    """One path (``minimize`` optimizes the point as a ``1 × dim`` matrix, so Muon acts on it as a matrix)."""
+    x0 = torch.tensor(check_start(function, start), dtype=torch.float64)
+    path = minimize(function.fn, x0, optimizer=optimizer, lr=lr, steps=steps)
     return Traced(optimizer, lr, path)
 
 
