@@ -113,3 +113,17 @@ def test_tables_are_text(experiments):
     assert tables.diverged_table(compare).rows[0][1:7] == ("rmsprop", "1", "batch 32", "0.001", "diverged", "530")
     assert [r[5] for r in tables.tuning_table(summary.sweep_summaries(sweep)).rows] == ["0.1", "0.001"]
     assert format_bytes(1536) == "1.5 KiB" and format_bytes(12) == "12 B" and format_bytes(None) == "–"
+
+
+def test_timings_of_a_shared_pass_are_marked(experiments):
+    import dataclasses
+
+    compare, _, _ = experiments
+    runs = [dataclasses.replace(r, epochs=[{**e, "shared_by": 3} for e in r.epochs]) if r.optimizer == "adam" else r
+            for r in compare.runs]
+    groups = summary.summarize(runs)
+    assert [g.shared_by for g in groups] == [1, 1, 3, 1]
+    t = tables.summary_table(groups)
+    assert t.rows[2][10].endswith(" (pass of 3)") and "(pass of" not in t.rows[0][10]
+    alone = tables.summary_table(summary.summarize(compare))
+    assert "vectorized pass" in t.note and "vectorized pass" not in alone.note

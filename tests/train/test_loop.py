@@ -16,7 +16,7 @@ from descentlab.train import Callback, RunConfig, train
 from .conftest import synthetic_splits
 
 KEYS = {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc", "lr", "seconds",
-        "eval_seconds", "elapsed", "steps", "steps_per_s", "state_bytes", "peak_memory_bytes"}
+        "eval_seconds", "elapsed", "steps", "steps_per_s", "state_bytes", "peak_memory_bytes", "shared_by"}
 TIMING = {"seconds", "eval_seconds", "elapsed", "steps_per_s", "peak_memory_bytes"}  # measured, not computed
 
 

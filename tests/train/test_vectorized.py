@@ -21,7 +21,7 @@ from descentlab.train import RunConfig, train
 from descentlab.train.vectorized import train_vectorized, unsupported_reason, vectorizable_groups
 
 RTOL, ATOL = 1e-4, 1e-6
-TIMING = {"seconds", "eval_seconds", "elapsed", "steps_per_s", "peak_memory_bytes"}
+TIMING = {"seconds", "eval_seconds", "elapsed", "steps_per_s", "peak_memory_bytes", "shared_by"}
 
 
 def _splits(features: int = 20, n: int = 240, seed: int = 0, image: bool = False) -> Splits:
@@ -166,6 +166,9 @@ def test_a_diverging_configuration_is_masked_and_the_others_go_on_unchanged() ->
     assert with_bad[1].status == "diverged" == single.status
     assert with_bad[1].diverged_step == single.diverged_step
     assert with_bad[1].epochs == single.epochs == []  # diverged in the first epoch: nothing reported
+    # the timings of each epoch were the pass's, shared by the runs still in it (the diverged one left in epoch 1)
+    assert [e["shared_by"] for e in with_bad[0].epochs] == [3] * len(with_bad[0].epochs)
+    assert single.epochs == [] and all(e["shared_by"] == 1 for e in train(healthy[0], task=MLP, splits=SPLITS).epochs)
     for a, b in zip([with_bad[0], *with_bad[2:]], without):
         assert a.status == "completed"
         for ea, eb in zip(a.epochs, b.epochs):

@@ -164,12 +164,18 @@ def print_compare_summary(console: Console, groups: Sequence[Any]) -> None:
         else:
             ttt = "never"
         from descentlab.report.summary import format_bytes
+        from descentlab.report.tables import shared_note
 
         rt.add_row(g.optimizer, str(g.batch_size), str(g.n_runs), g.final_train_loss.format(".3f"),
                    pct(g.final_val_acc), pct(g.best_val_acc), pct(g.final_test_acc), ttt,
-                   g.seconds_per_epoch.format(".3g"), g.steps_per_s.format(".0f"), format_bytes(g.state_bytes.mean),
+                   g.seconds_per_epoch.format(".3g") + shared_note(g), g.steps_per_s.format(".0f"),
+                   format_bytes(g.state_bytes.mean),
                    f"{g.diverged}/{g.n_runs}" if g.diverged else "0")
     console.print(rt)
+    if any(g.shared_by > 1 for g in groups):
+        from descentlab.report.tables import SHARED_NOTE
+
+        console.print(SHARED_NOTE + ".", highlight=False)
 
 
 def make_console() -> Console:

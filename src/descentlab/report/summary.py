@@ -83,6 +83,8 @@ class GroupSummary:
     steps_per_s: Stat
     state_bytes: Stat  # optimizer state at the last stored epoch
     peak_memory_bytes: Stat  # n = 0 where the trainer does not measure it (CPU)
+    # Runs trained together in one vectorized pass report the pass's seconds; the most that shared one.
+    shared_by: int = 1
 
     @property
     def lr(self) -> float | None:
@@ -214,6 +216,7 @@ def summarize_group(runs: Sequence[RunData], target: float | None = None) -> Gro
         steps_per_s=Stat.of([_mean_of(r, "steps_per_s") for r in runs]),
         state_bytes=Stat.of([_last(r, "state_bytes") for r in runs]),
         peak_memory_bytes=Stat.of(peaks),
+        shared_by=int(max((v for r in runs for v in finite(r.values("shared_by"))), default=1)),
     )
 
 

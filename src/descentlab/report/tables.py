@@ -33,6 +33,16 @@ def _value(value: Any) -> str:
     return str(value)
 
 
+SHARED_NOTE = ("“pass of K”: trained in one vectorized pass with K − 1 other runs, whose seconds, steps/s and "
+               "time to target are the pass's, the same for all K (descentlab compare --no-vectorize times each "
+               "run alone)")
+
+
+def shared_note(g: GroupSummary) -> str:
+    """`` (pass of K)`` after a timing of runs that shared a vectorized pass, else nothing."""
+    return f" (pass of {g.shared_by})" if g.shared_by > 1 else ""
+
+
 def summary_table(groups: Sequence[GroupSummary]) -> Table:
     """The headline table: one row per group, mean ± std over seeds."""
     target = next((g.target for g in groups if g.target is not None), None)
@@ -48,12 +58,14 @@ def summary_table(groups: Sequence[GroupSummary]) -> Table:
             g.final_train_loss.format(".3f"), _pct(g.final_val_acc), _pct(g.best_val_acc), _pct(g.final_test_acc),
             (g.epochs_to_target.format(".2g") if g.reached else "never") + reached if target is not None else "–",
             g.seconds_to_target.format(".3g") if g.reached else "–",
-            g.seconds_per_epoch.format(".2g"), g.steps_per_s.format(".3g"),
+            g.seconds_per_epoch.format(".2g") + shared_note(g), g.steps_per_s.format(".3g"),
             format_bytes(g.state_bytes.mean),
             f"{g.diverged}/{g.n_runs}" + (f" (+{g.failed} failed)" if g.failed else ""),
         ))
-    return Table("Summary", headers, tuple(rows),
-                 "mean ± sample std over the seeds that finished; diverged runs are counted, not averaged")
+    note = "mean ± sample std over the seeds that finished; diverged runs are counted, not averaged"
+    if any(g.shared_by > 1 for g in groups):
+        note += "; " + SHARED_NOTE
+    return Table("Summary", headers, tuple(rows), note)
 
 
 def hyperparameter_table(groups: Sequence[GroupSummary]) -> Table:

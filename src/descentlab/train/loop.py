@@ -7,7 +7,9 @@ Per-epoch metrics (keys of each dict in :attr:`RunResult.epochs`):
   the epoch; ``None`` when a split is empty), ``lr`` (of the epoch's last step);
 - ``seconds`` (training wall time of the epoch), ``eval_seconds`` (evaluation), ``elapsed`` (cumulative
   training seconds), ``steps`` (cumulative updates), ``steps_per_s`` (this epoch's), ``state_bytes`` (bytes of
-  all tensors in the optimizer state), ``peak_memory_bytes`` (see :mod:`descentlab.train.memory`).
+  all tensors in the optimizer state), ``peak_memory_bytes`` (see :mod:`descentlab.train.memory`),
+  ``shared_by`` (how many runs the timings belong to: 1 here; the vectorized trainer trains several in one pass,
+  whose seconds they all report).
 
 Divergence: the sum of the training losses since the last test is tested for finiteness every ``check_every``
 steps (default 1 on CPU, where testing costs < 1 % of a step; 50 on accelerators, to avoid a device sync per
@@ -206,6 +208,7 @@ def train(config: RunConfig, *, task: Task | None = None, splits=None, callbacks
             "elapsed": elapsed, "steps": step, "steps_per_s": (step - epoch_start_step) / max(seconds, 1e-12),
             "state_bytes": state_bytes(opt),
             "peak_memory_bytes": peak_bytes(device),
+            "shared_by": 1,
         }
         history.append(metrics)
         if reached is None and target is not None and val_acc is not None and val_acc >= target:

@@ -394,6 +394,7 @@ class _Pass:
                     "steps_per_s": (step - epoch_start_step) / max(seconds, 1e-12),
                     "state_bytes": int(self.bytes[row]),
                     "peak_memory_bytes": peak_bytes(self.device),  # of the whole pass
+                    "shared_by": len(self.rows),  # the seconds above are the pass's, for all of them
                 })
                 target = self.task.target_val_acc
                 if reached[row] is None and target is not None and val_acc is not None and val_acc >= target:
