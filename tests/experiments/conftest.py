@@ -7,7 +7,7 @@ from typing import Any
 
 from descentlab.store import Store
 
-TIMING = {"seconds", "eval_seconds", "elapsed", "steps_per_s", "peak_memory_bytes"}
+TIMING = {"seconds", "eval_seconds", "elapsed", "steps_per_s", "peak_memory_bytes", "shared_by"}  # how it was timed
 
 
 def stored(path: str | Path, experiment: int | str = "last") -> dict[str, dict[str, Any]]:
