@@ -29,7 +29,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 from torch import Tensor
 
 from descentlab.rules.base import (
@@ -43,6 +42,7 @@ from descentlab.rules.base import (
     new_step,
     nonzero,
     step_count,
+    zeros,
 )
 
 DEFAULTS: dict[str, Any] = {
@@ -62,8 +62,8 @@ def validate(h: Hyper) -> None:
 def init_state(p: Tensor, h: Hyper) -> dict[str, Any]:
     return {
         "step": new_step(),
-        "square_avg": torch.zeros_like(p, memory_format=torch.preserve_format),
-        "acc_delta": torch.zeros_like(p, memory_format=torch.preserve_format),
+        "square_avg": zeros(p),
+        "acc_delta": zeros(p),
     }
 
 

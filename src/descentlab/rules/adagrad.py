@@ -47,6 +47,7 @@ from descentlab.rules.base import (
     new_step,
     nonzero,
     step_count,
+    zeros,
 )
 
 DEFAULTS: dict[str, Any] = {
@@ -67,7 +68,7 @@ def validate(h: Hyper) -> None:
 
 
 def init_state(p: Tensor, h: Hyper) -> dict[str, Any]:
-    total = torch.zeros_like(p, memory_format=torch.preserve_format)
+    total = zeros(p)
     # Both halves of a complex accumulator start at the value, as torch's complex(v, v).
     (torch.view_as_real(total) if torch.is_complex(total) else total).add_(h["initial_accumulator_value"])
     return {"step": new_step(), "sum": total}

@@ -59,6 +59,7 @@ from descentlab.rules.base import (
     new_step,
     nonzero,
     step_count,
+    zeros,
 )
 
 DEFAULTS: dict[str, Any] = {
@@ -80,11 +81,11 @@ def validate(h: Hyper) -> None:
 def init_state(p: Tensor, h: Hyper) -> dict[str, Any]:
     state: dict[str, Any] = {
         "step": new_step(),
-        "exp_avg": torch.zeros_like(p, memory_format=torch.preserve_format),
-        "exp_avg_sq": torch.zeros_like(p, memory_format=torch.preserve_format),
+        "exp_avg": zeros(p),
+        "exp_avg_sq": zeros(p),
     }
     if h["amsgrad"]:
-        state["max_exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        state["max_exp_avg_sq"] = zeros(p)
     return state
 
 

@@ -40,6 +40,7 @@ from descentlab.rules.base import (
     new_step,
     nonzero,
     step_count,
+    zeros,
 )
 
 DEFAULTS: dict[str, Any] = {
@@ -58,8 +59,8 @@ def validate(h: Hyper) -> None:
 def init_state(p: Tensor, h: Hyper) -> dict[str, Any]:
     return {
         "step": new_step(),
-        "exp_avg": torch.zeros_like(p, memory_format=torch.preserve_format),
-        "exp_inf": torch.zeros_like(p, memory_format=torch.preserve_format),
+        "exp_avg": zeros(p),
+        "exp_inf": zeros(p),
     }
 
 

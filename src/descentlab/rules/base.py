@@ -163,3 +163,8 @@ def step_count(state: dict[str, Any]) -> int:
 
 def new_step() -> Tensor:
     return torch.tensor(0.0, dtype=torch.float32)
+
+
+def zeros(p: Tensor) -> Tensor:
+    """A state tensor of zeros shaped, typed and laid out like ``p`` (as torch.optim creates its state)."""
+    return torch.zeros_like(p, memory_format=torch.preserve_format)

@@ -32,10 +32,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 from torch import Tensor
 
-from descentlab.rules.base import Hyper, Rule, add_, added, check_bool, check_common, check_number, nonzero
+from descentlab.rules.base import Hyper, Rule, add_, added, check_bool, check_common, check_number, nonzero, zeros
 
 DEFAULTS: dict[str, Any] = {
     "lr": 1e-4,
@@ -62,7 +61,7 @@ def raise_betas(value: Any) -> None:
 
 
 def init_state(p: Tensor, h: Hyper) -> dict[str, Any]:
-    return {"exp_avg": torch.zeros_like(p, memory_format=torch.preserve_format)}
+    return {"exp_avg": zeros(p)}
 
 
 def update(p: Tensor, g: Tensor, state: dict[str, Any], h: Hyper) -> None:

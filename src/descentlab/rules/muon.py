@@ -68,6 +68,7 @@ from descentlab.rules.base import (
     check_bool,
     check_number,
     nonzero,
+    zeros,
 )
 
 DEFAULTS: dict[str, Any] = {
@@ -149,7 +150,7 @@ def lr_ratio(adjust_lr_fn: str | None, shape: torch.Size) -> float:
 
 
 def init_state(p: Tensor, h: Hyper) -> dict[str, Any]:
-    return {"momentum_buffer": torch.zeros_like(p, memory_format=torch.preserve_format)}
+    return {"momentum_buffer": zeros(p)}
 
 
 def update(p: Tensor, g: Tensor, state: dict[str, Any], h: Hyper) -> None:

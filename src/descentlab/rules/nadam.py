@@ -54,6 +54,7 @@ from descentlab.rules.base import (
     new_step,
     nonzero,
     step_count,
+    zeros,
 )
 
 DEFAULTS: dict[str, Any] = {
@@ -76,8 +77,8 @@ def init_state(p: Tensor, h: Hyper) -> dict[str, Any]:
     return {
         "step": new_step(),
         "mu_product": torch.tensor(1.0, dtype=torch.float32),
-        "exp_avg": torch.zeros_like(p, memory_format=torch.preserve_format),
-        "exp_avg_sq": torch.zeros_like(p, memory_format=torch.preserve_format),
+        "exp_avg": zeros(p),
+        "exp_avg_sq": zeros(p),
     }
 
 

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 from torch import Tensor
 
 from descentlab.rules.base import (
@@ -55,6 +54,7 @@ from descentlab.rules.base import (
     new_step,
     nonzero,
     step_count,
+    zeros,
 )
 
 DEFAULTS: dict[str, Any] = {
@@ -77,11 +77,11 @@ def validate(h: Hyper) -> None:
 
 def init_state(p: Tensor, h: Hyper) -> dict[str, Any]:
     state: dict[str, Any] = {"step": new_step(),
-                             "square_avg": torch.zeros_like(p, memory_format=torch.preserve_format)}
+                             "square_avg": zeros(p)}
     if nonzero(h["momentum"]):
-        state["momentum_buffer"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        state["momentum_buffer"] = zeros(p)
     if h["centered"]:
-        state["grad_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        state["grad_avg"] = zeros(p)
     return state
 
 

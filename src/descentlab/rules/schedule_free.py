@@ -69,6 +69,7 @@ from descentlab.rules.base import (
     check_common,
     check_number,
     nonzero,
+    zeros,
 )
 
 _SHARED: dict[str, Any] = {"weight_decay": 0.0, "warmup_steps": 0, "r": 0.0, "weight_lr_power": 2.0}
@@ -144,7 +145,7 @@ def _init_sgd(p: Tensor, h: Hyper) -> dict[str, Any]:
 
 def _init_adamw(p: Tensor, h: Hyper) -> dict[str, Any]:
     return {"z": torch.clone(p, memory_format=torch.preserve_format),
-            "exp_avg_sq": torch.zeros_like(p, memory_format=torch.preserve_format)}
+            "exp_avg_sq": zeros(p)}
 
 
 def _move(y: Tensor, z: Tensor, d: Tensor, h: Hyper) -> None:
