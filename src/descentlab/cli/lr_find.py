@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from descentlab.cli.common import parse_batch_sizes, parse_float, parse_positive_int
-from descentlab.cli.output import make_console, write_json
+from descentlab.cli.output import make_console, progress_bar, write_json
 from descentlab.errors import UserError
 from descentlab.experiments import lr_find as lf
 
@@ -87,9 +86,7 @@ def run(args: argparse.Namespace) -> int:
     splits = task.load(data_dir=spec.data_dir)
     console.print(f"[bold]{task.name}[/]: lr range test of {optimizer}, lr {spec.start:g} → {spec.end:g} over "
                   f"≤ {spec.steps} steps of batch {batch_size}, {spec.seeds} seed(s)")
-    with Store(args.store) as store, Progress(TextColumn("[bold]lr-find"), BarColumn(), MofNCompleteColumn(),
-                                              TextColumn("steps"), TimeElapsedColumn(), console=console,
-                                              transient=True) as progress:
+    with Store(args.store) as store, progress_bar(console, "steps") as progress:
         bar = progress.add_task("lr-find", total=spec.seeds * spec.steps)  # a seed that stops early ends short
         on_step = lambda k: progress.advance(bar)  # noqa: E731
         result, experiment_id = lf.run(spec, splits=splits, store=store, env=environment(), on_step=on_step)

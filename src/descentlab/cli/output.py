@@ -17,9 +17,10 @@ from descentlab.experiments.runner import Trial
 from descentlab.train import Callback, RunConfig, RunResult
 
 
-def progress_bar(console: Console) -> Progress:
+def progress_bar(console: Console, unit: str = "epochs") -> Progress:
+    """A transient bar: description, ``done/total unit``, elapsed and remaining time."""
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("epochs"), TimeElapsedColumn(), TimeRemainingColumn(), console=console,
+                    TextColumn(unit), TimeElapsedColumn(), TimeRemainingColumn(), console=console,
                     transient=True)
 
 
