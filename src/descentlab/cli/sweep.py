@@ -172,7 +172,7 @@ def show_summary(console: Console, store: Store, experiment_id: int, spec: Sweep
     from descentlab.report.tables import tuning_table
 
     rows = sweep_rows(report_data.load(store, experiment_id))
-    print_table(console, tuning_table([r.summary for r in rows]))
+    print_table(console, tuning_table([r.summary for r in rows], [r.label for r in rows]))
     print_table(console, sensitivity_table(rows))
     best = best_per_optimizer(rows)
     if any(r.extras for r in rows):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -27,7 +27,7 @@ import numpy as np
 from descentlab import optim
 from descentlab.errors import UserError
 from descentlab.experiments.presets import get_preset
-from descentlab.report.data import ExperimentData, RunData
+from descentlab.report.data import ExperimentData
 from descentlab.report.summary import LrPoint, Stat, SweepSummary, sweep_summaries, variant_label
 from descentlab.report.tables import Table
 from descentlab.tasks import get_task
@@ -174,12 +174,12 @@ class SweepRow:
     """One variant of a sweep: the optimizer at one combination of the extra values, over the learning rates."""
 
     optimizer: str
-    extras: dict[str, Any]
-    summary: SweepSummary  # its ``optimizer`` is the variant's label
+    extras: dict[str, Any]  # the swept extra values, by the grid's names (beta1, not betas)
+    summary: SweepSummary
 
     @property
     def label(self) -> str:
-        return self.summary.optimizer
+        return variant_label(self.optimizer, self.extras)
 
 
 def grid_names(data: ExperimentData) -> list[str]:
@@ -189,22 +189,14 @@ def grid_names(data: ExperimentData) -> list[str]:
 
 
 def sweep_rows(data: ExperimentData) -> list[SweepRow]:
-    """One row per variant, in the order runs were started; the lr chosen on validation (``sweep_summaries``)."""
+    """One row per variant of ``sweep_summaries`` (which splits them and chooses each one's lr on validation),
+    with the variant's values of the grid's extra hyperparameters."""
     names = grid_names(data)
-    variants: dict[tuple[str, str], list[RunData]] = {}
-    for run in data.runs:
-        extras = extras_of(run.hyperparameters, names)
-        variants.setdefault((run.optimizer, variant_label(run.optimizer, extras)), []).append(run)
     rows = []
-    for (optimizer, label), runs in variants.items():
-        for summary in sweep_summaries(runs):
-            extras = extras_of(runs[0].hyperparameters, names)
-            rows.append(SweepRow(optimizer, extras, _relabel(summary, label)))
+    for summary in sweep_summaries(data):
+        run = next(r for r in data.runs if summary.holds(r))
+        rows.append(SweepRow(summary.optimizer, extras_of(run.hyperparameters, names), summary))
     return rows
-
-
-def _relabel(summary: SweepSummary, label: str) -> SweepSummary:
-    return replace(summary, optimizer=label)
 
 
 def best_per_optimizer(rows: Sequence[SweepRow]) -> dict[str, SweepRow]:

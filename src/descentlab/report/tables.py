@@ -76,13 +76,14 @@ def hyperparameter_table(groups: Sequence[GroupSummary]) -> Table:
     return Table("Resolved hyperparameters", ("optimizer", "batch", *names), rows)
 
 
-def tuning_table(sweeps: Sequence[SweepSummary]) -> Table:
-    """Tuning budget and the learning rate each optimizer chose on validation."""
+def tuning_table(sweeps: Sequence[SweepSummary], labels: Sequence[str] | None = None) -> Table:
+    """Tuning budget and the learning rate each optimizer chose on validation; ``labels`` name the rows (default:
+    each summary's own label)."""
     rows = []
-    for s in sweeps:
+    for s, label in zip(sweeps, labels or [s.label for s in sweeps]):
         lrs = [p.lr for p in s.points]
         rows.append((
-            s.label, str(s.batch_size), str(s.trials), str(s.runs),
+            label, str(s.batch_size), str(s.trials), str(s.runs),
             f"{min(lrs):.3g} … {max(lrs):.3g}" if lrs else "–",
             f"{s.best_lr:.3g}" if s.best_lr is not None else "–",
             _pct(s.best_val_acc), _pct(s.test_acc_at_best),
