@@ -144,6 +144,9 @@ def _hyper_text(h: dict[str, Any]) -> str:
 
 def print_compare_summary(console: Console, groups: Sequence[Any]) -> None:
     """The console's compact version of the report's tables: resolved hyperparameters, then the results."""
+    from descentlab.report.summary import format_bytes
+    from descentlab.report.tables import SHARED_NOTE, shared_note
+
     many_batches = len({g.batch_size for g in groups}) > 1
     console.print("[bold]Resolved hyperparameters[/]")
     for g in groups:
@@ -164,9 +167,6 @@ def print_compare_summary(console: Console, groups: Sequence[Any]) -> None:
             ttt += f" ({g.reached}/{g.n_runs})" if g.reached < g.n_runs else ""
         else:
             ttt = "never"
-        from descentlab.report.summary import format_bytes
-        from descentlab.report.tables import shared_note
-
         rt.add_row(g.optimizer, str(g.batch_size), str(g.n_runs), g.final_train_loss.format(".3f"),
                    pct(g.final_val_acc), pct(g.best_val_acc), pct(g.final_test_acc), ttt,
                    g.seconds_per_epoch.format(".3g") + shared_note(g), g.steps_per_s.format(".0f"),
@@ -174,8 +174,6 @@ def print_compare_summary(console: Console, groups: Sequence[Any]) -> None:
                    f"{g.diverged}/{g.n_runs}" if g.diverged else "0")
     console.print(rt)
     if any(g.shared_by > 1 for g in groups):
-        from descentlab.report.tables import SHARED_NOTE
-
         console.print(SHARED_NOTE + ".", highlight=False)
 
 

@@ -34,10 +34,7 @@ _LINESTYLES = ("-", "--", ":", "-.")
 
 def optimizer_colors(names: Sequence[str]) -> dict[str, str]:
     """A colour per name, in order, from matplotlib's ``tab10`` (``tab20`` beyond ten names)."""
-    import matplotlib
-
-    cmap = matplotlib.colormaps["tab10" if len(names) <= 10 else "tab20"]
-    return {name: matplotlib.colors.to_hex(cmap(i % cmap.N)) for i, name in enumerate(dict.fromkeys(names))}
+    return with_colors(names, None)
 
 
 def with_colors(names: Sequence[str], given: Mapping[str, str] | None) -> dict[str, str]:
@@ -47,7 +44,7 @@ def with_colors(names: Sequence[str], given: Mapping[str, str] | None) -> dict[s
 
     out = dict(given or {})
     fresh = [n for n in dict.fromkeys(names) if n not in out]
-    if fresh:
+    if fresh:  # the palette in order, skipping the colours already given
         cmap = matplotlib.colormaps["tab10" if len(out) + len(fresh) <= 10 else "tab20"]
         taken = set(out.values())
         palette = [matplotlib.colors.to_hex(cmap(i)) for i in range(cmap.N)]
