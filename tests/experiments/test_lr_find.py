@@ -92,7 +92,10 @@ def test_real_quick_run_on_digits_stores_one_run_per_seed():
         assert result.curves[0].losses != result.curves[1].losses  # different init and data order
         runs = store.runs(experiment_id)
         assert store.experiment(experiment_id).kind == "lr-find" and len(runs) == 2
-        steps = store.epochs(runs[0].id)
+        steps = store.steps(runs[0].id)
         assert len(steps) == len(result.curves[0].lrs)
-        assert set(steps[0]) == {"epoch", "step", "lr", "loss", "smoothed_loss"} and steps[0]["step"] == 0
+        assert set(steps[0]) == {"step", "lr", "loss"} and steps[0]["step"] == 0
+        assert [st["lr"] for st in steps] == lf.learning_rates(spec.start, spec.end, spec.steps)[:len(steps)]
         assert lf.load(store, experiment_id).suggestion == s  # the store is enough to rebuild it
+        again, same_id = lf.run(spec, store=store)  # the same spec resumes: nothing is trained again
+        assert same_id == experiment_id and len(store.runs(experiment_id)) == 2 and again.suggestion == s

@@ -29,8 +29,15 @@ Suggested range (a single point is known to be unstable, so a range):
   suggestion says so in its ``note``.
 
 The same rule on each seed's own curve (up to its stop) shows how much the suggestion varies across seeds.
-Each seed draws its own initial weights and data order (:func:`descentlab.train.loop.epoch_generator`; after a
-full pass over the training split the next epoch's permutation is used).
+
+How it runs: each seed is an ordinary training run of the one trainer (:func:`descentlab.train.train`) whose
+schedule is the exponential ramp above (:class:`RangeTest`, part of the run's configuration), bounded to
+``steps`` updates, with every update's (lr, loss) logged and :class:`LRFinder`, a per-update callback, applying
+the stop rule. So a seed draws its initial weights and data order as any run does (after a full pass over the
+training split the next epoch's permutation is used), and with a store the experiment goes through the same
+runner as ``compare`` and ``sweep``: one run per seed, its updates in the store's ``steps`` table, and running
+the same command again resumes (finished seeds are not recomputed). The smoothed curve and the stop step are
+recomputed from the stored losses (:func:`smooth`, :func:`stop_step`), which is what the running smoother gave.
 """
 
 from __future__ import annotations
@@ -41,14 +48,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-import torch
 
 from descentlab import optim
 from descentlab.errors import UserError
 from descentlab.experiments.presets import get_preset
 from descentlab.tasks import Task, get_task
+from descentlab.train import Callback, RunConfig, train
 from descentlab.train.config import check_batch_size
-from descentlab.train.loop import epoch_generator
 
 BETA = 0.98  # EMA factor of the smoothed loss (fastai's default)
 STOP_FACTOR = 4.0  # stop once the smoothed loss exceeds this many times its best
@@ -71,6 +77,19 @@ def check_range(start: float, end: float, steps: int) -> None:
         raise UserError(f"--start {start:g} must be < --end {end:g}")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
         raise UserError(f"--steps {steps!r} must be a whole number ≥ 2")
+
+
+@dataclass(frozen=True)
+class RangeTest:
+    """The range test's schedule: ``lr_k = start · (end / start)^(k / (steps − 1))`` (what :func:`learning_rates`
+    lists), as a ``step -> lr`` schedule of a training run."""
+
+    start: float
+    end: float
+    steps: int
+
+    def __call__(self, step: int) -> float:
+        return self.start * (self.end / self.start) ** (step / (self.steps - 1))
 
 
 @dataclass
@@ -264,74 +283,55 @@ def combine(spec: LRFindSpec, optimizer: str, hyper: dict[str, Any], batch_size:
                         suggest(lrs, med, skip_steps(spec.steps)))
 
 
-def run_seed(task: Task, optimizer: str, hyper: Mapping[str, Any], x: torch.Tensor, y: torch.Tensor, *,
-             seed: int, init: str, batch_size: int | str, lrs: Sequence[float],
-             on_step: Callable[[int], None] | None = None) -> SeedCurve:
-    """One seed's range test on the training tensors ``x, y``."""
-    model = task.build_model(seed, init)
-    model.train()
-    opt = optim.get(optimizer).create(model.parameters(), **hyper)
-    n = len(y)
-    bs = n if batch_size == "full" else min(int(batch_size), n)
-    smoother, losses, smoothed, stop, epoch, batches = Smoother(), [], [], None, 0, iter(())
-    for k, lr in enumerate(lrs):
-        idx = next(batches, None)
-        if idx is None:  # a fresh permutation per pass over the data, as the training loop draws them
-            epoch += 1
-            batches = iter(torch.randperm(n, generator=epoch_generator(seed, epoch)).split(bs))
-            idx = next(batches)
-        for group in opt.param_groups:
-            group["lr"] = lr
-        loss = task.loss_fn(model(x[idx]), y[idx])
-        value = loss.item()
-        s, stop_here = smoother.update(value)
-        losses.append(value)
-        smoothed.append(s)
-        if on_step:
-            on_step(k)
-        if stop_here:
-            stop = k
-            break
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    return SeedCurve(seed, list(lrs[: len(losses)]), losses, smoothed, stop, len(lrs))
+class LRFinder(Callback):
+    """The stop rule as a per-update callback: ends the run at the first update whose smoothed loss fires it."""
+
+    per_step = True
+
+    def __init__(self, on_step: Callable[[int], None] | None = None) -> None:
+        self.smoother, self.on_progress = Smoother(), on_step
+
+    def on_step(self, step: int, lr: float | None, loss: float) -> bool:
+        if self.on_progress:
+            self.on_progress(step)
+        return self.smoother.update(loss)[1]
+
+
+def configs(spec: LRFindSpec, task: Task, n_train: int) -> list[RunConfig]:
+    """One training run per seed: the range-test schedule over enough epochs for ``spec.steps`` updates."""
+    _, optimizer, hyper, batch_size, init = spec.resolve()
+    per_epoch = 1 if batch_size == "full" else math.ceil(n_train / min(int(batch_size), n_train))
+    schedule = RangeTest(spec.start, spec.end, spec.steps)
+    return [RunConfig.build(task, optimizer, hyper, epochs=math.ceil(spec.steps / per_epoch), batch_size=batch_size,
+                            seed=seed, init=init, schedule=schedule) for seed in range(spec.seeds)]
+
+
+def curve(seed: int, steps: Sequence[Mapping[str, Any]], length: int) -> SeedCurve:
+    """A seed's curve from its logged updates (``{"step", "lr", "loss"}``, in order)."""
+    losses = [float(s["loss"]) if s["loss"] is not None else math.nan for s in steps]
+    smoothed = smooth(losses)
+    return SeedCurve(seed, [s["lr"] for s in steps], losses, smoothed, stop_step(smoothed), length)
 
 
 def run(spec: LRFindSpec, *, splits=None, store=None, env: Mapping[str, Any] | None = None,
         on_step: Callable[[int], None] | None = None) -> tuple[LRFindResult, int | None]:
-    """Run the test for every seed; with ``store``, record an ``lr-find`` experiment (one run per seed).
-    Returns the result and the experiment id (None without a store)."""
-    task, optimizer, hyper, batch_size, init = spec.resolve()
+    """Run the test for every seed; with ``store``, as an ``lr-find`` experiment of the store (one run per seed,
+    resumed when the same spec is run again). Returns the result and the experiment id (None without a store)."""
+    from descentlab.experiments.runner import open_experiment, train_stored
+
+    task, optimizer, hyper, batch_size, _ = spec.resolve()
     splits = splits if splits is not None else task.load(data_dir=spec.data_dir)
-    lrs = learning_rates(spec.start, spec.end, spec.steps)
-    curves = [run_seed(task, optimizer, hyper, splits.x_train, splits.y_train, seed=seed, init=init,
-                       batch_size=batch_size, lrs=lrs, on_step=on_step) for seed in range(spec.seeds)]
-    result = combine(spec, optimizer, hyper, batch_size, curves)
-    experiment_id = record(store, result, env or {}) if store is not None else None
-    return result, experiment_id
-
-
-def _run_config(result: LRFindResult, seed: int, init: str) -> dict[str, Any]:
-    s = result.spec
-    return {"kind": "lr-find", "task": get_task(s.task).name, "optimizer": result.optimizer,
-            "hyperparameters": result.hyperparameters, "start": s.start, "end": s.end, "steps": s.steps,
-            "batch_size": result.batch_size, "seed": seed, "init": init, "preset": s.preset,
-            "beta": BETA, "stop_factor": STOP_FACTOR}
-
-
-def record(store: Any, result: LRFindResult, env: Mapping[str, Any]) -> int:
-    """Store ``result`` as an experiment of kind ``lr-find``; each run's summary holds its stop and suggestion."""
-    from descentlab.store import trial_key
-
-    experiment_id = store.create_experiment("lr-find", result.spec.to_dict(), env)
-    init = get_preset(result.spec.preset).init
-    for c in result.curves:
-        config = _run_config(result, c.seed, init)
-        store.record_run(experiment_id, trial_key(config), task=config["task"], optimizer=result.optimizer,
-                         seed=c.seed, config=config, epochs=c.epochs(), status="completed",
-                         summary={"stop_step": c.stop_step, "suggestion": asdict(c.suggestion)}, first_epoch=0)
-    return experiment_id
+    runs = configs(spec, task, len(splits.y_train))
+    options = {"max_steps": spec.steps, "log_steps": True}
+    if store is None:
+        curves = [curve(c.seed, train(c, task=task, splits=splits, callbacks=[LRFinder(on_step)], **options).steps
+                        or [], spec.steps) for c in runs]
+        return combine(spec, optimizer, hyper, batch_size, curves), None
+    experiment_id, todo, _ = open_experiment(store, "lr-find", spec.to_dict(), runs, env=env)
+    for trial in todo:
+        train_stored(trial, store=store, experiment_id=experiment_id, splits=splits,
+                     callbacks=[LRFinder(on_step)], **options)
+    return load(store, experiment_id), experiment_id
 
 
 def load(store: Any, experiment_id: int | str) -> LRFindResult:
@@ -340,12 +340,9 @@ def load(store: Any, experiment_id: int | str) -> LRFindResult:
     if experiment.kind != "lr-find":
         raise UserError(f"experiment {experiment.id} is a {experiment.kind}, not an lr-find")
     spec = LRFindSpec(**experiment.spec)
-    curves, config = [], {}
-    for run_ in store.runs(experiment.id):
-        steps = store.epochs(run_.id)
-        config = run_.config
-        curves.append(SeedCurve(run_.seed, [e["lr"] for e in steps], [e["loss"] for e in steps],
-                                [e["smoothed_loss"] for e in steps], (run_.summary or {}).get("stop_step"),
-                                spec.steps))
+    runs = sorted((r for r in store.runs(experiment.id) if r.status in ("completed", "diverged")),
+                  key=lambda r: r.seed)
+    curves = [curve(r.seed, store.steps(r.id), spec.steps) for r in runs]
+    config = runs[0].config if runs else {}
     return combine(spec, config.get("optimizer", spec.optimizer), config.get("hyperparameters", {}),
                    config.get("batch_size", spec.batch_size), curves)

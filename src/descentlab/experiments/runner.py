@@ -7,7 +7,7 @@ config hash is already finished in the same experiment is skipped: rerunning the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +42,8 @@ class StoreWriter(Callback):
 
     def on_run_end(self, result: RunResult) -> None:
         assert self.run_id is not None
-        self.store.finish_run(self.run_id, result.status, summary_of(result), diverged_step=result.diverged_step)
+        self.store.finish_run(self.run_id, result.status, summary_of(result), diverged_step=result.diverged_step,
+                              steps=result.steps or ())
 
 
 def summary_of(result: RunResult) -> dict[str, Any]:
@@ -57,6 +58,7 @@ def summary_of(result: RunResult) -> dict[str, Any]:
         "steps": last.get("steps"),
         "state_bytes": last.get("state_bytes"),
         "time_to_target": result.time_to_target,
+        "engine": result.engine,
     }
 
 
@@ -76,11 +78,12 @@ def pending(store: Store, experiment_id: int, configs: Sequence[RunConfig]) -> t
 
 
 def train_stored(trial: Trial, *, store: Store, experiment_id: int, splits: Any, device: str = "cpu",
-                 callbacks: Sequence[Callback] = ()) -> RunResult:
-    """Train one trial in this process, storing it epoch by epoch; a run that raises is stored as failed."""
+                 callbacks: Sequence[Callback] = (), **options: Any) -> RunResult:
+    """Train one trial in this process, storing it epoch by epoch (and its logged updates, if ``options`` ask
+    :func:`~descentlab.train.train` for them, with its end); a run that raises is stored as failed."""
     writer = StoreWriter(store, experiment_id, trial)
     try:
-        return train(trial.config, splits=splits, device=device, callbacks=[writer, *callbacks])
+        return train(trial.config, splits=splits, device=device, callbacks=[writer, *callbacks], **options)
     except BaseException as exc:
         if writer.run_id is not None:
             store.finish_run(writer.run_id, "failed", {"error": f"{type(exc).__name__}: {exc}"})
@@ -88,13 +91,14 @@ def train_stored(trial: Trial, *, store: Store, experiment_id: int, splits: Any,
 
 
 def open_experiment(store: Store, kind: str, spec: dict[str, Any], configs: Sequence[RunConfig], *,
-                    fresh: bool = False) -> tuple[int, list[Trial], int]:
+                    fresh: bool = False, env: Mapping[str, Any] | None = None) -> tuple[int, list[Trial], int]:
     """The experiment this spec already has in the store (so rerunning a command resumes it), or a new one
-    (always, with ``fresh``); with its trials still to run and how many are already finished."""
+    (always, with ``fresh``; recorded with ``env``, default this machine's :func:`environment`); with its trials
+    still to run and how many are already finished."""
     from descentlab.environment import environment
 
     experiment_id = None if fresh else store.find_experiment_by_spec(kind, spec)
     if experiment_id is None:
-        experiment_id = store.create_experiment(kind, spec, environment())
+        experiment_id = store.create_experiment(kind, spec, environment() if env is None else env)
     todo, done = pending(store, experiment_id, configs)
     return experiment_id, todo, done

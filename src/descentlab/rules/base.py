@@ -45,6 +45,20 @@ class Rule:
     # Optional fast path over a list of same-device, same-dtype tensors with Python-number hyperparameters,
     # proven equal to ``update`` by tests. Returns False when it cannot take these tensors.
     fused: Callable[[list[Tensor], list[Tensor], list[dict[str, Any]], Hyper], bool] | None = None
+    # Declared capabilities: what the front-ends (the optimizer class, the vectorized trainer, the tracer) read
+    # instead of inspecting the rule's code.
+    # - fixed: hyperparameters that must stay Python values (no per-configuration tensors): configurations that
+    #   differ in one are trained in separate slots. Flags and non-numbers are always fixed.
+    fixed: frozenset[str] = field(default_factory=frozenset)
+    # - group_state: per-group counters that the optimizer class advances once per step (schedule-free's k,
+    #   lr_max, weight_sum): the rule's update cannot be applied to slices of a stack on its own.
+    group_state: bool = False
+    # - averaged_iterate: gradients are taken at one point (y) and the model is evaluated at another (x), switched
+    #   by the optimizer's train()/eval().
+    averaged_iterate: bool = False
+    # - for_shape(h, shape): the hyperparameters for a parameter of this (unstacked) shape, for rules whose
+    #   update depends on the parameter's shape (Muon: 2-D parameters take Muon, the others AdamW).
+    for_shape: Callable[[Hyper, torch.Size], Hyper] | None = None
 
     def resolve(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Defaults updated by ``overrides``; unknown keys and bad values raise :class:`HyperparameterError`."""

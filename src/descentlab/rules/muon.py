@@ -167,6 +167,9 @@ def update(p: Tensor, g: Tensor, state: dict[str, Any], h: Hyper) -> None:
     add_(p, o, -step)
 
 
+# Newton–Schulz's coefficients, step count and eps shape the iteration itself: never per-configuration tensors.
+_FIXED = frozenset({"ns_coefficients", "ns_steps", "eps"})
+
 MUON = Rule(
     name="muon",
     defaults=DEFAULTS,
@@ -174,6 +177,7 @@ MUON = Rule(
     update=update,
     validate=validate,
     flags=frozenset({"nesterov"}),
+    fixed=_FIXED,
     paper="Jordan et al. 2024, Muon: An optimizer for hidden layers in neural networks",
 )
 
@@ -194,6 +198,11 @@ WITH_ADAMW_DEFAULTS: dict[str, Any] = {
 def uses_muon(p: Tensor, h: Hyper) -> bool:
     """Whether ``p`` gets the Muon rule: the group's ``use_muon`` if set, else whether ``p`` is 2-D."""
     return p.ndim == 2 if h["use_muon"] is None else h["use_muon"]
+
+
+def for_shape(h: Hyper, shape: torch.Size) -> Hyper:
+    """The group's hyperparameters for a parameter of ``shape``: ``use_muon`` decided (2-D: Muon) if it was not."""
+    return h if h["use_muon"] is not None else {**h, "use_muon": len(shape) == 2}
 
 
 def adamw_hyperparameters(h: Hyper) -> dict[str, Any]:
@@ -234,5 +243,7 @@ MUON_WITH_ADAMW = Rule(
     update=_update_with_adamw,
     validate=_validate_with_adamw,
     flags=frozenset({"nesterov"}),
+    fixed=_FIXED,
+    for_shape=for_shape,
     paper=MUON.paper + "; AdamW (Loshchilov & Hutter 2019) for the non-matrix parameters",
 )

@@ -1,7 +1,7 @@
 """The tables of the results store, its version, and opening a file safely.
 
 The schema version lives in ``PRAGMA user_version``. A file written by a newer descentlab (a higher version) is
-refused with a message saying so rather than misread; older versions get migrations here when there are any.
+refused with a message saying so rather than misread; older versions are migrated here (version 2 added the per-update ``steps`` table).
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ from pathlib import Path
 
 from descentlab.errors import UserError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Times are ISO-8601 UTC text; *_json columns hold canonical JSON (store/keys.py).
 SCHEMA = """
 CREATE TABLE experiments (
     id          INTEGER PRIMARY KEY,
-    kind        TEXT NOT NULL,              -- compare | sweep | lr-find
+    kind        TEXT NOT NULL,              -- an experiment kind: compare | sweep | lr-find
     name        TEXT,
     created_at  TEXT NOT NULL,
     spec_json   TEXT NOT NULL,              -- the full resolved spec
@@ -47,7 +47,16 @@ CREATE TABLE epochs (
     metrics_json  TEXT NOT NULL,
     PRIMARY KEY (run_id, epoch)
 ) WITHOUT ROWID;
+""" + """
+CREATE TABLE steps (
+    run_id        INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    step          INTEGER NOT NULL CHECK (step >= 0),  -- the 0-based update
+    metrics_json  TEXT NOT NULL,                       -- lr, loss (the batch's, before the update)
+    PRIMARY KEY (run_id, step)
+) WITHOUT ROWID;
 """
+# Statements that bring a store of version v - 1 to version v.
+MIGRATIONS = {2: SCHEMA[SCHEMA.index("CREATE TABLE steps"):]}
 
 
 def connect(path: Path | str, timeout: float) -> sqlite3.Connection:
@@ -94,6 +103,12 @@ def _migrate(conn: sqlite3.Connection, path: Path | str) -> None:
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
+        else:
+            for to in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[to].split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+        if version != SCHEMA_VERSION:
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:

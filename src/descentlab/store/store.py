@@ -92,6 +92,13 @@ def _metrics_json(epoch: int, metrics: Mapping[str, Any]) -> str:
     return canonical_json({k: v for k, v in metrics.items() if k != "epoch"})
 
 
+def _step_row(metrics: Mapping[str, Any]) -> tuple[int, str]:
+    step = metrics.get("step")
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise UserError(f"a step record needs an int 'step' >= 0, got {step!r}")
+    return step, canonical_json({k: v for k, v in metrics.items() if k != "step"})
+
+
 class Store:
     """An SQLite results store at ``path`` (default :func:`default_store_path`; ``":memory:"`` for tests)."""
 
@@ -203,6 +210,7 @@ class Store:
                 "finished trials are skipped on resume, not run again"
             )
         conn.execute("DELETE FROM epochs WHERE run_id = ?", (run_id,))
+        conn.execute("DELETE FROM steps WHERE run_id = ?", (run_id,))
         conn.execute(
             "UPDATE runs SET task = ?, optimizer = ?, seed = ?, config_json = ?, started_at = ?, status = 'running',"
             " diverged_step = NULL, summary_json = NULL, finished_at = NULL WHERE id = ?",
@@ -217,6 +225,7 @@ class Store:
         status: str,
         summary: Mapping[str, Any],
         diverged_step: int | None,
+        steps: Sequence[Mapping[str, Any]] = (),
     ) -> None:
         if status not in ("completed", "diverged", "failed"):
             raise UserError(f"a run finishes as completed, diverged or failed; got {status!r}")
@@ -228,6 +237,8 @@ class Store:
         )
         if cursor.rowcount != 1:
             raise UserError(f"no run {run_id} in {self.path}")
+        conn.executemany("INSERT INTO steps (run_id, step, metrics_json) VALUES (?, ?, ?)",
+                         [(run_id, *_step_row(s)) for s in steps])
 
     def start_run(
         self, experiment_id: int, trial_key: str, *, task: str, optimizer: str, seed: int, config: Mapping[str, Any]
@@ -249,11 +260,13 @@ class Store:
             conn.execute("INSERT INTO epochs (run_id, epoch, metrics_json) VALUES (?, ?, ?)", (run_id, epoch, text))
 
     def finish_run(
-        self, run_id: int, status: Status, summary: Mapping[str, Any], diverged_step: int | None = None
+        self, run_id: int, status: Status, summary: Mapping[str, Any], diverged_step: int | None = None,
+        steps: Sequence[Mapping[str, Any]] = (),
     ) -> None:
-        """Close a run as ``completed``, ``diverged`` (at ``diverged_step``) or ``failed``, with its summary."""
+        """Close a run as ``completed``, ``diverged`` (at ``diverged_step``) or ``failed``, with its summary and
+        its per-update records (``steps``, each with its 0-based ``"step"``), in one transaction."""
         with self._write() as conn:
-            self._finish(conn, run_id, status, summary, diverged_step)
+            self._finish(conn, run_id, status, summary, diverged_step, steps)
 
     def record_run(
         self,
@@ -269,6 +282,7 @@ class Store:
         summary: Mapping[str, Any],
         diverged_step: int | None = None,
         first_epoch: int = 1,
+        steps: Sequence[Mapping[str, Any]] = (),
     ) -> int:
         """Record a whole finished run in one transaction and return its id: all of it lands, or none of it.
 
@@ -282,7 +296,7 @@ class Store:
                 "INSERT INTO epochs (run_id, epoch, metrics_json) VALUES (?, ?, ?)",
                 [(run_id, first_epoch + i, text) for i, text in enumerate(texts)],
             )
-            self._finish(conn, run_id, status, summary, diverged_step)
+            self._finish(conn, run_id, status, summary, diverged_step, steps)
         return run_id
 
     def completed_trial_keys(self, experiment_id: int) -> set[str]:
@@ -302,6 +316,12 @@ class Store:
         """A run's per-epoch metrics in epoch order, each dict with its ``"epoch"`` first."""
         rows = self._conn.execute("SELECT epoch, metrics_json FROM epochs WHERE run_id = ? ORDER BY epoch", (run_id,))
         return [{"epoch": epoch, **from_json(text)} for epoch, text in rows]
+
+    def steps(self, run_id: int) -> list[dict[str, Any]]:
+        """A run's per-update records in order, each dict with its 0-based ``"step"`` first (empty when the run
+        recorded none)."""
+        rows = self._conn.execute("SELECT step, metrics_json FROM steps WHERE run_id = ? ORDER BY step", (run_id,))
+        return [{"step": step, **from_json(text)} for step, text in rows]
 
     # -- export ---------------------------------------------------------------------------------------------
     def to_records(self, experiment_id: int | str | None = None) -> list[dict[str, Any]]:

@@ -1,27 +1,20 @@
 """Train one configuration: data preloaded as tensors, an epoch is a seeded permutation and index gathers.
 
-Per-epoch metrics (keys of each dict in :attr:`RunResult.epochs`):
+What a run records, when it counts as diverged and how a schedule sets the learning rate is the training
+protocol of :mod:`descentlab.train.core`, shared with the vectorized trainer; this module is how one model takes
+its steps.
 
-- ``epoch`` (1-based), ``train_loss`` / ``train_acc`` (over the epoch's batches, weighted by batch size, with the
-  weights as they were at each step), ``val_loss`` / ``val_acc`` / ``test_loss`` / ``test_acc`` (evaluated after
-  the epoch; ``None`` when a split is empty), ``lr`` (of the epoch's last step);
-- ``seconds`` (training wall time of the epoch), ``eval_seconds`` (evaluation), ``elapsed`` (cumulative
-  training seconds), ``steps`` (cumulative updates), ``steps_per_s`` (this epoch's), ``state_bytes`` (bytes of
-  all tensors in the optimizer state), ``peak_memory_bytes`` (see :mod:`descentlab.train.memory`),
-  ``shared_by`` (how many runs the timings belong to: 1 here; the vectorized trainer trains several in one pass,
-  whose seconds they all report).
+Divergence is tested every ``check_every`` updates (default 1 on CPU, where testing costs < 1 % of a step; 50
+on accelerators, to avoid a device sync per step) on the sum of the training losses since the last test, and at
+the end of each epoch by :class:`~descentlab.train.core.Divergence`. The reported ``diverged_step`` is the
+1-based update at which a test failed.
 
-Divergence: the sum of the training losses since the last test is tested for finiteness every ``check_every``
-steps (default 1 on CPU, where testing costs < 1 % of a step; 50 on accelerators, to avoid a device sync per
-step), and the epoch's weighted total once more at its end. The
-reported ``diverged_step`` is the 1-based update at which the test failed, so it is at most ``check_every - 1``
-updates after the first non-finite loss. A diverged run stops; its unfinished epoch is not reported.
+Gradients come from :mod:`descentlab.train.engine`: by default the explicit engine for MLP-shaped networks
+(checked against autograd once per process), autograd otherwise; ``RunResult.engine`` says which.
 
-Gradients: ``engine="auto"`` (default) computes the loss and gradients of MLP-shaped networks with
-:class:`~descentlab.train.mlp_gradients.MLPGradients` (explicit back-propagation, the same kernels autograd runs
-and bitwise the same gradients on CPU, without autograd's per-step bookkeeping: ≈ 1.3× less time per forward and
-backward for the 784-128-10 MLP here) and anything else with autograd; ``"autograd"`` always uses autograd,
-``"explicit"`` requires the explicit engine. The optimizer sees ordinary ``.grad`` tensors either way.
+Schedule-free optimizers hold two points: the run trains at *y* and is evaluated (and checkpointed) at the
+averaged *x*. A descentlab rule declares it (``Rule.averaged_iterate``); an optimizer from elsewhere is
+recognised by its ``train()``/``eval()`` methods, the convention of the ``schedulefree`` package.
 
 Denormals are flushed to zero while :func:`train` runs (see :mod:`descentlab.train.denormals`: ≈14 % faster Adam
 training on this CPU, results unchanged) and the process is put back as it was afterwards. Runs are bitwise
@@ -38,22 +31,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
 from descentlab import optim
-from descentlab.errors import UserError
 from descentlab.tasks import Task, get_task
 from descentlab.train import checkpoint as ckpt
 from descentlab.train.callbacks import Callback
 from descentlab.train.config import RunConfig
+from descentlab.train.core import (
+    Divergence,
+    RunTracker,
+    averaged_iterate,
+    batch_size_of,
+    epoch_generator,
+    epoch_record,
+    lr_at,
+    permutation,
+    step_callbacks,
+)
 from descentlab.train.denormals import flush_denormals
+from descentlab.train.engine import ENGINES, engine_name, gradient_engine
 from descentlab.train.memory import peak_bytes, reset_peak
-from descentlab.train.mlp_gradients import MLPGradients
 
 EVAL_BATCH = 8192
-ENGINES = ("auto", "explicit", "autograd")
+__all__ = ["ENGINES", "EVAL_BATCH", "RunResult", "epoch_generator", "evaluate", "state_bytes", "train"]
 
 
 @dataclass(frozen=True)
@@ -64,17 +66,13 @@ class RunResult:
     diverged_step: int | None = None
     time_to_target: dict[str, Any] | None = None  # {"epoch", "seconds", "steps"} when val_acc first ≥ target
     model: nn.Module | None = field(default=None, repr=False, compare=False)
+    engine: str | None = None  # which code computed the gradients: "explicit" or "autograd"
+    steps: list[dict[str, Any]] | None = field(default=None, repr=False)  # per update, with log_steps=True
 
     def to_dict(self) -> dict[str, Any]:
         return {"config": self.config.to_dict(), "status": self.status, "epochs": self.epochs,
-                "diverged_step": self.diverged_step, "time_to_target": self.time_to_target}
-
-
-def epoch_generator(seed: int, epoch: int) -> torch.Generator:
-    """The generator of epoch ``epoch``'s permutation: a function of (seed, epoch) alone, so resuming needs no
-    saved generator state and no two (seed, epoch) pairs share a stream."""
-    state = np.random.SeedSequence([seed, epoch]).generate_state(2, np.uint32)
-    return torch.Generator().manual_seed(int(state[0]) << 31 ^ int(state[1]))
+                "diverged_step": self.diverged_step, "time_to_target": self.time_to_target, "engine": self.engine,
+                "steps": self.steps}
 
 
 @torch.inference_mode()
@@ -96,11 +94,15 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor, loss_fn, batch: int = EVAL_
 @flush_denormals()
 def train(config: RunConfig, *, task: Task | None = None, splits=None, callbacks: Sequence[Callback] = (),
           checkpoint_path: str | Path | None = None, device: str | torch.device = "cpu",
-          check_every: int | None = None, engine: str = "auto") -> RunResult:
+          check_every: int | None = None, engine: str = "auto", max_steps: int | None = None,
+          log_steps: bool = False) -> RunResult:
     """Train ``config``. ``task`` defaults to the registered task ``config.task``; ``splits`` to its data
     (loaded with ``config.val_fraction`` / ``config.data_seed``). With ``checkpoint_path``, the state is saved
     after every epoch and a run finds and resumes its own checkpoint there (another config's is an error).
-    ``engine``: ``"auto"``, ``"explicit"`` or ``"autograd"`` (see the module docstring)."""
+    ``engine``: ``"auto"``, ``"explicit"`` or ``"autograd"`` (see :mod:`descentlab.train.engine`).
+    ``max_steps``: end the run after that many updates (an unfinished epoch is not reported). ``log_steps``:
+    keep every update's ``{"step", "lr", "loss"}`` (the batch's loss before the update) in ``RunResult.steps``
+    (costs one synchronisation per update)."""
     task = task or get_task(config.task)
     splits = splits if splits is not None else task.load(val_fraction=config.val_fraction, seed=config.data_seed)
     device = torch.device(device)
@@ -111,37 +113,44 @@ def train(config: RunConfig, *, task: Task | None = None, splits=None, callbacks
                 for k in ("val", "test")}
     model = task.build_model(config.seed, config.init).to(device)
     opt = optim.get(config.optimizer).create(model.parameters(), **config.hyperparameters)
-    explicit = gradient_engine(model, task, engine)
+    explicit = gradient_engine(model, task, engine, (x_train, y_train))
     params = [p for _, p in model.named_parameters()]
-    loss_fn, schedule, target = task.loss_fn, config.schedule, task.target_val_acc
+    loss_fn = task.loss_fn
     n = len(y_train)
-    bs = n if config.batch_size == "full" else min(config.batch_size, n)
+    bs = batch_size_of(config, n)
+    stepwise = step_callbacks(callbacks)
+    logged: list[dict[str, Any]] | None = [] if log_steps else None
+    # Schedule-free optimizers train at y and are evaluated at the averaged x.
+    modes = averaged_iterate(opt)
 
-    history: list[dict[str, Any]] = []
-    step, elapsed, start_epoch, reached = 0, 0.0, 0, None
+    tracker = RunTracker(task.target_val_acc)
+    step, elapsed, start_epoch = 0, 0.0, 0
     saved = ckpt.load(checkpoint_path, config.to_dict()) if checkpoint_path else None
     if saved:
         model.load_state_dict(saved["model"])
         opt.load_state_dict(saved["optimizer"])
         torch.set_rng_state(saved["rng"])
-        history, start_epoch, reached = saved["metrics"], saved["epoch"], saved["time_to_target"]
-        step, elapsed = history[-1]["steps"], history[-1]["elapsed"]
+        tracker.history, start_epoch, tracker.reached = saved["metrics"], saved["epoch"], saved["time_to_target"]
+        tracker.divergence.start_loss = saved.get("start_loss")
+        step, elapsed = tracker.history[-1]["steps"], tracker.history[-1]["elapsed"]
+    else:
+        tracker.divergence.start_loss = evaluate(model, x_train, y_train, loss_fn)[0]
     for cb in callbacks:
         cb.on_run_start(config)
 
     model.train()
-    # Schedule-free optimizers hold two points: train at y, evaluate (and checkpoint) at the average x.
-    modes = callable(getattr(opt, "train", None)) and callable(getattr(opt, "eval", None))
     if modes:
         opt.train()
-    diverged = None
+    stopped = False
     weights = [p.detach() for p in params]  # views sharing storage: the optimizer's in-place updates show
     buffers = [torch.zeros_like(w) for w in weights] if explicit is not None else []
     for epoch in range(start_epoch + 1, config.epochs + 1):
+        if max_steps is not None and step >= max_steps:
+            break
         if config.batch_size == "full":  # one step on all the data: no permutation, no gather
             order, batches = None, [None]
         else:
-            order = torch.randperm(n, generator=epoch_generator(config.seed, epoch)).to(device)
+            order = permutation(n, config.seed, epoch).to(device)
             batches = order.split(bs)
         # Per step, only what cannot wait: the loss (kept, summed at the end of the epoch) and the predicted
         # classes written into their place in the epoch's order. Summing and comparing on every step cost
@@ -152,10 +161,13 @@ def train(config: RunConfig, *, task: Task | None = None, splits=None, callbacks
         epoch_start_step = step
         t0 = time.perf_counter()
         for idx in batches:
+            if max_steps is not None and step >= max_steps:
+                stopped = True
+                break
             # index_select: the same gather as x[idx], ≈ 4× less overhead for a batch of 32
             x, y = (x_train, y_train) if idx is None else (x_train.index_select(0, idx), y_train.index_select(0, idx))
-            if schedule is not None:
-                lr = schedule(step)
+            if config.schedule is not None:
+                lr = lr_at(config, step)
                 for group in opt.param_groups:
                     group["lr"] = lr
             if explicit is not None:
@@ -166,6 +178,14 @@ def train(config: RunConfig, *, task: Task | None = None, splits=None, callbacks
             else:
                 out = model(x)
                 loss = loss_fn(out, y)
+            if stepwise or logged is not None:
+                value, lr_now = loss.item(), opt.param_groups[0]["lr"]
+                if logged is not None:
+                    logged.append({"step": step, "lr": lr_now, "loss": value})
+                if any([cb.on_step(step, lr_now, value) for cb in stepwise]):
+                    stopped = True
+                    break
+            if explicit is None:
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
             opt.step()
@@ -178,68 +198,50 @@ def train(config: RunConfig, *, task: Task | None = None, splits=None, callbacks
                 recent = losses[-1] if check_every == 1 else torch.stack(losses[checked:]).sum()
                 checked = len(losses)
                 if not math.isfinite(recent.item()):
-                    diverged = step
+                    tracker.diverged = step
                     break
+        if stopped or tracker.diverged is not None:
+            break
         sizes = torch.tensor([len(b) for b in batches] if order is not None else [n], dtype=torch.float64,
                              device=device)
         loss_total = (torch.stack(losses).double() @ sizes[:len(losses)]).item() if losses else 0.0
-        if diverged is None and not math.isfinite(loss_total):
-            diverged = step
-        if diverged is None:
-            labels = y_train if order is None else y_train.index_select(0, order)
-            correct = (predicted == labels).sum().item()
+        if tracker.divergence.exploded(loss_total / n):
+            tracker.diverged = step
+            break
+        labels = y_train if order is None else y_train.index_select(0, order)
+        correct = (predicted == labels).sum().item()
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         seconds = time.perf_counter() - t0
-        if diverged is not None:
-            break
         elapsed += seconds
         t1 = time.perf_counter()
         if modes:
             opt.eval()
-        val_loss, val_acc = evaluate(model, *held_out["val"], loss_fn)
-        test_loss, test_acc = evaluate(model, *held_out["test"], loss_fn)
+        val = evaluate(model, *held_out["val"], loss_fn)
+        test = evaluate(model, *held_out["test"], loss_fn)
         if modes:
             opt.train()
-        metrics = {
-            "epoch": epoch, "train_loss": loss_total / n, "train_acc": correct / n,
-            "val_loss": val_loss, "val_acc": val_acc, "test_loss": test_loss, "test_acc": test_acc,
-            "lr": opt.param_groups[0]["lr"], "seconds": seconds, "eval_seconds": time.perf_counter() - t1,
-            "elapsed": elapsed, "steps": step, "steps_per_s": (step - epoch_start_step) / max(seconds, 1e-12),
-            "state_bytes": state_bytes(opt),
-            "peak_memory_bytes": peak_bytes(device),
-            "shared_by": 1,
-        }
-        history.append(metrics)
-        if reached is None and target is not None and val_acc is not None and val_acc >= target:
-            reached = {"epoch": epoch, "seconds": elapsed, "steps": step}
+        metrics = epoch_record(epoch=epoch, train_loss=loss_total / n, train_acc=correct / n, val=val, test=test,
+                               lr=opt.param_groups[0]["lr"], seconds=seconds,
+                               eval_seconds=time.perf_counter() - t1, elapsed=elapsed, steps=step,
+                               epoch_steps=step - epoch_start_step, state_bytes=state_bytes(opt),
+                               peak_memory_bytes=peak_bytes(device), shared_by=1)
+        tracker.add(metrics)
         if checkpoint_path:
             ckpt.save(checkpoint_path, {"config": config.to_dict(), "epoch": epoch, "model": model.state_dict(),
                                         "optimizer": opt.state_dict(), "rng": torch.get_rng_state(),
-                                        "metrics": history, "time_to_target": reached})
+                                        "metrics": tracker.history, "time_to_target": tracker.reached,
+                                        "start_loss": tracker.divergence.start_loss})
         for cb in callbacks:
             cb.on_epoch_end(epoch, metrics)
 
     if modes:
         opt.eval()  # the model a schedule-free run returns is the averaged point it was evaluated at
-    result = RunResult(config, "diverged" if diverged else "completed", history, diverged, reached, model)
+    result = RunResult(config, tracker.status, tracker.history, tracker.diverged, tracker.reached, model,
+                       engine_name(explicit), logged)
     for cb in callbacks:
         cb.on_run_end(result)
     return result
-
-
-def gradient_engine(model: nn.Module, task: Task, engine: str) -> MLPGradients | None:
-    """The explicit-gradient engine for ``model`` when ``engine`` asks for it (or ``"auto"`` and it applies)."""
-    if engine not in ENGINES:
-        raise UserError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
-    if engine == "autograd":
-        return None
-    found = MLPGradients.of(model, task.loss)
-    if found is None and engine == "explicit":
-        raise UserError(f"task {task.name!r}: its network or loss is not one the explicit engine handles "
-                        "(Linear, ReLU/LeakyReLU/Tanh/Sigmoid, flatten, residual sums; cross-entropy); "
-                        "use engine='autograd'")
-    return found
 
 
 def state_bytes(opt: torch.optim.Optimizer) -> int:

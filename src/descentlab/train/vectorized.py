@@ -18,23 +18,29 @@ Each configuration keeps everything the single-run loop (:mod:`descentlab.train.
   kernel into runs of identical hyperparameters and calls the kernel once per run (on this CPU, torch's fused
   Adam per configuration is ≈ 6× faster than the eager rule over tensor hyperparameters, which makes ~9 passes
   over memory); ``"tensor"`` always uses the tensor-hyperparameter rule; ``"runs"`` always splits.
-- its metrics: the loop's per-epoch keys, computed per configuration from the stacked forward. ``seconds``,
-  ``eval_seconds``, ``elapsed`` and ``steps_per_s`` are those of the whole pass (shared by its K configurations).
+- its record, time to target, divergence rule and learning rate per update: the training protocol of
+  :mod:`descentlab.train.core`, the same calls the loop makes, per configuration. ``seconds``,
+  ``eval_seconds``, ``elapsed`` and ``steps_per_s`` are those of the whole pass (shared by its K configurations,
+  ``shared_by`` says how many).
 
-Divergence: a configuration whose loss is non-finite is masked out of the summed loss (``torch.where``, so its
-NaNs reach no other row), recorded ``diverged`` at that 1-based step, and removed from the stack before the
-update: its final parameters are those that produced the non-finite loss (the loop's model has that step's
-update applied too). The others go on unchanged. As in the loop, the test runs every ``check_every`` steps
-(1 on CPU, 50 on accelerators) and the unfinished epoch of a diverged configuration is not reported.
+Divergence (the rule of :class:`~descentlab.train.core.Divergence`): a configuration whose loss is non-finite is
+masked out of the summed loss (``torch.where``, so its NaNs reach no other row), recorded ``diverged`` at that
+1-based step, and removed from the stack before the update: its final parameters are those that produced the
+non-finite loss (the loop's model has that step's update applied too). One whose epoch mean exploded is removed
+at the end of that epoch. The others go on unchanged. As in the loop, the non-finite test runs every
+``check_every`` steps (1 on CPU, 50 on accelerators) and the unfinished epoch of a diverged configuration is not
+reported.
 
-Not supported (raise :class:`~descentlab.errors.UserError`; :func:`unsupported_reason` says why): optimizers
-whose front-end does bookkeeping of its own in ``step`` (schedule-free), models with buffers, checkpoints and
-callbacks.
+What a rule needs is read from its declarations (:class:`~descentlab.rules.base.Rule`): ``fixed``
+hyperparameters split slots, ``for_shape`` gives shape-dependent hyperparameters (Muon) from each parameter's
+unstacked shape, and a rule with ``group_state`` (schedule-free's per-group counters) is not vectorized.
+
+Not supported (raise :class:`~descentlab.errors.UserError`; :func:`unsupported_reason` says why): optimizers that
+are not descentlab rules, rules with ``group_state``, models with buffers, checkpoints and callbacks.
 """
 
 from __future__ import annotations
 
-import inspect
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -46,11 +52,13 @@ from torch import Tensor
 from descentlab import optim
 from descentlab.errors import UserError
 from descentlab.optim.base import RuleOptimizer
-from descentlab.rules.base import HyperparameterError, Rule
+from descentlab.rules.base import Rule
 from descentlab.tasks import Task, get_task
 from descentlab.train.config import RunConfig
+from descentlab.train.core import RunTracker, batch_size_of, epoch_record, lr_at, permutation
 from descentlab.train.denormals import flush_denormals
-from descentlab.train.loop import EVAL_BATCH, RunResult, epoch_generator, gradient_engine
+from descentlab.train.engine import engine_name, gradient_engine
+from descentlab.train.loop import EVAL_BATCH, RunResult
 from descentlab.train.memory import peak_bytes, reset_peak
 from descentlab.train.stacked import stack_models, stacked_forward
 
@@ -70,8 +78,9 @@ def unsupported_reason(config: RunConfig) -> str | None:
     cls = optim.get(config.optimizer).cls
     if not issubclass(cls, RuleOptimizer):
         return f"optimizer {config.optimizer!r} is not a descentlab rule"
-    if inspect.unwrap(cls.step) is not inspect.unwrap(RuleOptimizer.step):  # torch patches step with hooks
-        return f"optimizer {config.optimizer!r} keeps bookkeeping of its own in step() ({cls.__name__})"
+    if cls.rule.group_state:
+        return (f"optimizer {config.optimizer!r} keeps per-group state that its step() advances "
+                f"({cls.__name__}); it trains one run at a time")
     return None
 
 
@@ -103,7 +112,7 @@ class _Slot:
     fused: bool
     members: list[int]                 # config indices (into the sorted list), one per row
     hypers: list[dict[str, Any]]       # the members' resolved hyperparameters
-    schedules: list[Any]
+    configs: list[RunConfig]
     a: int = 0
     states: list[dict[str, Any]] = field(default_factory=list)
     h: list[dict[str, Any]] = field(default_factory=list)  # per parameter: Python values or [n, 1, ...] tensors
@@ -112,13 +121,13 @@ class _Slot:
     def b(self) -> int:
         return self.a + len(self.members)
 
-    def build_h(self, params: list[Tensor], original_ndim: list[int]) -> None:
-        self.h = [_merge(self.hypers, p, nd) for p, nd in zip(params, original_ndim)]
+    def build_h(self, params: list[Tensor]) -> None:
+        self.h = [_merge(self.rule, self.hypers, p) for p in params]
 
     def set_lr(self, step: int, params: list[Tensor]) -> None:
-        if all(s is None for s in self.schedules):
+        if all(c.schedule is None for c in self.configs):
             return
-        lrs = [h["lr"] if s is None else s(step) for h, s in zip(self.hypers, self.schedules)]
+        lrs = [lr_at(c, step) for c in self.configs]
         for h, p in zip(self.h, params):
             h["lr"] = lrs[0] if len(set(lrs)) == 1 else _column(lrs, p)
 
@@ -133,17 +142,17 @@ class _Slot:
         for p, g, s, h in zip(ps, gs, self.states, self.h):
             self.rule.update(p, g, s, h)
 
-    def keep(self, local: list[int], params: list[Tensor], original_ndim: list[int]) -> None:
+    def keep(self, local: list[int], params: list[Tensor]) -> None:
         """Keep only the rows ``local`` (positions within the slot); state rows follow."""
         n, index = len(self.members), torch.tensor(local, dtype=torch.long)
         self.members = [self.members[i] for i in local]
         self.hypers = [self.hypers[i] for i in local]
-        self.schedules = [self.schedules[i] for i in local]
+        self.configs = [self.configs[i] for i in local]
         for state in self.states:
             for key, v in state.items():
                 if torch.is_tensor(v) and v.ndim >= 1 and v.shape[0] == n:
                     state[key] = v.index_select(0, index.to(v.device))
-        self.build_h(params, original_ndim)
+        self.build_h(params)
 
     def state_bytes(self) -> float:
         """Bytes of optimizer state per configuration (a tensor shared by the slot, e.g. ``step``, counts whole)."""
@@ -159,8 +168,9 @@ def _column(values: list[float], p: Tensor) -> Tensor:
     return torch.tensor(values, dtype=p.dtype, device=p.device).view(-1, *([1] * (p.ndim - 1)))
 
 
-def _merge(hypers: list[dict[str, Any]], p: Tensor, original_ndim: int) -> dict[str, Any]:
-    """The slot's hyperparameters for parameter ``p``: shared values as they are, differing numbers as columns."""
+def _merge(rule: Rule, hypers: list[dict[str, Any]], p: Tensor) -> dict[str, Any]:
+    """The slot's hyperparameters for the stacked parameter ``p``: shared values as they are, differing numbers as
+    columns, then the rule's shape-dependent ones for the unstacked shape ``p.shape[1:]``."""
     h: dict[str, Any] = {}
     for key, first in hypers[0].items():
         values = [hp[key] for hp in hypers]
@@ -171,31 +181,22 @@ def _merge(hypers: list[dict[str, Any]], p: Tensor, original_ndim: int) -> dict[
                 vs[0] if all(v == vs[0] for v in vs) else _column(list(vs), p) for vs in zip(*values))
         else:
             h[key] = _column(values, p)
-    if h.get("use_muon", False) is None:  # Muon's "2-D parameters", judged on the unstacked shape
-        h["use_muon"] = original_ndim == 2
-    return h
+    return dict(rule.for_shape(h, p.shape[1:])) if rule.for_shape is not None else h
 
 
 def _structural_keys(rule: Rule, hypers: list[dict[str, Any]]) -> list[str]:
-    """Hyperparameter names whose differing values must split a group: flags, non-numbers, and numbers that the
-    rule does not accept as tensors (asked of the rule's own ``validate``)."""
+    """Hyperparameter names whose differing values must split a group: the rule's flags and declared ``fixed``
+    hyperparameters, and any that is not a number (or a tuple of numbers)."""
     keys = []
     for key, first in hypers[0].items():
+        if key in rule.flags or key in rule.fixed:
+            keys.append(key)
+            continue
         values = [h[key] for h in hypers]
-        if key in rule.flags or all(v == first for v in values):
-            if key in rule.flags:
-                keys.append(key)
+        if all(v == first for v in values):
             continue
         flat = [x for v in values for x in (v if isinstance(v, (tuple, list)) else [v])]
         if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in flat):
-            keys.append(key)
-            continue
-        try:
-            trial = dict(hypers[0])
-            trial[key] = (tuple(torch.tensor([float(x) for x in col]) for col in zip(*values))
-                          if isinstance(first, (tuple, list)) else torch.tensor([float(v) for v in values]))
-            rule.validate(trial)
-        except (HyperparameterError, TypeError, ValueError):
             keys.append(key)
     return keys
 
@@ -228,7 +229,7 @@ def _plan(configs: list[RunConfig], mode: str) -> tuple[list[int], list[_Slot]]:
             for part in parts:
                 slot = _Slot(rule, fused=split and rule.fused is not None, members=part,
                              hypers=[dict(configs[i].hyperparameters) for i in part],
-                             schedules=[configs[i].schedule for i in part], a=len(order))
+                             configs=[configs[i] for i in part], a=len(order))
                 order.extend(part)
                 slots.append(slot)
     return order, slots
@@ -281,24 +282,22 @@ class _Pass:
         self.models = [task.build_model(c.seed, c.init) for c in self.configs]
         if any(True for _ in self.models[0].buffers()):
             raise UserError(f"cannot vectorize task {task.name!r}: its model has buffers")
+        self.x_train, self.y_train = splits.x_train.to(device), splits.y_train.to(device)
         self.forward, self.path = stacked_forward(self.models[0], forward)
-        self.engine = gradient_engine(self.models[0], task, engine)
+        self.engine = gradient_engine(self.models[0], task, engine, (splits.x_train, splits.y_train))
         stacked = stack_models(self.models)
         self.names = list(stacked)
         if self.engine is not None and self.engine.names != self.names:
             self.engine = None  # the engine wants named_parameters() order; the stack follows the state_dict
         self.leaves = [stacked[n].to(device).requires_grad_(True) for n in self.names]
-        self.original_ndim = [t.ndim - 1 for t in self.leaves]
         self.rows = list(range(len(self.configs)))
-        self.x_train, self.y_train = splits.x_train.to(device), splits.y_train.to(device)
         self.held_out = {k: (getattr(splits, f"x_{k}").to(device), getattr(splits, f"y_{k}").to(device))
                          for k in ("val", "test")}
         data = self._data()
         for slot in self.slots:
-            slot.build_h(data, self.original_ndim)
+            slot.build_h(data)
         k = len(self.configs)
-        self.history: list[list[dict[str, Any]]] = [[] for _ in range(k)]
-        self.diverged: list[int | None] = [None] * k
+        self.trackers = [RunTracker(task.target_val_acc) for _ in range(k)]
         self.final: list[dict[str, Tensor] | None] = [None] * k
         self.bytes: list[float] = [0.0] * k
 
@@ -312,10 +311,11 @@ class _Pass:
         reset_peak(self.device)
         first = self.configs[0]
         n = len(self.y_train)
-        bs = n if first.batch_size == "full" else min(first.batch_size, n)
+        bs = batch_size_of(first, n)
         loss_fn = self.task.loss_fn
         step, elapsed = 0, 0.0
-        reached: list[dict[str, Any] | None] = [None] * len(self.configs)
+        for tracker, start_loss in zip(self.trackers, self._evaluate(self.x_train, self.y_train)[0]):
+            tracker.divergence.start_loss = start_loss
         for epoch in range(1, first.epochs + 1):
             if not self.rows:
                 break
@@ -376,37 +376,37 @@ class _Pass:
             seconds = time.perf_counter() - t0
             if not self.rows:
                 break
+            train_loss = (loss_sum / n).tolist()
+            exploded = [r for r, row in enumerate(self.rows) if self.trackers[row].divergence.exploded(train_loss[r])]
+            if exploded:
+                keep = self._drop(exploded, step)
+                if not self.rows:
+                    break
+                loss_sum, correct = loss_sum[keep], correct[keep]
+                train_loss = (loss_sum / n).tolist()
             elapsed += seconds
             t1 = time.perf_counter()
             held = {k: self._evaluate(*v) for k, v in self.held_out.items()}
             eval_seconds = time.perf_counter() - t1
             self._state_bytes()
-            train_loss, train_acc = (loss_sum / n).tolist(), (correct.double() / n).tolist()
+            train_acc = (correct.double() / n).tolist()
             for r, row in enumerate(self.rows):
-                c = self.configs[row]
-                val_loss, val_acc = held["val"][0][r], held["val"][1][r]
-                lr = c.schedule(step - 1) if c.schedule is not None else c.hyperparameters.get("lr")
-                self.history[row].append({
-                    "epoch": epoch, "train_loss": train_loss[r], "train_acc": train_acc[r],
-                    "val_loss": val_loss, "val_acc": val_acc,
-                    "test_loss": held["test"][0][r], "test_acc": held["test"][1][r],
-                    "lr": lr, "seconds": seconds, "eval_seconds": eval_seconds, "elapsed": elapsed, "steps": step,
-                    "steps_per_s": (step - epoch_start_step) / max(seconds, 1e-12),
-                    "state_bytes": int(self.bytes[row]),
-                    "peak_memory_bytes": peak_bytes(self.device),  # of the whole pass
-                    "shared_by": len(self.rows),  # the seconds above are the pass's, for all of them
-                })
-                target = self.task.target_val_acc
-                if reached[row] is None and target is not None and val_acc is not None and val_acc >= target:
-                    reached[row] = {"epoch": epoch, "seconds": elapsed, "steps": step}
+                self.trackers[row].add(epoch_record(
+                    epoch=epoch, train_loss=train_loss[r], train_acc=train_acc[r],
+                    val=(held["val"][0][r], held["val"][1][r]), test=(held["test"][0][r], held["test"][1][r]),
+                    lr=lr_at(self.configs[row], step - 1), seconds=seconds, eval_seconds=eval_seconds,
+                    elapsed=elapsed, steps=step, epoch_steps=step - epoch_start_step,
+                    state_bytes=int(self.bytes[row]),
+                    peak_memory_bytes=peak_bytes(self.device),  # of the whole pass
+                    shared_by=len(self.rows)))  # the seconds above are the pass's, for all of them
         for r, row in enumerate(self.rows):
             self.final[row] = {name: leaf[r].detach().clone() for name, leaf in zip(self.names, self.leaves)}
         results = []
+        engine = engine_name(self.engine)
         for row, c in enumerate(self.configs):
             self.models[row].load_state_dict(self.final[row])
-            status = "diverged" if self.diverged[row] is not None else "completed"
-            results.append(RunResult(c, status, self.history[row], self.diverged[row], reached[row],
-                                     self.models[row]))
+            t = self.trackers[row]
+            results.append(RunResult(c, t.status, t.history, t.diverged, t.reached, self.models[row], engine))
         unsorted: list[RunResult | None] = [None] * len(results)
         for pos, original in enumerate(self.order):
             unsorted[original] = results[pos]
@@ -417,7 +417,7 @@ class _Pass:
         if self.configs[0].batch_size == "full":
             return None
         seeds = [self.configs[row].seed for row in self.rows]
-        cache = {s: torch.randperm(n, generator=epoch_generator(s, epoch)) for s in dict.fromkeys(seeds)}
+        cache = {s: permutation(n, s, epoch) for s in dict.fromkeys(seeds)}
         if len(cache) == 1:
             return cache[seeds[0]].to(self.device)
         return torch.stack([cache[s] for s in seeds]).to(self.device)
@@ -432,7 +432,7 @@ class _Pass:
         self._state_bytes()
         for r in bad:
             row = self.rows[r]
-            self.diverged[row] = step
+            self.trackers[row].diverged = step
             self.final[row] = {name: leaf[r].detach().clone() for name, leaf in zip(self.names, self.leaves)}
         keep_positions = [r for r in range(len(self.rows)) if r not in set(bad)]
         keep = torch.tensor(keep_positions, dtype=torch.long, device=self.device)
@@ -446,7 +446,7 @@ class _Pass:
             if not local:
                 continue
             slot.a = a
-            slot.keep(local, data, self.original_ndim)
+            slot.keep(local, data)
             a = slot.b
             slots.append(slot)
         self.slots = slots

@@ -1,0 +1,140 @@
+"""The training protocol every trainer follows: one place for what a run records and when it stops.
+
+The single-run loop (:mod:`descentlab.train.loop`) and the vectorized trainer (:mod:`descentlab.train.vectorized`)
+differ only in how they compute a step (one model, or K stacked copies). Everything a run *means* is here, and
+both call it:
+
+- **the per-epoch record** (:func:`epoch_record`, keys in :data:`RECORD_KEYS`): ``epoch`` (1-based),
+  ``train_loss`` / ``train_acc`` (over the epoch's batches, weighted by batch size, with the weights as they were
+  at each step), ``val_loss`` / ``val_acc`` / ``test_loss`` / ``test_acc`` (evaluated after the epoch; ``None``
+  when a split is empty), ``lr`` (of the epoch's last update), ``seconds`` (training wall time of the epoch),
+  ``eval_seconds``, ``elapsed`` (cumulative training seconds), ``steps`` (cumulative updates), ``steps_per_s``,
+  ``state_bytes`` (the optimizer state's tensors), ``peak_memory_bytes`` (:mod:`descentlab.train.memory`),
+  ``shared_by`` (how many runs the timings belong to: 1 for a run trained alone, K for a vectorized pass);
+- **time to target** (:class:`RunTracker`): the first epoch whose ``val_acc`` reaches the task's target, with the
+  training seconds and updates spent until then;
+- **divergence** (:class:`Divergence`), the same rule in every trainer. A run diverges at the first check where
+
+  1. its training loss is not finite (tested every ``check_every`` updates, and on each epoch's total), or
+  2. its epoch's mean training loss exceeds ``DIVERGENCE_FACTOR`` (100) × its *starting loss*, the mean loss of
+     the initial weights over the training split (computed once, before the first update). A loss of 1e9, or
+     one that grew from 2.3 to 500, has exploded although it is finite: such a run is not "completed" and can
+     never be chosen as best. (Skipped when the starting loss is not a positive finite number.)
+
+  A diverged run stops; ``diverged_step`` is the update at which the test failed and the epoch in which it
+  diverged is not reported;
+- **the learning rate of an update** (:func:`lr_at`): the run's schedule at that 0-based update, else its
+  constant ``lr``; both trainers write it before the update, so a schedule means the same everywhere;
+- **per-update callbacks**: a :class:`~descentlab.train.callbacks.Callback` that declares ``per_step = True``
+  receives ``on_step(step, lr, loss)`` after every update's forward pass, before the update, and may end the
+  run there (the learning-rate range test is such a callback).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from descentlab.rules.base import Rule
+from descentlab.train.callbacks import Callback
+from descentlab.train.config import RunConfig
+
+DIVERGENCE_FACTOR = 100.0
+RECORD_KEYS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc", "lr", "seconds",
+               "eval_seconds", "elapsed", "steps", "steps_per_s", "state_bytes", "peak_memory_bytes", "shared_by")
+
+
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    """The generator of epoch ``epoch``'s permutation: a function of (seed, epoch) alone, so resuming needs no
+    saved generator state and no two (seed, epoch) pairs share a stream."""
+    state = np.random.SeedSequence([seed, epoch]).generate_state(2, np.uint32)
+    return torch.Generator().manual_seed(int(state[0]) << 31 ^ int(state[1]))
+
+
+def permutation(n: int, seed: int, epoch: int) -> torch.Tensor:
+    """The order in which a run with ``seed`` visits ``n`` training examples in ``epoch``."""
+    return torch.randperm(n, generator=epoch_generator(seed, epoch))
+
+
+def batch_size_of(config: RunConfig, n: int) -> int:
+    """The number of examples per update: all ``n`` for batch gradient descent, else the configured size."""
+    return n if config.batch_size == "full" else min(int(config.batch_size), n)
+
+
+def lr_at(config: RunConfig, step: int) -> float | None:
+    """The learning rate of the 0-based update ``step``: the schedule's value, else the constant ``lr``."""
+    if config.schedule is not None:
+        return float(config.schedule(step))
+    return config.hyperparameters.get("lr")
+
+
+@dataclass
+class Divergence:
+    """The divergence rule of the module docstring, for one run."""
+
+    start_loss: float | None = None
+    factor: float = DIVERGENCE_FACTOR
+
+    def exploded(self, mean_loss: float) -> bool:
+        """Whether an epoch's mean training loss says the run diverged (rule 1 or 2)."""
+        if not math.isfinite(mean_loss):
+            return True
+        start = self.start_loss
+        return start is not None and math.isfinite(start) and start > 0 and mean_loss > self.factor * start
+
+
+@dataclass
+class RunTracker:
+    """What one run has recorded so far: its epochs, when it reached the target, whether it diverged."""
+
+    target: float | None
+    divergence: Divergence = field(default_factory=Divergence)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    reached: dict[str, Any] | None = None
+    diverged: int | None = None
+
+    def add(self, record: dict[str, Any]) -> None:
+        """Append a finished epoch's record and note the first epoch at or above the target."""
+        self.history.append(record)
+        acc = record.get("val_acc")
+        if self.reached is None and self.target is not None and acc is not None and acc >= self.target:
+            self.reached = {"epoch": record["epoch"], "seconds": record["elapsed"], "steps": record["steps"]}
+
+    @property
+    def status(self) -> str:
+        return "diverged" if self.diverged is not None else "completed"
+
+
+def epoch_record(*, epoch: int, train_loss: float, train_acc: float, val: tuple[Any, Any], test: tuple[Any, Any],
+                 lr: Any, seconds: float, eval_seconds: float, elapsed: float, steps: int, epoch_steps: int,
+                 state_bytes: int, peak_memory_bytes: int | None, shared_by: int) -> dict[str, Any]:
+    """One epoch's metrics, in the one schema every trainer writes (see the module docstring)."""
+    return {
+        "epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
+        "val_loss": val[0], "val_acc": val[1], "test_loss": test[0], "test_acc": test[1],
+        "lr": lr, "seconds": seconds, "eval_seconds": eval_seconds, "elapsed": elapsed, "steps": steps,
+        "steps_per_s": epoch_steps / max(seconds, 1e-12), "state_bytes": state_bytes,
+        "peak_memory_bytes": peak_memory_bytes, "shared_by": shared_by,
+    }
+
+
+def step_callbacks(callbacks: Sequence[Callback]) -> list[Callback]:
+    """The callbacks that declared they want every update (``per_step = True``)."""
+    return [cb for cb in callbacks if getattr(cb, "per_step", False)]
+
+
+def averaged_iterate(opt: torch.optim.Optimizer) -> bool:
+    """Whether ``opt`` trains at one point and is evaluated at another (schedule-free: ``train()``/``eval()``).
+
+    A descentlab rule declares it (``Rule.averaged_iterate``). An optimizer from elsewhere cannot declare
+    anything to us, so there the ``schedulefree`` package's convention is what is read: callable ``train`` and
+    ``eval`` methods."""
+    rule = getattr(type(opt), "rule", None)
+    if isinstance(rule, Rule):
+        return rule.averaged_iterate
+    return callable(getattr(opt, "train", None)) and callable(getattr(opt, "eval", None))
