@@ -31,6 +31,7 @@ from torch import Tensor
 
 from descentlab import optim
 from descentlab.errors import UserError
+from descentlab.optim.capabilities import averaged_iterate
 
 __all__ = ["Trajectory", "minimize"]
 
@@ -82,7 +83,7 @@ def minimize(fn: Callable[[Tensor], Tensor], x0: float | Sequence[float] | Tenso
     shape = start.shape
     x = start.detach().reshape(1, -1).requires_grad_(True) if start.ndim < 2 else start
     opt, name = _make_optimizer(optimizer, x, lr, hyper)
-    averaged = callable(getattr(opt, "train", None)) and callable(getattr(opt, "eval", None))
+    averaged = averaged_iterate(opt)
     if averaged:
         opt.train()
 

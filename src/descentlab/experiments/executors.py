@@ -122,7 +122,7 @@ def _ray_task(configs: list[RunConfig], splits: Any, device: str, vectorize: boo
     """Body of one Ray task: train a group, return plain results (no model) in the group's order."""
     torch.set_num_threads(max(1, threads))
     return [{"status": r.status, "epochs": r.epochs, "diverged_step": r.diverged_step,
-             "time_to_target": r.time_to_target}
+             "time_to_target": r.time_to_target, "engine": r.engine}
             for r in train_group(configs, splits, device=device, vectorize=vectorize)]
 
 
@@ -183,7 +183,8 @@ class RayExecutor:
                                          summary={"error": f"{type(exc).__name__}: {str(exc).splitlines()[0]}"})
                     raise
                 for trial, p in zip(group, plain):
-                    result = RunResult(trial.config, p["status"], p["epochs"], p["diverged_step"], p["time_to_target"])
+                    result = RunResult(trial.config, p["status"], p["epochs"], p["diverged_step"], p["time_to_target"],
+                                       engine=p["engine"])
                     store_result(store, experiment_id, trial, result)
                     on_result(trial, result)
                     results.append(result)

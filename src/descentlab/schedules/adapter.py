@@ -28,7 +28,10 @@ def _read(group: dict[str, Any], name: str, index: int | None) -> float:
     return float(value if index is None else value[index])
 
 
-def _write(group: dict[str, Any], name: str, index: int | None, value: float) -> None:
+def write_value(group: dict[str, Any], name: str, index: int | None, value: float) -> None:
+    """Set a param group's hyperparameter ``name`` (element ``index`` of a tuple) to ``value``: a tensor is filled
+    in place (so a tensor learning rate stays a tensor, as torch's fused and capturable paths need), anything else
+    replaced. The one way a schedule's value reaches an optimizer, here and in the trainers."""
     old = group[name] if index is None else group[name][index]
     if isinstance(old, Tensor):
         old.fill_(value)
@@ -102,7 +105,7 @@ class ScheduleAdapter(LRScheduler):
         for group, group_values in zip(self.optimizer.param_groups, values, strict=True):
             for key, value in group_values.items():
                 if key != "lr":
-                    _write(group, *self._keys[key], value)
+                    write_value(group, *self._keys[key], value)
         self._last_values = values
         return [gv.get("lr", group["lr"]) for gv, group in zip(values, self.optimizer.param_groups, strict=True)]
 

@@ -1,7 +1,8 @@
 """The tables of the results store, its version, and opening a file safely.
 
 The schema version lives in ``PRAGMA user_version``. A file written by a newer descentlab (a higher version) is
-refused with a message saying so rather than misread; older versions are migrated here (version 2 added the per-update ``steps`` table).
+refused with a message saying so rather than misread; older versions are migrated here (version 2 added the
+per-update ``steps`` table).
 """
 
 from __future__ import annotations

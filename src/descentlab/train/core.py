@@ -40,7 +40,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from descentlab.rules.base import Rule
 from descentlab.train.callbacks import Callback
 from descentlab.train.config import RunConfig
 
@@ -127,14 +126,3 @@ def step_callbacks(callbacks: Sequence[Callback]) -> list[Callback]:
     """The callbacks that declared they want every update (``per_step = True``)."""
     return [cb for cb in callbacks if getattr(cb, "per_step", False)]
 
-
-def averaged_iterate(opt: torch.optim.Optimizer) -> bool:
-    """Whether ``opt`` trains at one point and is evaluated at another (schedule-free: ``train()``/``eval()``).
-
-    A descentlab rule declares it (``Rule.averaged_iterate``). An optimizer from elsewhere cannot declare
-    anything to us, so there the ``schedulefree`` package's convention is what is read: callable ``train`` and
-    ``eval`` methods."""
-    rule = getattr(type(opt), "rule", None)
-    if isinstance(rule, Rule):
-        return rule.averaged_iterate
-    return callable(getattr(opt, "train", None)) and callable(getattr(opt, "eval", None))

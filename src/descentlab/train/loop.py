@@ -35,14 +35,14 @@ import torch
 from torch import Tensor, nn
 
 from descentlab import optim
+from descentlab.optim.capabilities import averaged_iterate
+from descentlab.schedules.adapter import write_value
 from descentlab.tasks import Task, get_task
 from descentlab.train import checkpoint as ckpt
 from descentlab.train.callbacks import Callback
 from descentlab.train.config import RunConfig
 from descentlab.train.core import (
-    Divergence,
     RunTracker,
-    averaged_iterate,
     batch_size_of,
     epoch_generator,
     epoch_record,
@@ -169,7 +169,7 @@ def train(config: RunConfig, *, task: Task | None = None, splits=None, callbacks
             if config.schedule is not None:
                 lr = lr_at(config, step)
                 for group in opt.param_groups:
-                    group["lr"] = lr
+                    write_value(group, "lr", None, lr)
             if explicit is not None:
                 loss, out, grads = explicit.single(weights, x, y, into=buffers)
                 for p, g in zip(params, grads):

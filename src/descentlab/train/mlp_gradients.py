@@ -174,8 +174,16 @@ class MLPGradients:
         and attaching new gradients (≈ 10 % of a small MLP's step)."""
         return self._run(params, x, y, None, False, into)
 
-    def _run(self, params: Sequence[Tensor], x: Tensor, y: Tensor, k: int | None, per_config: bool,
-             into: Sequence[Tensor] | None) -> tuple[Tensor, Tensor, list[Tensor]]:
+    def forward(self, params: Sequence[Tensor], x: Tensor, per_config: bool) -> Tensor:
+        """The logits ``[K, B, classes]`` of the stacked copies, by the same kernels as their training step (the
+        vectorized trainer evaluates with this, so training and evaluation logits come from one program)."""
+        k = params[0].shape[0]
+        values, stacked = self._forward(params, x, k, per_config)
+        logits = values[-1]
+        return logits if stacked[-1] else logits.expand(k, *logits.shape)
+
+    def _forward(self, params: Sequence[Tensor], x: Tensor, k: int | None,
+                 per_config: bool) -> tuple[list[Tensor], list[bool]]:
         # k is None: one unstacked copy, plain 2-D products (the single-run loop). Otherwise values that depend
         # on the parameters carry the K axis in front; ``stacked[i]`` says whether value i has it.
         stacked = self._unstacked if k is None else self._stacked[per_config]
@@ -186,8 +194,8 @@ class MLPGradients:
                 values.append(x)
             elif kind == "linear":
                 src = op.args[0]
-                values.append(_linear(values[src], stacked[src], params[op.weight],
-                                      params[op.bias] if op.bias >= 0 else None, k))
+                values.append(linear(values[src], stacked[src], params[op.weight],
+                                     params[op.bias] if op.bias >= 0 else None, k))
             elif kind == "output":
                 values.append(values[op.args[0]])
             elif kind == "add":
@@ -199,6 +207,11 @@ class MLPGradients:
                                             op.end + shift if op.end >= 0 else op.end))
             else:
                 values.append(_activate(op, values[op.args[0]]))
+        return values, stacked
+
+    def _run(self, params: Sequence[Tensor], x: Tensor, y: Tensor, k: int | None, per_config: bool,
+             into: Sequence[Tensor] | None) -> tuple[Tensor, Tensor, list[Tensor]]:
+        values, stacked = self._forward(params, x, k, per_config)
         logits = values[-1]
         if logits.ndim != (2 if k is None else 3) or (k is not None and not stacked[-1]):
             raise ValueError(f"cross_entropy here needs logits of shape [B, classes], got {list(logits.shape)}")
@@ -239,9 +252,11 @@ def _accumulate(upstream: list[Tensor | None], i: int, g: Tensor) -> None:
     upstream[i] = g if upstream[i] is None else upstream[i] + g
 
 
-def _linear(v: Tensor, stacked: bool, weight: Tensor, bias: Tensor | None, k: int | None) -> Tensor:
+def linear(v: Tensor, stacked: bool, weight: Tensor, bias: Tensor | None, k: int | None) -> Tensor:
     """``v @ W.T + b``: one copy (``k`` None), or every copy ``k`` of a stacked ``[K, out, in]`` weight on a shared
-    ``[*lead, in]`` or stacked ``[K, *lead, in]`` input, giving ``[K, *lead, out]``."""
+    ``[*lead, in]`` or stacked ``[K, *lead, in]`` input, giving ``[K, *lead, out]``. The one stacked-linear
+    kernel of the project: the explicit engine and the autograd/evaluation forward of stacked MLPs
+    (:mod:`descentlab.train.stacked`) both run it."""
     if k is None:
         if v.ndim == 2:  # what F.linear runs for a matrix, without its extra dispatch (≈ 4 µs a call)
             return torch.addmm(bias, v, weight.t()) if bias is not None else v.mm(weight.t())

@@ -8,10 +8,10 @@ or one batch per configuration, ``[K, B, ...]`` (``per_config=True``).
 
 Two paths, picked by :func:`stacked_forward` (``mode="auto"``):
 
-- ``"bmm"``: the model is traced with ``torch.fx`` and replayed with batched matrix products. A ``Linear`` on a
-  per-configuration input is ``torch.baddbmm`` over ``[K, B, in] × [K, in, out]``; on a shared input it is one
-  matrix product ``[B, in] × [in, K·out]``. Activations, ``Flatten`` and sums are applied as they are (with the
-  flattened dimensions shifted past K). Used when every node of the graph is one of those.
+- ``"bmm"``: the model is traced with ``torch.fx`` and replayed with batched matrix products: a ``Linear`` is
+  :func:`descentlab.train.mlp_gradients.linear`, the explicit engine's own stacked kernel (``baddbmm`` over the
+  K copies, a shared input broadcast to them without a copy). Activations, ``Flatten`` and sums are applied as
+  they are (with the flattened dimensions shifted past K). Used when every node of the graph is one of those.
 - ``"vmap"``: ``torch.func.vmap`` over ``torch.func.functional_call`` — any architecture (convolutions: vmap's
   batching rule turns them into grouped convolutions), with more per-operation overhead.
 """
@@ -24,6 +24,8 @@ from collections.abc import Callable, Sequence
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from descentlab.train.mlp_gradients import linear
 
 Forward = Callable[[dict[str, Tensor], Tensor, bool], Tensor]
 
@@ -142,8 +144,8 @@ class _BmmForward:
                 m = self.modules[node.target]
                 v, b = env[node.args[0]]
                 if isinstance(m, nn.Linear):
-                    env[node] = (_linear(v, b, params[f"{node.target}.weight"],
-                                         params.get(f"{node.target}.bias")), True)
+                    env[node] = (linear(v, b, params[f"{node.target}.weight"], params.get(f"{node.target}.bias"),
+                                        k), True)
                 elif isinstance(m, nn.Flatten):
                     env[node] = (_flatten(v, b, m.start_dim, m.end_dim), b)
                 else:
@@ -159,22 +161,6 @@ class _BmmForward:
                 else:
                     env[node] = (node.target(*args, **kwargs), b)
         raise AssertionError("graph without output")
-
-
-def _linear(x: Tensor, batched: bool, weight: Tensor, bias: Tensor | None) -> Tensor:
-    """``x @ W[k].T + b[k]`` for every k; ``x`` is ``[K, B, in]`` (batched) or ``[B, in]`` (shared)."""
-    k, out_features, in_features = weight.shape
-    if not batched:
-        lead = x.shape[:-1]
-        y = F.linear(x.reshape(-1, in_features), weight.reshape(k * out_features, in_features),
-                     None if bias is None else bias.reshape(k * out_features))
-        return y.view(-1, k, out_features).transpose(0, 1).reshape(k, *lead, out_features)
-    # Computed transposed, W[k] @ x[k].T, so that the weight's gradient (grad @ x) comes out contiguous and the
-    # next layer's x.mT is contiguous; the result is a [K, B, out] view of a [K, out, B] tensor.
-    lead = x.shape[1:-1]
-    x3 = x.reshape(k, -1, in_features)
-    y = torch.bmm(weight, x3.mT) if bias is None else torch.baddbmm(bias.unsqueeze(2), weight, x3.mT)
-    return y.mT.reshape(k, *lead, out_features)
 
 
 def _flatten(x: Tensor, batched: bool, start_dim: int = 0, end_dim: int = -1) -> Tensor:

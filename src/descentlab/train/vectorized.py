@@ -51,7 +51,7 @@ from torch import Tensor
 
 from descentlab import optim
 from descentlab.errors import UserError
-from descentlab.optim.base import RuleOptimizer
+from descentlab.optim.capabilities import rule_of
 from descentlab.rules.base import Rule
 from descentlab.tasks import Task, get_task
 from descentlab.train.config import RunConfig
@@ -76,9 +76,10 @@ def pass_key(config: RunConfig) -> tuple[Any, ...]:
 def unsupported_reason(config: RunConfig) -> str | None:
     """Why ``config`` cannot be vectorized, or ``None`` when it can."""
     cls = optim.get(config.optimizer).cls
-    if not issubclass(cls, RuleOptimizer):
+    rule = rule_of(cls)
+    if rule is None:
         return f"optimizer {config.optimizer!r} is not a descentlab rule"
-    if cls.rule.group_state:
+    if rule.group_state:
         return (f"optimizer {config.optimizer!r} keeps per-group state that its step() advances "
                 f"({cls.__name__}); it trains one run at a time")
     return None
@@ -469,7 +470,10 @@ class _Pass:
         correct = torch.zeros(k, device=x.device, dtype=torch.int64)
         batch = EVAL_BATCH if self.path == "bmm" else max(1, EVAL_BATCH // k)
         for xb, yb in zip(x.split(batch), y.split(batch)):
-            out = self.forward(params, xb, False)
+            # the logits of the program that trained them: the explicit engine's forward when it computed the
+            # gradients, else the stacked forward autograd differentiated
+            out = self.engine.forward(self._data(), xb, False) if self.engine is not None else self.forward(
+                params, xb, False)
             b = len(yb)
             losses = self.task.loss_fn(out.reshape(k * b, -1), yb.repeat(k), reduction="none").view(k, b)
             loss += losses.sum(1).double()

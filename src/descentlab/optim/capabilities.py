@@ -1,0 +1,28 @@
+"""What a front-end may ask of an optimizer object, read from what its rule declares.
+
+The optimizer classes, the trainers and the tracer all ask here instead of inspecting code. An optimizer that
+is not a descentlab rule (a ``torch.optim`` class, a user's own) cannot declare anything to us; for it the
+conventions of the ecosystem are read instead, and each function says which.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from descentlab.rules.base import Rule
+
+
+def rule_of(opt: torch.optim.Optimizer | type) -> Rule | None:
+    """The descentlab rule behind an optimizer (instance or class), or ``None`` for any other optimizer."""
+    rule = getattr(opt if isinstance(opt, type) else type(opt), "rule", None)
+    return rule if isinstance(rule, Rule) else None
+
+
+def averaged_iterate(opt: torch.optim.Optimizer) -> bool:
+    """Whether ``opt`` takes gradients at one point and is evaluated at another, switched by ``train()`` and
+    ``eval()`` (schedule-free). Declared by a rule (``Rule.averaged_iterate``); for other optimizers, the
+    ``schedulefree`` package's convention: callable ``train`` and ``eval`` methods."""
+    rule = rule_of(opt)
+    if rule is not None:
+        return rule.averaged_iterate
+    return callable(getattr(opt, "train", None)) and callable(getattr(opt, "eval", None))
