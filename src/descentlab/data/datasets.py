@@ -1,7 +1,13 @@
-"""``load_dataset``: a small dataset as in-memory tensors, with a stratified validation split."""
+"""``load_dataset``: a small dataset as in-memory tensors, with a stratified validation split.
+
+Datasets are looked up in :data:`REGISTRY` by name. A :class:`Dataset` is a loader that returns the raw arrays
+(:class:`~descentlab.data.sources.Raw`: train and test examples and labels, and where they came from) and the
+divisor that maps the stored values to [0, 1]. Adding one is a loader and a ``REGISTRY.register`` line.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,9 +17,7 @@ from torch import Tensor
 
 from descentlab.data import sources
 from descentlab.data.split import check_fraction, stratified_split
-from descentlab.errors import UserError
-
-DATASETS = ("mnist", "fashion-mnist", "mnist1d", "digits")
+from descentlab.registry import Registry, dashed
 
 
 @dataclass(frozen=True, eq=False)
@@ -43,8 +47,32 @@ class Splits:
         )
 
 
-# name -> (divisor that maps the stored values to [0, 1], or None if the source is already standardized)
-_SCALE = {"mnist": 255.0, "fashion-mnist": 255.0, "mnist1d": None, "digits": 16.0}
+@dataclass(frozen=True)
+class Dataset:
+    """How to get one dataset: ``load(data_dir, download=…, **fetch_options)`` returns its raw arrays; ``scale``
+    divides the stored values into [0, 1] (None: the source is already standardized)."""
+
+    load: Callable[..., sources.Raw]
+    scale: float | None
+    description: str = ""
+
+
+def _idx(name: str) -> Callable[..., sources.Raw]:
+    def load(data_dir: str | Path | None, *, download: bool = True, **fetch_options) -> sources.Raw:
+        return sources.load_idx_dataset(name, data_dir, download=download, **fetch_options)
+
+    return load
+
+
+REGISTRY: Registry[Dataset] = Registry("dataset", normalize=dashed, listing="choose one of")
+REGISTRY.register("mnist", Dataset(_idx("mnist"), 255.0, "MNIST handwritten digits, 28×28"))
+REGISTRY.register("fashion-mnist", Dataset(_idx("fashion-mnist"), 255.0, "Fashion-MNIST clothing, 28×28"))
+REGISTRY.register("mnist1d", Dataset(lambda data_dir, **_: sources.load_mnist1d(), None,
+                                     "MNIST-1D (Greydanus 2020), 40-long signals"))
+REGISTRY.register("digits", Dataset(lambda data_dir, **_: sources.load_digits(), 16.0,
+                                    "scikit-learn's 8×8 digits"))
+DATASETS = tuple(REGISTRY.names())
+"""The built-in datasets (:data:`REGISTRY` holds these and any registered later)."""
 
 
 def load_dataset(
@@ -57,7 +85,7 @@ def load_dataset(
     normalize: bool = True,
     **fetch_options,
 ) -> Splits:
-    """Load dataset ``name`` (one of :data:`DATASETS`) as tensors.
+    """Load dataset ``name`` (one of :data:`REGISTRY`) as tensors.
 
     Args:
         data_dir: folder to look in first (and to download into); see :func:`sources.candidates` for the
@@ -74,18 +102,12 @@ def load_dataset(
     Images have shape ``[N, 1, 28, 28]`` (MNIST, Fashion-MNIST) or ``[N, 1, 8, 8]`` (digits); MNIST-1D
     signals ``[N, 40]``. Models flatten for themselves.
     """
-    key = str(name).strip().lower().replace("_", "-")
-    if key not in DATASETS:
-        raise UserError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    dataset = REGISTRY.get(name)
+    key = REGISTRY.normalize(name)
     val_fraction = check_fraction(val_fraction)
-    if key == "mnist1d":
-        raw = sources.load_mnist1d()
-    elif key == "digits":
-        raw = sources.load_digits()
-    else:
-        raw = sources.load_idx_dataset(key, data_dir, download=download, **fetch_options)
+    raw = dataset.load(data_dir, download=download, **fetch_options)
 
-    scale = _SCALE[key] if normalize else None
+    scale = dataset.scale if normalize else None
     train_idx, val_idx = stratified_split(raw.y_train, val_fraction, seed)
     x_train, x_test = _features(raw.x_train, scale), _features(raw.x_test, scale)
     y_train, y_test = torch.from_numpy(raw.y_train.astype(np.int64)), torch.from_numpy(raw.y_test.astype(np.int64))

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from descentlab.errors import UserError
+from descentlab.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -34,23 +34,20 @@ class Entry:
         return self.cls(params, **{**self.implied, **overrides})
 
 
-_REGISTRY: dict[str, Entry] = {}
+REGISTRY: Registry[Entry] = Registry("optimizer")
 
 
-def register(entry: Entry) -> Entry:
-    _REGISTRY[entry.name] = entry
-    return entry
+def register(entry: Entry, *, source: str = "built-in") -> Entry:
+    return REGISTRY.register(entry.name, entry, source=source)
 
 
 def names() -> list[str]:
-    return list(_REGISTRY)
+    return REGISTRY.names()
 
 
 def get(name: str) -> Entry:
-    try:
-        return _REGISTRY[name.strip().lower()]
-    except KeyError:
-        raise UserError(f"unknown optimizer {name!r}; valid names: {', '.join(_REGISTRY)}") from None
+    """The entry registered as ``name``; UserError listing the valid names if there is none."""
+    return REGISTRY.get(name)
 
 
 def create(name: str, params: Iterable[Any], **overrides: Any) -> torch.optim.Optimizer:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from descentlab.kinds import KINDS
 from descentlab.store import Experiment, Run, Store
 
 
@@ -113,8 +114,9 @@ class ExperimentData:
 
     @property
     def is_sweep(self) -> bool:
-        """True for a sweep or lr-find, or whenever one optimizer was run at more than one learning rate."""
-        if self.experiment.kind in ("sweep", "lr-find"):
+        """True for a kind that sweeps learning rates (sweep, lr-find), or whenever one optimizer was run at more
+        than one learning rate."""
+        if self.experiment.kind in KINDS and KINDS.get(self.experiment.kind).sweeps_lr:
             return True
         lrs: dict[str, set] = {}
         for r in self.runs:

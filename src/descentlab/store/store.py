@@ -23,12 +23,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from descentlab.errors import UserError
+from descentlab.kinds import KINDS
 from descentlab.store.keys import canonical_json, from_json
 from descentlab.store.schema import connect
 
 Status = Literal["running", "completed", "diverged", "failed"]
 FINISHED: tuple[Status, ...] = ("completed", "diverged")  # what resume skips; a failed trial is run again
-KINDS = ("compare", "sweep", "lr-find")
 
 
 class TrialFinishedError(UserError):
@@ -138,7 +138,7 @@ class Store:
     ) -> int:
         """Record a new experiment and return its id."""
         if kind not in KINDS:
-            raise UserError(f"experiment kind must be one of {', '.join(KINDS)}; got {kind!r}")
+            raise UserError(f"experiment kind must be one of {', '.join(KINDS.names())}; got {kind!r}")
         with self._write() as conn:
             cursor = conn.execute(
                 "INSERT INTO experiments (kind, name, created_at, spec_json, env_json) VALUES (?, ?, ?, ?, ?)",

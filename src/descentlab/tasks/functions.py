@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from descentlab.errors import UserError
+from descentlab.registry import Registry
 
 Point = tuple[float, ...]
 
@@ -71,7 +71,8 @@ def _rastrigin(x: Tensor) -> Tensor:
     return 10.0 * x.shape[0] + (x**2 - 10.0 * torch.cos(2 * math.pi * x)).sum(dim=0)
 
 
-FUNCTIONS: dict[str, TestFunction] = {f.name: f for f in (
+FUNCTIONS: Registry[TestFunction] = Registry("function")
+for _f in (
     TestFunction("square", _square, 1, (3.0,), ((0.0,),), ((-3.5, 3.5),), False,
                  "f(x) = x², the tutorial's first example"),
     TestFunction("quadratic", _quadratic, 2, (-4.5, 1.5), ((0.0, 0.0),), ((-5.0, 5.0), (-2.0, 2.0)), True,
@@ -88,15 +89,14 @@ FUNCTIONS: dict[str, TestFunction] = {f.name: f for f in (
                  "x² − y²: starts next to a saddle point; unbounded below"),
     TestFunction("rastrigin", _rastrigin, 2, (-2.3, 3.4), ((0.0, 0.0),), ((-5.12, 5.12), (-5.12, 5.12)), False,
                  "Rastrigin: a bowl covered in local minima"),
-)}
+):
+    FUNCTIONS.register(_f.name, _f)
 
 
 def function_names() -> list[str]:
-    return list(FUNCTIONS)
+    return FUNCTIONS.names()
 
 
 def get_function(name: str) -> TestFunction:
-    try:
-        return FUNCTIONS[name.strip().lower()]
-    except KeyError:
-        raise UserError(f"unknown function {name!r}; valid names: {', '.join(FUNCTIONS)}") from None
+    """The test function registered as ``name``; UserError listing the valid names if none."""
+    return FUNCTIONS.get(name)

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from descentlab.errors import UserError
+from descentlab.registry import Registry, dashed
 from descentlab.tasks import models
 
 LOSSES: dict[str, Callable[..., Tensor]] = {"cross_entropy": F.cross_entropy}
@@ -57,23 +58,20 @@ class Task:
         return load_dataset(self.dataset, **options)
 
 
-_TASKS: dict[str, Task] = {}
+TASKS: Registry[Task] = Registry("task", normalize=dashed)
 
 
-def register(task: Task) -> Task:
-    _TASKS[task.name] = task
-    return task
+def register(task: Task, *, source: str = "built-in") -> Task:
+    return TASKS.register(task.name, task, source=source)
 
 
 def task_names() -> list[str]:
-    return list(_TASKS)
+    return TASKS.names()
 
 
 def get_task(name: str) -> Task:
-    try:
-        return _TASKS[str(name).strip().lower().replace("_", "-")]
-    except KeyError:
-        raise UserError(f"unknown task {name!r}; valid names: {', '.join(_TASKS)}") from None
+    """The task registered as ``name`` (``_`` reads as ``-``); UserError listing the valid names if none."""
+    return TASKS.get(name)
 
 
 register(Task(

@@ -1,0 +1,42 @@
+"""Experiment kinds: what the store accepts, what the CLI creates and how the report reads each one.
+
+A :class:`Kind` is declared once here, below the store, so that the store (which checks the kind it records), the
+experiments and commands (which create it) and the report (which reads it back without importing any of them)
+all read the same declaration. A new kind is one ``KINDS.register`` call — here, or in the module that defines the
+experiment — and the report reads it like any other unless its ``layout`` says otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from descentlab.registry import Registry
+
+Layout = Literal["epochs", "lr-range"]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """``layout``: ``"epochs"`` — runs with per-epoch metrics (the summary tables and training curves);
+    ``"lr-range"`` — one run per seed of an LR range test, a stored step per row (the range-test figure).
+    ``sweeps_lr``: each optimizer was run at several learning rates, and the report chooses one on validation."""
+
+    name: str
+    summary: str
+    layout: Layout = "epochs"
+    sweeps_lr: bool = False
+
+
+KINDS: Registry[Kind] = Registry("experiment kind")
+
+
+def register(kind: Kind, *, source: str = "built-in") -> Kind:
+    return KINDS.register(kind.name, kind, source=source)
+
+
+register(Kind("compare", "several optimizers (batch sizes, seeds) on one task, each with stated hyperparameters"))
+register(Kind("sweep", "each optimizer over a log-spaced range of learning rates (× seeds × listed values)",
+              sweeps_lr=True))
+register(Kind("lr-find", "the LR range test: the learning rate raised exponentially, step by step, over seeds",
+              layout="lr-range", sweeps_lr=True))
