@@ -14,6 +14,7 @@ from rich.table import Table as RichTable
 
 from descentlab.errors import UserError
 from descentlab.experiments.runner import Trial
+from descentlab.jsonable import to_json_data
 from descentlab.train import Callback, RunConfig, RunResult
 
 
@@ -102,21 +103,10 @@ def write_json(path: str | os.PathLike[str], payload: dict[str, Any]) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".part")
-        tmp.write_text(json.dumps(payload, indent=2, default=str, allow_nan=False) + "\n")
+        tmp.write_text(json.dumps(to_json_data(payload, default=str), indent=2, allow_nan=False) + "\n")
         os.replace(tmp, path)
     except OSError as exc:
         raise UserError(f"cannot write --json {str(path)!r}: {exc.strerror or exc}") from None
-
-
-def _clean(value: Any) -> Any:
-    """JSON has no NaN or infinity: write them as null."""
-    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
 
 
 def experiment_json(store: Any, experiment_id: int, groups: Sequence[Any]) -> dict[str, Any]:
@@ -127,8 +117,8 @@ def experiment_json(store: Any, experiment_id: int, groups: Sequence[Any]) -> di
     for run in store.runs(experiment_id):
         runs.append({"run_id": run.id, "optimizer": run.optimizer, "seed": run.seed, "status": run.status,
                      "diverged_step": run.diverged_step, "config": run.config, "summary": run.summary})
-    return _clean({"experiment_id": experiment_id, "store": str(store.path), "runs": runs,
-                   "optimizers": [asdict(g) for g in groups]})
+    return to_json_data({"experiment_id": experiment_id, "store": str(store.path), "runs": runs,
+                   "optimizers": [asdict(g) for g in groups]}, default=str)
 
 
 def _hyper_text(h: dict[str, Any]) -> str:

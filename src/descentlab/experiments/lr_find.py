@@ -52,6 +52,7 @@ import numpy as np
 from descentlab import optim
 from descentlab.errors import UserError
 from descentlab.experiments.presets import get_preset
+from descentlab.jsonable import to_json_data
 from descentlab.tasks import Task, get_task
 from descentlab.train import Callback, RunConfig, train
 from descentlab.train.config import check_batch_size
@@ -255,23 +256,13 @@ class LRFindResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (non-finite numbers as None)."""
-        return _finite({
+        return to_json_data({
             "spec": self.spec.to_dict(), "optimizer": self.optimizer, "hyperparameters": self.hyperparameters,
             "batch_size": self.batch_size, "suggestion": asdict(self.suggestion),
             "seeds": [{"seed": c.seed, "stop_step": c.stop_step, "suggestion": asdict(c.suggestion),
                        "lrs": c.lrs, "losses": c.losses, "smoothed": c.smoothed} for c in self.curves],
             "median": {"lrs": self.lrs, "smoothed": self.median},
         })
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
 
 
 def combine(spec: LRFindSpec, optimizer: str, hyper: dict[str, Any], batch_size: int | str,

@@ -29,30 +29,15 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from descentlab.jsonable import to_json_data
+
 _NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 
 
 def to_plain(value: Any) -> Any:
-    """``value`` as plain JSON data: dicts with str keys, lists, str, int, finite float, bool or None."""
-    if value is None or isinstance(value, (str, bool, int)):
-        return value
-    if isinstance(value, float):
-        if math.isfinite(value):
-            return float(value)  # a float subclass (np.float64) as a plain float
-        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, Mapping):
-        plain = {}
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise TypeError(f"config keys must be strings, got {key!r} ({type(key).__name__})")
-            plain[key] = to_plain(item)
-        return plain
-    if isinstance(value, (list, tuple)):
-        return [to_plain(item) for item in value]
-    item = getattr(value, "item", None)  # numpy / torch scalars
-    if callable(item) and getattr(value, "ndim", 0) == 0:
-        return to_plain(item())
-    raise TypeError(f"cannot store {value!r} ({type(value).__name__}) as JSON: use str, number, bool, list or dict")
+    """``value`` as plain JSON data: dicts with str keys, lists, str, int, finite float, bool or None, and the
+    non-finite floats as the strings ``"nan"``, ``"inf"``, ``"-inf"`` (:func:`descentlab.jsonable.to_json_data`)."""
+    return to_json_data(value, non_finite="text")
 
 
 def canonical_json(value: Any) -> str:

@@ -9,9 +9,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
-
 from descentlab.errors import UserError
+from descentlab.jsonable import to_json_data
 from descentlab.tasks import INITS, Task, get_task
 
 BatchSize = int | str  # a positive int, or "full" (batch gradient descent)
@@ -101,14 +100,7 @@ def describe_schedule(schedule: Any) -> Any:
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (bool, int, float, str)) or value is None:
-        return value
-    if isinstance(value, torch.dtype):  # e.g. Muon's ns_dtype
-        return str(value)
-    if hasattr(value, "item"):  # a 0-d tensor or numpy scalar
-        return value.item()
-    raise UserError(f"cannot describe {value!r} in a run configuration")
+    try:
+        return to_json_data(value, non_finite="keep")
+    except TypeError:
+        raise UserError(f"cannot describe {value!r} in a run configuration") from None
