@@ -5,6 +5,7 @@ import pytest
 
 from descentlab.errors import UserError
 from descentlab.experiments import lr_find as lf
+from descentlab.report.lr_find_report import load
 from descentlab.store import Store
 
 
@@ -96,6 +97,6 @@ def test_real_quick_run_on_digits_stores_one_run_per_seed():
         assert len(steps) == len(result.curves[0].lrs)
         assert set(steps[0]) == {"step", "lr", "loss"} and steps[0]["step"] == 0
         assert [st["lr"] for st in steps] == lf.learning_rates(spec.start, spec.end, spec.steps)[:len(steps)]
-        assert lf.load(store, experiment_id).suggestion == s  # the store is enough to rebuild it
+        assert load(store, experiment_id).suggestion == s  # the store is enough to rebuild it
         again, same_id = lf.run(spec, store=store)  # the same spec resumes: nothing is trained again
         assert same_id == experiment_id and len(store.runs(experiment_id)) == 2 and again.suggestion == s

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from descentlab.report import plots, summary
+from descentlab.report import plots, style, summary
 from descentlab.report.data import batch_label
 from tests.report import synthetic as syn
 
@@ -15,7 +15,7 @@ def _legend_texts(fig) -> list[str]:
 
 def test_training_curves_one_line_per_optimizer_per_axes(experiments):
     compare, _, _ = experiments
-    colors = plots.optimizer_colors(compare.optimizers)
+    colors = style.optimizer_colors(compare.optimizers)
     for x in ("epoch", "seconds"):
         fig = plots.training_curves(compare.runs, x, colors=colors)
         axes = fig.get_axes()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from descentlab.report import html, plots, summary
+from descentlab.report import html, plots, style, summary
 from descentlab.report.data import load
 from descentlab.store import Store
 from tests.report import synthetic as syn
@@ -54,8 +54,8 @@ def test_report_curves_and_tables_follow_each_variants_choice(sweep):
 
 
 def test_new_names_never_take_a_given_colour():
-    given = plots.optimizer_colors(["sgd", "adam"])
-    colors = plots.with_colors(["sgd", "sgd · batch 1", "adam · batch 1", "adam"], given)
+    given = style.optimizer_colors(["sgd", "adam"])
+    colors = style.with_colors(["sgd", "sgd · batch 1", "adam · batch 1", "adam"], given)
     assert colors["sgd"] == given["sgd"] and colors["adam"] == given["adam"]
     assert len(set(colors.values())) == 4
 

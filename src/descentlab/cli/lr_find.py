@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 
 from rich.console import Console
-from rich.table import Table
 
 from descentlab.cli.common import parse_batch_sizes, parse_float, parse_positive_int
-from descentlab.cli.output import make_console, progress_bar, write_json
+from descentlab.cli.output import make_console, print_table, progress_bar, write_json
 from descentlab.errors import UserError
 from descentlab.experiments import lr_find as lf
+from descentlab.lr_range import LRFindResult
 
 NAME = "lr-find"
 HELP = "LR range test (Smith 2017): raise the lr exponentially, batch by batch, over seeds; suggest a range."
@@ -45,20 +45,11 @@ def spec_from(args: argparse.Namespace) -> lf.LRFindSpec:
                          preset=args.preset, data_dir=args.data_dir)
 
 
-def _lr(x: float | None) -> str:
-    return "–" if x is None else f"{x:.3g}"
+def print_result(console: Console, result: LRFindResult) -> None:
+    """Each seed's own suggestion (the report's table), how far they spread, and the suggested range."""
+    from descentlab.report.lr_find_report import seed_table
 
-
-def print_result(console: Console, result: lf.LRFindResult) -> None:
-    table = Table(title="Per seed (each seed's own curve, same rule)", title_justify="left")
-    for i, h in enumerate(("seed", "steepest lr", "min lr", "min loss", "own range", "stopped at")):
-        table.add_column(h, justify="left" if i == 0 else "right")
-    for c in result.curves:
-        s = c.suggestion
-        stop = "ran all steps" if c.stop_step is None else f"step {c.stop_step} (lr {c.lrs[c.stop_step]:.3g})"
-        table.add_row(str(c.seed), _lr(s.steepest_lr), _lr(s.min_lr), "–" if s.min_loss is None else
-                      f"{s.min_loss:.3f}", f"{_lr(s.lower)} … {_lr(s.upper)}", stop)
-    console.print(table)
+    print_table(console, seed_table(result))
     steep = [c.suggestion.steepest_lr for c in result.curves if c.suggestion.steepest_lr is not None]
     mins = [c.suggestion.min_lr for c in result.curves if c.suggestion.min_lr is not None]
     if len(result.curves) > 1 and steep:

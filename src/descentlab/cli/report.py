@@ -31,6 +31,7 @@ def open_store(path: Path | None):
 
 
 def run(args: argparse.Namespace) -> int:
+    from descentlab.kinds import KINDS
     from descentlab.report import html
     from descentlab.report.data import load
 
@@ -41,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
             html.check_writable(path)
     with open_store(args.store) as store:
         data = load(store, args.experiment)
-        if data.experiment.kind == "lr-find":
+        kind = data.experiment.kind
+        if kind in KINDS and KINDS.get(kind).layout == "lr-range":
             from descentlab.report.lr_find_report import build_lr_find_report
 
             report = build_lr_find_report(store, data)

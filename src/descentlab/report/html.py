@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from descentlab.errors import UserError
-from descentlab.report import plots, tables
+from descentlab.report import plots, style, tables
 from descentlab.report.data import ExperimentData, RunData, batch_label
 from descentlab.report.summary import GroupSummary, SweepSummary, group_labels, summarize, sweep_summaries
 from descentlab.report.tables import Table
@@ -65,8 +65,8 @@ def build_report(data: ExperimentData, *, dpi: int = 100, figures: bool = True) 
     sweeps = sweep_summaries(data) if data.is_sweep else []
     # One colour per optimizer; variants of one (a sweep over momentum, say) get their own, the same in every
     # figure and table.
-    colors = plots.with_colors([s.label for s in sweeps] + group_labels(groups),
-                               plots.optimizer_colors(data.optimizers))
+    colors = style.with_colors([s.label for s in sweeps] + group_labels(groups),
+                               style.optimizer_colors(data.optimizers))
     several_batches = len(data.batch_sizes) > 1
     rendered: list[Figure] = []
 

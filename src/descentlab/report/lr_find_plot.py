@@ -8,27 +8,11 @@ test is above the top edge, where its × is drawn.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 from matplotlib.figure import Figure
 
-if TYPE_CHECKING:
-    from descentlab.experiments.lr_find import LRFindResult
-
-MEDIAN, RANGE = "#1f77b4", "#2ca02c"
-
-
-def _axes(width: float, height: float):
-    """One white figure with one axes in the house style of :mod:`descentlab.report.plots`."""
-    fig = Figure(figsize=(width, height), layout="constrained")
-    fig.set_facecolor("white")
-    ax = fig.add_subplot()
-    ax.grid(True, color="#e5e5e5", lw=0.8)
-    ax.set_axisbelow(True)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    return fig, ax
+from descentlab.lr_range import LRFindResult
+from descentlab.report import style
 
 
 def _y_limits(result: LRFindResult) -> tuple[float, float]:
@@ -49,7 +33,9 @@ def _y_limits(result: LRFindResult) -> tuple[float, float]:
 
 def lr_find_figure(result: LRFindResult, *, title: str | None = None) -> Figure:
     """Smoothed loss vs lr: median (thick) with min–max band, seeds (thin), stops (×), suggested range shaded."""
-    fig, ax = _axes(10.0, 4.8)
+    fig = style.figure(10.0, 4.8)
+    ax = fig.add_subplot()
+    style.axes_style(ax)
     ax.set_xscale("log")
     lrs = np.asarray(result.lrs)
     y0, y1 = _y_limits(result)
@@ -60,34 +46,35 @@ def lr_find_figure(result: LRFindResult, *, title: str | None = None) -> Figure:
     some = np.isfinite(table).any(axis=0)
     if some.any():
         lo, hi = np.nanmin(table[:, some], axis=0), np.nanmax(table[:, some], axis=0)
-        ax.fill_between(lrs[some], lo, hi, color=MEDIAN, alpha=0.15, lw=0, label="min–max over seeds")
+        ax.fill_between(lrs[some], lo, hi, color=style.MEDIAN, alpha=0.15, lw=0, label="min–max over seeds")
     for i, c in enumerate(result.curves):
-        ax.plot(c.lrs, c.smoothed, color="#555555", lw=0.7, alpha=0.6,
+        ax.plot(c.lrs, c.smoothed, color=style.SEED_LINE, lw=0.7, alpha=0.6,
                 label="each seed" if i == 0 else None)
         if c.stop_step is not None:
             y = c.smoothed[c.stop_step]
             shown = np.isfinite(y) and y <= y1
-            ax.plot(c.lrs[c.stop_step], y if shown else y1, "x", color="#d62728", ms=8, mew=2, clip_on=False,
+            ax.plot(c.lrs[c.stop_step], y if shown else y1, "x", color=style.DIVERGED, ms=8, mew=2, clip_on=False,
                     zorder=5, label="stop (smoothed > 4× best)" if i == next(
                         j for j, d in enumerate(result.curves) if d.stop_step is not None) else None)
     med = np.asarray(result.median, dtype=float)
-    ax.plot(lrs, med, color=MEDIAN, lw=2.4, label=f"median of {len(result.curves)} seed(s)")
+    ax.plot(lrs, med, color=style.MEDIAN, lw=2.4, label=f"median of {len(result.curves)} seed(s)")
 
     s = result.suggestion
     if s.lower is not None and s.upper is not None:
-        ax.axvspan(s.lower, s.upper, color=RANGE, alpha=0.18, lw=0,
+        ax.axvspan(s.lower, s.upper, color=style.RANGE, alpha=0.18, lw=0,
                    label=f"suggested lr {s.lower:.2g} … {s.upper:.2g}")
-        ax.axvline(s.steepest_lr, color=RANGE, ls="--", lw=1.2, label=f"steepest descent {s.steepest_lr:.2g}")
-        ax.axvline(s.min_lr, color="#9467bd", ls=":", lw=1.4, label=f"minimum {s.min_lr:.2g}")
+        ax.axvline(s.steepest_lr, color=style.RANGE, ls="--", lw=1.2, label=f"steepest descent {s.steepest_lr:.2g}")
+        ax.axvline(s.min_lr, color=style.MINIMUM, ls=":", lw=1.4, label=f"minimum {s.min_lr:.2g}")
     ax.set_ylim(y0, y1)
     reached = max(c.lrs[-1] for c in result.curves) if result.curves else lrs[-1]
     ax.set_xlim(lrs[0], min(lrs[-1], reached * 1.5))  # what no seed reached is not shown
     ax.set_xlabel("learning rate (log scale)")
     ax.set_ylabel("training loss (EMA-smoothed, β = 0.98)")
     spec = result.spec
-    fig.suptitle(title or f"LR range test: {result.optimizer} on {spec.task}, batch {result.batch_size}, "
-                          f"{len(result.curves)} seed(s), ≤ {spec.steps} steps", x=0.01, ha="left", fontsize=11)
+    fig.suptitle(title or f"LR range test: {result.optimizer} on {spec.get('task', '?')}, batch {result.batch_size}, "
+                          f"{len(result.curves)} seed(s), ≤ {spec.get('steps', len(lrs))} steps", x=0.01, ha="left",
+                 fontsize=style.AXES_TITLE)
     if s.note:
-        ax.set_title(f"note: {s.note}", loc="left", fontsize=8, color="#444444")
-    fig.legend(loc="outside right upper", fontsize=8, frameon=False)
+        ax.set_title(f"note: {s.note}", loc="left", fontsize=style.SMALL, color=style.INK)
+    fig.legend(loc="outside right upper", fontsize=style.SMALL, frameon=False)
     return fig

@@ -1,41 +1,71 @@
-"""The report of an ``lr-find`` experiment: the range-test figure and the per-seed suggestions, from the store."""
+"""The report of an ``lr-find`` experiment, from the store alone: the range-test figure, the suggested range and
+each seed's own suggestion.
+
+:func:`load` rebuilds the :class:`~descentlab.lr_range.LRFindResult` from the stored runs (one per seed, its updates
+in the store's ``steps`` table) with the same arithmetic that made it (:mod:`descentlab.lr_range`);
+:func:`suggestion_table` and :func:`seed_table` are the tables that the report and ``descentlab lr-find`` both show.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from descentlab.report import plots
+from descentlab.errors import UserError
+from descentlab.kinds import KINDS
+from descentlab.lr_range import LRFindResult, stored_result
+from descentlab.report import plots, style
 from descentlab.report.data import ExperimentData
 from descentlab.report.html import Figure, Report
 from descentlab.report.tables import Table, environment_table
+from descentlab.store import FINISHED
+
+
+def load(store: Any, experiment_id: int | str) -> LRFindResult:
+    """The result of a stored LR range test (an id or ``"last"``) from its finished runs' logged updates;
+    UserError for an experiment of another kind."""
+    experiment = store.experiment(experiment_id)
+    if experiment.kind not in KINDS or KINDS.get(experiment.kind).layout != "lr-range":
+        raise UserError(f"experiment {experiment.id} is a {experiment.kind}, not an lr-find")
+    finished = [(r.seed, r.config, store.steps(r.id)) for r in store.runs(experiment.id) if r.status in FINISHED]
+    return stored_result(experiment.spec, finished)
 
 
 def _lr(value: float | None) -> str:
     return "–" if value is None else f"{value:.3g}"
 
 
-def build_lr_find_report(store: Any, data: ExperimentData, *, dpi: int = 100) -> Report:
-    from descentlab.experiments.lr_find import load
-    from descentlab.report.lr_find_plot import lr_find_figure
-
-    result = load(store, data.experiment.id)
+def suggestion_table(result: LRFindResult) -> Table:
+    """The range suggested by the median curve."""
     s = result.suggestion
-    suggestion = Table(
+    return Table(
         "Suggested learning-rate range",
         ("optimizer", "batch", "seeds", "lower (steepest descent)", "upper", "lr at minimum", "note"),
         ((result.optimizer, str(result.batch_size), str(len(result.curves)), _lr(s.lower), _lr(s.upper),
           _lr(s.min_lr), s.note or "–"),),
         "a range, not a point: a single suggested point is known to be unstable across seeds")
-    seeds = Table(
-        "Per seed", ("seed", "steepest lr", "lr at minimum", "own range", "stopped at step"),
-        tuple((str(c.seed), _lr(c.suggestion.steepest_lr), _lr(c.suggestion.min_lr),
-               f"{_lr(c.suggestion.lower)} … {_lr(c.suggestion.upper)}",
-               "–" if c.stop_step is None else str(c.stop_step)) for c in result.curves))
+
+
+def seed_table(result: LRFindResult) -> Table:
+    """Each seed's own curve under the same rule, and where its test stopped."""
+    rows = []
+    for c in result.curves:
+        s = c.suggestion
+        stop = "ran all steps" if c.stop_step is None else f"step {c.stop_step} (lr {c.lrs[c.stop_step]:.3g})"
+        rows.append((str(c.seed), _lr(s.steepest_lr), _lr(s.min_lr),
+                     "–" if s.min_loss is None else f"{s.min_loss:.3f}", f"{_lr(s.lower)} … {_lr(s.upper)}", stop))
+    return Table("Per seed (each seed's own curve, same rule)",
+                 ("seed", "steepest lr", "lr at minimum", "min loss", "own range", "stopped at"), tuple(rows))
+
+
+def build_lr_find_report(store: Any, data: ExperimentData, *, dpi: int = 100) -> Report:
+    from descentlab.report.lr_find_plot import lr_find_figure
+
+    result = load(store, data.experiment.id)
     hyper = Table("Resolved hyperparameters", tuple(result.hyperparameters),
                   (tuple(str(v) for v in result.hyperparameters.values()),))
-    fig = lr_find_figure(result)
     figure = Figure("LR range test", "Smoothed training loss as the learning rate grows exponentially; median "
-                    "over seeds with the min–max band, the suggested range shaded.", plots.png_bytes(fig, dpi=dpi))
-    return Report(data=data, groups=[], sweeps=[], tables=[suggestion, seeds, hyper,
-                                                           environment_table(data.experiment.env)],
-                  figures=[figure], colors=plots.optimizer_colors(data.optimizers))
+                    "over seeds with the min–max band, the suggested range shaded.",
+                    plots.png_bytes(lr_find_figure(result), dpi=dpi))
+    return Report(data=data, groups=[], sweeps=[],
+                  tables=[suggestion_table(result), seed_table(result), hyper, environment_table(data.experiment.env)],
+                  figures=[figure], colors=style.optimizer_colors(data.optimizers))

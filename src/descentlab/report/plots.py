@@ -1,9 +1,9 @@
 """Figures of stored results. Each function takes plain data and returns a ``matplotlib.figure.Figure``.
 
-Figures are built without ``pyplot`` (no global figure registry, no GUI backend, nothing to close), so they
-render headless anywhere; :func:`save` writes PNG or SVG by the path's suffix and :func:`png_bytes` gives the
-PNG for embedding. Pass one ``colors`` mapping (:func:`optimizer_colors`) to every figure of a report so that an
-optimizer keeps its colour throughout.
+Their looks (colours, fonts, sizes) come from :mod:`.style`. Figures are built without ``pyplot`` (no global figure
+registry, no GUI backend, nothing to close), so they render headless anywhere; :func:`save` writes PNG or SVG by
+the path's suffix and :func:`png_bytes` gives the PNG for embedding. Pass one ``colors`` mapping
+(:func:`.style.optimizer_colors`) to every figure of a report so that an optimizer keeps its colour throughout.
 
 Curves are the mean over seeds at each epoch with a ±1 std band; against wall-clock time the mean is drawn at
 the seeds' mean cumulative training seconds. A diverged run contributes up to the last epoch whose training loss
@@ -24,46 +24,12 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from matplotlib.transforms import blended_transform_factory
 
 from descentlab.errors import UserError
+from descentlab.report import style
 from descentlab.report.data import RunData, batch_label
+from descentlab.report.style import with_colors
 from descentlab.report.summary import SweepSummary, format_bytes
 
 SPLITS = (("train", "train"), ("val", "validation"), ("test", "test"))
-_BATCH_PALETTE = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666")
-_LINESTYLES = ("-", "--", ":", "-.")
-
-
-def optimizer_colors(names: Sequence[str]) -> dict[str, str]:
-    """A colour per name, in order, from matplotlib's ``tab10`` (``tab20`` beyond ten names)."""
-    return with_colors(names, None)
-
-
-def with_colors(names: Sequence[str], given: Mapping[str, str] | None) -> dict[str, str]:
-    """``given`` (the report's colour per optimizer) kept, and every other name of ``names`` (a variant, an
-    optimizer at one batch size) given a colour that no given name uses, so two lines never share one."""
-    import matplotlib
-
-    out = dict(given or {})
-    fresh = [n for n in dict.fromkeys(names) if n not in out]
-    if fresh:  # the palette in order, skipping the colours already given
-        cmap = matplotlib.colormaps["tab10" if len(out) + len(fresh) <= 10 else "tab20"]
-        taken = set(out.values())
-        palette = [matplotlib.colors.to_hex(cmap(i)) for i in range(cmap.N)]
-        free = [c for c in palette if c not in taken] or palette
-        out.update({n: free[i % len(free)] for i, n in enumerate(fresh)})
-    return out
-
-
-def _figure(width: float, height: float) -> Figure:
-    fig = Figure(figsize=(width, height), layout="constrained")
-    fig.set_facecolor("white")
-    return fig
-
-
-def _style(ax) -> None:
-    ax.grid(True, color="#e5e5e5", lw=0.8)
-    ax.set_axisbelow(True)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
 
 
 def _stop(run: RunData) -> int:
@@ -113,12 +79,12 @@ def _mark_diverged(ax, runs: Sequence[RunData], metric: str, x: str, color: str)
             inside.append((xs[stop], ys[stop]))
         else:  # diverged before any finite value: mark it where it stopped, at the top edge
             edge.append(xs[stop] if stop >= 0 else (0.0 if x == "seconds" else 1.0))
-    style = {"marker": "x", "s": 70, "linewidths": 2.2, "color": color, "zorder": 5}
+    cross = {"marker": "x", "s": 70, "linewidths": 2.2, "color": color, "zorder": 5}
     if inside:
-        ax.scatter(*zip(*inside), **style)
+        ax.scatter(*zip(*inside), **cross)
     if edge:
         ax.scatter(edge, [0.97] * len(edge), transform=blended_transform_factory(ax.transData, ax.transAxes),
-                   clip_on=False, **style)
+                   clip_on=False, **cross)
     return len(inside) + len(edge)
 
 
@@ -129,13 +95,13 @@ def _draw_curves(ax, groups: Mapping[str, Sequence[RunData]], metric: str, x: st
     for label, runs in groups.items():
         xs, mean, std = _mean_band(runs, metric, x)
         color = colors[label]
-        ax.plot(xs, mean, color=color, lw=1.8, label=label, ls=(styles or {}).get(label, "-"),
+        ax.plot(xs, mean, color=color, lw=style.LINE, label=label, ls=(styles or {}).get(label, "-"),
                 marker="o" if len(xs) == 1 else None)
         if len(xs):
-            ax.fill_between(xs, mean - std, mean + std, color=color, alpha=0.18, lw=0)
+            ax.fill_between(xs, mean - std, mean + std, color=color, alpha=style.BAND_ALPHA, lw=0)
         marked += _mark_diverged(ax, runs, metric, x, color)
     if not any(len(line.get_xdata()) for line in ax.get_lines()):
-        ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", va="center", color="#888888")
+        ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", va="center", color=style.MUTED)
     return marked
 
 
@@ -154,7 +120,7 @@ def _legend(fig: Figure, handles: list, labels: list[str], title: str | None = N
 def _handles(ax, diverged: bool) -> tuple[list, list[str]]:
     handles, labels = ax.get_legend_handles_labels()
     if diverged:
-        handles.append(Line2D([], [], ls="none", marker="x", color="#444444", markersize=8, mew=2))
+        handles.append(Line2D([], [], ls="none", marker="x", color=style.INK, markersize=8, mew=2))
         labels.append("diverged (where it stopped)")
     return handles, labels
 
@@ -173,15 +139,15 @@ def training_curves(runs: Sequence[RunData], x: str = "epoch", *, by: Callable[[
     by = by or (lambda r: r.optimizer)
     groups = _group(runs, by)
     colors = with_colors(list(groups), colors)
-    fig = _figure(13, 7)
+    fig = style.figure(13, 7)
     axes = fig.subplots(2, 3, sharex=True)
     marked = 0
     for row, (kind, unit) in enumerate((("loss", "loss"), ("acc", "accuracy"))):
         for col, (split, name) in enumerate(SPLITS):
             ax = axes[row][col]
-            _style(ax)
+            style.axes_style(ax)
             marked += _draw_curves(ax, groups, f"{split}_{kind}", x, colors)
-            ax.set_title(f"{name} {unit}", fontsize=11)
+            ax.set_title(f"{name} {unit}", fontsize=style.AXES_TITLE)
             if kind == "loss":
                 _log_if_wide(ax)
             else:
@@ -189,7 +155,8 @@ def training_curves(runs: Sequence[RunData], x: str = "epoch", *, by: Callable[[
                 ax.set_xlabel(_x_label(x))
             if col == 0:
                 ax.set_ylabel(unit if kind == "loss" else "accuracy (%)")
-    fig.suptitle(title or f"Loss and accuracy vs {'epoch' if x == 'epoch' else 'wall-clock time'}", fontsize=13)
+    fig.suptitle(title or f"Loss and accuracy vs {'epoch' if x == 'epoch' else 'wall-clock time'}",
+                 fontsize=style.SUPTITLE)
     _legend(fig, *_handles(axes[0][0], marked > 0))
     return fig
 
@@ -214,23 +181,23 @@ def batch_size_comparison(runs: Sequence[RunData], metric: str = "train_loss") -
     groups = _group(runs, label)
     colors, styles = {}, {}
     for name, group in groups.items():
-        colors[name] = _BATCH_PALETTE[batches.index(batch_label(group[0].batch_size)) % len(_BATCH_PALETTE)]
-        styles[name] = _LINESTYLES[optimizers.index(group[0].optimizer) % len(_LINESTYLES)]
-    fig = _figure(13, 4.2)
+        colors[name] = style.BATCH_PALETTE[batches.index(batch_label(group[0].batch_size)) % len(style.BATCH_PALETTE)]
+        styles[name] = style.LINESTYLES[optimizers.index(group[0].optimizer) % len(style.LINESTYLES)]
+    fig = style.figure(13, 4.2)
     axes = fig.subplots(1, 3, width_ratios=(1, 1, 0.8))
     marked = 0
     for ax, x in zip(axes[:2], ("epoch", "seconds")):
-        _style(ax)
+        style.axes_style(ax)
         marked += _draw_curves(ax, groups, metric, x, colors, styles)
         _log_if_wide(ax)
         ax.set_xlabel(_x_label(x))
         ax.set_ylabel(metric.replace("_", " "))
-        ax.set_title(f"{metric.replace('_', ' ')} vs {'epoch' if x == 'epoch' else 'time'}", fontsize=11)
+        ax.set_title(f"{metric.replace('_', ' ')} vs {'epoch' if x == 'epoch' else 'time'}", fontsize=style.AXES_TITLE)
     state = {name: _last_finite(g, "state_bytes") for name, g in groups.items()}
     peak = {name: _last_finite(g, "peak_memory_bytes") for name, g in groups.items()}
     _bars(axes[2], state, peak, colors)
-    axes[2].set_title("memory per configuration", fontsize=11)
-    fig.suptitle("Batch vs stochastic vs mini-batch gradient descent", fontsize=13)
+    axes[2].set_title("memory per configuration", fontsize=style.AXES_TITLE)
+    fig.suptitle("Batch vs stochastic vs mini-batch gradient descent", fontsize=style.SUPTITLE)
     _legend(fig, *_handles(axes[0], marked > 0))
     return fig
 
@@ -247,32 +214,29 @@ def _bars(ax, state: Mapping[str, float], peak: Mapping[str, float | None] | Non
     width = 0.4 if has_peak else 0.7
     pos = np.arange(len(names), dtype=float)
     values = [state[n] if math.isfinite(state[n]) else 0.0 for n in names]
-    bars = ax.bar(pos - (width / 2 if has_peak else 0), values, width, color=[colors.get(n, "#4c72b0") for n in names],
+    bars = ax.bar(pos - (width / 2 if has_peak else 0), values, width, color=[colors.get(n, style.BAR) for n in names],
                   label="optimizer state")
     for bar, name in zip(bars, names):
         ax.annotate(format_bytes(state[name]), (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                    ha="center", va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points")
+                    ha="center", va="bottom", fontsize=style.SMALL, xytext=(0, 2), textcoords="offset points")
     if has_peak:
         pv = [peak.get(n) if peak.get(n) is not None and math.isfinite(peak[n]) else 0.0 for n in names]
-        pbars = ax.bar(pos + width / 2, pv, width, color="#bbbbbb",
+        pbars = ax.bar(pos + width / 2, pv, width, color=style.PEAK_BAR,
                        label="peak memory (GPU allocator; process RSS on CPU)")
         for bar, v in zip(pbars, pv):
             ax.annotate(format_bytes(v), (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                        ha="center", va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points")
-        ax.legend(frameon=False, fontsize=8, loc="upper left")
+                        ha="center", va="bottom", fontsize=style.SMALL, xytext=(0, 2), textcoords="offset points")
+        ax.legend(frameon=False, fontsize=style.SMALL, loc="upper left")
     else:
         ax.text(0.99, 0.99, "peak memory: not measured here", transform=ax.transAxes, ha="right", va="top",
-                fontsize=7, color="#888888")
+                fontsize=style.TINY, color=style.MUTED)
     ax.set_xticks(pos, names, rotation=30 if len(names) > 6 else 0, ha="right" if len(names) > 6 else "center")
     unit, scale = _byte_unit(max([*values, *(pv if has_peak else [])], default=0.0))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / scale:g}"))
     ax.yaxis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]) if scale == 1 else _ScaledLocator(scale))
     ax.set_ylabel(f"memory ({unit})")
     ax.margins(y=0.15)
-    ax.grid(True, axis="y", color="#e5e5e5", lw=0.8)
-    ax.set_axisbelow(True)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
+    style.axes_style(ax, axis="y")
 
 
 def _byte_unit(largest: float) -> tuple[str, float]:
@@ -297,10 +261,10 @@ def memory_bars(state: Mapping[str, float], peak: Mapping[str, float | None] | N
                 colors: Mapping[str, str] | None = None, title: str = "Optimizer-state memory") -> Figure:
     """One bar per name (``state`` bytes, labelled human-readably), and a grey peak-memory bar where measured."""
     colors = with_colors(list(state), colors)
-    fig = _figure(max(5.0, 1.1 * len(state) + 2.5), 3.8)
+    fig = style.figure(max(5.0, 1.1 * len(state) + 2.5), 3.8)
     ax = fig.subplots()
     _bars(ax, state, peak, colors)
-    ax.set_title(title, fontsize=12)
+    ax.set_title(title, fontsize=style.TITLE)
     return fig
 
 
@@ -312,18 +276,18 @@ def lr_sensitivity(sweeps: Sequence[SweepSummary], *, metric: str = "val_acc",
     several_batches = len({str(s.batch_size) for s in sweeps}) > 1
     names = [f"{s.label} · {batch_label(s.batch_size)}" if several_batches else s.label for s in sweeps]
     colors = with_colors(names, colors)
-    fig = _figure(9, 5)
+    fig = style.figure(9, 5)
     ax = fig.subplots()
-    _style(ax)
+    style.axes_style(ax)
     any_diverged = False
     for name, sweep in zip(names, sweeps):
-        color = colors.get(name) or colors.get(sweep.optimizer, "#333333")
+        color = colors.get(name) or colors.get(sweep.optimizer, style.FALLBACK)
         pts = [(p.lr, getattr(p, metric).mean, getattr(p, metric).std) for p in sweep.points
                if getattr(p, metric).n > 0]
         lrs, mean, std = (np.array(v, dtype=float) for v in zip(*pts)) if pts else (np.array([]),) * 3
-        ax.plot(lrs, mean, color=color, marker="o", ms=4, lw=1.8, label=name)
+        ax.plot(lrs, mean, color=color, marker="o", ms=4, lw=style.LINE, label=name)
         if len(lrs):
-            ax.fill_between(lrs, mean - std, mean + std, color=color, alpha=0.18, lw=0)
+            ax.fill_between(lrs, mean - std, mean + std, color=color, alpha=style.BAND_ALPHA, lw=0)
         for p in sweep.points:
             if p.diverged or p.failed:
                 any_diverged = True
@@ -342,12 +306,12 @@ def lr_sensitivity(sweeps: Sequence[SweepSummary], *, metric: str = "val_acc",
     split = "validation" if metric == "val_acc" else "test"
     ax.set_ylabel(f"final {split} accuracy (%)")
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0%}"))
-    fig.suptitle(f"Learning-rate sensitivity: final {split} accuracy (mean ± std over seeds)", fontsize=13)
+    fig.suptitle(f"Learning-rate sensitivity: final {split} accuracy (mean ± std over seeds)", fontsize=style.SUPTITLE)
     handles, labels = ax.get_legend_handles_labels()
-    handles.append(Line2D([], [], ls="none", marker="o", ms=12, mfc="none", mec="#444444", mew=2))
+    handles.append(Line2D([], [], ls="none", marker="o", ms=12, mfc="none", mec=style.INK, mew=2))
     labels.append("chosen lr (best on validation)")
     if any_diverged:
-        handles.append(Line2D([], [], ls="none", marker="x", color="#444444", markersize=8, mew=2))
+        handles.append(Line2D([], [], ls="none", marker="x", color=style.INK, markersize=8, mew=2))
         labels.append("a seed diverged (top edge: all did)")
     _legend(fig, handles, labels, loc="outside right center")  # upper: long variant names run into the title
     return fig
