@@ -18,14 +18,20 @@ Step convention: ``positions[k]`` is the point after ``k`` updates (``positions[
 ``values[k] = fn(positions[k])``. Optimizers that keep an averaged iterate and expose ``train()``/``eval()``
 (schedule-free) take gradients at their interpolated point *y*, but the trajectory records the averaged point
 *x* (the one to evaluate or report) and ``fn`` there; ``fn`` is then called twice per step.
+
+:class:`Traced` is one optimizer's path as the trace command shows it (its learning rate, whether that was picked
+from a grid, the path cut at its first non-finite point); :func:`steps_to_minimum` says when it got near a
+known minimum of a test function.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -33,7 +39,12 @@ from descentlab import optim
 from descentlab.errors import UserError
 from descentlab.optim.capabilities import averaged_iterate
 
-__all__ = ["Trajectory", "minimize"]
+if TYPE_CHECKING:
+    from descentlab.tasks.functions import TestFunction
+
+__all__ = ["Traced", "Trajectory", "minimize", "steps_to_minimum"]
+
+REACHED = 1e-3  # "reached a minimum": within this distance of one
 
 
 @dataclass(frozen=True)
@@ -60,6 +71,53 @@ class Trajectory:
     def steps(self) -> int:
         """The number of updates actually taken."""
         return self.positions.shape[0] - 1
+
+
+@dataclass(frozen=True)
+class Traced:
+    """One optimizer's path; ``lr_picked`` when ``lr`` was chosen from the grid."""
+
+    optimizer: str
+    lr: float
+    trajectory: Trajectory
+    lr_picked: bool = False
+
+    @property
+    def label(self) -> str:
+        diverged = ", diverged" if self.diverged else ""
+        return f"{self.optimizer} (lr={self.lr:.3g}{diverged})"
+
+    @property
+    def diverged(self) -> bool:
+        return self.trajectory.diverged_at is not None
+
+    @property
+    def positions(self) -> np.ndarray:
+        """``[steps + 1, dim]`` float64, cut at the first non-finite point."""
+        pos = np.asarray(self.trajectory.positions, dtype=np.float64)
+        pos = pos.reshape(pos.shape[0], -1)
+        bad = ~np.isfinite(pos).all(axis=1)
+        return pos[: int(np.argmax(bad))] if bad.any() else pos
+
+    @property
+    def values(self) -> np.ndarray:
+        return np.asarray(self.trajectory.values, dtype=np.float64)[: len(self.positions)]
+
+    @property
+    def final_value(self) -> float:
+        """The last value, ``inf`` when the run diverged (so that it never wins a comparison)."""
+        value = float(np.asarray(self.trajectory.values, dtype=np.float64)[-1])
+        return math.inf if self.diverged or not math.isfinite(value) else value
+
+
+def steps_to_minimum(function: TestFunction, traced: Traced, tol: float = REACHED) -> int | None:
+    """The first step whose point is within ``tol`` of a known minimum, or ``None``."""
+    if not function.minima:
+        return None
+    pos = traced.positions
+    dist = np.min([np.linalg.norm(pos - np.asarray(m), axis=1) for m in function.minima], axis=0)
+    hits = np.flatnonzero(dist < tol)
+    return int(hits[0]) if hits.size else None
 
 
 def minimize(fn: Callable[[Tensor], Tensor], x0: float | Sequence[float] | Tensor, optimizer: str | type[

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from rich.console import Console
-
 from descentlab import optim
 from descentlab.cli.common import parse_float, parse_list, parse_positive_int
+from descentlab.cli.output import make_console, print_table
 from descentlab.errors import UserError
+from descentlab.experiments import trace as search
 from descentlab.report import trace as tr
 from descentlab.tasks.functions import function_names, get_function
 
@@ -19,7 +19,8 @@ HELP = "Paths of optimizers on a test function (Rosenbrock, Beale, …): table, 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--function", default="rosenbrock", help=f"one of {', '.join(function_names())}")
     p.add_argument("--optimizers", default="sgd,momentum,adam", help="comma-separated registry names")
-    p.add_argument("--steps", default=tr.DEFAULT_STEPS, help=f"updates per optimizer (default {tr.DEFAULT_STEPS})")
+    p.add_argument("--steps", default=search.DEFAULT_STEPS,
+                   help=f"updates per optimizer (default {search.DEFAULT_STEPS})")
     p.add_argument("--lr", help="one learning rate for all (default: each optimizer's best of 1e-4 … 1)")
     p.add_argument("--start", help="start point, e.g. --start=-1.5,2 (default: the function's)")
     p.add_argument("--png", help="write the contour plot here")
@@ -37,14 +38,14 @@ def run(args: argparse.Namespace) -> int:
     if lr is not None and not lr > 0:
         raise UserError(f"--lr {args.lr} must be > 0")
     start = None if args.start is None else [parse_float(v, "start") for v in parse_list(args.start, "start")]
-    traced = tr.trace(function, names, steps=steps, lr=lr, start=start)
-    console = Console()
+    traced = search.trace(function, names, steps=steps, lr=lr, start=start)
+    console = make_console()
     if args.verbose:
         for t in traced:
             if len(traced) > 1:
                 print(f"{t.label}:")
             print("\n".join(tr.iteration_lines(t)))
-    console.print(tr.summary_table(function, traced))
+    print_table(console, tr.summary_table(function, traced))
     if args.png:
         tr.plot_paths(function, traced).savefig(args.png)
         console.print(f"wrote {args.png}")

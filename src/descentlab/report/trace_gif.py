@@ -16,8 +16,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_rgb
 from PIL import Image
 
-from descentlab.report.trace import COLORS, Traced, draw_landscape, new_figure, path_xy, style
+from descentlab.report import style
+from descentlab.report.trace import draw_landscape, mark_start, new_figure, path_xy
 from descentlab.tasks.functions import TestFunction
+from descentlab.trajectories import Traced
 
 MAX_FRAMES = 60
 
@@ -38,18 +40,16 @@ def render_frames(function: TestFunction, traced: Sequence[Traced], frames: int 
     draw_landscape(ax, function)
     moving = []
     for i, t in enumerate(traced):
-        s = style(i)
+        s = style.path_style(i)
         ax.plot([], [], lw=1.6, ms=6, label=t.label, **s)  # legend entry only
         trail = ax.plot([], [], lw=1.6, color=s["color"], ls=s["ls"], animated=True)[0]
         head = ax.plot([], [], ms=9, color=s["color"], marker=s["marker"], mec="black", mew=0.8, ls="none",
                        animated=True)[0]
         moving.append((t, trail, head))
-    if traced:
-        x, y = path_xy(function, traced[0], 1)
-        ax.plot(x, y, marker="o", ms=9, color="white", mec="black", mew=1.5, ls="none", zorder=6, label="start")
-    fig.legend(loc="outside right upper", fontsize=9, frameon=False)
-    counter = ax.text(0.02, 0.97, "", transform=ax.transAxes, va="top", fontsize=10, animated=True, zorder=7,
-                      bbox={"boxstyle": "round", "fc": "white", "ec": "0.7", "alpha": 0.85})
+    mark_start(ax, function, traced)
+    fig.legend(loc="outside right upper", fontsize=style.LEGEND, frameon=False)
+    counter = ax.text(0.02, 0.97, "", transform=ax.transAxes, va="top", fontsize=style.SUBTITLE, animated=True,
+                      zorder=7, bbox={"boxstyle": "round", "fc": "white", "ec": "0.7", "alpha": 0.85})
     canvas.draw()  # everything that does not move, laid out once
     background = canvas.copy_from_bbox(fig.bbox)
     longest = max((t.trajectory.positions.shape[0] - 1 for t, _, _ in moving), default=0)
@@ -72,7 +72,7 @@ def render_frames(function: TestFunction, traced: Sequence[Traced], frames: int 
 def _palette() -> Image.Image:
     """Greys for the landscape, and each path color (and the minima's gold) pure and half-blended with grey
     and white for anti-aliased edges: a generic adaptive palette spends its entries on the greys."""
-    colors = [tuple(round(255 * c) for c in to_rgb(name)) for name in (*COLORS, "gold")]
+    colors = [tuple(round(255 * c) for c in to_rgb(name)) for name in (*style.PATH_COLORS, style.MINIMUM_STAR)]
     entries = [(v, v, v) for v in np.linspace(0, 255, 256 - 7 * len(colors)).round().astype(int)]
     for c in colors:
         for base in (255, 200, 128):
