@@ -6,7 +6,8 @@ import pytest
 
 from descentlab.errors import UserError
 from descentlab.experiments.runner import Trial
-from descentlab.experiments.sweep import SweepSpec, extras_of, learning_rates, round_sig, variant_label
+from descentlab.experiments.sweep import SweepSpec, learning_rates, round_sig
+from descentlab.grid import extras_of, variant_label
 
 
 def test_learning_rates_are_log_spaced_rounded_and_inclusive():

@@ -12,15 +12,8 @@ from descentlab.cli.output import experiment_json, make_console, print_table, pr
 from descentlab.errors import UserError
 from descentlab.experiments.executors import DEFAULT_GROUP_SIZE, make_executor, vectorized_trainer
 from descentlab.experiments.runner import Trial, open_experiment
-from descentlab.experiments.sweep import (
-    SweepSpec,
-    best_per_optimizer,
-    extras_of,
-    sensitivity_table,
-    sweep_json,
-    sweep_rows,
-    variant_label,
-)
+from descentlab.experiments.sweep import SweepSpec
+from descentlab.grid import extras_of, variant_label
 from descentlab.store import Store
 from descentlab.train import Callback, RunResult
 
@@ -169,6 +162,7 @@ def run(args: argparse.Namespace) -> int:
 
 def show_summary(console: Console, store: Store, experiment_id: int, spec: SweepSpec, json_path: str | None) -> None:
     from descentlab.report import data as report_data
+    from descentlab.report.sweep import best_per_optimizer, sensitivity_table, sweep_json, sweep_rows
     from descentlab.report.tables import tuning_table
 
     rows = sweep_rows(report_data.load(store, experiment_id))

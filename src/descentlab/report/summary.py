@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from descentlab.grid import variant_label
 from descentlab.report.data import ExperimentData, RunData, finite
 from descentlab.store import canonical_json
 
@@ -129,13 +130,6 @@ class SweepSummary:
         """Whether ``run`` belongs to this summary's optimizer, batch size and variant (at any lr)."""
         return (run.optimizer == self.optimizer and canonical_json(run.batch_size) == canonical_json(self.batch_size)
                 and all(canonical_json(run.hyperparameters.get(k)) == canonical_json(v) for k, v in self.fixed))
-
-
-def variant_label(optimizer: str, values: Mapping[str, Any]) -> str:
-    """``"momentum"`` or ``"momentum (momentum=0.8, weight_decay=0.0001)"``."""
-    if not values:
-        return optimizer
-    return f"{optimizer} ({', '.join(f'{k}={v:g}' if isinstance(v, float) else f'{k}={v}' for k, v in values.items())})"
 
 
 def group_key(run: RunData) -> tuple[str, str, str]:
