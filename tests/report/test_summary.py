@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 
@@ -127,3 +128,27 @@ def test_timings_of_a_shared_pass_are_marked(experiments):
     assert t.rows[2][10].endswith(" (pass of 3)") and "(pass of" not in t.rows[0][10]
     alone = tables.summary_table(summary.summarize(compare))
     assert "vectorized pass" in t.note and "vectorized pass" not in alone.note
+
+
+def test_the_target_is_read_from_the_store_never_from_the_task_registry(experiments):
+    compare, _, _ = experiments
+    assert summary.target_of(compare) == syn.TARGET
+    # A store written before targets were stored: no target (no time to target), not the task's current one.
+    old = dataclasses.replace(compare, experiment=dataclasses.replace(
+        compare.experiment, spec={k: v for k, v in compare.experiment.spec.items() if k != "target_val_acc"}))
+    assert old.tasks == ["mnist1d-mlp"] and summary.target_of(old) is None
+    groups = summary.summarize(old)
+    assert all(g.target is None and g.reached == 0 for g in groups)
+    table = tables.summary_table(groups)
+    column = table.headers.index("epochs to target")
+    assert {row[column] for row in table.rows} == {"–"}
+
+
+def test_compare_and_sweep_specs_store_the_tasks_target():
+    from descentlab.experiments.compare import CompareSpec
+    from descentlab.experiments.sweep import SweepSpec
+    from descentlab.tasks import get_task
+
+    target = get_task("digits-mlp").target_val_acc
+    assert CompareSpec(task="digits-mlp").to_dict()["target_val_acc"] == target
+    assert SweepSpec(task="digits-mlp").to_dict()["target_val_acc"] == target

@@ -10,7 +10,6 @@ from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Table as RichTable
 
 from descentlab.errors import UserError
 from descentlab.experiments.runner import Trial
@@ -89,13 +88,10 @@ def label_of(config: RunConfig, *, batch: bool, seed: bool) -> str:
 
 
 def print_table(console: Console, table: Any) -> None:
-    """Render a :class:`descentlab.report.tables.Table` with rich."""
-    rt = RichTable(title=table.title, title_justify="left", caption=table.note or None, caption_justify="left")
-    for i, header in enumerate(table.headers):
-        rt.add_column(header, justify="left" if i == 0 else "right", overflow="fold")
-    for row in table.rows:
-        rt.add_row(*row)
-    console.print(rt)
+    """Print a :class:`descentlab.report.tables.Table` (its brief columns) with rich."""
+    from descentlab.report.tables import rich_table
+
+    console.print(rich_table(table))
 
 
 def write_json(path: str | os.PathLike[str], payload: dict[str, Any]) -> None:
@@ -133,38 +129,15 @@ def _hyper_text(h: dict[str, Any]) -> str:
 
 
 def print_compare_summary(console: Console, groups: Sequence[Any]) -> None:
-    """The console's compact version of the report's tables: resolved hyperparameters, then the results."""
-    from descentlab.report.summary import format_bytes
-    from descentlab.report.tables import SHARED_NOTE, shared_note
+    """The resolved hyperparameters, one line per group, then the report's summary table."""
+    from descentlab.report.tables import summary_table
 
     many_batches = len({g.batch_size for g in groups}) > 1
     console.print("[bold]Resolved hyperparameters[/]")
     for g in groups:
         batch = f" (batch {g.batch_size})" if many_batches else ""
         console.print(f"  {g.optimizer}{batch}: {_hyper_text(g.hyperparameters)}", highlight=False)
-    target = next((g.target for g in groups if g.target is not None), None)
-    pct = lambda s: s.format(".1f", scale=100) if s.n else "–"  # noqa: E731
-    rt = RichTable(title=f"Results (mean ± std over seeds; target: {target:.0%} val acc)" if target else "Results",
-                   title_justify="left")
-    for i, h in enumerate(("optimizer", "batch", "seeds", "train loss", "val acc %", "best val %", "test acc %",
-                           "to target", "s/epoch", "steps/s", "state", "diverged")):
-        rt.add_column(h, justify="left" if i == 0 else "right")
-    for g in groups:
-        if target is None:
-            ttt = "–"
-        elif g.reached:
-            ttt = f"{g.epochs_to_target.mean:.3g} ep / {g.seconds_to_target.mean:.3g} s"
-            ttt += f" ({g.reached}/{g.n_runs})" if g.reached < g.n_runs else ""
-        else:
-            ttt = "never"
-        rt.add_row(g.optimizer, str(g.batch_size), str(g.n_runs), g.final_train_loss.format(".3f"),
-                   pct(g.final_val_acc), pct(g.best_val_acc), pct(g.final_test_acc), ttt,
-                   g.seconds_per_epoch.format(".3g") + shared_note(g), g.steps_per_s.format(".0f"),
-                   format_bytes(g.state_bytes.mean),
-                   f"{g.diverged}/{g.n_runs}" if g.diverged else "0")
-    console.print(rt)
-    if any(g.shared_by > 1 for g in groups):
-        console.print(SHARED_NOTE + ".", highlight=False)
+    print_table(console, summary_table(groups))
 
 
 def make_console() -> Console:

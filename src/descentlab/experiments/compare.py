@@ -26,8 +26,11 @@ class CompareSpec:
     data_dir: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """What is stored with the experiment: the fields, and the task's target, which the report reads from here
+        (it never looks the task up)."""
         d = asdict(self)
         d.pop("data_dir")  # where the data lives does not change the experiment
+        d["target_val_acc"] = get_task(self.task).target_val_acc
         return d
 
     def configs(self) -> list[RunConfig]:

@@ -65,6 +65,7 @@ class SweepSpec:
             "task": self.task, "optimizers": list(self.optimizers), "lr_min": self.lr_min, "lr_max": self.lr_max,
             "points": self.points, "seeds": self.seeds, "epochs": self.epochs, "batch_size": self.batch_size,
             "preset": self.preset, "grid": {name: list(values) for name, values in self.grid},
+            "target_val_acc": get_task(self.task).target_val_acc,  # the report reads it from here
         }  # data_dir left out: where the data lives does not change the experiment
 
     def learning_rates(self) -> tuple[float, ...]:

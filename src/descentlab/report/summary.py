@@ -145,19 +145,13 @@ def _groups(runs: Sequence[RunData], key: Callable[[RunData], Any]) -> dict[Any,
 
 
 def target_of(data: ExperimentData) -> float | None:
-    """The val-acc target: the experiment spec's ``target_val_acc`` (or ``target``), else the task's own."""
+    """The val-acc target stored with the experiment (its spec's ``target_val_acc``, or ``target``); None when the
+    experiment stored none (stores written before targets were stored): the report then shows no time to target."""
     spec = data.experiment.spec if isinstance(data.experiment.spec, dict) else {}
     for name in ("target_val_acc", "target"):
-        if isinstance(spec.get(name), (int, float)):
-            return float(spec[name])
-    tasks = data.tasks
-    if len(tasks) == 1:
-        try:
-            from descentlab.tasks import get_task
-
-            return get_task(tasks[0]).target_val_acc
-        except Exception:  # an unknown or renamed task: no target rather than no report
-            return None
+        value = spec.get(name)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
     return None
 
 

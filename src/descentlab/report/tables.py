@@ -1,6 +1,7 @@
-"""The report's tables as rows of plain text: rendered to HTML and Markdown here, to rich by the console.
+"""The tables of stored results, built once as rows of plain text and rendered three ways: to HTML and Markdown by
+:mod:`.html`, to a terminal by :func:`rich_table` (what the commands print).
 
-Every function returns a :class:`Table` (title, headers, rows of strings); nothing here formats markup.
+Every function returns a :class:`Table` (title, headers, rows of strings, a note); nothing here formats markup.
 """
 
 from __future__ import annotations
@@ -15,10 +16,28 @@ from descentlab.report.summary import GroupSummary, SweepSummary, format_bytes, 
 
 @dataclass(frozen=True)
 class Table:
+    """``brief``: the indices of the columns a terminal shows (None: all); the HTML and Markdown show all."""
+
     title: str
     headers: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
     note: str = ""
+    brief: tuple[int, ...] | None = None
+
+
+def rich_table(table: Table, *, brief: bool = True) -> Any:
+    """``table`` as a ``rich.table.Table`` (first column left-aligned, the others right), its ``brief`` columns only
+    unless ``brief=False``."""
+    from rich.table import Table as RichTable
+
+    keep = table.brief if brief and table.brief is not None else range(len(table.headers))
+    rt = RichTable(title=table.title, title_justify="left", caption=table.note or None, caption_justify="left")
+    for i in keep:  # a cell keeps to one line; a header wraps to the width of its cells
+        width = max([len(row[i]) for row in table.rows] + [len(word) for word in table.headers[i].split()] or [1])
+        rt.add_column(table.headers[i], justify="left" if i == 0 else "right", overflow="fold", width=width)
+    for row in table.rows:
+        rt.add_row(*(row[i] for i in keep))
+    return rt
 
 
 def _pct(stat) -> str:
@@ -65,7 +84,8 @@ def summary_table(groups: Sequence[GroupSummary]) -> Table:
     note = "mean ± sample std over the seeds that finished; diverged runs are counted, not averaged"
     if any(g.shared_by > 1 for g in groups):
         note += "; " + SHARED_NOTE
-    return Table("Summary", headers, tuple(rows), note)
+    # a terminal leaves out the lr (in the hyperparameters), the seconds to target and the steps / s
+    return Table("Summary", headers, tuple(rows), note, brief=(0, 1, 3, 4, 5, 6, 7, 8, 10, 12, 13))
 
 
 def hyperparameter_table(groups: Sequence[GroupSummary]) -> Table:
