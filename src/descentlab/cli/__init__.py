@@ -1,6 +1,7 @@
 """``descentlab`` command line: one small module per command.
 
-Each command module defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``. Bad input of
+Each command module defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``; a module of
+this package that defines them is a command (the built-ins come first, in :data:`COMMANDS` order). Bad input of
 any kind is a :class:`~descentlab.errors.UserError`: it is printed as one line and the exit code is 2; whatever
 was already computed has been stored by then.
 """
@@ -28,13 +29,19 @@ COMMANDS = ("compare", "sweep", "lr_find", "trace", "report", "runs", "list")
 
 
 def _modules() -> list:
+    import pkgutil
+
+    names = [*COMMANDS, *sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name not in COMMANDS)]
     found = []
-    for name in COMMANDS:
+    for name in names:
         try:
-            found.append(importlib.import_module(f"descentlab.cli.{name}"))
+            module = importlib.import_module(f"descentlab.cli.{name}")
         except ModuleNotFoundError as exc:  # a command not written yet must not break the others
             if exc.name != f"descentlab.cli.{name}":
                 raise
+            continue
+        if all(hasattr(module, attr) for attr in ("NAME", "HELP", "add_arguments", "run")):
+            found.append(module)
     return found
 
 

@@ -1,6 +1,6 @@
 """Everything a user sees of stored results: numbers, tables, plots and the self-contained HTML report.
 
-The report reads only the results store (DESIGN.md, principle 3):
+The report reads only the results store (docs/design.md, principle 3):
 
 - :mod:`.data` — one experiment's runs with their per-epoch metrics (:class:`~.data.RunData`), read defensively;
 - :mod:`.summary` — the numbers: per-group statistics over seeds and, for sweeps, the chosen learning rates;

@@ -1,6 +1,6 @@
 """Canonical JSON and trial keys: the identity of a configuration.
 
-A trial's identity is a hash of its resolved configuration (DESIGN.md, principle 5): that is what makes resume,
+A trial's identity is a hash of its resolved configuration (docs/design.md, principle 5): that is what makes resume,
 caching and de-duplication work. The hash is only as good as the canonical form it is taken of, so here it is
 spelled out once:
 

@@ -1,14 +1,16 @@
 """The networks of the tasks, and the two weight initializations the presets use.
 
-Every builder is a plain function ``() -> nn.Module``; :func:`build` turns it into a deterministic function of a
-seed. The architectures follow their sources:
+Every builder is a callable that returns an ``nn.Module`` (the tasks bind its sizes with ``functools.partial``);
+:func:`build` turns it into a deterministic function of a seed. The architectures follow their sources:
 
-- ``classic_mlp``: the Keras/TensorFlow beginner network, Flatten → Dense(128, relu) → Dense(10).
-- ``mnist1d_mlp`` / ``mnist1d_cnn``: ``MLPBase`` and ``ConvBase`` of the MNIST-1D paper (Greydanus 2020,
+- :func:`mlp` — ``mlp(784, 128, 10)`` is the Keras/TensorFlow beginner network, Flatten → Dense(128, relu) →
+  Dense(10) (tasks ``mnist-mlp``, ``fashion-mlp``); ``mlp(784, 10)`` is multinomial logistic regression, a single
+  linear layer (Kingma & Ba 2015, §6.1; ``mnist-logreg``); ``mlp(64, 64, 10)`` the ``digits-mlp`` network.
+- :class:`ResidualMLP` / :func:`mnist1d_cnn`: ``MLPBase`` and ``ConvBase`` of the MNIST-1D paper (Greydanus 2020,
   ``github.com/greydanus/mnist1d``, ``notebooks/models.py``). Note that ``MLPBase`` has a residual connection
   around its second layer (``h = h + relu(W₂h)``), and that ``ConvBase``'s first convolution has kernel 5 but
   the next two kernel 3 (all 25 channels, stride 2, padding 1: lengths 40 → 19 → 10 → 5, so 125 features).
-- ``logistic_regression``: a single linear layer (Kingma & Ba 2015, §6.1).
+- :func:`small_cnn`: two 3×3 convolutions with max-pooling and a dense head, for 28×28 images (``fashion-cnn``).
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 Denormals are numbers too small for the normal float range; CPUs handle them in microcode, many times slower.
 Adam's second-moment estimates drift into that range, and flushing them made Adam training about 14 % faster on
-the 2-core machine of DESIGN.md with unchanged results. The setting is process-wide (the CPU's FTZ/DAZ flags), so
-it is scoped: code that runs after training (and other libraries' tests) sees IEEE-754 subnormals again.
+the 2-core machine of docs/design.md (*Measured facts*) with unchanged results. The setting is process-wide (the
+CPU's FTZ/DAZ flags), so it is scoped: code that runs after training (and other libraries' tests) sees IEEE-754
+subnormals again.
 """
 
 from __future__ import annotations
