@@ -114,29 +114,18 @@ def experiment_json(store: Any, experiment_id: int, groups: Sequence[Any]) -> di
         runs.append({"run_id": run.id, "optimizer": run.optimizer, "seed": run.seed, "status": run.status,
                      "diverged_step": run.diverged_step, "config": run.config, "summary": run.summary})
     return to_json_data({"experiment_id": experiment_id, "store": str(store.path), "runs": runs,
-                   "optimizers": [asdict(g) for g in groups]}, default=str)
-
-
-def _hyper_text(h: dict[str, Any]) -> str:
-    def v(x: Any) -> str:
-        if isinstance(x, float):
-            return f"{x:g}"
-        if isinstance(x, (list, tuple)):
-            return "(" + ", ".join(v(i) for i in x) + ")"
-        return str(x)
-
-    return ", ".join(f"{k}={v(x)}" for k, x in h.items())
+                         "optimizers": [asdict(g) for g in groups]}, default=str)
 
 
 def print_compare_summary(console: Console, groups: Sequence[Any]) -> None:
     """The resolved hyperparameters, one line per group, then the report's summary table."""
-    from descentlab.report.tables import summary_table
+    from descentlab.report.tables import hyperparameter_text, summary_table
 
     many_batches = len({g.batch_size for g in groups}) > 1
     console.print("[bold]Resolved hyperparameters[/]")
     for g in groups:
         batch = f" (batch {g.batch_size})" if many_batches else ""
-        console.print(f"  {g.optimizer}{batch}: {_hyper_text(g.hyperparameters)}", highlight=False)
+        console.print(f"  {g.optimizer}{batch}: {hyperparameter_text(g.hyperparameters)}", highlight=False)
     print_table(console, summary_table(groups))
 
 

@@ -41,13 +41,8 @@ def register(entry: Entry, *, source: str = "built-in") -> Entry:
     return REGISTRY.register(entry.name, entry, source=source)
 
 
-def names() -> list[str]:
-    return REGISTRY.names()
-
-
-def get(name: str) -> Entry:
-    """The entry registered as ``name``; UserError listing the valid names if there is none."""
-    return REGISTRY.get(name)
+names = REGISTRY.names  # the registered names, in order
+get = REGISTRY.get  # the Entry registered as a name; UserError listing the valid names if there is none
 
 
 def create(name: str, params: Iterable[Any], **overrides: Any) -> torch.optim.Optimizer:

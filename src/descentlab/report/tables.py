@@ -44,12 +44,18 @@ def _pct(stat) -> str:
     return stat.format(".1f", scale=100, unit="%")
 
 
-def _value(value: Any) -> str:
+def value_text(value: Any, fmt: str = ".4g") -> str:
+    """A hyperparameter's value as a cell: floats in ``fmt``, tuples as ``(0.9, 0.999)``, anything else as str."""
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return format(value, fmt)
     if isinstance(value, (list, tuple)):
-        return "(" + ", ".join(_value(v) for v in value) + ")"
+        return "(" + ", ".join(value_text(v, fmt) for v in value) + ")"
     return str(value)
+
+
+def hyperparameter_text(hyperparameters: Mapping[str, Any]) -> str:
+    """``"lr=0.001, betas=(0.9, 0.999)"``: every value at full ``g`` precision."""
+    return ", ".join(f"{k}={value_text(v, 'g')}" for k, v in hyperparameters.items())
 
 
 SHARED_NOTE = ("“pass of K”: trained in one vectorized pass with K − 1 other runs, whose seconds, steps/s and "
@@ -73,7 +79,7 @@ def summary_table(groups: Sequence[GroupSummary]) -> Table:
     for g, label in zip(groups, group_labels(groups)):
         reached = f" ({g.reached}/{g.n_runs})" if target is not None else ""
         rows.append((
-            label, str(g.batch_size), _value(g.lr) if g.lr is not None else "–", str(g.n_runs),
+            label, str(g.batch_size), value_text(g.lr) if g.lr is not None else "–", str(g.n_runs),
             g.final_train_loss.format(".3f"), _pct(g.final_val_acc), _pct(g.best_val_acc), _pct(g.final_test_acc),
             (g.epochs_to_target.format(".2g") if g.reached else "never") + reached if target is not None else "–",
             g.seconds_to_target.format(".3g") if g.reached else "–",
@@ -91,7 +97,7 @@ def summary_table(groups: Sequence[GroupSummary]) -> Table:
 def hyperparameter_table(groups: Sequence[GroupSummary]) -> Table:
     """Resolved hyperparameters of each group (the union of names as columns)."""
     names = list(dict.fromkeys(name for g in groups for name in g.hyperparameters))
-    rows = tuple((g.optimizer, str(g.batch_size), *(_value(g.hyperparameters[n]) if n in g.hyperparameters else ""
+    rows = tuple((g.optimizer, str(g.batch_size), *(value_text(g.hyperparameters[n]) if n in g.hyperparameters else ""
                                                       for n in names)) for g in groups)
     return Table("Resolved hyperparameters", ("optimizer", "batch", *names), rows)
 
@@ -134,7 +140,7 @@ def diverged_table(data: ExperimentData) -> Table:
             continue
         last = r.trained_epochs[-1]["epoch"] if r.trained_epochs else "–"
         rows.append((str(r.run.id), r.optimizer, str(r.seed), batch_label(r.batch_size),
-                     _value(r.lr) if r.lr is not None else "–", r.status,
+                     value_text(r.lr) if r.lr is not None else "–", r.status,
                      str(r.run.diverged_step) if r.run.diverged_step is not None else "–", str(last)))
     headers = ("run", "optimizer", "seed", "batch", "lr", "status", "step", "last stored epoch")
     return Table("Diverged and failed runs", headers, tuple(rows))
@@ -146,5 +152,5 @@ def environment_table(env: Mapping[str, Any]) -> Table:
     versions = env.get("versions")
     if isinstance(versions, Mapping):
         rows += [(name, str(v)) for name, v in versions.items()]
-    rows += [(k, _value(v)) for k, v in env.items() if k != "versions" and v is not None]
+    rows += [(k, value_text(v)) for k, v in env.items() if k != "versions" and v is not None]
     return Table("Environment", ("", ""), tuple(rows))

@@ -65,13 +65,8 @@ def register(task: Task, *, source: str = "built-in") -> Task:
     return TASKS.register(task.name, task, source=source)
 
 
-def task_names() -> list[str]:
-    return TASKS.names()
-
-
-def get_task(name: str) -> Task:
-    """The task registered as ``name`` (``_`` reads as ``-``); UserError listing the valid names if none."""
-    return TASKS.get(name)
+task_names = TASKS.names  # the registered names, in order
+get_task = TASKS.get  # the Task registered as a name (``_`` reads as ``-``); UserError listing the valid names
 
 
 register(Task(
