@@ -59,6 +59,13 @@ class Registry(Generic[T]):
         self._sources[key] = source
         return obj
 
+    def unregister(self, name: str) -> T:
+        """Remove ``name`` and return what it held (UserError if it is not registered)."""
+        obj = self.get(name)
+        key = self.normalize(name)
+        del self._items[key], self._sources[key]
+        return obj
+
     def get(self, name: str) -> T:
         """The object registered as ``name``; UserError naming ``name`` and listing the valid names if none."""
         try:
