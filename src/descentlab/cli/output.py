@@ -91,7 +91,7 @@ def print_table(console: Console, table: Any) -> None:
     """Print a :class:`descentlab.report.tables.Table` (its brief columns) with rich."""
     from descentlab.report.tables import rich_table
 
-    console.print(rich_table(table))
+    console.print(rich_table(table, width=console.width))
 
 
 def write_json(path: str | os.PathLike[str], payload: dict[str, Any]) -> None:

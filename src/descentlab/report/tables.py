@@ -25,16 +25,19 @@ class Table:
     brief: tuple[int, ...] | None = None
 
 
-def rich_table(table: Table, *, brief: bool = True) -> Any:
+def rich_table(table: Table, *, brief: bool = True, width: int | None = None) -> Any:
     """``table`` as a ``rich.table.Table`` (first column left-aligned, the others right), its ``brief`` columns only
-    unless ``brief=False``."""
+    unless ``brief=False``. When it would be wider than ``width`` characters, headers wrap and cells do not."""
     from rich.table import Table as RichTable
 
-    keep = table.brief if brief and table.brief is not None else range(len(table.headers))
+    keep = list(table.brief if brief and table.brief is not None else range(len(table.headers)))
+    cells = {i: max([len(row[i]) for row in table.rows] or [0]) for i in keep}
+    natural = sum(max(cells[i], len(table.headers[i])) + 3 for i in keep) + 1  # padding and rules included
+    narrow = width is not None and natural > width
     rt = RichTable(title=table.title, title_justify="left", caption=table.note or None, caption_justify="left")
-    for i in keep:  # a cell keeps to one line; a header wraps to the width of its cells
-        width = max([len(row[i]) for row in table.rows] + [len(word) for word in table.headers[i].split()] or [1])
-        rt.add_column(table.headers[i], justify="left" if i == 0 else "right", overflow="fold", width=width)
+    for i in keep:
+        fit = max([cells[i], *(len(word) for word in table.headers[i].split())]) if narrow else None
+        rt.add_column(table.headers[i], justify="left" if i == 0 else "right", overflow="fold", width=fit)
     for row in table.rows:
         rt.add_row(*(row[i] for i in keep))
     return rt
