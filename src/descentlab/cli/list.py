@@ -9,8 +9,8 @@ from rich.table import Table
 from descentlab.cli.output import make_console
 
 NAME = "list"
-HELP = "List optimizers, tasks, presets, schedules and 2-D test functions."
-WHAT = ("optimizers", "tasks", "presets", "schedules", "functions")
+HELP = "List optimizers, tasks, presets, schedules, 2-D test functions and experiment kinds."
+WHAT = ("optimizers", "tasks", "presets", "schedules", "functions", "kinds")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -81,10 +81,22 @@ def _functions() -> Table | None:
     return t
 
 
+def _kinds() -> Table:
+    from descentlab.kinds import KINDS
+
+    t = Table(title="Experiment kinds (what the store holds; descentlab runs, descentlab report)", title_justify="left")
+    for col in ("name", "report", "what it is"):
+        t.add_column(col)
+    for name, kind in KINDS.items():
+        t.add_row(name, "LR range test" if kind.layout == "lr-range" else "per-epoch runs"
+                  + (", lr chosen on validation" if kind.sweeps_lr else ""), kind.summary)
+    return t
+
+
 def run(args: argparse.Namespace) -> int:
     console = make_console()
     makers = {"optimizers": _optimizers, "tasks": _tasks, "presets": _presets, "schedules": _schedules,
-              "functions": _functions}
+              "functions": _functions, "kinds": _kinds}
     for what in WHAT if args.what == "all" else (args.what,):
         table = makers[what]()
         if table is not None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from descentlab.errors import UserError
+from descentlab.jsonable import to_json_data
 from descentlab.report import plots, style, tables
 from descentlab.report.data import ExperimentData, RunData, batch_label
 from descentlab.report.summary import GroupSummary, SweepSummary, group_labels, summarize, sweep_summaries
@@ -186,7 +187,7 @@ def render_html(report: Report) -> str:
                      f"<figcaption><b>{_e(fig.title)}.</b> {_e(fig.caption)}</figcaption></figure>")
     for table in rest:
         parts.append(f"<h2>{_e(table.title)}</h2>{_html_table(table, report.colors)}")
-    spec = json.dumps(report.data.experiment.spec, indent=2, sort_keys=True, default=str)
+    spec = json.dumps(to_json_data(report.data.experiment.spec, default=str), indent=2, sort_keys=True)
     parts.append(f"<h2>Specification</h2><details><summary>the experiment as it was specified</summary>"
                  f"<pre>{_e(spec)}</pre></details>")
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
