@@ -19,7 +19,8 @@ Layout = Literal["epochs", "lr-range"]
 @dataclass(frozen=True)
 class Kind:
     """``layout``: ``"epochs"`` — runs with per-epoch metrics (the summary tables and training curves);
-    ``"lr-range"`` — one run per seed of an LR range test, a stored step per row (the range-test figure).
+    ``"lr-range"`` — one run per seed of an LR range test, its updates in the store's steps table (the range-test
+    figure).
     ``sweeps_lr``: each optimizer was run at several learning rates, and the report chooses one on validation."""
 
     name: str
