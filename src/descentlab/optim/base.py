@@ -1,27 +1,33 @@
 """The ``torch.optim.Optimizer`` front-end over a rule.
 
 All bookkeeping lives here (parameter groups, lazily created per-parameter state under torch's keys,
-closures, ``state_dict``); all math lives in the rule. Being a real ``torch.optim.Optimizer`` subclass is what
-lets LR schedulers, ``GradScaler``, DDP/FSDP and checkpoint code work unchanged with our optimizers.
+closures, ``state_dict``, torch's ``foreach``/``fused``/``capturable``/``differentiable`` group flags, complex
+and sparse gradients, ``GradScaler``'s ``grad_scale``/``found_inf``); all math lives in the rule. Being a real
+``torch.optim.Optimizer`` subclass is what lets LR schedulers, ``GradScaler``, DDP/FSDP and checkpoint code work
+unchanged with our optimizers.
 """
 
 from __future__ import annotations
 
 import functools
-import inspect
 from collections.abc import Callable, Iterable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeAlias
 
 import torch
 import torch.autograd.profiler as _profiler
 import torch.optim.optimizer as _torch_optimizer
 from torch import Tensor
 
-from descentlab.rules.base import HyperparameterError, Rule
+from descentlab.rules.base import HyperparameterError, Rule, UnknownHyperparameterError
 
-# Group keys that torch.optim writes; accepted (and ignored) so that state_dicts cross-load both ways.
+ParamsT: TypeAlias = Iterable[Tensor] | Iterable[dict[str, Any]] | Iterable[tuple[str, Tensor]]
+
+# Group keys that torch.optim writes: the front-end's flags, not the rule's hyperparameters.
 TORCH_GROUP_KEYS = ("foreach", "capturable", "differentiable", "fused")
+FRONT_END_DEFAULTS: dict[str, Any] = {"foreach": None, "capturable": False, "differentiable": False, "fused": None}
 _FUSED_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+# Per-parameter state entries that torch keeps as tensors and older torch versions saved as plain numbers.
+_SCALAR_STATE = ("step", "mu_product")
 
 
 def _hooked(step: Callable[..., Any]) -> Callable[..., Any]:
@@ -45,18 +51,37 @@ def _hooked(step: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def scalar_dtype(fused: bool | None = None) -> torch.dtype:
+    """torch's dtype for ``step``: float32 on the fused path, else float64 when that is the default dtype."""
+    return torch.float64 if not fused and torch.get_default_dtype() == torch.float64 else torch.float32
+
+
 class RuleOptimizer(torch.optim.Optimizer):
     """A ``torch.optim.Optimizer`` whose ``step`` applies ``rule`` to every parameter with a gradient.
 
     ``fused``: ``None`` (default) uses the rule's fused kernel when it has one and the group allows it
-    (Python-number hyperparameters, real floating-point parameters on one device); ``True`` requires it;
+    (real floating-point, contiguous parameters on CPU or CUDA); ``True`` requires it (and, as torch, keeps the
+    ``step`` counters on the parameters' device and honours ``GradScaler``'s ``grad_scale``/``found_inf``);
     ``False`` always runs the readable per-tensor rule. Both paths are tested equal.
+    ``foreach`` is accepted with torch's meaning of "a multi-tensor path may be used": the result is the same
+    whichever path runs. ``differentiable=True`` runs the step with autograd recording (per-tensor rule, as
+    torch's differentiable path), so one can differentiate through it. ``capturable=True`` keeps ``step`` on
+    the parameters' device.
+
+    A tensor hyperparameter must have one element (torch's rule); it is used as a 0-d tensor. (The vectorized
+    trainer broadcasts multi-element hyperparameters through the rules directly, not through this class.)
     """
 
     rule: ClassVar[Rule]
+    # torch's error for a sparse gradient given to a rule that cannot take one (None: a message of our own).
+    sparse_error: ClassVar[str | None] = None
+    # torch's error for a complex parameter given to an optimizer that refuses them (None: accepted).
+    complex_error: ClassVar[str | None] = None
+    # Whether the constructor creates every parameter's state (torch's Adagrad does), instead of the first step.
+    eager_state: ClassVar[bool] = False
 
-    def __init__(self, params: Iterable[Tensor] | Iterable[dict[str, Any]], *args: Any,
-                 fused: bool | None = None, **hyper: Any) -> None:
+    def __init__(self, params: ParamsT, *args: Any, fused: bool | None = None, foreach: bool | None = None,
+                 capturable: bool = False, differentiable: bool = False, **hyper: Any) -> None:
         names = list(self.rule.defaults)
         if len(args) > len(names):
             raise TypeError(f"{type(self).__name__} takes at most {len(names)} positional hyperparameters "
@@ -65,103 +90,196 @@ class RuleOptimizer(torch.optim.Optimizer):
             if name in hyper:
                 raise TypeError(f"{type(self).__name__} got multiple values for {name!r}")
             hyper[name] = value
-        for key in ("foreach", "capturable", "differentiable"):
-            if hyper.pop(key, None):
-                raise HyperparameterError(f"{self.rule.name}: {key}=True is not supported; allowed: False or None")
+        for key, value in (("fused", fused), ("foreach", foreach)):
+            if value not in (None, True, False):
+                raise HyperparameterError(f"{self.rule.name}: invalid {key}={value!r}; allowed: None, True or False")
+        for key, value in (("capturable", capturable), ("differentiable", differentiable)):
+            if value not in (True, False):
+                raise HyperparameterError(f"{self.rule.name}: invalid {key}={value!r}; allowed: True or False")
+        _check_one_element(self.rule.name, hyper)
         defaults = self.rule.resolve(hyper)
-        if fused not in (None, True, False):
-            raise HyperparameterError(f"{self.rule.name}: invalid fused={fused!r}; allowed: None, True or False")
         if fused and self.rule.fused is None:
             raise HyperparameterError(f"{self.rule.name}: fused=True is not available for this rule; "
                                       "allowed: None or False")
-        defaults["fused"] = fused
+        # torch's own refusals, in torch's words and types.
+        if fused and differentiable:
+            raise RuntimeError("`fused` does not support `differentiable`")
+        if fused and foreach:
+            raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+        defaults.update(foreach=foreach, capturable=capturable, differentiable=differentiable, fused=fused)
         super().__init__(params, defaults)
+        if self.eager_state:
+            for group in self.param_groups:
+                h = self.hyperparameters(group)
+                for p in group["params"]:
+                    self.state[p] = self._new_state(p, group, h)
+        if fused:
+            # GradScaler hands the fused kernels grad_scale/found_inf instead of unscaling and skipping itself.
+            self._step_supports_amp_scaling = True
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         # Validate the group's own hyperparameters (merged with the defaults) before torch stores it.
+        _check_one_element(self.rule.name, {k: v for k, v in param_group.items() if k in self.rule.defaults})
         merged = {k: param_group.get(k, v) for k, v in self.defaults.items() if k in self.rule.defaults}
         self.rule.validate(merged)
         super().add_param_group(param_group)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
-        # A state_dict saved by torch.optim (or an older descentlab) may lack some of our keys.
+        # A state_dict saved by torch.optim (or an older descentlab, or an older torch) may lack some of our
+        # keys, and may hold ``step`` as a plain number.
         for group in self.param_groups:
             for key, value in self.rule.defaults.items():
                 group.setdefault(key, value)
-            group.setdefault("fused", None)
+            for key, value in FRONT_END_DEFAULTS.items():
+                group.setdefault(key, value)
+            on_device = group["fused"] or group["capturable"]
+            for p in group["params"]:
+                s = self.state.get(p)
+                if not s:
+                    continue
+                for key in _SCALAR_STATE:
+                    if key in s and not torch.is_tensor(s[key]):
+                        s[key] = torch.tensor(float(s[key]), dtype=scalar_dtype(group["fused"]),
+                                              device=p.device if on_device else None)
 
     def hyperparameters(self, group: dict[str, Any]) -> dict[str, Any]:
-        return {k: group[k] for k in self.rule.defaults}
+        """The rule's hyperparameters of ``group``; a one-element tensor is handed over as a 0-d tensor."""
+        h = {k: group[k] for k in self.rule.defaults}
+        for k, v in h.items():
+            if isinstance(v, Tensor) and v.ndim:
+                h[k] = v.reshape(())
+            elif isinstance(v, tuple) and any(isinstance(x, Tensor) and x.ndim for x in v):
+                h[k] = tuple(x.reshape(()) if isinstance(x, Tensor) else x for x in v)
+        return h
 
     @_hooked
-    @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         loss = None
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        state, rule = self.state, self.rule
-        for group in self.param_groups:
-            params, grads = [], []
-            for p in group["params"]:
-                g = p.grad
-                if g is not None:
-                    if g.is_sparse:
-                        raise RuntimeError(f"{rule.name} does not support sparse gradients")
-                    params.append(p)
-                    grads.append(g)
-            if not params:
-                continue
-            h = self.hyperparameters(group)
-            states = []
-            for p in params:
-                s = state[p]
-                if not s:
-                    s.update(rule.init_state(p, h))
-                states.append(s)
-            if self._may_fuse(group, h):
-                parts = _by_device_and_dtype(params)
-                for (device, dtype), idx in parts.items():
-                    ps, gs, ss = ((params, grads, states) if len(parts) == 1 else
-                                  ([params[i] for i in idx], [grads[i] for i in idx], [states[i] for i in idx]))
-                    if not (self._fusable(group, device, dtype, ps, gs) and rule.fused(ps, gs, ss, h)):
-                        self._per_tensor(ps, ss, h)
-            else:
-                self._per_tensor(params, states, h)
+        # As torch: autograd records the step only for a differentiable optimizer.
+        with torch.set_grad_enabled(bool(self.defaults.get("differentiable"))):
+            for group in self.param_groups:
+                self._step_group(group)
         return loss
 
-    def _per_tensor(self, params: list[Tensor], states: list[dict[str, Any]], h: dict[str, Any]) -> None:
-        for p, state in zip(params, states):
-            if torch.is_complex(p):
-                # As torch.optim: complex parameters are optimized as pairs of reals.
-                p, g = torch.view_as_real(p), torch.view_as_real(p.grad)
-                state = {k: torch.view_as_real(v) if torch.is_tensor(v) and torch.is_complex(v) else v
-                         for k, v in state.items()}
-                self.rule.update(p, g, state, h)
-            else:
-                self.rule.update(p, p.grad, state, h)
+    def _step_group(self, group: dict[str, Any]) -> None:
+        state, rule = self.state, self.rule
+        params, grads = [], []
+        for p in group["params"]:
+            g = p.grad
+            if g is not None:
+                if g.is_sparse and not rule.sparse:
+                    raise RuntimeError(self.sparse_error or f"{rule.name} does not support sparse gradients")
+                if self.complex_error and torch.is_complex(p):
+                    raise RuntimeError(self.complex_error)
+                params.append(p)
+                grads.append(g)
+        if not params:
+            return
+        h = self.hyperparameters(group)
+        states, new = [], []
+        for p in params:
+            s = state.get(p)  # not state[p]: that would leave an empty entry where torch has none
+            if not s:
+                s = self._new_state(p, group, h)
+                new.append((p, s))
+            states.append(s)
+        grad_scale, found_inf = getattr(self, "grad_scale", None), getattr(self, "found_inf", None)
+        if self._may_fuse(group):
+            parts = _by_device_and_dtype(params)
+            for (device, dtype), idx in parts.items():
+                ps, gs, ss = ((params, grads, states) if len(parts) == 1 else
+                              ([params[i] for i in idx], [grads[i] for i in idx], [states[i] for i in idx]))
+                if self._fusable(group, device, dtype, ps, gs):
+                    fh = _numbers(h, device)
+                    if fh is not None and _call_fused(rule, ps, gs, ss, fh, grad_scale, found_inf):
+                        continue
+                # The kernel declined (e.g. Keras's ε placement it does not have): the rule, the same numbers.
+                self._per_tensor(ps, gs, ss, h, grad_scale, found_inf)
+        else:
+            self._per_tensor(params, grads, states, h, grad_scale, found_inf)
+        for p, s in new:
+            if s:
+                state[p] = s
 
-    def _may_fuse(self, group: dict[str, Any], h: dict[str, Any]) -> bool:
-        """Whether the group may take the fused path at all: a fused rule, not refused, number hyperparameters."""
-        if self.rule.fused is None or group.get("fused") is False:
-            return False
-        if _has_tensor(h):
-            if group.get("fused"):
-                raise RuntimeError(f"{self.rule.name}: fused=True needs Python-number hyperparameters")
-            return False
-        return True
+    def _new_state(self, p: Tensor, group: dict[str, Any], h: dict[str, Any]) -> dict[str, Any]:
+        s = self.rule.init_state(p, h)
+        if (group["fused"] or group["capturable"]) and "step" in s:  # torch keeps it beside the parameter then
+            s["step"] = s["step"].to(device=p.device, dtype=scalar_dtype(group["fused"]))
+        return s
+
+    def _per_tensor(self, params: list[Tensor], grads: list[Tensor], states: list[dict[str, Any]],
+                    h: dict[str, Any], grad_scale: Tensor | None = None, found_inf: Tensor | None = None) -> None:
+        if found_inf is not None and bool(found_inf.item()):
+            return  # GradScaler found an inf or NaN: the step is skipped, state untouched
+        for p, g, state in zip(params, grads, states):
+            if grad_scale is not None:
+                g = g / grad_scale.to(g.device)
+            if torch.is_complex(p):
+                # As torch.optim: complex parameters are optimized as pairs of reals. State entries the rule
+                # creates during the update are stored back as complex tensors, as torch keeps them.
+                pr, gr = torch.view_as_real(p), torch.view_as_real(g)
+                real = {k: torch.view_as_real(v) if torch.is_tensor(v) and torch.is_complex(v) else v
+                        for k, v in state.items()}
+                self.rule.update(pr, gr, real, h)
+                for k, v in real.items():
+                    if k not in state:
+                        shaped = torch.is_tensor(v) and v.shape == pr.shape and v.dtype == pr.dtype
+                        state[k] = torch.view_as_complex(v.contiguous()) if shaped else v
+            else:
+                self.rule.update(p, g, state, h)
+
+    def _may_fuse(self, group: dict[str, Any]) -> bool:
+        """Whether the group may take the fused path at all: a fused rule, not refused, not differentiable."""
+        return self.rule.fused is not None and group["fused"] is not False and not group["differentiable"]
 
     def _fusable(self, group: dict[str, Any], device: torch.device, dtype: torch.dtype, params: list[Tensor],
                  grads: list[Tensor]) -> bool:
         # torch's CPU fused kernels read a non-contiguous gradient in memory order, silently giving wrong
         # results (seen with transposed gradients), so only contiguous tensors take the fused path.
         ok = (dtype in _FUSED_DTYPES and device.type in ("cpu", "cuda")
-              and all(p.is_contiguous() and g.is_contiguous() for p, g in zip(params, grads)))
-        if group.get("fused") and not ok:
+              and all(not g.is_sparse and p.is_contiguous() and g.is_contiguous() for p, g in zip(params, grads)))
+        if group["fused"] and not ok:
             raise RuntimeError(f"{self.rule.name}: fused=True needs contiguous real floating-point parameters and "
-                               "gradients on CPU or CUDA")
+                               "dense gradients on CPU or CUDA")
         return ok
+
+
+def _call_fused(rule: Rule, ps: list[Tensor], gs: list[Tensor], ss: list[dict[str, Any]], h: dict[str, Any],
+                grad_scale: Tensor | None, found_inf: Tensor | None) -> bool:
+    assert rule.fused is not None
+    if grad_scale is None and found_inf is None:  # the vectorized trainer's call, kept as it was
+        return rule.fused(ps, gs, ss, h)
+    device = ps[0].device
+    return rule.fused(ps, gs, ss, h, grad_scale=None if grad_scale is None else grad_scale.to(device),
+                      found_inf=None if found_inf is None else found_inf.to(device))
+
+
+def _numbers(h: dict[str, Any], device: torch.device) -> dict[str, Any] | None:
+    """``h`` with 0-d tensor hyperparameters read as Python numbers, as torch's fused kernels take them.
+
+    On CUDA reading one would synchronize the device each step: those groups (``None``) take the per-tensor
+    rule instead."""
+    if not _has_tensor(h):
+        return h
+    if device.type != "cpu":
+        return None
+    return {k: (v.item() if isinstance(v, Tensor) else
+                tuple(x.item() if isinstance(x, Tensor) else x for x in v) if isinstance(v, tuple) else v)
+            for k, v in h.items()}
+
+
+def _check_one_element(rule: str, hyper: dict[str, Any]) -> None:
+    """torch's rule for tensor hyperparameters: a 0-d or one-element tensor (a scalar), nothing larger."""
+    for k, v in hyper.items():
+        items = list(enumerate(v)) if isinstance(v, (tuple, list)) else [(None, v)]
+        for i, x in items:
+            if isinstance(x, Tensor) and x.numel() != 1:
+                name = k if i is None else f"{k}[{i}]"
+                raise HyperparameterError(f"{rule}: Tensor {name} must be 1-element; got shape {tuple(x.shape)}")
 
 
 def _has_tensor(h: dict[str, Any]) -> bool:
@@ -183,17 +301,16 @@ def _by_device_and_dtype(params: list[Tensor]) -> dict[tuple[torch.device, torch
     return groups
 
 
-def make_optimizer_class(name: str, rule: Rule, doc: str) -> type[RuleOptimizer]:
-    """A named subclass whose signature lists the rule's hyperparameters (for ``help()`` and IDEs)."""
-    def __init__(self: RuleOptimizer, params: Any, *args: Any, **kwargs: Any) -> None:
-        RuleOptimizer.__init__(self, params, *args, **kwargs)
+def given(local: dict[str, Any]) -> dict[str, Any]:
+    """A typed ``__init__``'s own arguments (its ``locals()``) as keywords for :class:`RuleOptimizer`."""
+    return {k: v for k, v in local.items() if k not in ("self", "params", "__class__")}
 
-    cls = type(name, (RuleOptimizer,), {"rule": rule, "__doc__": doc, "__module__": "descentlab.optim",
-                                        "__init__": __init__, "__qualname__": name})
-    params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
-              inspect.Parameter("params", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
-    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
-    params += [inspect.Parameter(k, kind, default=v) for k, v in rule.defaults.items()]
-    params.append(inspect.Parameter("fused", inspect.Parameter.KEYWORD_ONLY, default=None))
-    __init__.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
-    return cls
+
+def make_optimizer_class(name: str, rule: Rule, doc: str) -> type[RuleOptimizer]:
+    """A named subclass over ``rule`` for rules added at run time (its ``__init__`` takes the rule's
+    hyperparameters by keyword); the classes shipped with descentlab are written out with typed signatures."""
+    return type(name, (RuleOptimizer,), {"rule": rule, "__doc__": doc, "__module__": "descentlab.optim",
+                                         "__qualname__": name})
+
+
+__all__ = ["RuleOptimizer", "make_optimizer_class", "ParamsT", "UnknownHyperparameterError"]

@@ -14,12 +14,12 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+from torch import Tensor
 
 import descentlab.optim.torch_family  # noqa: F401  (registered first, so the classics lead every list)
-from descentlab.optim.base import RuleOptimizer, make_optimizer_class
+from descentlab.optim.base import ParamsT, RuleOptimizer, given
 from descentlab.optim.registry import Entry, register
 from descentlab.rules import lion, muon, schedule_free
-from descentlab.rules.base import Rule
 
 
 class ScheduleFreeOptimizer(RuleOptimizer):
@@ -83,23 +83,54 @@ class ScheduleFreeOptimizer(RuleOptimizer):
                 if not self.state[p]:
                     self.state[p].update(self.rule.init_state(p, h))
             step_h = {**h, "k": k, "scheduled_lr": now.scheduled_lr, "ckp1": now.ckp1}
-            self._per_tensor(params, [self.state[p] for p in params], step_h)
+            self._per_tensor(params, [p.grad for p in params], [self.state[p] for p in params], step_h)
         return loss
 
 
-def _subclass(base: type[RuleOptimizer], name: str, rule: Rule, doc: str) -> type[RuleOptimizer]:
-    """``make_optimizer_class`` (its signature-bearing ``__init__``) on another base than RuleOptimizer."""
-    made = make_optimizer_class(name, rule, doc)
-    keys = ("rule", "__doc__", "__module__", "__init__")
-    return type(name, (base,), {k: made.__dict__[k] for k in keys})
+class Lion(RuleOptimizer):
+    __doc__ = lion.__doc__
+    rule = lion.LION
+
+    def __init__(self, params: ParamsT, lr: float | Tensor = 1e-4, betas: tuple[float, float] = (0.9, 0.99),
+                 weight_decay: float = 0.0, *, maximize: bool = False, foreach: bool | None = None,
+                 differentiable: bool = False, fused: bool | None = None) -> None:
+        super().__init__(params, **given(locals()))
 
 
-Lion = make_optimizer_class("Lion", lion.LION, lion.__doc__ or "")
-SGDScheduleFree = _subclass(ScheduleFreeOptimizer, "SGDScheduleFree", schedule_free.SGD_SCHEDULE_FREE,
-                            schedule_free.__doc__ or "")
-AdamWScheduleFree = _subclass(ScheduleFreeOptimizer, "AdamWScheduleFree", schedule_free.ADAMW_SCHEDULE_FREE,
-                              schedule_free.__doc__ or "")
-Muon = make_optimizer_class("Muon", muon.MUON_WITH_ADAMW, muon.__doc__ or "")
+class SGDScheduleFree(ScheduleFreeOptimizer):
+    __doc__ = schedule_free.__doc__
+    rule = schedule_free.SGD_SCHEDULE_FREE
+
+    def __init__(self, params: ParamsT, lr: float | Tensor = 1.0, momentum: float = 0.9, weight_decay: float = 0.0,
+                 warmup_steps: int = 0, r: float = 0.0, weight_lr_power: float = 2.0,
+                 foreach: bool | None = None, *, fused: bool | None = None) -> None:
+        super().__init__(params, **given(locals()))
+
+
+class AdamWScheduleFree(ScheduleFreeOptimizer):
+    __doc__ = schedule_free.__doc__
+    rule = schedule_free.ADAMW_SCHEDULE_FREE
+
+    def __init__(self, params: ParamsT, lr: float | Tensor = 0.0025, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0, warmup_steps: int = 0, r: float = 0.0,
+                 weight_lr_power: float = 2.0, foreach: bool | None = None, *, fused: bool | None = None) -> None:
+        super().__init__(params, **given(locals()))
+
+
+class Muon(RuleOptimizer):
+    __doc__ = muon.__doc__
+    rule = muon.MUON_WITH_ADAMW
+    sparse_error = "Muon does not support sparse gradients"
+    complex_error = "Muon does not support complex parameters"
+
+    def __init__(self, params: ParamsT, lr: float | Tensor = 1e-3, weight_decay: float = 0.1, momentum: float = 0.95,
+                 nesterov: bool = True, ns_coefficients: tuple[float, float, float] = (3.4445, -4.775, 2.0315),
+                 eps: float = 1e-7, ns_steps: int = 5, adjust_lr_fn: str | None = None, *,
+                 ns_dtype: torch.dtype | None = torch.bfloat16, adamw_lr: float = 3e-4,
+                 adamw_betas: tuple[float, float] = (0.9, 0.95), adamw_eps: float = 1e-10,
+                 adamw_weight_decay: float = 0.0, use_muon: bool | None = None, fused: bool | None = None) -> None:
+        super().__init__(params, **given(locals()))
+
 
 register(Entry("lion", Lion, {}, "Lion: sign of interpolated momentum (use a 3–10× smaller lr than AdamW)"))
 register(Entry("sgd-schedulefree", SGDScheduleFree, {}, "schedule-free SGD (call train()/eval())"))

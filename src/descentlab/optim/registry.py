@@ -6,13 +6,16 @@ A registry entry is an optimizer class plus the hyperparameters that the name im
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
+from descentlab.errors import UserError
 from descentlab.registry import Registry
+from descentlab.rules.base import UnknownHyperparameterError
 
 
 @dataclass(frozen=True)
@@ -30,8 +33,22 @@ class Entry:
             return rule.resolve(merged)
         return merged
 
+    def keywords(self) -> list[str] | None:
+        """The keywords the class's constructor takes after ``params`` (None: it takes any)."""
+        signature = inspect.signature(self.cls.__init__)
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values()):
+            return None
+        return [k for k in signature.parameters if k not in ("self", "params")]
+
     def create(self, params: Iterable[Any], **overrides: Any) -> torch.optim.Optimizer:
-        return self.cls(params, **{**self.implied, **overrides})
+        """The optimizer; an unknown keyword is refused naming the allowed ones (a TypeError, as Python's)."""
+        kwargs = {**self.implied, **overrides}
+        allowed = self.keywords()
+        unknown = [] if allowed is None else [k for k in kwargs if k not in allowed]
+        if unknown and allowed is not None:
+            raise UnknownHyperparameterError(f"{self.name}: unknown hyperparameter {unknown[0]!r}; "
+                                             f"allowed: {', '.join(allowed)}")
+        return self.cls(params, **kwargs)
 
 
 REGISTRY: Registry[Entry] = Registry("optimizer")

@@ -27,6 +27,9 @@ Conventions:
   accumulator from the constructor's value and ignores a group's own. torch also creates the state in its
   constructor, we on the first step; state_dicts cross-load either way.
 
+Sparse gradients (``nn.Embedding(sparse=True)``): only the rows they touch change, as torch's sparse path
+(and, as torch, not with ``weight_decay``).
+
 State keys: ``step``, ``sum`` (:math:`s_t`), as in torch.
 """
 
@@ -79,6 +82,9 @@ def update(p: Tensor, g: Tensor, state: dict[str, Any], h: Hyper) -> None:
     eps = h["eps"]
     if h["maximize"]:
         g = -g
+    if g.is_sparse:
+        _sparse_update(p, g, state["sum"], h, t)
+        return
     if nonzero(h["weight_decay"]):
         g = added(g, p, h["weight_decay"])
     lr_t = h["lr"] / (1 + (t - 1) * h["lr_decay"])
@@ -88,16 +94,42 @@ def update(p: Tensor, g: Tensor, state: dict[str, Any], h: Hyper) -> None:
     addcdiv_(p, g, std, -lr_t)
 
 
-def fused(params: list[Tensor], grads: list[Tensor], states: list[dict[str, Any]], h: Hyper) -> bool:
-    """torch's fused Adagrad kernel over the list: the same math as :func:`update`, one pass per tensor."""
+def _sparse_update(p: Tensor, g: Tensor, total: Tensor, h: Hyper, t: int) -> None:
+    """The same step on the rows a sparse gradient touches (torch's sparse Adagrad): s and θ change only at
+    the gradient's indices."""
+    if nonzero(h["weight_decay"]):
+        raise RuntimeError("weight_decay option is not compatible with sparse gradients")
+    g = g.coalesce()
+    indices, values = g._indices(), g._values()
+
+    def sparse(v: Tensor) -> Tensor:
+        return torch.sparse_coo_tensor(indices, v, g.size())
+
+    total.add_(sparse(values.pow(2)))
+    std = total.sparse_mask(g)._values()
+    std = std.add_(h["eps"]).sqrt_() if h["eps_inside_sqrt"] else std.sqrt_().add_(h["eps"])
+    lr_t = h["lr"] / (1 + (t - 1) * h["lr_decay"])
+    if isinstance(lr_t, Tensor):
+        p.add_(sparse(values / std * -lr_t))
+    else:
+        p.add_(sparse(values / std), alpha=-lr_t)
+
+
+def fused(params: list[Tensor], grads: list[Tensor], states: list[dict[str, Any]], h: Hyper, *,
+          grad_scale: Tensor | None = None, found_inf: Tensor | None = None) -> bool:
+    """torch's fused Adagrad kernel over the list: the same math as :func:`update`, one pass per tensor
+    (``grad_scale``/``found_inf`` as in :func:`descentlab.rules.adam.fused`)."""
     if h["eps_inside_sqrt"] or any(s["step"].device != p.device for s, p in zip(states, params)):
         return False
     steps = [s["step"] for s in states]
     torch._foreach_add_(steps, 1)
     torch._fused_adagrad_(
         params, grads, [s["sum"] for s in states], steps, lr=h["lr"], lr_decay=h["lr_decay"],
-        weight_decay=h["weight_decay"], eps=h["eps"], maximize=h["maximize"], grad_scale=None, found_inf=None,
+        weight_decay=h["weight_decay"], eps=h["eps"], maximize=h["maximize"], grad_scale=grad_scale,
+        found_inf=found_inf,
     )
+    if found_inf is not None:
+        torch._foreach_sub_(steps, [found_inf] * len(steps))
     return True
 
 
@@ -109,5 +141,6 @@ ADAGRAD = Rule(
     validate=validate,
     flags=frozenset({"maximize", "eps_inside_sqrt"}),
     fused=fused,
+    sparse=True,
     paper="Duchi, Hazan & Singer 2011 (JMLR)",
 )

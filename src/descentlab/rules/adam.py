@@ -124,8 +124,12 @@ def _adamw_validate(h: Hyper) -> None:
     check_common("adamw", h)
 
 
-def fused(params: list[Tensor], grads: list[Tensor], states: list[dict[str, Any]], h: Hyper) -> bool:
-    """torch's fused Adam/AdamW kernel over the list: the same math as :func:`update`, one pass per tensor."""
+def fused(params: list[Tensor], grads: list[Tensor], states: list[dict[str, Any]], h: Hyper, *,
+          grad_scale: Tensor | None = None, found_inf: Tensor | None = None) -> bool:
+    """torch's fused Adam/AdamW kernel over the list: the same math as :func:`update`, one pass per tensor.
+
+    ``grad_scale``/``found_inf`` (GradScaler's): the kernel divides the gradients by the scale, and leaves
+    everything untouched where ``found_inf`` is set; the step counters are put back then, as torch does."""
     steps = [s["step"] for s in states]
     on_cpu = params[0].device.type == "cpu"
     # torch keeps the unfused step counter on the CPU; its fused kernels want it beside the parameter.
@@ -146,8 +150,10 @@ def fused(params: list[Tensor], grads: list[Tensor], states: list[dict[str, Any]
         params, grads, [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
         [s["max_exp_avg_sq"] for s in states] if h["amsgrad"] else [], steps,
         amsgrad=h["amsgrad"], lr=h["lr"], beta1=beta1, beta2=beta2, weight_decay=h["weight_decay"],
-        eps=eps, maximize=h["maximize"],
+        eps=eps, maximize=h["maximize"], grad_scale=grad_scale, found_inf=found_inf,
     )
+    if found_inf is not None:
+        torch._foreach_sub_(steps, [found_inf] * len(steps))
     return True
 
 

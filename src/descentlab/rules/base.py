@@ -31,6 +31,11 @@ class HyperparameterError(UserError):
     """An invalid hyperparameter: the message names the rule, the parameter, the value and what is allowed."""
 
 
+class UnknownHyperparameterError(HyperparameterError, TypeError):
+    """A keyword the rule does not have: a ``TypeError`` as Python's for an unexpected keyword argument (and
+    still a ``ValueError``/``UserError``, so the CLI prints its one line)."""
+
+
 @dataclass(frozen=True)
 class Rule:
     """One optimizer's update rule. See the module docstring for the contract."""
@@ -44,7 +49,8 @@ class Rule:
     paper: str = ""
     # Optional fast path over a list of same-device, same-dtype tensors with Python-number hyperparameters,
     # proven equal to ``update`` by tests. Returns False when it cannot take these tensors.
-    fused: Callable[[list[Tensor], list[Tensor], list[dict[str, Any]], Hyper], bool] | None = None
+    # It also takes keywords ``grad_scale`` and ``found_inf`` (GradScaler's, torch's fused-kernel meaning).
+    fused: Callable[..., bool] | None = None
     # Declared capabilities: what the front-ends (the optimizer class, the vectorized trainer, the tracer) read
     # instead of inspecting the rule's code.
     # - fixed: hyperparameters that must stay Python values (no per-configuration tensors): configurations that
@@ -59,13 +65,15 @@ class Rule:
     # - for_shape(h, shape): the hyperparameters for a parameter of this (unstacked) shape, for rules whose
     #   update depends on the parameter's shape (Muon: 2-D parameters take Muon, the others AdamW).
     for_shape: Callable[[Hyper, torch.Size], Hyper] | None = None
+    # - sparse: whether ``update`` takes sparse gradients (``nn.Embedding(sparse=True)``); others are refused.
+    sparse: bool = False
 
     def resolve(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Defaults updated by ``overrides``; unknown keys and bad values raise :class:`HyperparameterError`."""
         overrides = dict(overrides or {})
         unknown = sorted(set(overrides) - set(self.defaults))
         if unknown:
-            raise HyperparameterError(
+            raise UnknownHyperparameterError(
                 f"{self.name}: unknown hyperparameter {unknown[0]!r}; allowed: {', '.join(self.defaults)}"
             )
         h = {**self.defaults, **overrides}
@@ -176,7 +184,8 @@ def step_count(state: dict[str, Any]) -> int:
 
 
 def new_step() -> Tensor:
-    return torch.tensor(0.0, dtype=torch.float32)
+    """A zero ``step`` counter as torch creates it: float32, or float64 when that is the default dtype."""
+    return torch.tensor(0.0, dtype=torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32)
 
 
 def zeros(p: Tensor) -> Tensor:

@@ -26,6 +26,9 @@ Conventions (as ``torch.optim.SGD``):
 Batch, stochastic and mini-batch gradient descent are the same rule under different batching policies
 (``batch_size = "full" | 1 | b`` in the trainer), not different optimizers.
 
+Sparse gradients (``nn.Embedding(sparse=True)``) are taken as torch takes them (the momentum buffer then starts
+sparse, as torch's).
+
 State key: ``momentum_buffer`` (only when momentum is used), as in torch.
 """
 
@@ -49,8 +52,9 @@ DEFAULTS: dict[str, Any] = {
 
 def validate(h: Hyper) -> None:
     check_common("sgd", h)
-    check_number("sgd", "momentum", h["momentum"], lo=0.0, hi=1.0)
-    check_number("sgd", "dampening", h["dampening"], lo=0.0, hi=1.0)
+    # torch.optim.SGD checks momentum ≥ 0 only (no upper bound, dampening unchecked): so do we.
+    check_number("sgd", "momentum", h["momentum"], lo=0.0)
+    check_number("sgd", "dampening", h["dampening"])
     if h["nesterov"]:
         momentum, dampening = h["momentum"], h["dampening"]
         if not isinstance(momentum, Tensor) and momentum <= 0:
@@ -87,8 +91,10 @@ def update(p: Tensor, g: Tensor, state: dict[str, Any], h: Hyper) -> None:
     add_(p, g, -h["lr"])
 
 
-def fused(params: list[Tensor], grads: list[Tensor], states: list[dict[str, Any]], h: Hyper) -> bool:
-    """torch's fused SGD kernel over the list: the same math as :func:`update` in one pass per tensor."""
+def fused(params: list[Tensor], grads: list[Tensor], states: list[dict[str, Any]], h: Hyper, *,
+          grad_scale: Tensor | None = None, found_inf: Tensor | None = None) -> bool:
+    """torch's fused SGD kernel over the list: the same math as :func:`update` in one pass per tensor
+    (``grad_scale``/``found_inf`` as in :func:`descentlab.rules.adam.fused`)."""
     import torch
 
     momentum = h["momentum"]
@@ -106,6 +112,7 @@ def fused(params: list[Tensor], grads: list[Tensor], states: list[dict[str, Any]
     torch._fused_sgd_(
         params, grads, buffers, weight_decay=h["weight_decay"], momentum=momentum, lr=h["lr"],
         dampening=h["dampening"], nesterov=h["nesterov"], maximize=h["maximize"], is_first_step=first,
+        grad_scale=grad_scale, found_inf=found_inf,
     )
     return True
 
@@ -118,5 +125,6 @@ SGD = Rule(
     validate=validate,
     flags=frozenset({"nesterov", "maximize"}),
     fused=fused,
+    sparse=True,  # every operation of update() takes a sparse g as torch's SGD does
     paper="Robbins & Monro 1951; Polyak 1964; Sutskever et al. 2013 (ICML)",
 )
