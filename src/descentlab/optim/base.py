@@ -93,9 +93,6 @@ class RuleOptimizer(torch.optim.Optimizer):
         for key, value in (("fused", fused), ("foreach", foreach)):
             if value not in (None, True, False):
                 raise HyperparameterError(f"{self.rule.name}: invalid {key}={value!r}; allowed: None, True or False")
-        for key, value in (("capturable", capturable), ("differentiable", differentiable)):
-            if value not in (True, False):
-                raise HyperparameterError(f"{self.rule.name}: invalid {key}={value!r}; allowed: True or False")
         _check_one_element(self.rule.name, hyper)
         defaults = self.rule.resolve(hyper)
         if fused and self.rule.fused is None:
@@ -215,7 +212,12 @@ class RuleOptimizer(torch.optim.Optimizer):
                     h: dict[str, Any], grad_scale: Tensor | None = None, found_inf: Tensor | None = None) -> None:
         if found_inf is not None and bool(found_inf.item()):
             return  # GradScaler found an inf or NaN: the step is skipped, state untouched
+        recording = torch.is_grad_enabled()  # differentiable=True
         for p, g, state in zip(params, grads, states):
+            if recording:
+                # Autograd keeps the state tensors of earlier steps for its backward: this step's in-place
+                # updates go to copies (torch's differentiable path clones for the same reason).
+                state.update({k: v.clone() for k, v in state.items() if torch.is_tensor(v) and k != "step"})
             if grad_scale is not None:
                 g = g / grad_scale.to(g.device)
             if torch.is_complex(p):

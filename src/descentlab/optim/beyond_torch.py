@@ -58,8 +58,9 @@ class ScheduleFreeOptimizer(RuleOptimizer):
                 continue
             h = self.hyperparameters(group)
             for p in group["params"]:
-                if "z" in self.state[p]:
-                    move(p, self.state[p], h)
+                s = self.state.get(p)  # not state[p]: that would leave an empty entry
+                if s and "z" in s:
+                    move(p, s, h)
             group["train_mode"] = to_train
 
     @torch.no_grad()

@@ -46,7 +46,7 @@ class AdamW(RuleOptimizer):
     def __init__(self, params: ParamsT, lr: float | Tensor = 1e-3, betas: Betas = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 1e-2, amsgrad: bool = False, *, maximize: bool = False,
                  foreach: bool | None = None, capturable: bool = False, differentiable: bool = False,
-                 fused: bool | None = None, eps_hat: bool = False) -> None:
+                 fused: bool | None = None, eps_hat: bool = False, decoupled_weight_decay: bool = True) -> None:
         super().__init__(params, **given(locals()))
 
 

@@ -78,7 +78,10 @@ def update(p: Tensor, g: Tensor, state: dict[str, Any], h: Hyper) -> None:
     square_avg.mul_(rho)
     addcmul_(square_avg, g, g, 1 - rho)
     std = square_avg.add(eps).sqrt_()
-    delta = acc_delta.add(eps).sqrt_().div_(std).mul_(g)
+    delta = acc_delta.add(eps).sqrt_()
+    if delta.requires_grad:  # differentiable=True: autograd keeps the root for its backward
+        delta = delta.clone()
+    delta.div_(std).mul_(g)
     acc_delta.mul_(rho)
     addcmul_(acc_delta, delta, delta, 1 - rho)
     add_(p, delta, -h["lr"])

@@ -49,6 +49,7 @@ from descentlab.rules.base import (
     check_number,
     new_step,
     nonzero,
+    sqrt_add,
     step_count,
     zeros,
 )
@@ -90,7 +91,7 @@ def update(p: Tensor, g: Tensor, state: dict[str, Any], h: Hyper) -> None:
     lr_t = h["lr"] / (1 + (t - 1) * h["lr_decay"])
     total = state["sum"]
     total.addcmul_(g, g, value=1)
-    std = total.add(eps).sqrt_() if h["eps_inside_sqrt"] else total.sqrt().add_(eps)
+    std = total.add(eps).sqrt_() if h["eps_inside_sqrt"] else sqrt_add(total, eps)
     addcdiv_(p, g, std, -lr_t)
 
 

@@ -56,8 +56,10 @@ from descentlab.rules.base import (
     addcdiv_,
     added,
     check_common,
+    maximum_,
     new_step,
     nonzero,
+    sqrt_add,
     step_count,
     zeros,
 )
@@ -110,11 +112,11 @@ def update(p: Tensor, g: Tensor, state: dict[str, Any], h: Hyper) -> None:
     bias_correction2_sqrt = (1 - beta2**t) ** 0.5
     if h["amsgrad"]:
         v = state["max_exp_avg_sq"]
-        torch.maximum(v, exp_avg_sq, out=v)
+        maximum_(v, exp_avg_sq)
     else:
         v = exp_avg_sq
     if h["eps_hat"]:
-        addcdiv_(p, exp_avg, v.sqrt().add_(eps), -step_size * bias_correction2_sqrt)
+        addcdiv_(p, exp_avg, sqrt_add(v, eps), -step_size * bias_correction2_sqrt)
         return
     denom = (v.sqrt() / bias_correction2_sqrt).add_(eps)
     addcdiv_(p, exp_avg, denom, -step_size)

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 from torch import Tensor
 
 from descentlab.rules.base import (
@@ -37,6 +36,7 @@ from descentlab.rules.base import (
     addcdiv_,
     added,
     check_common,
+    maximum_,
     new_step,
     nonzero,
     step_count,
@@ -73,7 +73,7 @@ def update(p: Tensor, g: Tensor, state: dict[str, Any], h: Hyper) -> None:
         g = added(g, p, h["weight_decay"])
     exp_avg, exp_inf = state["exp_avg"], state["exp_inf"]
     exp_avg.lerp_(g, 1 - beta1)
-    torch.maximum(exp_inf.mul_(beta2), g.abs().add_(eps), out=exp_inf)
+    maximum_(exp_inf.mul_(beta2), g.abs().add_(eps))
     step_size = h["lr"] / (1 - beta1**t)
     addcdiv_(p, exp_avg, exp_inf, -step_size)
 

@@ -143,6 +143,21 @@ def check_common(rule: str, h: Hyper) -> None:
 # --- arithmetic that accepts a Python number or a broadcasting tensor as the coefficient -------------------
 
 
+def sqrt_add(x: Tensor, eps: Scalar, *, inplace: bool = False) -> Tensor:
+    r""":math:`\sqrt{x} + \epsilon`. The root is taken in place on ``x`` when ``inplace`` (a temporary of the
+    caller's), and ε is added in place on the root unless autograd records the step (``differentiable=True``),
+    whose backward needs the root itself."""
+    root = x.sqrt_() if inplace else x.sqrt()
+    return root + eps if root.requires_grad else root.add_(eps)
+
+
+def maximum_(a: Tensor, b: Tensor) -> Tensor:
+    """``a ← max(a, b)`` elementwise; through a temporary when autograd records it (``out=`` has no backward)."""
+    if a.requires_grad or b.requires_grad:
+        return a.copy_(torch.maximum(a, b))
+    return torch.maximum(a, b, out=a)
+
+
 def nonzero(x: Scalar) -> bool:
     """Whether a term with coefficient ``x`` must be computed. A tensor may hold zeros for some
     configurations; computing the term with a zero coefficient is exact, so tensors always count."""

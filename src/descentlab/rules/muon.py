@@ -92,7 +92,7 @@ def _fail(rule: str, name: str, value: Any, allowed: str) -> None:
 def _validate_muon(rule: str, h: Hyper) -> None:
     check_number(rule, "lr", h["lr"], lo=0.0)
     check_number(rule, "weight_decay", h["weight_decay"], lo=0.0)
-    check_number(rule, "momentum", h["momentum"], lo=0.0, hi=1.0)
+    check_number(rule, "momentum", h["momentum"], lo=0.0)  # torch.optim.Muon: momentum ≥ 0 only
     check_bool(rule, "nesterov", h["nesterov"])
     coefficients = h["ns_coefficients"]
     if (not isinstance(coefficients, (tuple, list)) or len(coefficients) != 3

@@ -53,6 +53,7 @@ from descentlab.rules.base import (
     check_number,
     new_step,
     nonzero,
+    sqrt_add,
     step_count,
     zeros,
 )
@@ -115,7 +116,7 @@ def update(p: Tensor, g: Tensor, state: dict[str, Any], h: Hyper) -> None:
     exp_avg.lerp_(g, 1 - beta1)
     exp_avg_sq.mul_(beta2)
     addcmul_(exp_avg_sq, g, g, 1 - beta2)
-    denom = exp_avg_sq.div(bias_correction2).sqrt().add_(eps)
+    denom = sqrt_add(exp_avg_sq.div(bias_correction2), eps, inplace=True)
     addcdiv_(p, g, denom, -lr * (1.0 - mu) / (1.0 - product))
     addcdiv_(p, exp_avg, denom, (-lr * mu_next) / (1.0 - product_next))
 

@@ -49,6 +49,7 @@ from descentlab.rules.base import (
     check_common,
     new_step,
     nonzero,
+    sqrt_add,
     step_count,
     zeros,
 )
@@ -99,7 +100,7 @@ def update(p: Tensor, g: Tensor, state: dict[str, Any], h: Hyper) -> None:
     rho_t = rho_inf - 2 * t * (beta2**t) / bias_correction2
     step = exp_avg / bias_correction1 * lr
     if isinstance(rho_t, Tensor) or rho_t > 5.0:
-        adaptive_lr = (bias_correction2**0.5) / exp_avg_sq.sqrt().add_(eps)
+        adaptive_lr = (bias_correction2**0.5) / sqrt_add(exp_avg_sq, eps)
         rectified = step * adaptive_lr * _rectification(rho_t, rho_inf)
         step = torch.where(rho_t > 5.0, rectified, step) if isinstance(rho_t, Tensor) else rectified
     p.add_(step, alpha=-1.0)

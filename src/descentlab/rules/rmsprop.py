@@ -53,6 +53,7 @@ from descentlab.rules.base import (
     check_number,
     new_step,
     nonzero,
+    sqrt_add,
     step_count,
     zeros,
 )
@@ -100,9 +101,9 @@ def update(p: Tensor, g: Tensor, state: dict[str, Any], h: Hyper) -> None:
         grad_avg = state["grad_avg"]
         grad_avg.lerp_(g, 1 - alpha)
         variance = square_avg.addcmul(grad_avg, grad_avg, value=-1)
-        avg = variance.add_(eps).sqrt_() if inside else variance.sqrt_().add_(eps)
+        avg = variance.add_(eps).sqrt_() if inside else sqrt_add(variance, eps, inplace=True)
     else:
-        avg = square_avg.add(eps).sqrt_() if inside else square_avg.sqrt().add_(eps)
+        avg = square_avg.add(eps).sqrt_() if inside else sqrt_add(square_avg, eps)
     if nonzero(momentum):
         buf = state["momentum_buffer"]
         buf.mul_(momentum).addcdiv_(g, avg)

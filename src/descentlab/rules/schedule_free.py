@@ -69,6 +69,7 @@ from descentlab.rules.base import (
     check_common,
     check_number,
     nonzero,
+    sqrt_add,
     zeros,
 )
 
@@ -170,7 +171,7 @@ def _update_adamw(p: Tensor, g: Tensor, state: dict[str, Any], h: Hyper) -> None
         v.addcmul_(g * (1 - beta2), g)
     else:
         v.addcmul_(g, g, value=1 - beta2)
-    denom = v.div(1 - beta2 ** (h["k"] + 1)).sqrt_().add_(eps)
+    denom = sqrt_add(v.div(1 - beta2 ** (h["k"] + 1)), eps, inplace=True)
     _move(p, state["z"], g / denom, h)
 
 
