@@ -86,8 +86,7 @@ def make_params(pair: Pair, dtype: torch.dtype = F64, seed: int = 0) -> list[Ten
 def set_grads(params: list[Tensor], step: int) -> None:
     gen = torch.Generator().manual_seed(100 + step)
     for p in params[:-1]:  # the last one never has a gradient
-        g = torch.randn(p.shape, generator=gen, dtype=p.dtype)
-        p.grad = g
+        p.grad = torch.randn(p.shape, generator=gen, dtype=p.dtype).to(p.device)
 
 
 def cloned(params: list[Tensor]) -> list[Tensor]:
@@ -514,6 +513,25 @@ def test_differentiable_step(pair: Pair, i: int) -> None:
     assert_same(list(ours), list(theirs), 1e-9, "d(step)/d(p, g)")
 
 
+@pytest.mark.parametrize("pair", PAIRS[:-1], ids=str)
+def test_differentiable_with_respect_to_a_tensor_lr(pair: Pair) -> None:
+    """For meta-learning the learning rate: d(parameter after two steps)/d(lr), ours and torch's."""
+    grads = []
+    for cls in (pair.ours, pair.theirs):
+        gen = torch.Generator().manual_seed(8)
+        p0, g0 = torch.randn(3, generator=gen, dtype=F64), torch.randn(3, generator=gen, dtype=F64)
+        lr = torch.tensor(0.01, dtype=F64, requires_grad=True)
+        try:
+            p = _unrolled(cls, {"lr": lr}, p0.requires_grad_(), g0)
+            grads.append(torch.autograd.grad(p.sum(), lr)[0])
+        except (RuntimeError, TypeError) as e:
+            assert cls is pair.theirs, f"ours failed: {e}"
+            pytest.skip(f"torch's own fails: {str(e)[:60]}")
+    # torch's differentiable Adam takes its bias corrections from the float32 step tensor (1 − 0.999 to ≈ 1e-5
+    # relative); ours from the exact step count.
+    torch.testing.assert_close(grads[0], grads[1], rtol=3e-5, atol=1e-12)
+
+
 def test_compiled_step() -> None:
     """``torch.compile`` of ``step`` (the eager backend: dynamo's tracing, not code generation, which is slow
     on this machine's two cores) gives the uncompiled numbers."""
@@ -546,10 +564,15 @@ def test_fused_cuda_reaches_torchs_kernel(pair: Pair, monkeypatch: pytest.Monkey
         calls.append(params[0].device)
         return kernel(params, *args, **kwargs)
 
-    monkeypatch.setattr(torch, name, spy)
     a = [p.detach().cuda().requires_grad_() for p in make_params(pair, torch.float32)]
     b = [p.detach().clone().requires_grad_() for p in a]
-    kwargs = {**pair.configs[-1], "fused": True}
+    kwargs = {**pair.configs[1], "fused": True}  # configs[1]: L2 weight decay, so Adam's kernel is _fused_adam_
+    try:
+        probe = [p.detach().clone().requires_grad_() for p in a]
+        run(pair.theirs(probe, **kwargs), probe, range(1))
+    except RuntimeError as e:
+        pytest.skip(f"torch.optim.{pair.name} has no fused kernel on this device: {e}")
+    monkeypatch.setattr(torch, name, spy)
     ours, theirs = pair.ours(a, **kwargs), pair.theirs(b, **kwargs)
     run(ours, a, range(STEPS))
     n = len(calls)
