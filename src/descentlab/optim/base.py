@@ -22,8 +22,7 @@ from descentlab.rules.base import HyperparameterError, Rule, UnknownHyperparamet
 
 ParamsT: TypeAlias = Iterable[Tensor] | Iterable[dict[str, Any]] | Iterable[tuple[str, Tensor]]
 
-# Group keys that torch.optim writes: the front-end's flags, not the rule's hyperparameters.
-TORCH_GROUP_KEYS = ("foreach", "capturable", "differentiable", "fused")
+# Group keys that torch.optim writes: the front-end's flags (torch's defaults), not the rule's hyperparameters.
 FRONT_END_DEFAULTS: dict[str, Any] = {"foreach": None, "capturable": False, "differentiable": False, "fused": None}
 _FUSED_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 # Per-parameter state entries that torch keeps as tensors and older torch versions saved as plain numbers.
