@@ -190,7 +190,7 @@ class RuleOptimizer(torch.optim.Optimizer):
                 ps, gs, ss = ((params, grads, states) if len(parts) == 1 else
                               ([params[i] for i in idx], [grads[i] for i in idx], [states[i] for i in idx]))
                 if self._fusable(group, device, dtype, ps, gs):
-                    fh = _numbers(h, device)
+                    fh = _numbers(h)
                     if fh is not None and _call_fused(rule, ps, gs, ss, fh, grad_scale, found_inf):
                         continue
                 # The kernel declined (e.g. Keras's ε placement it does not have): the rule, the same numbers.
@@ -259,14 +259,14 @@ def _call_fused(rule: Rule, ps: list[Tensor], gs: list[Tensor], ss: list[dict[st
                       found_inf=None if found_inf is None else found_inf.to(device))
 
 
-def _numbers(h: dict[str, Any], device: torch.device) -> dict[str, Any] | None:
-    """``h`` with 0-d tensor hyperparameters read as Python numbers, as torch's fused kernels take them.
-
-    On CUDA reading one would synchronize the device each step: those groups (``None``) take the per-tensor
-    rule instead."""
-    if not _has_tensor(h):
+def _numbers(h: dict[str, Any]) -> dict[str, Any] | None:
+    """``h`` with 0-d tensor hyperparameters read as Python numbers, as our fused kernels' callers pass them
+    (torch's kernels read a tensor ``lr`` the same way). A hyperparameter tensor on an accelerator would
+    synchronize it on every step: for those (``None``) the per-tensor rule runs instead."""
+    tensors = _tensors(h)
+    if not tensors:
         return h
-    if device.type != "cpu":
+    if any(t.device.type != "cpu" for t in tensors):
         return None
     return {k: (v.item() if isinstance(v, Tensor) else
                 tuple(x.item() if isinstance(x, Tensor) else x for x in v) if isinstance(v, tuple) else v)
@@ -283,12 +283,14 @@ def _check_one_element(rule: str, hyper: dict[str, Any]) -> None:
                 raise HyperparameterError(f"{rule}: Tensor {name} must be 1-element; got shape {tuple(x.shape)}")
 
 
-def _has_tensor(h: dict[str, Any]) -> bool:
-    """Whether any hyperparameter (or any member of a tuple of them, like ``betas``) is a tensor."""
+def _tensors(h: dict[str, Any]) -> list[Tensor]:
+    """The hyperparameters (or members of a tuple of them, like ``betas``) that are tensors."""
+    found = []
     for v in h.values():
-        if isinstance(v, Tensor) or (isinstance(v, (tuple, list)) and any(isinstance(x, Tensor) for x in v)):
-            return True
-    return False
+        for x in v if isinstance(v, (tuple, list)) else (v,):
+            if isinstance(x, Tensor):
+                found.append(x)
+    return found
 
 
 def _by_device_and_dtype(params: list[Tensor]) -> dict[tuple[torch.device, torch.dtype], list[int]]:

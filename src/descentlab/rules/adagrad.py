@@ -24,8 +24,8 @@ Conventions:
   learning rate 1e-3, initial_accumulator_value 0.1, ε 1e-7, and its ``weight_decay`` is decoupled
   (:math:`\theta \leftarrow \theta - \gamma\lambda\theta`), not the L2 term above.
 - ``initial_accumulator_value`` is honoured per parameter group; ``torch.optim.Adagrad`` fills every
-  accumulator from the constructor's value and ignores a group's own. torch also creates the state in its
-  constructor, we on the first step; state_dicts cross-load either way.
+  accumulator from the constructor's value and ignores a group's own. As torch, ``descentlab.optim.Adagrad``
+  creates the state of the constructor's parameters in its constructor; state_dicts cross-load either way.
 
 Sparse gradients (``nn.Embedding(sparse=True)``): only the rows they touch change, as torch's sparse path
 (and, as torch, not with ``weight_decay``).
