@@ -203,8 +203,11 @@ class RuleOptimizer(torch.optim.Optimizer):
 
     def _new_state(self, p: Tensor, group: dict[str, Any], h: dict[str, Any]) -> dict[str, Any]:
         s = self.rule.init_state(p, h)
-        if (group["fused"] or group["capturable"]) and "step" in s:  # torch keeps it beside the parameter then
-            s["step"] = s["step"].to(device=p.device, dtype=scalar_dtype(group["fused"]))
+        if group["fused"] or group["capturable"]:  # torch keeps its scalar counters beside the parameter then
+            for key in _SCALAR_STATE:
+                if key in s:
+                    dtype = scalar_dtype(group["fused"]) if key == "step" else None
+                    s[key] = s[key].to(device=p.device, dtype=dtype)
         return s
 
     def _per_tensor(self, params: list[Tensor], grads: list[Tensor], states: list[dict[str, Any]],
