@@ -13,7 +13,6 @@ from typing import Any
 
 import torch
 
-from descentlab.errors import UserError
 from descentlab.registry import Registry
 from descentlab.rules.base import UnknownHyperparameterError
 
