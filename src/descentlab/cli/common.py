@@ -48,3 +48,21 @@ def parse_range(text: str, what: str) -> tuple[float, float]:
     if not (0 < lo <= hi):
         raise UserError(f"--{what} {text!r}: need 0 < LO ≤ HI")
     return lo, hi
+
+
+def optimizer_items(text: str) -> tuple[str, ...]:
+    """``--optimizers``: registry names, ``module:Name`` or ``path/file.py:Name``, each optionally with
+    hyperparameters ``name(k=v, ...)``, comma-separated (commas inside parentheses stay). Registry names are
+    case-insensitive and stored lower-cased; a Python name keeps its case."""
+    from descentlab.optim import external
+
+    items = []
+    for item in external.split_items(text):
+        if not item:
+            continue
+        ref, given = external.parse_item(item)
+        ref = ref if external.is_reference(ref) else ref.lower()
+        items.append(external.format_item(ref, given))
+    if not items:
+        raise UserError(f"--optimizers {text!r} is empty; give a comma-separated list")
+    return tuple(items)

@@ -6,7 +6,7 @@ import argparse
 
 from rich.console import Console  # noqa: F401  (type of make_console())
 
-from descentlab.cli.common import parse_batch_sizes, parse_float, parse_list, parse_positive_int
+from descentlab.cli.common import optimizer_items, parse_batch_sizes, parse_float, parse_positive_int
 from descentlab.cli.output import (
     EpochPrinter,
     experiment_json,
@@ -14,6 +14,7 @@ from descentlab.cli.output import (
     make_console,
     print_compare_summary,
     print_finished_run,
+    print_solo_note,
     progress_bar,
     write_json,
 )
@@ -47,7 +48,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def spec_from(args: argparse.Namespace) -> CompareSpec:
     return CompareSpec(
         task=args.task,
-        optimizers=tuple(parse_list(args.optimizers, "optimizers")),
+        optimizers=optimizer_items(args.optimizers),
         epochs=parse_positive_int(args.epochs, "epochs") if args.epochs else None,
         batch_sizes=tuple(parse_batch_sizes(args.batch_size)) if args.batch_size else None,
         lr=parse_float(args.lr, "lr") if args.lr else None,
@@ -71,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
                       + (f" ({done} already in the store, resumed)" if done else "")
                       + f" — {splits.x_train.shape[0]} train / {splits.x_val.shape[0]} val / "
                         f"{splits.x_test.shape[0]} test examples")
+        print_solo_note(console, configs, args.vectorize)
         many_batches = len({c.batch_size for c in configs}) > 1
         label = lambda t: label_of(t.config, batch=many_batches, seed=spec.seeds > 1)  # noqa: E731
         executor = make_executor("local", vectorize=args.vectorize)
@@ -83,9 +85,9 @@ def run(args: argparse.Namespace) -> int:
                 return [EpochPrinter(console, progress, bar, trial, label(trial), verbose=not args.quiet)]
 
             def on_result(trial: Trial, result: RunResult) -> None:
-                if trial.key not in live:  # trained in a vectorized group: report it now, whole
-                    progress.advance(bar, trial.config.epochs)
-                    print_finished_run(console, label(trial), result, verbose=not args.quiet)
+                if trial.key not in live or result.status == "failed":  # a vectorized group's, or one that raised
+                    progress.advance(bar, trial.config.epochs - (0 if trial.key not in live else len(result.epochs)))
+                    print_finished_run(console, label(trial), result, verbose=not args.quiet and trial.key not in live)
 
             executor.run(todo, store=store, experiment_id=experiment_id, splits=splits, on_result=on_result,
                          callbacks=callbacks)

@@ -6,7 +6,7 @@ import argparse
 
 from rich.console import Console
 
-from descentlab.cli.common import parse_batch_sizes, parse_float, parse_positive_int
+from descentlab.cli.common import optimizer_items, parse_batch_sizes, parse_float, parse_positive_int
 from descentlab.cli.output import make_console, print_table, progress_bar, write_json
 from descentlab.errors import UserError
 from descentlab.experiments import lr_find as lf
@@ -31,6 +31,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", help="where MNIST / Fashion-MNIST files are (else searched and downloaded)")
 
 
+def _one_optimizer(text: str) -> str:
+    items = optimizer_items(text)
+    if len(items) != 1:
+        raise UserError(f"--optimizer {text!r}: lr-find tests one optimizer at a time")
+    return items[0]
+
+
 def spec_from(args: argparse.Namespace) -> lf.LRFindSpec:
     batch = parse_batch_sizes(args.batch_size) if args.batch_size else None
     if batch and len(batch) > 1:
@@ -39,7 +46,7 @@ def spec_from(args: argparse.Namespace) -> lf.LRFindSpec:
         steps = int(args.steps)
     except ValueError:
         raise UserError(f"--steps {args.steps!r} is not a whole number") from None
-    return lf.LRFindSpec(task=args.task, optimizer=args.optimizer.strip().lower(),
+    return lf.LRFindSpec(task=args.task, optimizer=_one_optimizer(args.optimizer),
                          seeds=parse_positive_int(args.seeds, "seeds"), start=parse_float(args.start, "start"),
                          end=parse_float(args.end, "end"), steps=steps, batch_size=batch[0] if batch else None,
                          preset=args.preset, data_dir=args.data_dir)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from descentlab.errors import UserError
@@ -41,7 +42,10 @@ def epoch_line(label: str, epoch: int, epochs: int, m: dict[str, Any]) -> str:
 
 
 def diverged_line(label: str, result: RunResult) -> str:
-    return f"{label}  [red]diverged[/] at step {result.diverged_step} (non-finite loss); the other runs go on"
+    if result.status == "failed":
+        return f"{label}  [red]failed[/]: {escape(result.error or '')}; the other runs go on"
+    return (f"{label}  [red]diverged[/] at step {result.diverged_step} (loss non-finite, or over 100× its start); "
+            "the other runs go on")
 
 
 class EpochPrinter(Callback):
@@ -62,7 +66,7 @@ class EpochPrinter(Callback):
             self.console.print(epoch_line(self.label, epoch, epochs, m), highlight=False)
 
     def on_run_end(self, result: RunResult) -> None:
-        if result.status == "diverged":
+        if result.status in ("diverged", "failed"):
             self.progress.advance(self.bar, self.trial.config.epochs - len(result.epochs))
             self.console.print(diverged_line(self.label, result))
 
@@ -74,7 +78,7 @@ def print_finished_run(console: Console, label: str, result: RunResult, verbose:
         for m in result.epochs:
             if shown(m["epoch"], epochs):
                 console.print(epoch_line(label, m["epoch"], epochs, m), highlight=False)
-    if result.status == "diverged":
+    if result.status in ("diverged", "failed"):
         console.print(diverged_line(label, result))
 
 
@@ -133,3 +137,16 @@ def make_console() -> Console:
     """A console that is wide enough for the tables also when the output goes to a file or a pipe."""
     console = Console(highlight=False)
     return console if console.is_terminal else Console(highlight=False, width=160)
+
+
+def print_solo_note(console: Console, configs: Sequence[RunConfig], vectorize: bool) -> None:
+    """Say once which optimizers train one run at a time although vectorizing is on, and why (an optimizer that is
+    not a descentlab rule, or a rule that keeps per-group state)."""
+    if not vectorize:
+        return
+    from descentlab.train.vectorized import unsupported_reason
+
+    reasons = {c.display_name: reason for c in configs if (reason := unsupported_reason(c))}
+    for name, reason in reasons.items():
+        console.print(f"[yellow]{escape(name)}[/]: one run at a time, not vectorized ({escape(reason)}); "
+                      "docs/bring-your-own.md says how to write it as a descentlab rule", highlight=False)

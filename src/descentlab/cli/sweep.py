@@ -6,9 +6,24 @@ import argparse
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
-from descentlab.cli.common import parse_batch_sizes, parse_float, parse_list, parse_positive_int, parse_range
-from descentlab.cli.output import experiment_json, make_console, print_table, progress_bar, write_json
+from descentlab.cli.common import (
+    optimizer_items,
+    parse_batch_sizes,
+    parse_float,
+    parse_list,
+    parse_positive_int,
+    parse_range,
+)
+from descentlab.cli.output import (
+    experiment_json,
+    make_console,
+    print_solo_note,
+    print_table,
+    progress_bar,
+    write_json,
+)
 from descentlab.errors import UserError
 from descentlab.experiments.executors import DEFAULT_GROUP_SIZE, make_executor, vectorized_trainer
 from descentlab.experiments.runner import Trial, open_experiment
@@ -79,7 +94,7 @@ def spec_from(args: argparse.Namespace) -> SweepSpec:
     if batch and len(batch) > 1:
         raise UserError(f"--batch-size {args.batch_size!r}: a sweep takes one batch size")
     return SweepSpec(
-        task=args.task, optimizers=tuple(o.lower() for o in parse_list(args.optimizers, "optimizers")),
+        task=args.task, optimizers=optimizer_items(args.optimizers),
         lr_min=lo, lr_max=hi, points=parse_positive_int(args.points, "points"),
         seeds=parse_positive_int(args.seeds, "seeds"),
         epochs=parse_positive_int(args.epochs, "epochs") if args.epochs else None,
@@ -111,10 +126,12 @@ class _Progress(Callback):
 def _run_line(spec: SweepSpec, trial: Trial, result: RunResult) -> str:
     c = trial.config
     extras = extras_of(c.hyperparameters, [name for name, _ in spec.grid])
-    label = f"{variant_label(c.optimizer, extras)} lr={c.hyperparameters['lr']:g}"
+    label = f"{variant_label(c.display_name, extras)} lr={c.hyperparameters['lr']:g}"
     label += f" seed={c.seed}" if spec.seeds > 1 else ""
     if result.status == "diverged":
         return f"{label}: [red]diverged[/] at step {result.diverged_step}"
+    if result.status == "failed":
+        return f"{label}: [red]failed[/]: {escape(result.error or '')}"
     last = result.epochs[-1] if result.epochs else {}
     val = last.get("val_acc")
     return f"{label}: val acc {val:.1%}" if val is not None else f"{label}: {result.status}"
@@ -143,6 +160,7 @@ def run(args: argparse.Namespace) -> int:
                       f" learning rates {spec.lr_min:g}..{spec.lr_max:g} × {spec.seeds} seed(s) — {len(configs)} "
                       f"runs" + (f" ({done} already in the store, resumed)" if done else "")
                       + f" — executor {args.executor}" + (", vectorized" if args.vectorize else ""))
+        print_solo_note(console, configs, args.vectorize)
         with progress_bar(console) as progress:
             bar = progress.add_task(f"sweep: 0/{len(todo)} trials", total=sum(t.config.epochs for t in todo))
             tracker = _Progress(progress, bar)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 
 from descentlab import optim
-from descentlab.cli.common import parse_float, parse_list, parse_positive_int
+from descentlab.cli.common import optimizer_items, parse_float, parse_list, parse_positive_int
 from descentlab.cli.output import make_console, print_table
 from descentlab.errors import UserError
 from descentlab.experiments import trace as search
+from descentlab.optim import external
 from descentlab.report import trace as tr
 from descentlab.tasks.functions import function_names, get_function
 
@@ -30,9 +31,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     function = get_function(args.function)
-    names = parse_list(args.optimizers, "optimizers")
-    for name in names:
-        optim.get(name)  # unknown names fail before any work
+    names = []
+    for item in optimizer_items(args.optimizers):
+        name, given = external.parse_item(item)
+        if given:
+            raise UserError(f"--optimizers {item!r}: trace sets the learning rate with --lr (or picks it); give "
+                            "optimizers by name, module:Name or file.py:Name")
+        names.append(optim.get(name).name)  # unknown names fail before any work
     steps = parse_positive_int(args.steps, "steps")
     lr = None if args.lr is None else parse_float(args.lr, "lr")
     if lr is not None and not lr > 0:

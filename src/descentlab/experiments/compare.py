@@ -8,6 +8,7 @@ from typing import Any
 from descentlab import optim
 from descentlab.errors import UserError
 from descentlab.experiments.presets import get_preset
+from descentlab.optim import external
 from descentlab.tasks import get_task
 from descentlab.train import RunConfig
 
@@ -36,8 +37,8 @@ class CompareSpec:
     def configs(self) -> list[RunConfig]:
         task = get_task(self.task)
         preset = get_preset(self.preset)
-        for name in self.optimizers:
-            optim.get(name)  # every name checked before anything runs
+        items = [external.parse_item(item) for item in self.optimizers]
+        entries = [optim.get(ref) for ref, _ in items]  # every name checked before anything runs
         if self.seeds < 1:
             raise UserError(f"--seeds {self.seeds} must be ≥ 1")
         if self.lr is not None and not self.lr > 0:
@@ -45,11 +46,11 @@ class CompareSpec:
         batch_sizes = self.batch_sizes or (preset.batch_size or task.default_batch_size,)
         out = []
         for batch_size in batch_sizes:
-            for name in self.optimizers:
-                hyper = preset.overrides(name)
-                if self.lr is not None:
-                    hyper["lr"] = self.lr
+            for (_, given), entry in zip(items, entries):
+                # the preset's values, then --lr for every optimizer, then what this optimizer was given
+                hyper = {**preset.overrides(entry.name), **({"lr": self.lr} if self.lr is not None else {}), **given}
+                label = external.format_item(entry.name, given) if given else None
                 for seed in range(self.seeds):
-                    out.append(RunConfig.build(task, name, hyper, epochs=self.epochs, batch_size=batch_size,
-                                               seed=seed, init=preset.init))
+                    out.append(RunConfig.build(task, entry.name, hyper, epochs=self.epochs, batch_size=batch_size,
+                                               seed=seed, init=preset.init, label=label))
         return out

@@ -72,7 +72,7 @@ def train_group(configs: Sequence[RunConfig], splits: Any, *, device: str = "cpu
 def store_result(store: Store, experiment_id: int, trial: Trial, result: RunResult) -> int:
     """Write a whole finished run in one transaction."""
     c = trial.config
-    return store.record_run(experiment_id, trial.key, task=c.task, optimizer=c.optimizer, seed=c.seed,
+    return store.record_run(experiment_id, trial.key, task=c.task, optimizer=c.display_name, seed=c.seed,
                             config=c.to_dict(), epochs=result.epochs, status=result.status,
                             summary=summary_of(result), diverged_step=result.diverged_step)
 
@@ -178,7 +178,7 @@ class RayExecutor:
                         ray.cancel(ref)
                     for trial in group:
                         store.record_run(experiment_id, trial.key, task=trial.config.task,
-                                         optimizer=trial.config.optimizer, seed=trial.config.seed,
+                                         optimizer=trial.config.display_name, seed=trial.config.seed,
                                          config=trial.config.to_dict(), epochs=[], status="failed",
                                          summary={"error": f"{type(exc).__name__}: {str(exc).splitlines()[0]}"})
                     raise

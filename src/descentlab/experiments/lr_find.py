@@ -42,6 +42,7 @@ from descentlab.lr_range import (  # noqa: F401  (re-exported: the test's number
     stored_result,
     suggest,
 )
+from descentlab.optim import external
 from descentlab.tasks import Task, get_task
 from descentlab.train import Callback, RunConfig, train
 from descentlab.train.config import check_batch_size
@@ -82,14 +83,15 @@ class LRFindSpec:
     def resolve(self) -> tuple[Task, str, dict[str, Any], int | str, str]:
         """(task, optimizer name, resolved hyperparameters, batch size, init); every input checked."""
         task = get_task(self.task)
-        entry = optim.get(self.optimizer)
+        ref, given = external.parse_item(self.optimizer)
+        entry = optim.get(ref)
         preset = get_preset(self.preset)
         check_range(self.start, self.end, self.steps)
         if isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or self.seeds < 1:
             raise UserError(f"--seeds {self.seeds!r} must be a whole number ≥ 1")
         batch_size = self.batch_size or preset.batch_size or task.default_batch_size
         check_batch_size(batch_size)
-        hyper = entry.hyperparameters({**preset.overrides(entry.name), "lr": self.start})
+        hyper = entry.hyperparameters({**preset.overrides(entry.name), **given, "lr": self.start})
         return task, entry.name, hyper, batch_size, preset.init
 
 

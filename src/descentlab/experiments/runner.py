@@ -34,7 +34,7 @@ class StoreWriter(Callback):
 
     def on_run_start(self, config: RunConfig) -> None:
         self.run_id = self.store.start_run(self.experiment_id, self.trial.key, task=config.task,
-                                           optimizer=config.optimizer, seed=config.seed, config=config.to_dict())
+                                           optimizer=config.display_name, seed=config.seed, config=config.to_dict())
 
     def on_epoch_end(self, epoch: int, metrics: dict[str, Any]) -> None:
         assert self.run_id is not None
@@ -80,11 +80,19 @@ def pending(store: Store, experiment_id: int, configs: Sequence[RunConfig]) -> t
 def train_stored(trial: Trial, *, store: Store, experiment_id: int, splits: Any, device: str = "cpu",
                  callbacks: Sequence[Callback] = (), **options: Any) -> RunResult:
     """Train one trial in this process, storing it epoch by epoch (and its logged updates, if ``options`` ask
-    :func:`~descentlab.train.train` for them, with its end); a run that raises is stored as failed."""
+    :func:`~descentlab.train.train` for them, with its end). A run whose code raises is stored as failed with its
+    error and returned as such (``status == "failed"``), so that the other runs go on; an interrupt stores it as
+    failed and propagates."""
     writer = StoreWriter(store, experiment_id, trial)
     try:
         return train(trial.config, splits=splits, device=device, callbacks=[writer, *callbacks], **options)
-    except BaseException as exc:
+    except Exception as exc:  # the user's optimizer or model raised: this run failed, the others go on
+        error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        if writer.run_id is None:
+            writer.on_run_start(trial.config)
+        store.finish_run(writer.run_id, "failed", {"error": error})
+        return RunResult(trial.config, "failed", [], error=error)
+    except BaseException as exc:  # interrupted (Ctrl-C, exit): stored as failed, and the command stops
         if writer.run_id is not None:
             store.finish_run(writer.run_id, "failed", {"error": f"{type(exc).__name__}: {exc}"})
         raise

@@ -23,6 +23,7 @@ from descentlab import optim
 from descentlab.errors import UserError
 from descentlab.experiments.presets import get_preset
 from descentlab.grid import apply, has
+from descentlab.optim import external
 from descentlab.tasks import get_task
 from descentlab.train import RunConfig
 
@@ -71,10 +72,20 @@ class SweepSpec:
     def learning_rates(self) -> tuple[float, ...]:
         return learning_rates(self.lr_min, self.lr_max, self.points)
 
+    def _item(self, item: str) -> tuple[optim.Entry, dict[str, Any]]:
+        """An item of ``optimizers`` (``name`` or ``name(k=v, ...)``): its entry and the values it gives, on top of
+        the preset's."""
+        ref, given = external.parse_item(item)
+        entry = optim.get(ref)
+        return entry, {**get_preset(self.preset).overrides(entry.name), **given}
+
     def _resolved(self) -> dict[str, dict[str, Any]]:
-        """Every optimizer's hyperparameters at the preset's defaults (checks the names)."""
-        preset = get_preset(self.preset)
-        return {name: optim.get(name).hyperparameters(preset.overrides(name)) for name in self.optimizers}
+        """Every optimizer's hyperparameters at the preset's defaults and its given values (checks the names)."""
+        out = {}
+        for item in self.optimizers:
+            entry, hyper = self._item(item)
+            out[item] = entry.hyperparameters(hyper)
+        return out
 
     def applicable(self) -> dict[str, tuple[str, ...]]:
         """Per optimizer, the extra hyperparameter names it has."""
@@ -114,13 +125,16 @@ class SweepSpec:
         batch_size = self.batch_size or preset.batch_size or task.default_batch_size
         grid = dict(self.grid)
         out = []
-        for name in self.optimizers:
-            resolved = optim.get(name).hyperparameters(preset.overrides(name))
-            names = applicable[name]
+        resolved_all = self._resolved()
+        for item in self.optimizers:
+            entry, base = self._item(item)
+            resolved, names = resolved_all[item], applicable[item]
+            given = external.parse_item(item)[1]
+            label = external.format_item(entry.name, given) if given else None
             for lr in self.learning_rates():
                 for values in itertools.product(*(grid[n] for n in names)):
-                    hyper = apply({**preset.overrides(name), "lr": lr}, resolved, dict(zip(names, values)))
+                    hyper = apply({**base, "lr": lr}, resolved, dict(zip(names, values)))
                     for seed in range(self.seeds):
-                        out.append(RunConfig.build(task, name, hyper, epochs=self.epochs, batch_size=batch_size,
-                                                   seed=seed, init=preset.init))
+                        out.append(RunConfig.build(task, entry.name, hyper, epochs=self.epochs,
+                                                   batch_size=batch_size, seed=seed, init=preset.init, label=label))
         return out

@@ -2,35 +2,59 @@
 
 A registry entry is an optimizer class plus the hyperparameters that the name implies: ``momentum`` is
 ``SGD`` with μ = 0.9, ``nesterov`` is ``SGD`` with μ = 0.9 and NAG. Nothing about the math is repeated here.
+
+:func:`get` also takes references to optimizers from anywhere (``module:Name``, ``path/file.py:Name``) and finds
+plugins installed under the entry-point group ``descentlab.optimizers``: see :mod:`descentlab.optim.external`.
 """
 
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
+from descentlab.errors import UserError
 from descentlab.registry import Registry
 from descentlab.rules.base import UnknownHyperparameterError
 
 
 @dataclass(frozen=True)
 class Entry:
+    """An optimizer by name: ``cls`` is a ``torch.optim.Optimizer`` subclass or a factory ``params -> Optimizer``.
+
+    ``source`` says where it came from (``descentlab``, a module, a file, a plugin's distribution);
+    ``fingerprint`` identifies the code of an optimizer that is not descentlab's (it goes into each run's
+    identity)."""
+
     name: str
-    cls: type[torch.optim.Optimizer]
+    cls: Any
     implied: Mapping[str, Any] = field(default_factory=dict)
     summary: str = ""
+    source: str = "descentlab"
+    fingerprint: str | None = None
+
+    @property
+    def is_rule(self) -> bool:
+        """Whether this is one of descentlab's rules (proven, listed, vectorizable)."""
+        from descentlab.optim.capabilities import rule_of
+
+        return isinstance(self.cls, type) and rule_of(self.cls) is not None
 
     def hyperparameters(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """The resolved hyperparameters (defaults, then what the name implies, then ``overrides``), validated."""
-        rule = getattr(self.cls, "rule", None)
+        """The resolved hyperparameters (defaults, then what the name implies, then ``overrides``), validated: a
+        rule's by the rule; any other optimizer's from its constructor's signature (and checked by building it
+        once on a dummy parameter)."""
+        from descentlab.optim import external
+
+        rule = getattr(self.cls, "rule", None) if self.is_rule else None
         merged = {**self.implied, **(overrides or {})}
         if rule is not None:
             return rule.resolve(merged)
-        return merged
+        return external.resolve_hyperparameters(self.cls, self.name, merged)
 
     def keywords(self) -> list[str] | None:
         """The keywords the class's constructor takes after ``params`` (None: it takes any)."""
@@ -47,7 +71,10 @@ class Entry:
         if unknown and allowed is not None:
             raise UnknownHyperparameterError(f"{self.name}: unknown hyperparameter {unknown[0]!r}; "
                                              f"allowed: {', '.join(allowed)}")
-        return self.cls(params, **kwargs)
+        made = self.cls(params, **kwargs)
+        if not isinstance(made, torch.optim.Optimizer):
+            raise UserError(f"optimizer {self.name!r} returned a {type(made).__name__}, not a torch.optim.Optimizer")
+        return made
 
 
 REGISTRY: Registry[Entry] = Registry("optimizer")
@@ -57,8 +84,67 @@ def register(entry: Entry, *, source: str = "built-in") -> Entry:
     return REGISTRY.register(entry.name, entry, source=source)
 
 
-names = REGISTRY.names  # the registered names, in order
-get = REGISTRY.get  # the Entry registered as a name; UserError listing the valid names if there is none
+def names() -> list[str]:
+    """The registered names (built-ins, then plugins, then names registered at run time), in order."""
+    load_plugins()
+    return REGISTRY.names()
+
+
+def get(name: str) -> Entry:
+    """The entry for a registry name, a plugin's name, or a reference ``module:Name`` / ``path/file.py:Name``."""
+    from descentlab.optim import external
+
+    name = str(name).strip()
+    if external.is_reference(name):
+        return reference(name)
+    load_plugins()
+    if name not in REGISTRY:
+        raise UserError(f"unknown optimizer {name!r}; valid names: {', '.join(REGISTRY.names())}, or module:Name "
+                        "or path/file.py:Name for an optimizer of your own")
+    return REGISTRY.get(name)
+
+
+_references: dict[str, Entry] = {}
+
+
+def reference(text: str) -> Entry:
+    """The entry of an optimizer named by module or file (``module:Name``, ``path/file.py:Name``)."""
+    from descentlab.optim import external
+
+    where, _, attr = text.rpartition(":")
+    if where.endswith(".py") or "/" in where:
+        where = os.path.normpath(where)  # ./my_opt.py and my_opt.py are one optimizer
+    canonical = f"{where}:{attr}"
+    if canonical not in _references:
+        obj, source, fingerprint = external.load_object(canonical)
+        external.check_optimizer_object(obj, canonical)
+        doc = (inspect.getdoc(obj) or "").strip().splitlines()
+        _references[canonical] = Entry(canonical, obj, {}, doc[0] if doc else "", source, fingerprint)
+    return _references[canonical]
+
+
+_plugins_loaded = False
+
+
+def load_plugins() -> None:
+    """Register the optimizers that installed packages declare under the entry-point group
+    ``descentlab.optimizers`` (once per process). A plugin that fails to load is one line naming it."""
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    from descentlab.optim import external
+
+    for ep in external.plugin_entry_points(external.GROUP):
+        source, fingerprint = external.plugin_source(ep)
+        try:
+            obj = ep.load()
+        except Exception as exc:  # noqa: BLE001 - a broken plugin is the user's to fix: say which, in one line
+            raise UserError(f"optimizer plugin {ep.name!r} ({source}) failed to load: {type(exc).__name__}: "
+                            f"{exc}") from None
+        external.check_optimizer_object(obj, f"{ep.name} ({ep.value})")
+        doc = (inspect.getdoc(obj) or "").strip().splitlines()
+        register(Entry(ep.name.strip().lower(), obj, {}, doc[0] if doc else "", source, fingerprint), source=source)
 
 
 def create(name: str, params: Iterable[Any], **overrides: Any) -> torch.optim.Optimizer:

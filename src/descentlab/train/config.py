@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from descentlab import __version__
 from descentlab.errors import UserError
 from descentlab.jsonable import to_json_data
 from descentlab.tasks import INITS, Task, get_task
@@ -24,6 +25,9 @@ class RunConfig:
     the constructor only stores. ``seed`` draws the weights and the per-epoch permutations; ``data_seed`` and
     ``val_fraction`` carve the validation split (kept fixed across training seeds by default).
     ``schedule`` is an optional ``step -> lr`` callable (absolute learning rate for the 0-based update ``step``).
+    ``code``: fingerprints of user code the run depends on (an optimizer or task that is not descentlab's: its
+    source's SHA-256), filled by :meth:`build`. The identity (:meth:`to_dict`) holds them and descentlab's version,
+    so editing your code, or upgrading, never silently reuses results of the old code.
     """
 
     task: str
@@ -36,12 +40,19 @@ class RunConfig:
     schedule: Callable[[int], float] | None = field(default=None, compare=False)
     val_fraction: float = 0.1
     data_seed: int = 0
+    code: Mapping[str, str] = field(default_factory=dict)
+    label: str | None = field(default=None, compare=False)  # how tables name it, e.g. "sgd(lr=0.1)"; not identity
+
+    @property
+    def display_name(self) -> str:
+        """The optimizer as the user wrote it (with its hyperparameters when they were given), else its name."""
+        return self.label or self.optimizer
 
     @classmethod
     def build(cls, task: Task | str, optimizer: str, hyperparameters: Mapping[str, Any] | None = None, *,
               epochs: int | None = None, batch_size: BatchSize | None = None, seed: int = 0, init: str = "torch",
               schedule: Callable[[int], float] | None = None, val_fraction: float = 0.1,
-              data_seed: int = 0) -> RunConfig:
+              data_seed: int = 0, label: str | None = None) -> RunConfig:
         from descentlab import optim
 
         task = get_task(task) if isinstance(task, str) else task
@@ -55,8 +66,10 @@ class RunConfig:
             raise UserError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
         if schedule is not None and not callable(schedule):
             raise UserError(f"schedule must be a callable step -> lr, got {schedule!r}")
+        code = {k: v for k, v in (("optimizer", entry.fingerprint), ("task", getattr(task, "fingerprint", None)))
+                if v}
         return cls(task.name, entry.name, entry.hyperparameters(hyperparameters), epochs, batch_size, seed, init,
-                   schedule, val_fraction, data_seed)
+                   schedule, val_fraction, data_seed, code, label)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready description (tuples become lists, the schedule its type and fields)."""
@@ -66,6 +79,7 @@ class RunConfig:
             "epochs": self.epochs, "batch_size": self.batch_size, "seed": self.seed, "init": self.init,
             "schedule": describe_schedule(self.schedule),
             "val_fraction": self.val_fraction, "data_seed": self.data_seed,
+            "descentlab": __version__, **({"code": dict(self.code)} if self.code else {}),
         }
 
     def digest(self) -> str:

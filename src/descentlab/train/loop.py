@@ -61,13 +61,14 @@ __all__ = ["ENGINES", "EVAL_BATCH", "RunResult", "epoch_generator", "evaluate", 
 @dataclass(frozen=True)
 class RunResult:
     config: RunConfig
-    status: str  # "completed" or "diverged"
+    status: str  # "completed" or "diverged" (or "failed", with ``error``, when the runner caught an exception)
     epochs: list[dict[str, Any]]
     diverged_step: int | None = None
     time_to_target: dict[str, Any] | None = None  # {"epoch", "seconds", "steps"} when val_acc first ≥ target
     model: nn.Module | None = field(default=None, repr=False, compare=False)
     engine: str | None = None  # which code computed the gradients: "explicit" or "autograd"
     steps: list[dict[str, Any]] | None = field(default=None, repr=False)  # per update, with log_steps=True
+    error: str | None = None  # why a failed run failed
 
     def to_dict(self) -> dict[str, Any]:
         return {"config": self.config.to_dict(), "status": self.status, "epochs": self.epochs,
