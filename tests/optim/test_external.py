@@ -3,6 +3,8 @@ plugins, and what the workbench does with them."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import sys
 import textwrap
 from pathlib import Path
@@ -11,6 +13,7 @@ import pytest
 import torch
 
 from descentlab import optim
+from descentlab.cli import main
 from descentlab.errors import UserError
 from descentlab.experiments.compare import CompareSpec
 from descentlab.experiments.runner import open_experiment, train_stored
@@ -239,3 +242,8 @@ def test_plugins_register_through_entry_points(tmp_path, monkeypatch):
     assert entry.source.startswith("plugin descentlab-test-plugin 1.2.3")
     assert entry.summary == "Plain SGD, shipped by a plugin."
     assert entry.hyperparameters({"lr": 0.2})["lr"] == 0.2 and entry.fingerprint
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["list", "optimizers"]) == 0
+    line = next(line for line in out.getvalue().splitlines() if "plugin-sgd" in line)
+    assert "plugin" in line and "descentlab_test_plugin.PluginSGD" in line

@@ -20,13 +20,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def _optimizers() -> Table:
     from descentlab import optim
 
-    t = Table(title="Optimizers", title_justify="left")
-    for col in ("name", "class", "implied hyperparameters", "what it is"):
+    t = Table(title="Optimizers (also: module:Name or path/file.py:Name, see docs/bring-your-own.md)",
+              title_justify="left")
+    for col in ("name", "class", "implied hyperparameters", "from", "what it is"):
         t.add_column(col)
     for name in optim.names():
         entry = optim.get(name)
         implied = ", ".join(f"{k}={v}" for k, v in entry.implied.items())
-        t.add_row(name, f"descentlab.optim.{entry.cls.__name__}", implied or "–", entry.summary)
+        cls = f"{getattr(entry.cls, '__module__', '?')}.{getattr(entry.cls, '__qualname__', entry.cls)}"
+        t.add_row(name, cls, implied or "–", optim.REGISTRY.source(name), entry.summary)
     return t
 
 

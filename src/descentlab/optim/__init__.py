@@ -10,9 +10,9 @@ from __future__ import annotations
 from descentlab.optim.base import RuleOptimizer, make_optimizer_class
 from descentlab.optim.beyond_torch import *  # noqa: F403
 from descentlab.optim.beyond_torch import __all__ as _beyond
-from descentlab.optim.registry import Entry, create, get, names, register
+from descentlab.optim.registry import REGISTRY, Entry, create, get, names, register
 from descentlab.optim.torch_family import *  # noqa: F403
 from descentlab.optim.torch_family import __all__ as _torch_family
 
 __all__ = [*_torch_family, *_beyond, "RuleOptimizer", "make_optimizer_class", "Entry", "create", "get", "names",
-           "register"]
+           "register", "REGISTRY"]
