@@ -155,6 +155,28 @@ def test_unsupported_networks_are_declined(model: nn.Module) -> None:
     assert MLPGradients.of(model) is None
 
 
+@pytest.mark.parametrize("model", [
+    nn.Sequential(nn.Linear(4, 4), nn.GELU(), nn.Linear(4, 2)),
+    nn.Sequential(nn.Linear(4, 4), nn.LeakyReLU(-0.5), nn.Linear(4, 2)),
+    _AddConstant(),
+], ids=["gelu", "negative-slope", "add-constant"])
+def test_the_program_replays_forward_only_ops_for_the_stacked_forward(model: nn.Module) -> None:
+    """One program per network: ops without an explicit backward are replayed forward (autograd differentiates
+    them), so the stacked forward (training on autograd, and evaluation) is the same program as the engine's."""
+    program = MLPGradients.trace(model)
+    assert program is not None and not program.explicit and MLPGradients.of(model) is None
+    params = [p.detach() for _, p in model.named_parameters()]
+    x = torch.randn(5, 4)
+    stacked = [torch.stack([p, 2 * p]) for p in params]
+    out = program.forward(stacked, x, False)
+    with torch.no_grad():
+        expected = [model(x), torch.func.functional_call(model, {n: 2 * p for n, p in model.named_parameters()},
+                                                         (x,))]
+    torch.testing.assert_close(out, torch.stack(expected))
+    with pytest.raises(ValueError, match="without an explicit backward"):
+        program(stacked, x, torch.zeros(5, dtype=torch.long), False)
+
+
 def test_other_losses_are_declined() -> None:
     assert MLPGradients.of(models.mlp(4, 3), loss="mse") is None
 

@@ -1,4 +1,12 @@
-"""Cross-entropy loss and parameter gradients of MLP-shaped networks by explicit back-propagation, no autograd.
+"""The model program: a network traced once, replayed for one copy or K stacked copies, forward for training and
+evaluation and, for MLP-shaped networks, backward too (cross-entropy loss and gradients without autograd).
+
+:meth:`MLPGradients.trace` turns a model into one program (a fixed list of ops) that every stacked and single
+forward of the project runs: the explicit engine's training step, the vectorized trainer's evaluation, and the
+batched-matmul forward that autograd differentiates for stacked models (:mod:`descentlab.train.stacked`). Ops
+that have an explicit backward are listed below; elementwise ops without one (GELU, SiLU, ELU, Softplus, ``x + c``,
+``x * y``…) are replayed forward as they are (``"apply"``), which leaves the gradients of such a program to
+autograd. :meth:`MLPGradients.of` is the program when it can also compute its own gradients.
 
 For a small network the work of a training step is a handful of matrix products; autograd's bookkeeping around
 them (recording the graph, ``AccumulateGrad``, gradients of the input, freeing and reallocating ``.grad``) is
@@ -47,14 +55,53 @@ _ONE: dict[tuple[torch.dtype, torch.device], Tensor] = {}
 
 
 @dataclass(frozen=True)
+class _Ref:
+    """In an ``"apply"`` op's arguments: the value of op ``index``."""
+
+    index: int
+
+
+@dataclass(frozen=True)
 class _Op:
-    kind: str                      # "input" | "linear" | activation kind | "add" | "flatten" | "output"
+    kind: str                      # "input" | "linear" | activation kind | "add" | "flatten" | "output" | "apply"
     args: tuple[int, ...] = ()     # indices of the ops whose values it reads
     weight: int = -1               # parameter indices of a linear (bias -1 when it has none)
     bias: int = -1
     slope: float = 0.01            # leaky_relu's negative slope
     start: int = 1                 # flatten's dims, as written in the model (unstacked)
     end: int = -1
+    fn: Any = None                 # "apply": the module or function, applied elementwise (forward only)
+    method: str | None = None      # "apply": or the name of the tensor method called
+    template: tuple[Any, ...] = ()  # "apply": its positional arguments, _Ref for values, constants as they are
+    kwargs: tuple[tuple[str, Any], ...] = ()
+
+
+# Modules, functions and methods that act elementwise (or broadcast): replayed on [K, B, ...] values as they are.
+_ELEMENTWISE_MODULES = (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.GELU, nn.SiLU, nn.ELU, nn.LeakyReLU, nn.Identity,
+                        nn.Softplus)
+_ELEMENTWISE_FUNCTIONS = {operator.add, operator.sub, operator.mul, operator.truediv, torch.add, torch.sub,
+                          torch.mul, torch.relu, torch.tanh, torch.sigmoid, F.relu, F.gelu, F.silu, F.elu,
+                          F.leaky_relu, F.softplus}
+_ELEMENTWISE_METHODS = {"relu", "tanh", "sigmoid", "add", "sub", "mul", "__add__", "__mul__"}
+
+
+def _apply_op(node: torch.fx.Node, modules: dict[str, nn.Module], index: dict[torch.fx.Node, int]) -> _Op | None:
+    """A forward-only elementwise op, or ``None`` when the node is not one."""
+    fn, method = None, None
+    if node.op == "call_module" and isinstance(modules[node.target], _ELEMENTWISE_MODULES):
+        fn = modules[node.target]
+    elif node.op == "call_function" and node.target in _ELEMENTWISE_FUNCTIONS:
+        fn = node.target
+    elif node.op == "call_method" and node.target in _ELEMENTWISE_METHODS:
+        method = node.target
+    else:
+        return None
+    if any(isinstance(v, (torch.fx.Node, list, tuple, dict)) for v in node.kwargs.values()) or any(
+            isinstance(a, (list, tuple, dict)) for a in node.args):
+        return None  # nested arguments: not replayed
+    template = tuple(_Ref(index[a]) if isinstance(a, torch.fx.Node) else a for a in node.args)
+    args = tuple(index[a] for a in node.args if isinstance(a, torch.fx.Node))
+    return _Op("apply", args, fn=fn, method=method, template=template, kwargs=tuple(sorted(node.kwargs.items())))
 
 
 def _node_op(node: torch.fx.Node, modules: dict[str, nn.Module], index: dict[torch.fx.Node, int],
@@ -98,11 +145,13 @@ def _node_op(node: torch.fx.Node, modules: dict[str, nn.Module], index: dict[tor
 
 
 class MLPGradients:
-    """Loss, logits and gradients of K stacked copies of one MLP-shaped network (see the module docstring)."""
+    """The program of one network (see the module docstring): forward for one copy or K stacked copies, and loss,
+    logits and gradients when :attr:`explicit`."""
 
     def __init__(self, ops: list[_Op], names: list[str]) -> None:
         self.ops = ops
         self.names = names  # parameter order of ``params`` in :meth:`__call__`: ``model.named_parameters()``
+        self.explicit = all(op.kind != "apply" for op in ops)  # every op has its backward here
         # needs[i]: value i depends on a parameter, so the gradient flows back through it
         self.needs: list[bool] = []
         for op in ops:
@@ -119,8 +168,19 @@ class MLPGradients:
 
     @classmethod
     def of(cls, model: nn.Module, loss: str = "cross_entropy") -> MLPGradients | None:
-        """The engine for ``model`` and ``loss``, or ``None`` when either is not supported."""
-        if loss != "cross_entropy" or any(True for _ in model.buffers()):
+        """The explicit engine for ``model`` and ``loss``: its program when that computes its own gradients (every
+        op has a backward here, and the loss is cross-entropy), else ``None``."""
+        if loss != "cross_entropy":
+            return None
+        program = cls.trace(model)
+        return program if program is not None and program.explicit else None
+
+    @classmethod
+    def trace(cls, model: nn.Module) -> MLPGradients | None:
+        """The program of ``model``, or ``None`` when it has buffers, does not trace, or has an op that is neither
+        listed in the module docstring nor elementwise (a convolution, say: use ``vmap``), or uses a parameter
+        outside a Linear or twice."""
+        if any(True for _ in model.buffers()):
             return None
         names = [n for n, _ in model.named_parameters()]
         try:
@@ -144,7 +204,7 @@ class MLPGradients:
                 op = _Op("output", (index[out],))
             else:
                 try:
-                    op = _node_op(node, modules, index, position)
+                    op = _node_op(node, modules, index, position) or _apply_op(node, modules, index)
                 except KeyError:  # a parameter outside named_parameters (shared module, …)
                     return None
                 if op is None:
@@ -205,12 +265,20 @@ class MLPGradients:
                 shift = int(stacked[src])
                 values.append(torch.flatten(values[src], op.start + shift if op.start >= 0 else op.start,
                                             op.end + shift if op.end >= 0 else op.end))
+            elif kind == "apply":
+                args = [values[a.index] if isinstance(a, _Ref) else a for a in op.template]
+                kwargs = dict(op.kwargs)
+                values.append(op.fn(*args, **kwargs) if op.method is None
+                              else getattr(args[0], op.method)(*args[1:], **kwargs))
             else:
                 values.append(_activate(op, values[op.args[0]]))
         return values, stacked
 
     def _run(self, params: Sequence[Tensor], x: Tensor, y: Tensor, k: int | None, per_config: bool,
              into: Sequence[Tensor] | None) -> tuple[Tensor, Tensor, list[Tensor]]:
+        if not self.explicit:
+            raise ValueError("this program has ops without an explicit backward; differentiate its forward with "
+                             "autograd")
         values, stacked = self._forward(params, x, k, per_config)
         logits = values[-1]
         if logits.ndim != (2 if k is None else 3) or (k is not None and not stacked[-1]):
