@@ -86,7 +86,8 @@ def sensitivity_table(rows: Sequence[SweepRow]) -> Table:
             cells.append(_cell(point, r.summary.best_lr == lr))
         body.append((f"{lr:.4g}", *cells))
     return Table("Learning-rate sensitivity: final val acc % (mean over seeds)", ("lr", *(r.label for r in rows)),
-                 tuple(body), "* chosen on validation; div: at least one seed diverged (loss non-finite, or over 100× its start)")
+                 tuple(body),
+                 "* chosen on validation; div: at least one seed diverged (loss non-finite, or over 100× its start)")
 
 
 def _stat(stat: Stat) -> dict[str, Any] | None:
