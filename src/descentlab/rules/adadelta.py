@@ -35,12 +35,11 @@ from descentlab.rules.base import (
     Hyper,
     Rule,
     add_,
-    addcmul_,
-    added,
     check_common,
     check_number,
+    descent_gradient,
+    ema_sq_,
     new_step,
-    nonzero,
     step_count,
     zeros,
 )
@@ -70,20 +69,15 @@ def init_state(p: Tensor, h: Hyper) -> dict[str, Any]:
 def update(p: Tensor, g: Tensor, state: dict[str, Any], h: Hyper) -> None:
     rho, eps = h["rho"], h["eps"]
     step_count(state)
-    if h["maximize"]:
-        g = -g
-    if nonzero(h["weight_decay"]):
-        g = added(g, p, h["weight_decay"])
+    g = descent_gradient(p, g, h)
     square_avg, acc_delta = state["square_avg"], state["acc_delta"]
-    square_avg.mul_(rho)
-    addcmul_(square_avg, g, g, 1 - rho)
+    ema_sq_(square_avg, g, rho)
     std = square_avg.add(eps).sqrt_()
     delta = acc_delta.add(eps).sqrt_()
     if delta.requires_grad:  # differentiable=True: autograd keeps the root for its backward
         delta = delta.clone()
     delta.div_(std).mul_(g)
-    acc_delta.mul_(rho)
-    addcmul_(acc_delta, delta, delta, 1 - rho)
+    ema_sq_(acc_delta, delta, rho)
     add_(p, delta, -h["lr"])
 
 

@@ -54,11 +54,13 @@ from descentlab.rules.base import (
     Hyper,
     Rule,
     addcdiv_,
-    added,
+    bias_correction,
     check_common,
+    descent_gradient,
+    ema_,
+    ema_sq_,
     maximum_,
     new_step,
-    nonzero,
     sqrt_add,
     step_count,
     zeros,
@@ -93,23 +95,13 @@ def init_state(p: Tensor, h: Hyper) -> dict[str, Any]:
 
 def update(p: Tensor, g: Tensor, state: dict[str, Any], h: Hyper) -> None:
     t = step_count(state)
-    lr, (beta1, beta2), eps, wd = h["lr"], h["betas"], h["eps"], h["weight_decay"]
-    if h["maximize"]:
-        g = -g
-    if nonzero(wd):
-        if h["decoupled_weight_decay"]:
-            p.mul_(1 - lr * wd)
-        else:
-            g = added(g, p, wd)
+    lr, (beta1, beta2), eps = h["lr"], h["betas"], h["eps"]
+    g = descent_gradient(p, g, h, decoupled=h["decoupled_weight_decay"])
     exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-    exp_avg.lerp_(g, 1 - beta1)
-    exp_avg_sq.mul_(beta2)
-    if isinstance(beta2, Tensor):
-        exp_avg_sq.addcmul_(g * (1 - beta2), g)
-    else:
-        exp_avg_sq.addcmul_(g, g, value=1 - beta2)
-    step_size = lr / (1 - beta1**t)
-    bias_correction2_sqrt = (1 - beta2**t) ** 0.5
+    ema_(exp_avg, g, beta1)
+    ema_sq_(exp_avg_sq, g, beta2)
+    step_size = lr / bias_correction(beta1, t)
+    bias_correction2_sqrt = bias_correction(beta2, t) ** 0.5
     if h["amsgrad"]:
         v = state["max_exp_avg_sq"]
         maximum_(v, exp_avg_sq)

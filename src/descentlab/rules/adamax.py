@@ -34,11 +34,12 @@ from descentlab.rules.base import (
     Hyper,
     Rule,
     addcdiv_,
-    added,
+    bias_correction,
     check_common,
+    descent_gradient,
+    ema_,
     maximum_,
     new_step,
-    nonzero,
     step_count,
     zeros,
 )
@@ -66,15 +67,12 @@ def init_state(p: Tensor, h: Hyper) -> dict[str, Any]:
 
 def update(p: Tensor, g: Tensor, state: dict[str, Any], h: Hyper) -> None:
     (beta1, beta2), eps = h["betas"], h["eps"]
-    if h["maximize"]:
-        g = -g
     t = step_count(state)
-    if nonzero(h["weight_decay"]):
-        g = added(g, p, h["weight_decay"])
+    g = descent_gradient(p, g, h)
     exp_avg, exp_inf = state["exp_avg"], state["exp_inf"]
-    exp_avg.lerp_(g, 1 - beta1)
+    ema_(exp_avg, g, beta1)
     maximum_(exp_inf.mul_(beta2), g.abs().add_(eps))
-    step_size = h["lr"] / (1 - beta1**t)
+    step_size = h["lr"] / bias_correction(beta1, t)
     addcdiv_(p, exp_avg, exp_inf, -step_size)
 
 

@@ -206,3 +206,38 @@ def new_step() -> Tensor:
 def zeros(p: Tensor) -> Tensor:
     """A state tensor of zeros shaped, typed and laid out like ``p`` (as torch.optim creates its state)."""
     return torch.zeros_like(p, memory_format=torch.preserve_format)
+
+
+# --- the steps rules share, named (as optax names its pieces) ------------------------------------------------------
+
+
+def descent_gradient(p: Tensor, g: Tensor, h: Hyper, *, decoupled: bool = False) -> Tensor:
+    r"""The gradient a rule steps on: :math:`-g` when ``h["maximize"]``; with weight decay
+    :math:`\lambda` = ``h["weight_decay"]``, the L2 term :math:`g + \lambda\theta` (torch's default), or, decoupled
+    (AdamW, Loshchilov & Hutter 2019), :math:`\theta \leftarrow \theta(1 - \gamma\lambda)` in place with
+    :math:`\gamma` = ``h["lr"]`` and the gradient unchanged."""
+    if h["maximize"]:
+        g = -g
+    wd = h["weight_decay"]
+    if nonzero(wd):
+        if decoupled:
+            p.mul_(1 - h["lr"] * wd)
+        else:
+            g = added(g, p, wd)
+    return g
+
+
+def ema_(avg: Tensor, x: Tensor, beta: Scalar) -> Tensor:
+    r"""A first moment in place: :math:`m \leftarrow \beta m + (1 - \beta) x`."""
+    return avg.lerp_(x, 1 - beta)
+
+
+def ema_sq_(avg: Tensor, x: Tensor, beta: Scalar) -> Tensor:
+    r"""A second moment in place: :math:`v \leftarrow \beta v + (1 - \beta) x^2`."""
+    avg.mul_(beta)
+    return addcmul_(avg, x, x, 1 - beta)
+
+
+def bias_correction(beta: Scalar, t: int) -> Scalar:
+    r""":math:`1 - \beta^t`, what a moment started at zero is divided by after :math:`t` steps (Kingma & Ba 2015)."""
+    return 1 - beta**t

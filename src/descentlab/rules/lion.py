@@ -34,7 +34,17 @@ from typing import Any
 
 from torch import Tensor
 
-from descentlab.rules.base import Hyper, Rule, add_, added, check_bool, check_common, check_number, nonzero, zeros
+from descentlab.rules.base import (
+    Hyper,
+    Rule,
+    add_,
+    added,
+    check_bool,
+    check_common,
+    check_number,
+    descent_gradient,
+    zeros,
+)
 
 DEFAULTS: dict[str, Any] = {
     "lr": 1e-4,
@@ -65,11 +75,8 @@ def init_state(p: Tensor, h: Hyper) -> dict[str, Any]:
 
 
 def update(p: Tensor, g: Tensor, state: dict[str, Any], h: Hyper) -> None:
-    lr, (beta1, beta2), wd = h["lr"], h["betas"], h["weight_decay"]
-    if h["maximize"]:
-        g = -g
-    if nonzero(wd):
-        p.mul_(1 - lr * wd)
+    lr, (beta1, beta2) = h["lr"], h["betas"]
+    g = descent_gradient(p, g, h, decoupled=True)
     exp_avg = state["exp_avg"]
     # The same operations, in the same order, as lion_pytorch: c = β₁ m + (1 − β₁) g.
     c = added(exp_avg * beta1, g, 1 - beta1).sign_()

@@ -47,12 +47,13 @@ from descentlab.rules.base import (
     Rule,
     Scalar,
     addcdiv_,
-    addcmul_,
-    added,
+    bias_correction,
     check_common,
     check_number,
+    descent_gradient,
+    ema_,
+    ema_sq_,
     new_step,
-    nonzero,
     sqrt_add,
     step_count,
     zeros,
@@ -98,24 +99,17 @@ def _advance_mu_product(state: dict[str, Any], mu: Scalar) -> Scalar:
 
 
 def update(p: Tensor, g: Tensor, state: dict[str, Any], h: Hyper) -> None:
-    lr, (beta1, beta2), eps, wd, psi = h["lr"], h["betas"], h["eps"], h["weight_decay"], h["momentum_decay"]
-    if h["maximize"]:
-        g = -g
+    lr, (beta1, beta2), eps, psi = h["lr"], h["betas"], h["eps"], h["momentum_decay"]
     t = step_count(state)
-    bias_correction2 = 1 - beta2**t
-    if nonzero(wd):
-        if h["decoupled_weight_decay"]:
-            p.mul_(1 - lr * wd)
-        else:
-            g = added(g, p, wd)
+    bias_correction2 = bias_correction(beta2, t)
+    g = descent_gradient(p, g, h, decoupled=h["decoupled_weight_decay"])
     mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * psi))
     mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
     product = _advance_mu_product(state, mu)
     product_next = product * mu_next
     exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-    exp_avg.lerp_(g, 1 - beta1)
-    exp_avg_sq.mul_(beta2)
-    addcmul_(exp_avg_sq, g, g, 1 - beta2)
+    ema_(exp_avg, g, beta1)
+    ema_sq_(exp_avg_sq, g, beta2)
     denom = sqrt_add(exp_avg_sq.div(bias_correction2), eps, inplace=True)
     addcdiv_(p, g, denom, -lr * (1.0 - mu) / (1.0 - product))
     addcdiv_(p, exp_avg, denom, (-lr * mu_next) / (1.0 - product_next))

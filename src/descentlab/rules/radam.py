@@ -44,11 +44,12 @@ from descentlab.rules.base import (
     Hyper,
     Rule,
     Scalar,
-    addcmul_,
-    added,
+    bias_correction,
     check_common,
+    descent_gradient,
+    ema_,
+    ema_sq_,
     new_step,
-    nonzero,
     sqrt_add,
     step_count,
     zeros,
@@ -81,21 +82,14 @@ def _rectification(rho_t: Scalar, rho_inf: Scalar) -> Scalar:
 
 
 def update(p: Tensor, g: Tensor, state: dict[str, Any], h: Hyper) -> None:
-    lr, (beta1, beta2), eps, wd = h["lr"], h["betas"], h["eps"], h["weight_decay"]
-    if h["maximize"]:
-        g = -g
+    lr, (beta1, beta2), eps = h["lr"], h["betas"], h["eps"]
     t = step_count(state)
-    if nonzero(wd):
-        if h["decoupled_weight_decay"]:
-            p.mul_(1 - lr * wd)
-        else:
-            g = added(g, p, wd)
+    g = descent_gradient(p, g, h, decoupled=h["decoupled_weight_decay"])
     exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-    exp_avg.lerp_(g, 1 - beta1)
-    exp_avg_sq.mul_(beta2)
-    addcmul_(exp_avg_sq, g, g, 1 - beta2)
-    bias_correction1 = 1 - beta1**t
-    bias_correction2 = 1 - beta2**t
+    ema_(exp_avg, g, beta1)
+    ema_sq_(exp_avg_sq, g, beta2)
+    bias_correction1 = bias_correction(beta1, t)
+    bias_correction2 = bias_correction(beta2, t)
     rho_inf = 2 / (1 - beta2) - 1
     rho_t = rho_inf - 2 * t * (beta2**t) / bias_correction2
     step = exp_avg / bias_correction1 * lr

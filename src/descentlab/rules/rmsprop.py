@@ -47,10 +47,11 @@ from descentlab.rules.base import (
     Rule,
     add_,
     addcdiv_,
-    addcmul_,
-    added,
     check_common,
     check_number,
+    descent_gradient,
+    ema_,
+    ema_sq_,
     new_step,
     nonzero,
     sqrt_add,
@@ -87,19 +88,15 @@ def init_state(p: Tensor, h: Hyper) -> dict[str, Any]:
 
 
 def update(p: Tensor, g: Tensor, state: dict[str, Any], h: Hyper) -> None:
-    lr, alpha, eps, wd, momentum = h["lr"], h["alpha"], h["eps"], h["weight_decay"], h["momentum"]
+    lr, alpha, eps, momentum = h["lr"], h["alpha"], h["eps"], h["momentum"]
     inside = h["eps_inside_sqrt"]
-    if h["maximize"]:
-        g = -g
     step_count(state)
-    if nonzero(wd):
-        g = added(g, p, wd)
+    g = descent_gradient(p, g, h)
     square_avg = state["square_avg"]
-    square_avg.mul_(alpha)
-    addcmul_(square_avg, g, g, 1 - alpha)
+    ema_sq_(square_avg, g, alpha)
     if h["centered"]:
         grad_avg = state["grad_avg"]
-        grad_avg.lerp_(g, 1 - alpha)
+        ema_(grad_avg, g, alpha)
         variance = square_avg.addcmul(grad_avg, grad_avg, value=-1)
         avg = variance.add_(eps).sqrt_() if inside else sqrt_add(variance, eps, inplace=True)
     else:

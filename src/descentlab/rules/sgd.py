@@ -38,7 +38,16 @@ from typing import Any
 
 from torch import Tensor
 
-from descentlab.rules.base import Hyper, Rule, add_, added, check_common, check_number, nonzero
+from descentlab.rules.base import (
+    Hyper,
+    Rule,
+    add_,
+    added,
+    check_common,
+    check_number,
+    descent_gradient,
+    nonzero,
+)
 
 DEFAULTS: dict[str, Any] = {
     "lr": 1e-3,
@@ -75,10 +84,7 @@ def init_state(p: Tensor, h: Hyper) -> dict[str, Any]:
 
 
 def update(p: Tensor, g: Tensor, state: dict[str, Any], h: Hyper) -> None:
-    if h["maximize"]:
-        g = -g
-    if nonzero(h["weight_decay"]):
-        g = added(g, p, h["weight_decay"])
+    g = descent_gradient(p, g, h)
     momentum = h["momentum"]
     if nonzero(momentum):
         buf = state.get("momentum_buffer")
