@@ -10,10 +10,10 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 install: $(BIN)/python
-	$(BIN)/python -m pip install -q -c constraints.txt -e .
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[lab]'
 
 install-test: $(BIN)/python
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test,ray]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[lab,test,ray]'
 
 run: install
 	$(BIN)/descentlab compare

@@ -26,6 +26,8 @@ from collections.abc import Sequence
 from descentlab.errors import UserError  # noqa: E402
 
 COMMANDS = ("compare", "sweep", "lr_find", "trace", "report", "runs", "list")
+# The workbench's dependencies: the `lab` extra (pyproject.toml). `pip install descentlab` alone is the library.
+LAB_MODULES = frozenset({"rich", "matplotlib", "PIL", "mnist1d", "sklearn", "scipy"})
 
 
 def _modules() -> list:
@@ -63,8 +65,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _missing_lab(exc: ModuleNotFoundError) -> bool:
+    """Whether ``exc`` is a workbench dependency that is not installed; if so, say how to install it."""
+    if (exc.name or "").split(".")[0] not in LAB_MODULES:
+        return False
+    print(f"descentlab: error: the workbench needs {exc.name!r}, which is not installed: "
+          "pip install 'descentlab[lab]'", file=sys.stderr)
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    try:
+        parser = build_parser()
+    except ModuleNotFoundError as exc:
+        if _missing_lab(exc):
+            return 2
+        raise
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
         parser.print_help()
@@ -74,6 +90,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         print(f"descentlab {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as exc:
+        if _missing_lab(exc):
+            return 2
+        raise
     except KeyboardInterrupt:
         print(f"descentlab {args.command}: interrupted; finished runs are kept in the store", file=sys.stderr)
         return 130
