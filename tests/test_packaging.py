@@ -8,6 +8,8 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
+
 from descentlab.cli import LAB_MODULES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,3 +61,28 @@ def test_metadata_declares_what_the_code_imports_and_one_version():
     pins = {line.split("==")[0].lower() for line in (ROOT / "constraints.txt").read_text().splitlines()
             if "==" in line}
     assert lab <= pins  # every workbench dependency is pinned for CI and the benchmarks
+
+
+@pytest.mark.slow
+def test_a_fresh_venv_installs_the_library_alone(tmp_path):
+    """`pip install descentlab` for real, in a new virtual environment (≈ 40 s: torch is installed into it)."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    pip = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "-c",
+                          str(ROOT / "constraints.txt"), str(ROOT)], capture_output=True, text=True, timeout=900)
+    assert pip.returncode == 0, pip.stderr[-2000:]
+    installed = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "list", "--format=freeze"],
+                               capture_output=True, text=True, check=True).stdout.lower()
+    assert "torch==" in installed and not any(f"{name}==" in installed for name in (
+        "rich", "matplotlib", "pillow", "mnist1d", "scikit-learn"))
+    done = subprocess.run([str(venv / "bin" / "python"), "-c", """
+import sys, torch, descentlab, descentlab.optim, descentlab.schedules
+p = torch.nn.Parameter(torch.ones(2)); o = descentlab.optim.SGD([p], lr=0.5); p.grad = torch.ones(2); o.step()
+print(descentlab.__version__, p.tolist())
+"""], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    from descentlab import __version__
+
+    assert done.stdout.split() == [__version__, "[0.5,", "0.5]"]
+    cli = subprocess.run([str(venv / "bin" / "descentlab"), "list"], capture_output=True, text=True, timeout=300)
+    assert cli.returncode == 2 and "pip install 'descentlab[lab]'" in cli.stderr
