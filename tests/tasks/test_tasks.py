@@ -89,4 +89,4 @@ def test_unknown_names_are_user_errors():
     with pytest.raises(UserError, match="init"):
         apply_init(ResidualMLP(), "he")
     with pytest.raises(UserError, match="unknown loss"):
-        Task("t", "digits", ResidualMLP, 1, 1, None, loss="mse")
+        Task("t", "digits", ResidualMLP, 1, 1, None, loss="hinge")

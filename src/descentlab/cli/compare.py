@@ -18,6 +18,7 @@ from descentlab.cli.output import (
     progress_bar,
     write_json,
 )
+from descentlab.cli.task_args import add_task_arguments, task_from
 from descentlab.experiments.compare import CompareSpec
 from descentlab.experiments.executors import make_executor
 from descentlab.experiments.runner import Trial, open_experiment
@@ -29,7 +30,7 @@ HELP = "Train optimizers side by side on one task (default: MLP on MNIST-1D, sgd
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--task", default="mnist1d-mlp", help="task name (see `descentlab list`)")
+    add_task_arguments(p, "mnist1d-mlp")
     p.add_argument("--optimizers", default="sgd,adam,rmsprop", help="comma-separated optimizer names")
     p.add_argument("--epochs", help="epochs per run (default: the task's)")
     p.add_argument("--batch-size", help="B, 1, 'full' or a list such as full,1,32 (default: the preset's/task's)")
@@ -47,7 +48,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def spec_from(args: argparse.Namespace) -> CompareSpec:
     return CompareSpec(
-        task=args.task,
+        task=task_from(args, "mnist1d-mlp"),
         optimizers=optimizer_items(args.optimizers),
         epochs=parse_positive_int(args.epochs, "epochs") if args.epochs else None,
         batch_sizes=tuple(parse_batch_sizes(args.batch_size)) if args.batch_size else None,

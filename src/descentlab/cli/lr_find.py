@@ -8,6 +8,7 @@ from rich.console import Console
 
 from descentlab.cli.common import optimizer_items, parse_batch_sizes, parse_float, parse_positive_int
 from descentlab.cli.output import make_console, print_table, progress_bar, write_json
+from descentlab.cli.task_args import add_task_arguments, task_from
 from descentlab.errors import UserError
 from descentlab.experiments import lr_find as lf
 from descentlab.lr_range import LRFindResult
@@ -17,7 +18,7 @@ HELP = "LR range test (Smith 2017): raise the lr exponentially, batch by batch, 
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--task", required=True, help="task name (see `descentlab list`)")
+    add_task_arguments(p, None)
     p.add_argument("--optimizer", required=True, help="optimizer name (see `descentlab list`)")
     p.add_argument("--seeds", default="3", help="number of seeds: init and data order (default 3)")
     p.add_argument("--start", default="1e-7", help="first learning rate (default 1e-7)")
@@ -46,7 +47,7 @@ def spec_from(args: argparse.Namespace) -> lf.LRFindSpec:
         steps = int(args.steps)
     except ValueError:
         raise UserError(f"--steps {args.steps!r} is not a whole number") from None
-    return lf.LRFindSpec(task=args.task, optimizer=_one_optimizer(args.optimizer),
+    return lf.LRFindSpec(task=task_from(args, None), optimizer=_one_optimizer(args.optimizer),
                          seeds=parse_positive_int(args.seeds, "seeds"), start=parse_float(args.start, "start"),
                          end=parse_float(args.end, "end"), steps=steps, batch_size=batch[0] if batch else None,
                          preset=args.preset, data_dir=args.data_dir)

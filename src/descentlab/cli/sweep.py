@@ -24,6 +24,7 @@ from descentlab.cli.output import (
     progress_bar,
     write_json,
 )
+from descentlab.cli.task_args import add_task_arguments, task_from
 from descentlab.errors import UserError
 from descentlab.experiments.executors import DEFAULT_GROUP_SIZE, make_executor, vectorized_trainer
 from descentlab.experiments.runner import Trial, open_experiment
@@ -38,7 +39,7 @@ LISTS = {"momentum": "momentum", "weight-decay": "weight_decay", "beta1": "beta1
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--task", default="mnist1d-mlp", help="task name (see `descentlab list`)")
+    add_task_arguments(p, "mnist1d-mlp")
     p.add_argument("--optimizers", default="sgd,momentum,adam", help="comma-separated optimizer names")
     p.add_argument("--lr", default="1e-4..1", help="learning-rate range LO..HI (default 1e-4..1)")
     p.add_argument("--points", default="8", help="log-spaced learning rates in the range (default 8)")
@@ -94,7 +95,7 @@ def spec_from(args: argparse.Namespace) -> SweepSpec:
     if batch and len(batch) > 1:
         raise UserError(f"--batch-size {args.batch_size!r}: a sweep takes one batch size")
     return SweepSpec(
-        task=args.task, optimizers=optimizer_items(args.optimizers),
+        task=task_from(args, "mnist1d-mlp"), optimizers=optimizer_items(args.optimizers),
         lr_min=lo, lr_max=hi, points=parse_positive_int(args.points, "points"),
         seeds=parse_positive_int(args.seeds, "seeds"),
         epochs=parse_positive_int(args.epochs, "epochs") if args.epochs else None,
@@ -134,6 +135,8 @@ def _run_line(spec: SweepSpec, trial: Trial, result: RunResult) -> str:
         return f"{label}: [red]failed[/]: {escape(result.error or '')}"
     last = result.epochs[-1] if result.epochs else {}
     val = last.get("val_acc")
+    if val is None and last.get("val_loss") is not None:  # a task whose metric is the loss
+        return f"{label}: val loss {last['val_loss']:.4g}"
     return f"{label}: val acc {val:.1%}" if val is not None else f"{label}: {result.status}"
 
 

@@ -4,6 +4,8 @@
   trained together by the vectorized trainer, ``group_size`` at a time, and each finished run is written with
   ``store.record_run`` (one transaction per run) as its group ends. A group of one, and every trial with
   ``vectorize=False``, is trained by the single-run loop and stored epoch by epoch (resume keeps its progress).
+  A run whose code raises (a user's network, say) is stored as ``failed`` with its error and the others go on;
+  a vectorized pass that raises is trained again one run at a time, to find which runs fail.
 - :class:`RayExecutor` — the same groups become Ray tasks, each declaring its resources (``num_cpus``, and one GPU
   when the device is CUDA). A task trains its group and returns plain dicts; the driver writes each result as its
   task finishes (a ``ray.wait`` loop). The data is put in Ray's object store once and shared by the tasks.
@@ -97,13 +99,22 @@ class LocalExecutor:
             on_result: OnResult = lambda t, r: None, callbacks: Callbacks = lambda t: ()) -> list[RunResult]:
         results = []
         for group in plan_groups(trials, vectorize=self.vectorize, group_size=self.group_size):
-            if len(group) == 1:
-                result = train_stored(group[0], store=store, experiment_id=experiment_id, splits=splits,
-                                      device=self.device, callbacks=callbacks(group[0]))
-                on_result(group[0], result)
-                results.append(result)
+            trained = None
+            if len(group) > 1:
+                try:
+                    trained = train_group([t.config for t in group], splits, device=self.device)
+                except UserError:
+                    raise
+                except Exception:  # noqa: BLE001 - e.g. a user's model raised: find which runs fail, one by one
+                    trained = None
+            if trained is None:  # one by one: a run whose code raises is stored failed, the others go on
+                for trial in group:
+                    result = train_stored(trial, store=store, experiment_id=experiment_id, splits=splits,
+                                          device=self.device, callbacks=callbacks(trial))
+                    on_result(trial, result)
+                    results.append(result)
                 continue
-            for trial, result in zip(group, train_group([t.config for t in group], splits, device=self.device)):
+            for trial, result in zip(group, trained):
                 store_result(store, experiment_id, trial, result)
                 on_result(trial, result)
                 results.append(result)

@@ -87,24 +87,36 @@ def train_stored(trial: Trial, *, store: Store, experiment_id: int, splits: Any,
     try:
         return train(trial.config, splits=splits, device=device, callbacks=[writer, *callbacks], **options)
     except Exception as exc:  # the user's optimizer or model raised: this run failed, the others go on
-        error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        error = error_text(exc)
         if writer.run_id is None:
             writer.on_run_start(trial.config)
         store.finish_run(writer.run_id, "failed", {"error": error})
         return RunResult(trial.config, "failed", [], error=error)
     except BaseException as exc:  # interrupted (Ctrl-C, exit): stored as failed, and the command stops
         if writer.run_id is not None:
-            store.finish_run(writer.run_id, "failed", {"error": f"{type(exc).__name__}: {exc}"})
+            store.finish_run(writer.run_id, "failed", {"error": error_text(exc)})
         raise
+
+
+def error_text(exc: BaseException) -> str:
+    """How a failed run's error is stored and shown: its type and the first line of its message."""
+    message = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
 def open_experiment(store: Store, kind: str, spec: dict[str, Any], configs: Sequence[RunConfig], *,
                     fresh: bool = False, env: Mapping[str, Any] | None = None) -> tuple[int, list[Trial], int]:
     """The experiment this spec already has in the store (so rerunning a command resumes it), or a new one
     (always, with ``fresh``; recorded with ``env``, default this machine's :func:`environment`); with its trials
-    still to run and how many are already finished."""
+    still to run and how many are already finished. The spec of an experiment on a user's task also holds the
+    task's source and fingerprints (:func:`descentlab.tasks.external.identity`)."""
     from descentlab.environment import environment
+    from descentlab.tasks import get_task
+    from descentlab.tasks.external import identity
 
+    # a user's task is identified by where it came from and the fingerprints of its code and data, not its name
+    tasks = list(dict.fromkeys(c.task for c in configs))
+    spec = {**spec, **(identity(get_task(tasks[0])) if len(tasks) == 1 else {})}
     experiment_id = None if fresh else store.find_experiment_by_spec(kind, spec)
     if experiment_id is None:
         experiment_id = store.create_experiment(kind, spec, environment() if env is None else env)

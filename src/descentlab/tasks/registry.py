@@ -18,9 +18,26 @@ from descentlab.errors import UserError
 from descentlab.registry import Registry, dashed
 from descentlab.tasks import models
 
-LOSSES: dict[str, Callable[..., Tensor]] = {"cross_entropy": F.cross_entropy}
-"""Mean loss of ``(logits, targets)``; each must also accept ``reduction="sum"`` (used by evaluation)."""
-METRICS = ("accuracy",)
+
+def mse(out: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """Squared error averaged over each example's outputs, then reduced over the examples (``"mean"``,
+    ``"sum"`` or ``"none"``: one value per example). With one output per example it is ``F.mse_loss``; with
+    D outputs the mean loss is still ``F.mse_loss``'s, and ``"sum"`` sums the examples' means, so that a sum
+    divided by the number of examples is the mean (what evaluation relies on)."""
+    diff = (out - target.reshape(out.shape)).reshape(out.shape[0], -1)
+    per_example = (diff * diff).mean(1)
+    if reduction == "none":
+        return per_example
+    return per_example.sum() if reduction == "sum" else per_example.mean()
+
+
+LOSSES: dict[str, Callable[..., Tensor]] = {"cross_entropy": F.cross_entropy, "mse": mse}
+"""Mean loss of ``(outputs, targets)``; each must also accept ``reduction="sum"`` (used by evaluation) and
+``reduction="none"`` (one loss per example, used by the vectorized trainer)."""
+METRICS = ("accuracy", "loss")
+"""``accuracy``: the share of examples whose largest output is the label (classification); ``loss``: the loss is
+the metric (regression), records hold ``None`` for the accuracies and time to target is the first epoch whose
+validation loss is at or below ``target_val_loss``."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +53,7 @@ class Task:
     description: str = ""
     loss: str = "cross_entropy"
     metric: str = "accuracy"
+    target_val_loss: float | None = None  # for metric "loss": time to target is the first val loss at or below
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
@@ -66,7 +84,17 @@ def register(task: Task, *, source: str = "built-in") -> Task:
 
 
 task_names = TASKS.names  # the registered names, in order
-get_task = TASKS.get  # the Task registered as a name (``_`` reads as ``-``); UserError listing the valid names
+
+
+def get_task(name: str) -> Task:
+    """The Task registered as ``name`` (``_`` reads as ``-``; UserError listing the valid names); a reference to
+    user code or data (``file.py:name``, ``module:name``, an ``.npz`` / ``.csv`` file) is resolved by
+    :mod:`descentlab.tasks.external` and registered under its name."""
+    from descentlab.tasks import external  # deferred: it imports this module
+
+    if external.is_reference(name):
+        return external.resolve(name)
+    return TASKS.get(name)
 
 
 register(Task(

@@ -11,8 +11,11 @@ both call it:
   ``eval_seconds``, ``elapsed`` (cumulative training seconds), ``steps`` (cumulative updates), ``steps_per_s``,
   ``state_bytes`` (the optimizer state's tensors), ``peak_memory_bytes`` (:mod:`descentlab.train.memory`),
   ``shared_by`` (how many runs the timings belong to: 1 for a run trained alone, K for a vectorized pass);
-- **time to target** (:class:`RunTracker`): the first epoch whose ``val_acc`` reaches the task's target, with the
-  training seconds and updates spent until then;
+- **time to target** (:class:`RunTracker`): the first epoch whose ``val_acc`` reaches the task's target (for a
+  task whose metric is the loss, regression, the first whose ``val_loss`` is at or below its ``target_val_loss``),
+  with the training seconds and updates spent until then;
+- **accuracies** (``train_acc``, ``val_acc``, ``test_acc``) are ``None`` for a task whose metric is the loss:
+  there is no class to get right, the losses are the measure;
 - **divergence** (:class:`Divergence`), the same rule in every trainer. A run diverges at the first check where
 
   1. its training loss is not finite (tested every ``check_every`` updates, and on each epoch's total), or
@@ -40,6 +43,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from descentlab.tasks import Task
 from descentlab.train.callbacks import Callback
 from descentlab.train.config import RunConfig
 
@@ -96,12 +100,22 @@ class RunTracker:
     history: list[dict[str, Any]] = field(default_factory=list)
     reached: dict[str, Any] | None = None
     diverged: int | None = None
+    metric: str = "val_acc"  # what the target is of: "val_acc" (reached at or above) or "val_loss" (at or below)
+
+    @classmethod
+    def of(cls, task: Task) -> RunTracker:
+        """The tracker of a run of ``task``: its target is a validation accuracy, or for a task whose metric is
+        the loss (regression) a validation loss."""
+        if task.metric == "loss":
+            return cls(task.target_val_loss, metric="val_loss")
+        return cls(task.target_val_acc)
 
     def add(self, record: dict[str, Any]) -> None:
-        """Append a finished epoch's record and note the first epoch at or above the target."""
+        """Append a finished epoch's record and note the first epoch that reaches the target."""
         self.history.append(record)
-        acc = record.get("val_acc")
-        if self.reached is None and self.target is not None and acc is not None and acc >= self.target:
+        value = record.get(self.metric)
+        if self.reached is None and self.target is not None and value is not None and (
+                value <= self.target if self.metric == "val_loss" else value >= self.target):
             self.reached = {"epoch": record["epoch"], "seconds": record["elapsed"], "steps": record["steps"]}
 
     @property
@@ -109,7 +123,7 @@ class RunTracker:
         return "diverged" if self.diverged is not None else "completed"
 
 
-def epoch_record(*, epoch: int, train_loss: float, train_acc: float, val: tuple[Any, Any], test: tuple[Any, Any],
+def epoch_record(*, epoch: int, train_loss: float, train_acc: float | None, val: tuple[Any, Any], test: tuple[Any, Any],
                  lr: Any, seconds: float, eval_seconds: float, elapsed: float, steps: int, epoch_steps: int,
                  state_bytes: int, peak_memory_bytes: int | None, shared_by: int) -> dict[str, Any]:
     """One epoch's metrics, in the one schema every trainer writes (see the module docstring)."""

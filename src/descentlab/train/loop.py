@@ -73,12 +73,14 @@ class RunResult:
     def to_dict(self) -> dict[str, Any]:
         return {"config": self.config.to_dict(), "status": self.status, "epochs": self.epochs,
                 "diverged_step": self.diverged_step, "time_to_target": self.time_to_target, "engine": self.engine,
-                "steps": self.steps}
+                "steps": self.steps, "error": self.error}
 
 
 @torch.inference_mode()
-def evaluate(model: nn.Module, x: Tensor, y: Tensor, loss_fn, batch: int = EVAL_BATCH) -> tuple[Any, Any]:
-    """(mean loss, accuracy) over ``x, y`` in large batches; ``(None, None)`` when empty."""
+def evaluate(model: nn.Module, x: Tensor, y: Tensor, loss_fn, batch: int = EVAL_BATCH, accuracy: bool = True
+             ) -> tuple[Any, Any]:
+    """(mean loss, accuracy) over ``x, y`` in large batches; ``(None, None)`` when empty; the accuracy is
+    ``None`` with ``accuracy=False`` (a task whose metric is the loss)."""
     if len(y) == 0:
         return None, None
     was_training = model.training
@@ -87,9 +89,10 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor, loss_fn, batch: int = EVAL_
     for xb, yb in zip(x.split(batch), y.split(batch)):
         out = model(xb)
         loss += loss_fn(out, yb, reduction="sum").double()
-        correct += (out.argmax(1) == yb).sum()
+        if accuracy:
+            correct += (out.argmax(1) == yb).sum()
     model.train(was_training)
-    return loss.item() / len(y), correct.item() / len(y)
+    return loss.item() / len(y), correct.item() / len(y) if accuracy else None
 
 
 @flush_denormals()
@@ -117,6 +120,7 @@ def train(config: RunConfig, *, task: Task | None = None, splits=None, callbacks
     explicit = gradient_engine(model, task, engine, (x_train, y_train))
     params = [p for _, p in model.named_parameters()]
     loss_fn = task.loss_fn
+    classify = task.metric == "accuracy"  # else the loss is the metric: no accuracies (core's protocol)
     n = len(y_train)
     bs = batch_size_of(config, n)
     stepwise = step_callbacks(callbacks)
@@ -124,7 +128,7 @@ def train(config: RunConfig, *, task: Task | None = None, splits=None, callbacks
     # Schedule-free optimizers train at y and are evaluated at the averaged x.
     modes = averaged_iterate(opt)
 
-    tracker = RunTracker(task.target_val_acc)
+    tracker = RunTracker.of(task)
     step, elapsed, start_epoch = 0, 0.0, 0
     saved = ckpt.load(checkpoint_path, config.to_dict()) if checkpoint_path else None
     if saved:
@@ -157,7 +161,7 @@ def train(config: RunConfig, *, task: Task | None = None, splits=None, callbacks
         # classes written into their place in the epoch's order. Summing and comparing on every step cost
         # ≈ 50 µs, a tenth of a small MLP's step.
         losses: list[Tensor] = []
-        predicted = torch.empty(n, dtype=torch.int64, device=device)
+        predicted = torch.empty(n if classify else 0, dtype=torch.int64, device=device)
         done, checked = 0, 0
         epoch_start_step = step
         t0 = time.perf_counter()
@@ -192,7 +196,8 @@ def train(config: RunConfig, *, task: Task | None = None, splits=None, callbacks
             opt.step()
             losses.append(loss.detach())
             b = y.shape[0]  # not len(y): Tensor.__len__ is a Python function, ≈ 0.5 µs a call
-            torch.argmax(out.detach(), 1, out=predicted[done:done + b])
+            if classify:
+                torch.argmax(out.detach(), 1, out=predicted[done:done + b])
             done += b
             step += 1
             if step % check_every == 0:
@@ -209,8 +214,11 @@ def train(config: RunConfig, *, task: Task | None = None, splits=None, callbacks
         if tracker.divergence.exploded(loss_total / n):
             tracker.diverged = step
             break
-        labels = y_train if order is None else y_train.index_select(0, order)
-        correct = (predicted == labels).sum().item()
+        if classify:
+            labels = y_train if order is None else y_train.index_select(0, order)
+            train_acc = (predicted == labels).sum().item() / n
+        else:
+            train_acc = None
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         seconds = time.perf_counter() - t0
@@ -218,11 +226,11 @@ def train(config: RunConfig, *, task: Task | None = None, splits=None, callbacks
         t1 = time.perf_counter()
         if modes:
             opt.eval()
-        val = evaluate(model, *held_out["val"], loss_fn)
-        test = evaluate(model, *held_out["test"], loss_fn)
+        val = evaluate(model, *held_out["val"], loss_fn, accuracy=classify)
+        test = evaluate(model, *held_out["test"], loss_fn, accuracy=classify)
         if modes:
             opt.train()
-        metrics = epoch_record(epoch=epoch, train_loss=loss_total / n, train_acc=correct / n, val=val, test=test,
+        metrics = epoch_record(epoch=epoch, train_loss=loss_total / n, train_acc=train_acc, val=val, test=test,
                                lr=opt.param_groups[0]["lr"], seconds=seconds,
                                eval_seconds=time.perf_counter() - t1, elapsed=elapsed, steps=step,
                                epoch_steps=step - epoch_start_step, state_bytes=state_bytes(opt),

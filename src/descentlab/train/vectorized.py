@@ -298,7 +298,7 @@ class _Pass:
         for slot in self.slots:
             slot.build_h(data)
         k = len(self.configs)
-        self.trackers = [RunTracker(task.target_val_acc) for _ in range(k)]
+        self.trackers = [RunTracker.of(task) for _ in range(k)]
         self.final: list[dict[str, Tensor] | None] = [None] * k
         self.bytes: list[float] = [0.0] * k
 
@@ -314,6 +314,7 @@ class _Pass:
         n = len(self.y_train)
         bs = batch_size_of(first, n)
         loss_fn = self.task.loss_fn
+        classify = self.task.metric == "accuracy"  # else the loss is the metric: no accuracies (core's protocol)
         step, elapsed = 0, 0.0
         for tracker, start_loss in zip(self.trackers, self._evaluate(self.x_train, self.y_train)[0]):
             tracker.divergence.start_loss = start_loss
@@ -335,26 +336,28 @@ class _Pass:
                     idx = perms[..., start:start + bs]
                     flat = idx.reshape(-1)  # index_select: x[idx]'s gather with less overhead
                     x = self.x_train.index_select(0, flat).view(*idx.shape, *self.x_train.shape[1:])
-                    y = self.y_train.index_select(0, flat).view(idx.shape)
+                    y = self.y_train.index_select(0, flat).view(*idx.shape, *self.y_train.shape[1:])
                 data = self._data()
                 for slot in self.slots:
                     slot.set_lr(step, data)
                 if self.engine is not None:  # rows are independent: a non-finite row reaches no other
                     losses, out, grads = self.engine(data, x, y, per_config)
                     k, b = out.shape[0], out.shape[1]
-                    yk = y if per_config else y.expand(k, b)
+                    yk = y if per_config else y.expand(k, *y.shape)
                 else:
                     out = self.forward(self._params(), x, per_config)
                     k, b = out.shape[0], out.shape[1]
-                    yk = y if per_config else y.expand(k, b)
-                    losses = loss_fn(out.reshape(k * b, -1), yk.reshape(-1), reduction="none").view(k, b).mean(1)
+                    yk = y if per_config else y.expand(k, *y.shape)
+                    losses = loss_fn(out.reshape(k * b, -1), yk.reshape(k * b, *yk.shape[2:]),
+                                     reduction="none").view(k, b).mean(1)
                     finite = torch.isfinite(losses.detach())
                     total = torch.where(finite, losses, torch.zeros_like(losses)).sum()
                     grads = list(torch.autograd.grad(total, self.leaves))
                 step += 1
                 with torch.no_grad():
                     loss_sum.add_(losses.detach(), alpha=b)
-                    correct.add_((out.detach().argmax(-1) == yk).sum(1))
+                    if classify:
+                        correct.add_((out.detach().argmax(-1) == yk).sum(1))
                 if step % check_every == 0 or start == starts[-1]:
                     bad = ~torch.isfinite(loss_sum)
                     if bool(bad.any()):
@@ -390,7 +393,7 @@ class _Pass:
             held = {k: self._evaluate(*v) for k, v in self.held_out.items()}
             eval_seconds = time.perf_counter() - t1
             self._state_bytes()
-            train_acc = (correct.double() / n).tolist()
+            train_acc = (correct.double() / n).tolist() if classify else [None] * len(self.rows)
             for r, row in enumerate(self.rows):
                 self.trackers[row].add(epoch_record(
                     epoch=epoch, train_loss=train_loss[r], train_acc=train_acc[r],
@@ -475,7 +478,10 @@ class _Pass:
             out = self.engine.forward(self._data(), xb, False) if self.engine is not None else self.forward(
                 params, xb, False)
             b = len(yb)
-            losses = self.task.loss_fn(out.reshape(k * b, -1), yb.repeat(k), reduction="none").view(k, b)
+            targets = yb.repeat(k, *([1] * (yb.ndim - 1)))  # [K·B, ...]: the batch once per configuration
+            losses = self.task.loss_fn(out.reshape(k * b, -1), targets, reduction="none").view(k, b)
             loss += losses.sum(1).double()
-            correct += (out.argmax(-1) == yb).sum(1)
-        return (loss / len(y)).tolist(), (correct.double() / len(y)).tolist()
+            if self.task.metric == "accuracy":
+                correct += (out.argmax(-1) == yb).sum(1)
+        accuracy = (correct.double() / len(y)).tolist() if self.task.metric == "accuracy" else [None] * k
+        return (loss / len(y)).tolist(), accuracy

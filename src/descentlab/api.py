@@ -1,0 +1,246 @@
+"""The workbench from Python (a notebook, a script): :func:`compare`, :func:`sweep` and :func:`lr_find`.
+
+Each runs what the command of the same name runs — the same specs, runner, executors, store and report — and
+returns a result to look at instead of printing::
+
+    import descentlab
+    from descentlab.tasks import custom_task
+
+    task = custom_task("mine", model=MyNet, x_train=x, y_train=y, x_test=xt, y_test=yt)
+    result = descentlab.compare(task, optimizers=["sgd", "adam"], seeds=3, store="runs.sqlite")
+    result.summary          # one dict per optimizer: the report's summary table
+    result.rows             # one dict per (run, epoch): every stored metric
+    result.figure()         # loss and accuracy against epochs (a matplotlib Figure)
+    result.report("report.html")
+
+The task is a registered name (``"digits-mlp"``), a reference (``"./my_task.py:task"``, ``"pkg.mod:name"``,
+``"data.npz"``, ``"data.csv"``), a :class:`~descentlab.tasks.Task` (e.g. from
+:func:`~descentlab.tasks.custom_task`), or a pair ``(model, data)``: a network (a module, or a function or class
+returning one) and its data (a mapping of ``x_train, y_train, x_test, y_test`` arrays, a tuple of those four in
+that order, or an ``.npz`` / ``.csv`` path). Results go to ``store`` (a path, ``":memory:"`` or an open
+:class:`~descentlab.store.Store`; default: the command line's store) and running the same call again resumes, as
+the commands do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from descentlab.errors import UserError
+from descentlab.experiments.compare import CompareSpec
+from descentlab.experiments.executors import make_executor
+from descentlab.experiments.runner import open_experiment
+from descentlab.experiments.sweep import SweepSpec
+from descentlab.store import Store
+
+__all__ = ["ExperimentResult", "LRFindResult", "compare", "lr_find", "resolve_task", "sweep"]
+
+
+# -- the task -----------------------------------------------------------------------------------------------------
+def resolve_task(task: Any = None, *, model: Any = None, data: Any = None, name: str = "my-task",
+                 loss: str | None = None) -> str:
+    """The registered name of the task ``task`` (or ``model`` and ``data``) describes, after building, checking
+    and registering it (see the module docstring)."""
+    from descentlab.tasks import Task, custom_task, data_task, get_task
+    from descentlab.tasks.custom import read_data_file
+    from descentlab.tasks.external import add
+
+    if isinstance(task, tuple) and len(task) == 2 and model is None and data is None:
+        model, data = task
+        task = None
+    if task is not None:
+        if model is not None or data is not None:
+            raise UserError("give a task, or a model and its data, not both")
+        if isinstance(task, Task):
+            return add(task).name
+        if isinstance(task, (str, Path)):
+            return get_task(str(task)).name
+        raise UserError(f"task must be a name, a reference such as './my_task.py:task', a Task or (model, data); "
+                        f"got {type(task).__name__}")
+    if data is None:
+        raise UserError("say what to train on: a task, or model= and data=")
+    source = "python"
+    if isinstance(data, (str, Path)):
+        if model is None:
+            return add(data_task(data)).name
+        data, source, _ = read_data_file(data)  # your network on the file's arrays as they are
+    if model is None:
+        raise UserError("data without a model: pass model= (a module, or a function returning one), or give a "
+                        "data file alone for the default network")
+    if isinstance(data, (tuple, list)):
+        if len(data) != 4:
+            raise UserError(f"data as a tuple is (x_train, y_train, x_test, y_test); got {len(data)} items")
+        data = dict(zip(("x_train", "y_train", "x_test", "y_test"), data))
+    if not isinstance(data, Mapping):
+        raise UserError(f"data must be a mapping of arrays, a tuple (x_train, y_train, x_test, y_test) or a file "
+                        f"path; got {type(data).__name__}")
+    return add(custom_task(name, model=model, data=data, loss=loss, source=source)).name
+
+
+def _store(store: str | Path | Store | None) -> Store:
+    return store if isinstance(store, Store) else Store(store)
+
+
+# -- results ------------------------------------------------------------------------------------------------------
+def _table_rows(table: Any) -> list[dict[str, str]]:
+    return [dict(zip(table.headers, row)) for row in table.rows]
+
+
+class ExperimentResult:
+    """A stored ``compare`` or ``sweep`` experiment, read back through the report's code."""
+
+    def __init__(self, store: Store, experiment_id: int) -> None:
+        from descentlab.report import data as report_data
+        from descentlab.report.html import build_report
+
+        self.store, self.experiment_id = store, experiment_id
+        self.data = report_data.load(store, experiment_id)
+        self.tables = build_report(self.data, figures=False).tables  # the report's tables, without its figures
+
+    @property
+    def kind(self) -> str:
+        return self.data.experiment.kind
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        """One flat dict per (run, epoch) — ``pandas.DataFrame(result.rows)`` — as ``descentlab runs --csv``."""
+        return self.store.to_records(self.experiment_id)
+
+    @property
+    def summary(self) -> list[dict[str, str]]:
+        """The headline table, one dict per row: per optimizer (compare), or per optimizer with the learning rate
+        chosen on validation (sweep)."""
+        return _table_rows(self.tables[1] if self.kind == "sweep" else self.tables[0])
+
+    def figure(self, x: str = "epoch") -> Any:
+        """Loss and accuracy curves, mean ± std over seeds, against ``x``: ``"epoch"`` or ``"seconds"``."""
+        from descentlab.report import plots
+
+        return plots.training_curves(self.data.runs, x)
+
+    def report(self, path: str | Path) -> Path:
+        """Write the report: HTML (one self-contained file) or, for a ``.md`` path, Markdown with its PNGs."""
+        from descentlab.report import html
+
+        write = html.write_markdown if str(path).lower().endswith(".md") else html.write_html
+        html.check_writable(path)
+        return write(html.build_report(self.data), path)
+
+    def __repr__(self) -> str:
+        runs = self.data.runs
+        return (f"<descentlab {self.kind} #{self.experiment_id}: {', '.join(self.data.tasks)}, "
+                f"{len(runs)} runs of {', '.join(self.data.optimizers)} in {self.store.path}>")
+
+
+class LRFindResult:
+    """A stored ``lr-find`` experiment: the suggested range, the curves, the figure, the report."""
+
+    def __init__(self, store: Store, experiment_id: int, result: Any) -> None:
+        self.store, self.experiment_id, self.result = store, experiment_id, result
+
+    @property
+    def suggestion(self) -> Any:
+        """The suggested range (``lower``, ``upper``) and the points it is made of."""
+        return self.result.suggestion
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        """One dict per seed and step: lr, loss, smoothed loss."""
+        return [{"seed": c.seed, **row} for c in self.result.curves for row in c.epochs()]
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return {"optimizer": self.result.optimizer, "batch_size": self.result.batch_size,
+                **asdict(self.result.suggestion)}
+
+    def figure(self) -> Any:
+        from descentlab.report.lr_find_plot import lr_find_figure
+
+        return lr_find_figure(self.result)
+
+    def report(self, path: str | Path) -> Path:
+        from descentlab.report import html
+        from descentlab.report.data import load
+        from descentlab.report.lr_find_report import build_lr_find_report
+
+        write = html.write_markdown if str(path).lower().endswith(".md") else html.write_html
+        html.check_writable(path)
+        return write(build_lr_find_report(self.store, load(self.store, self.experiment_id)), path)
+
+    def __repr__(self) -> str:
+        s = self.result.suggestion
+        text = "no suggestion" if s.lower is None else f"suggested lr {s.lower:.3g} … {s.upper:.3g}"
+        return f"<descentlab lr-find #{self.experiment_id}: {self.result.optimizer}, {text}>"
+
+
+# -- the experiments ----------------------------------------------------------------------------------------------
+def _run(kind: str, spec: Any, store: str | Path | Store | None, *, vectorize: bool, fresh: bool
+         ) -> ExperimentResult:
+    from descentlab.tasks import get_task
+
+    configs = spec.configs()  # every name and value checked before anything runs
+    splits = get_task(spec.task).load(data_dir=spec.data_dir, val_fraction=configs[0].val_fraction,
+                                      seed=configs[0].data_seed)
+    executor = make_executor("local", vectorize=vectorize)
+    opened = _store(store)
+    experiment_id, todo, _ = open_experiment(opened, kind, spec.to_dict(), configs, fresh=fresh)
+    executor.run(todo, store=opened, experiment_id=experiment_id, splits=splits)
+    return ExperimentResult(opened, experiment_id)
+
+
+def _names(optimizers: str | Sequence[str]) -> tuple[str, ...]:
+    return tuple(o.strip() for o in optimizers.split(",")) if isinstance(optimizers, str) else tuple(optimizers)
+
+
+def compare(task: Any = None, *, model: Any = None, data: Any = None, optimizers: str | Sequence[str] = ("sgd",
+            "adam", "rmsprop"), seeds: int = 1, epochs: int | None = None,
+            batch_size: int | str | Sequence[int | str] | None = None, lr: float | None = None,
+            preset: str = "torch", store: str | Path | Store | None = None, vectorize: bool = True,
+            fresh: bool = False, data_dir: str | None = None) -> ExperimentResult:
+    """``descentlab compare`` from Python: ``optimizers`` side by side on ``task`` (or ``model`` and ``data``),
+    each with its preset's hyperparameters (``lr`` for all, if given), ``seeds`` seeds per configuration,
+    ``batch_size`` one size or a list (``"full"``, 1, 32…)."""
+    sizes = None if batch_size is None else tuple(batch_size) if isinstance(batch_size, (list, tuple)) \
+        else (batch_size,)
+    spec = CompareSpec(task=resolve_task(task, model=model, data=data), optimizers=_names(optimizers),
+                       epochs=epochs, batch_sizes=sizes, lr=lr, seeds=seeds, preset=preset, data_dir=data_dir)
+    return _run("compare", spec, store, vectorize=vectorize, fresh=fresh)
+
+
+def sweep(task: Any = None, *, model: Any = None, data: Any = None,
+          optimizers: str | Sequence[str] = ("sgd", "momentum", "adam"), lr: tuple[float, float] = (1e-4, 1.0),
+          points: int = 8, seeds: int = 1, epochs: int | None = None, batch_size: int | str | None = None,
+          grid: Mapping[str, Sequence[Any]] | None = None, preset: str = "torch",
+          store: str | Path | Store | None = None, vectorize: bool = True, fresh: bool = False,
+          data_dir: str | None = None) -> ExperimentResult:
+    """``descentlab sweep`` from Python: each optimizer over ``points`` log-spaced learning rates in ``lr``
+    (× ``grid``, e.g. ``{"momentum": [0.8, 0.9]}``, × seeds), the rate chosen on validation."""
+    if not (isinstance(lr, (tuple, list)) and len(lr) == 2):
+        raise UserError(f"lr must be a pair (low, high), got {lr!r}")
+    spec = SweepSpec(task=resolve_task(task, model=model, data=data), optimizers=_names(optimizers),
+                     lr_min=float(lr[0]), lr_max=float(lr[1]), points=points, seeds=seeds, epochs=epochs,
+                     batch_size=batch_size, preset=preset,
+                     grid=tuple((k, tuple(v)) for k, v in (grid or {}).items()), data_dir=data_dir)
+    return _run("sweep", spec, store, vectorize=vectorize, fresh=fresh)
+
+
+def lr_find(task: Any = None, *, model: Any = None, data: Any = None, optimizer: str = "adam", seeds: int = 3,
+            start: float = 1e-7, end: float = 10.0, steps: int = 100, batch_size: int | str | None = None,
+            preset: str = "torch", store: str | Path | Store | None = None, data_dir: str | None = None
+            ) -> LRFindResult:
+    """``descentlab lr-find`` from Python: the learning-rate range test of ``optimizer`` over ``seeds`` seeds,
+    and the suggested range (``result.suggestion``)."""
+    from descentlab.environment import environment
+    from descentlab.experiments import lr_find as lf
+
+    spec = lf.LRFindSpec(task=resolve_task(task, model=model, data=data), optimizer=optimizer.strip().lower(),
+                         seeds=seeds, start=start, end=end, steps=steps, batch_size=batch_size, preset=preset,
+                         data_dir=data_dir)
+    spec.resolve()  # every name and value checked before anything runs
+    opened = _store(store)
+    result, experiment_id = lf.run(spec, store=opened, env=environment())
+    return LRFindResult(opened, experiment_id, result)

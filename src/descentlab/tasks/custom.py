@@ -1,0 +1,445 @@
+"""Tasks from a user's own network and data: :func:`custom_task` (a model and arrays) and :func:`data_task` (a
+``.npz`` or ``.csv`` file on a default MLP sized from the data).
+
+A :class:`CustomTask` is a :class:`~descentlab.tasks.registry.Task` whose data are held in memory and whose
+identity is stated: ``source`` says where it came from (a file, a module, Python), ``fingerprint`` is the SHA-256
+of the code it was read from (when there is a file), the network's structure (``repr`` of the model), the loss
+and the data's content, and ``data_fingerprint`` is the data's own fingerprint (``sha256``, ``shapes``,
+``dtypes``), so that editing the file, the network or the data is never mistaken for the same task.
+
+Everything is checked when the task is built — arrays, shapes, labels, the loss, and one forward pass of the
+network on two training examples — so bad input is one :class:`~descentlab.errors.UserError` before any
+training.
+
+The protocol is the built-ins' one: the validation split is carved from the training data with
+``stratified_split(labels, val_fraction, data_seed)`` (by class for classification, uniformly for regression)
+unless the task was given ``x_val``/``y_val``; seeds, the target (optional) and time to target are those of
+:mod:`descentlab.train.core`. The loss is ``"cross_entropy"`` (classification, metric accuracy) or ``"mse"``
+(regression: the metric is the loss itself, the records' accuracies are ``None`` and the target, if any, is a
+validation loss to reach).
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from descentlab.data import Splits, stratified_split
+from descentlab.errors import UserError
+from descentlab.tasks import models
+from descentlab.tasks.registry import LOSSES, Task
+
+ARRAYS = ("x_train", "y_train", "x_test", "y_test")
+OPTIONAL_ARRAYS = ("x_val", "y_val")
+CSV_TEST_FRACTION, CSV_TEST_SEED = 0.2, 0  # the test split carved from a CSV file that comes without one
+DEFAULT_EPOCHS, DEFAULT_BATCH_SIZE = 20, 32
+
+
+@dataclass(frozen=True, eq=False)
+class CustomData:
+    """A task's data as tensors: ``x`` float32; ``y`` int64 labels (classification) or float32 targets.
+    ``x_val`` / ``y_val`` are ``None`` when the validation split is to be carved from the training data."""
+
+    x_train: Tensor
+    y_train: Tensor
+    x_test: Tensor
+    y_test: Tensor
+    x_val: Tensor | None
+    y_val: Tensor | None
+    classes: int  # number of classes; 0 for regression
+
+    def splits(self, name: str, source: str, val_fraction: float, seed: int) -> Splits:
+        """Train / validation / test as :class:`~descentlab.data.Splits`, the validation split carved with
+        ``seed`` as the built-in datasets carve theirs (given validation arrays are used as they are)."""
+        x, y = self.x_train, self.y_train
+        if self.x_val is not None and self.y_val is not None:
+            x_val, y_val = self.x_val, self.y_val
+        else:
+            labels = y.numpy() if self.classes else np.zeros(len(y), dtype=np.int64)  # regression: uniform
+            keep, held = (torch.from_numpy(i) for i in stratified_split(labels, val_fraction, seed))
+            x, y, x_val, y_val = x[keep], y[keep], x[held], y[held]
+        return Splits(name=name, x_train=x, y_train=y, x_val=x_val, y_val=y_val, x_test=self.x_test,
+                      y_test=self.y_test, num_classes=self.classes, input_shape=tuple(x.shape[1:]), source=source)
+
+    def tensors(self) -> dict[str, Tensor]:
+        out = {name: getattr(self, name) for name in ARRAYS}
+        if self.x_val is not None:
+            out.update(x_val=self.x_val, y_val=self.y_val)
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class CustomTask(Task):
+    """A task built from user code or data (see the module docstring); :meth:`load` returns its own data."""
+
+    data: CustomData | None = field(default=None, repr=False)
+    source: str = "python"
+    code_sha256: str | None = None  # of the file the task was read from, when there is one
+    data_fingerprint: Mapping[str, Any] = field(default_factory=dict)
+    structure: str = ""  # repr of the network: its layers and sizes
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of the code (when read from a file), the network's structure, the loss and the data."""
+        parts = (self.code_sha256 or "", self.structure, self.loss, self.metric, str(self.target_val_acc),
+                 str(self.target_val_loss), str(self.data_fingerprint.get("sha256", "")))
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+    def identity(self) -> dict[str, Any]:
+        """What an experiment on this task adds to its spec: where it came from and its fingerprints."""
+        return {"task_source": self.source, "task_fingerprint": self.fingerprint, "task_data": dict(
+            self.data_fingerprint)}
+
+    def load(self, *, val_fraction: float = 0.1, seed: int = 0, **_where: Any) -> Splits:
+        """The task's data with the validation split for ``(val_fraction, seed)``; where-to-look options of the
+        built-in datasets (``data_dir``, ``download``…) do not apply and are ignored."""
+        from descentlab.data.split import check_fraction
+
+        assert self.data is not None
+        return self.data.splits(self.name, self.source, check_fraction(val_fraction), seed)
+
+
+# -- arrays ------------------------------------------------------------------------------------------------------
+def _array(value: Any, what: str, task: str) -> np.ndarray:
+    if isinstance(value, Tensor):
+        value = value.detach().cpu().numpy()
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"task {task!r}: {what} is not an array ({exc})") from None
+    if array.dtype.kind not in "biuf":
+        raise UserError(f"task {task!r}: {what} must hold numbers, got dtype {array.dtype}")
+    if array.ndim == 0:
+        raise UserError(f"task {task!r}: {what} must be an array of examples, got a scalar")
+    return array
+
+
+def _is_integral(y: np.ndarray) -> bool:
+    return y.dtype.kind in "biu" or bool(np.all(np.isfinite(y)) and np.all(y == np.round(y)))
+
+
+def check_arrays(task: str, arrays: Mapping[str, Any], loss: str | None) -> tuple[CustomData, str]:
+    """The arrays as a :class:`CustomData` and the loss (given, else ``cross_entropy`` for integer labels and
+    ``mse`` for float targets); UserError naming the array and what is wrong."""
+    missing = [k for k in ARRAYS if arrays.get(k) is None]
+    if missing:
+        raise UserError(f"task {task!r}: missing {', '.join(missing)}; a task needs {', '.join(ARRAYS)} "
+                        "(and optionally x_val, y_val)")
+    if (arrays.get("x_val") is None) != (arrays.get("y_val") is None):
+        raise UserError(f"task {task!r}: give both x_val and y_val, or neither (then 10% of the training data is "
+                        "held out for validation)")
+    names = [k for k in (*ARRAYS, *OPTIONAL_ARRAYS) if arrays.get(k) is not None]
+    a = {k: _array(arrays[k], k, task) for k in names}
+    if loss is not None and loss not in LOSSES:
+        raise UserError(f"task {task!r}: unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
+    if loss is None:
+        loss = "cross_entropy" if a["y_train"].dtype.kind in "biu" else "mse"
+    splits = [s for s in ("train", "val", "test") if f"x_{s}" in a]
+    feature_shape = a["x_train"].shape[1:]
+    for s in splits:
+        x, y = a[f"x_{s}"], a[f"y_{s}"]
+        if x.ndim < 2:
+            raise UserError(f"task {task!r}: x_{s} has shape {x.shape}; expected [N, features...]")
+        if x.shape[1:] != feature_shape:
+            raise UserError(f"task {task!r}: x_{s} has examples of shape {x.shape[1:]}, x_train of {feature_shape}")
+        if len(x) != len(y):
+            raise UserError(f"task {task!r}: x_{s} has {len(x)} examples but y_{s} has {len(y)}")
+        if len(x) == 0:
+            raise UserError(f"task {task!r}: x_{s} is empty")
+        if not np.all(np.isfinite(x)):
+            raise UserError(f"task {task!r}: x_{s} holds NaN or infinite values")
+        if loss == "cross_entropy":
+            if y.ndim != 1 or not _is_integral(y) or y.min() < 0:
+                raise UserError(f"task {task!r}: y_{s} must be class labels 0, 1, 2, … (a 1-D array of whole "
+                                f"numbers ≥ 0) for the cross-entropy loss; got shape {y.shape}, dtype {y.dtype}"
+                                + ("" if y.ndim != 1 or not len(y) else f", values {y.min():g}…{y.max():g}"))
+        elif y.ndim > 2 or not np.all(np.isfinite(y)):
+            raise UserError(f"task {task!r}: y_{s} must be finite regression targets of shape [N] or [N, outputs]; "
+                            f"got shape {y.shape}")
+    if loss != "cross_entropy" and len({a[f"y_{s}"].shape[1:] for s in splits}) > 1:
+        raise UserError(f"task {task!r}: the targets' shapes differ between splits: "
+                        + ", ".join(f"y_{s} {a[f'y_{s}'].shape}" for s in splits))
+    classes = int(max(a[f"y_{s}"].max() for s in splits)) + 1 if loss == "cross_entropy" else 0
+    if loss == "cross_entropy" and classes < 2:
+        raise UserError(f"task {task!r}: the labels hold one class only; classification needs at least two")
+
+    def tensor(k: str) -> Tensor | None:
+        if k not in a:
+            return None
+        dtype = np.int64 if (k.startswith("y") and loss == "cross_entropy") else np.float32
+        return torch.from_numpy(np.ascontiguousarray(a[k], dtype=dtype))
+
+    data = CustomData(tensor("x_train"), tensor("y_train"), tensor("x_test"), tensor("y_test"), tensor("x_val"),
+                      tensor("y_val"), classes)
+    return data, loss
+
+
+def data_fingerprint(data: CustomData) -> dict[str, Any]:
+    """``{"sha256", "shapes", "dtypes"}``: the SHA-256 (first 16 hex digits) of each array's name, dtype, shape and
+    bytes in a fixed order, equal exactly when the tensors the trainer starts from are equal."""
+    digest = hashlib.sha256()
+    shapes, dtypes = {}, {}
+    for name, t in data.tensors().items():
+        array = np.ascontiguousarray(t.numpy())
+        digest.update(f"{name}:{array.dtype.str}:{','.join(map(str, array.shape))};".encode())
+        digest.update(array.tobytes())
+        shapes[name] = list(array.shape)
+        dtypes[name[0]] = str(array.dtype)
+    return {"sha256": digest.hexdigest()[:16], "shapes": shapes, "dtypes": dtypes}
+
+
+# -- the network -------------------------------------------------------------------------------------------------
+def _fresh_copy(module: nn.Module) -> nn.Module:
+    """A copy of ``module`` with every layer's parameters drawn again (``reset_parameters``), so that each seed
+    starts from its own weights as with a factory."""
+    out = copy.deepcopy(module)
+    for sub in out.modules():
+        reset = getattr(sub, "reset_parameters", None)
+        if callable(reset):
+            reset()
+    return out
+
+
+def architecture_of(model: Any, task: str) -> Callable[[], nn.Module]:
+    """``model`` as a factory ``() -> nn.Module``: a class or function is called; a module instance is copied
+    with fresh weights per build."""
+    if isinstance(model, nn.Module):
+        return partial(_fresh_copy, model)
+    if callable(model):
+        return model
+    raise UserError(f"task {task!r}: model must be a torch.nn.Module, or a function or class that returns one; "
+                    f"got {type(model).__name__}")
+
+
+def check_model(task: str, architecture: Callable[[], nn.Module], data: CustomData, loss: str) -> str:
+    """Build the network (seed 0) and run it on two training examples; its ``repr`` (the structure) when the
+    outputs fit the loss, else UserError saying what the network did."""
+    try:
+        model = models.build(architecture, 0)
+    except Exception as exc:  # noqa: BLE001 - user code: any error is reported as one line
+        raise UserError(f"task {task!r}: building the model raised {type(exc).__name__}: {exc}") from None
+    if not isinstance(model, nn.Module):
+        raise UserError(f"task {task!r}: the model factory returned {type(model).__name__}, not a torch.nn.Module")
+    x, y = data.x_train[:2], data.y_train[:2]
+    try:
+        with torch.no_grad():
+            out = model(x)
+    except Exception as exc:  # noqa: BLE001 - user code
+        raise UserError(f"task {task!r}: the model raised {type(exc).__name__} on two training examples of shape "
+                        f"{tuple(x.shape)}: {exc}") from None
+    if not isinstance(out, Tensor):
+        raise UserError(f"task {task!r}: the model returned {type(out).__name__}, not a tensor")
+    if loss == "cross_entropy":
+        if out.ndim != 2 or out.shape[0] != len(x) or out.shape[1] < data.classes:
+            raise UserError(f"task {task!r}: the model's output has shape {tuple(out.shape)} for {len(x)} examples; "
+                            f"cross-entropy needs [N, classes] with at least {data.classes} classes")
+    elif out.shape[0] != len(x) or out[0].numel() != y[0].numel():
+        raise UserError(f"task {task!r}: the model's output has shape {tuple(out.shape)} for targets of shape "
+                        f"{tuple(y.shape)}; the mse loss needs one output per target value")
+    return repr(model)
+
+
+def default_mlp(features: int, outputs: int) -> tuple[Callable[[], nn.Module], int]:
+    """The network of a data file: Flatten → Linear(features, H) → ReLU → Linear(H, outputs), with
+    ``H = min(256, max(32, 2 · features))``; (factory, H)."""
+    hidden = min(256, max(32, 2 * features))
+    return partial(models.mlp, features, hidden, outputs), hidden
+
+
+# -- building tasks ----------------------------------------------------------------------------------------------
+def custom_task(name: str, *, model: Any, data: Mapping[str, Any] | None = None, x_train: Any = None,
+                y_train: Any = None, x_test: Any = None, y_test: Any = None, x_val: Any = None, y_val: Any = None,
+                loss: str | None = None, target: float | None = None, epochs: int = DEFAULT_EPOCHS,
+                batch_size: int | str = DEFAULT_BATCH_SIZE, description: str = "", source: str = "python",
+                code_sha256: str | None = None) -> CustomTask:
+    """A task of your own network and data, for ``descentlab compare/sweep/lr-find --task file.py:name`` and the
+    Python API.
+
+    Args:
+        name: how tables and the store name it (lower case, ``_`` read as ``-``).
+        model: a function or class returning a fresh ``torch.nn.Module`` (called once per run, under the run's
+            seed), or a module (copied, its layers' parameters reset per run).
+        data: a mapping holding the arrays below (e.g. ``numpy.load("file.npz")``), instead of passing them.
+        x_train, y_train, x_test, y_test: numpy arrays or tensors, examples along the first axis; ``y`` holds
+            class labels 0…C−1 (classification) or float targets, ``[N]`` or ``[N, outputs]`` (regression).
+        x_val, y_val: a validation split; without them 10% of the training data is held out (stratified,
+            ``data_seed``), as for the built-in tasks.
+        loss: ``"cross_entropy"`` (metric: accuracy) or ``"mse"`` (metric: the loss); default from ``y_train``'s
+            dtype: integers → cross-entropy, floats → mse.
+        target: the validation accuracy (classification) or validation loss (regression) whose first reaching is
+            the time to target; none by default.
+        epochs, batch_size: the defaults of runs on this task (``batch_size`` may be ``"full"``).
+    """
+    name = str(name).strip().lower().replace("_", "-")
+    if not name:
+        raise UserError("a task needs a name")
+    given = dict(data or {})
+    for key, value in (("x_train", x_train), ("y_train", y_train), ("x_test", x_test), ("y_test", y_test),
+                       ("x_val", x_val), ("y_val", y_val)):
+        if value is not None:
+            given[key] = value
+    arrays, loss = check_arrays(name, given, loss)
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise UserError(f"task {name!r}: epochs must be a whole number ≥ 1, got {epochs!r}")
+    if batch_size != "full" and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+        raise UserError(f"task {name!r}: batch_size must be a whole number ≥ 1 or 'full', got {batch_size!r}")
+    if target is not None and not (isinstance(target, (int, float)) and np.isfinite(target)):
+        raise UserError(f"task {name!r}: target must be a number, got {target!r}")
+    architecture = architecture_of(model, name)
+    structure = check_model(name, architecture, arrays, loss)
+    classification = loss == "cross_entropy"
+    return CustomTask(
+        name=name, dataset=name, architecture=architecture, default_epochs=epochs, default_batch_size=batch_size,
+        target_val_acc=float(target) if classification and target is not None else None,
+        target_val_loss=float(target) if not classification and target is not None else None,
+        description=description or f"{'classification' if classification else 'regression'} from {source}",
+        loss=loss, metric="accuracy" if classification else "loss", data=arrays, source=source,
+        code_sha256=code_sha256, data_fingerprint=data_fingerprint(arrays), structure=structure)
+
+
+def _standardize(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Features scaled by the training data's per-feature mean and std (a constant feature is only centred)."""
+    x = arrays["x_train"].astype(np.float64)
+    mean, std = x.mean(0), x.std(0)
+    std = np.where(std > 0, std, 1.0)
+    return {k: ((v - mean) / std).astype(np.float32) if k.startswith("x") else v for k, v in arrays.items()}
+
+
+def read_npz(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` file: x_train, y_train, x_test, y_test and, if present, x_val, y_val."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            found = list(f.files)
+            missing = [k for k in ARRAYS if k not in found]
+            if missing:
+                raise UserError(f"{path}: missing array(s) {', '.join(missing)}; an .npz needs {', '.join(ARRAYS)} "
+                                f"(and optionally x_val, y_val); it has {', '.join(found) or 'none'}")
+            return {k: f[k] for k in (*ARRAYS, *OPTIONAL_ARRAYS) if k in found}
+    except (OSError, ValueError, EOFError) as exc:
+        raise UserError(f"{path}: not a readable .npz file ({exc})") from None
+
+
+def read_csv(path: Path, label_column: str | None) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(feature names, features [N, F] float, labels [N]) of a CSV file with a header row. The label column is
+    ``label_column``, else a column named ``label``, else the last one. Labels that are not numbers are class
+    names, numbered in sorted order."""
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = [row for row in csv.reader(f) if row]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: cannot read ({exc})") from None
+    if len(rows) < 2:
+        raise UserError(f"{path}: a CSV needs a header row and at least one row of data")
+    header = [h.strip() for h in rows[0]]
+    if label_column is None:
+        label_column = "label" if "label" in header else header[-1]
+    if label_column not in header:
+        raise UserError(f"{path}: no column {label_column!r}; the columns are {', '.join(header)}")
+    if len(header) < 2:
+        raise UserError(f"{path}: needs at least one feature column besides the label {label_column!r}")
+    j = header.index(label_column)
+    features, labels = [], []
+    for line, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise UserError(f"{path}, line {line}: {len(row)} values for {len(header)} columns")
+        try:
+            features.append([float(v) for i, v in enumerate(row) if i != j])
+        except ValueError:
+            bad = next(v for i, v in enumerate(row) if i != j and not _is_number(v))
+            raise UserError(f"{path}, line {line}: feature value {bad!r} is not a number") from None
+        labels.append(row[j].strip())
+    if all(_is_number(v) for v in labels):
+        y = np.array([float(v) for v in labels])
+        y = y.astype(np.int64) if _is_integral(y) else y
+    else:
+        names = sorted(set(labels))
+        y = np.array([names.index(v) for v in labels], dtype=np.int64)
+    return [h for i, h in enumerate(header) if i != j], np.array(features, dtype=np.float64), y
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def read_data_file(path: str | Path, *, label_column: str | None = None, test: str | Path | None = None
+                   ) -> tuple[dict[str, np.ndarray], str, str]:
+    """(arrays, source, SHA-256 of the file(s)) of a data file, as they are in it.
+
+    ``.npz``: arrays ``x_train, y_train, x_test, y_test`` (optionally ``x_val, y_val``). ``.csv``: a header row,
+    numeric features and a label column (``label_column``, else ``label``, else the last); the test split is the
+    file ``test`` when given, else 20% of the rows carved off with a fixed seed (stratified by class for
+    classification). Integer labels are classes, other numbers regression targets.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"data file {str(path)!r} not found")
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        if label_column is not None or test is not None:
+            raise UserError(f"{path}: --label-column and --test-data are for CSV files; an .npz holds its splits")
+        arrays, source = read_npz(path), str(path)
+    elif suffix == ".csv":
+        names, x, y = read_csv(path, label_column)
+        if test is not None:
+            test = Path(test)
+            if not test.is_file():
+                raise UserError(f"test data file {str(test)!r} not found")
+            test_names, x_test, y_test = read_csv(test, label_column)
+            if test_names != names:
+                raise UserError(f"{test}: its feature columns {', '.join(test_names)} differ from {path}'s "
+                                f"{', '.join(names)}")
+            arrays, source = {"x_train": x, "y_train": y, "x_test": x_test, "y_test": y_test}, f"{path} + {test}"
+        else:
+            labels = y if y.dtype.kind in "iu" else np.zeros(len(y), dtype=np.int64)
+            keep, held = stratified_split(labels, CSV_TEST_FRACTION, CSV_TEST_SEED)
+            arrays = {"x_train": x[keep], "y_train": y[keep], "x_test": x[held], "y_test": y[held]}
+            source = f"{path} (test: {CSV_TEST_FRACTION:.0%} of the rows, seed {CSV_TEST_SEED})"
+    else:
+        raise UserError(f"data file {str(path)!r}: use an .npz or a .csv file")
+    digest = ":".join(hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in (path, test) if p is not None)
+    return arrays, source, digest
+
+
+def data_task(path: str | Path, *, label_column: str | None = None, test: str | Path | None = None,
+              name: str | None = None, epochs: int = DEFAULT_EPOCHS, batch_size: int | str = DEFAULT_BATCH_SIZE,
+              target: float | None = None) -> CustomTask:
+    """A task of a data file (:func:`read_data_file`) on the default MLP (:func:`default_mlp`), features
+    standardized with the training data's mean and std; integer labels are classes (cross-entropy), other
+    numbers regression targets (mse)."""
+    arrays, source, digest = read_data_file(path, label_column=label_column, test=test)
+    path = Path(path)
+    task_name = name or path.stem
+    for k in list(arrays):
+        arrays[k] = _array(arrays[k], k, task_name)
+    x_train, y = arrays["x_train"], arrays["y_train"]
+    if x_train.ndim < 2 or len(x_train) == 0:
+        raise UserError(f"{path}: x_train has shape {x_train.shape}; expected [N, features...] with N ≥ 1")
+    for k in [k for k in arrays if k.startswith("x")]:
+        if not np.all(np.isfinite(arrays[k])):
+            raise UserError(f"{path}: {k} holds NaN or infinite values")
+    classification = y.dtype.kind in "biu"
+    if classification:
+        outputs = max(2, int(max(arrays[k].max() for k in arrays if k.startswith("y") and arrays[k].size)) + 1)
+    else:
+        outputs = 1 if y.ndim == 1 else int(np.prod(y.shape[1:]))
+    features = int(np.prod(x_train.shape[1:]))
+    architecture, hidden = default_mlp(features, outputs)
+    kind = "classes" if classification else "outputs"
+    return custom_task(task_name, model=architecture, data=_standardize(arrays), epochs=epochs,
+                       batch_size=batch_size, target=target, source=source, code_sha256=digest,
+                       description=f"{path.name} on MLP {features} → {hidden} → {outputs} {kind} (ReLU), "
+                                   "features standardized with the training data's mean and std")
