@@ -106,8 +106,13 @@ def show_summary(console: Console, store: Store, experiment_id: int) -> list:
 
     groups = summarize(report_data.load(store, experiment_id))
     print_compare_summary(console, groups)
-    finished = [g for g in groups if g.final_val_acc.n]
-    if finished:
+    by_loss = any(g.metric == "loss" for g in groups)  # regression: the lowest val loss wins
+    finished = [g for g in groups if (g.final_val_loss if by_loss else g.final_val_acc).n]
+    if finished and by_loss:
+        best = min(finished, key=lambda g: g.final_val_loss.mean)
+        console.print(f"Best on validation: [bold]{best.optimizer}[/] (batch {best.batch_size}) with "
+                      f"{best.final_val_loss.mean:.4g} final val loss; test loss {best.final_test_loss.mean:.4g}.")
+    elif finished:
         best = max(finished, key=lambda g: g.final_val_acc.mean)
         console.print(f"Best on validation: [bold]{best.optimizer}[/] (batch {best.batch_size}) with "
                       f"{best.final_val_acc.mean:.1%} final val acc; test {best.final_test_acc.mean:.1%}.")

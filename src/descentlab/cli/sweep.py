@@ -193,9 +193,11 @@ def show_summary(console: Console, store: Store, experiment_id: int, spec: Sweep
     if any(r.extras for r in rows):
         for optimizer, row in best.items():
             s = row.summary
-            console.print(f"Best {optimizer} on validation: {row.label} at lr {s.best_lr:.4g} — val "
-                          f"{s.best_val_acc.format('.1f', scale=100, unit='%')}, test "
-                          f"{s.test_acc_at_best.format('.1f', scale=100, unit='%')}", highlight=False)
+            scores = ((f"val loss {s.best_val_loss.format('.4g')}, test loss {s.test_loss_at_best.format('.4g')}")
+                      if s.metric == "loss" else (f"val {s.best_val_acc.format('.1f', scale=100, unit='%')}, test "
+                                                  f"{s.test_acc_at_best.format('.1f', scale=100, unit='%')}"))
+            console.print(f"Best {optimizer} on validation: {row.label} at lr {s.best_lr:.4g} — {scores}",
+                          highlight=False)
     if json_path:
         payload = experiment_json(store, experiment_id, [])
         keys = {run.id: run.trial_key for run in store.runs(experiment_id)}

@@ -76,9 +76,10 @@ def build_report(data: ExperimentData, *, dpi: int = 100, figures: bool = True) 
 
     curve_runs = data.runs if figures else []
     if sweeps and figures:
-        add("Learning-rate sensitivity", "Final validation accuracy at each learning rate, mean ± std over seeds; "
-            "the circled point is the rate chosen on validation, × marks rates where a seed diverged.",
-            plots.lr_sensitivity(sweeps, colors=colors))
+        by_loss = any(s.metric == "loss" for s in sweeps)  # regression: the rate of the lowest val loss
+        add("Learning-rate sensitivity", f"Final validation {'loss' if by_loss else 'accuracy'} at each learning "
+            "rate, mean ± std over seeds; the circled point is the rate chosen on validation, × marks rates where a "
+            "seed diverged.", plots.lr_sensitivity(sweeps, colors=colors, metric="val_loss" if by_loss else "val_acc"))
         curve_runs = _best_runs(data, sweeps)
     by = (lambda r: f"{r.optimizer} · {batch_label(r.batch_size)}") if several_batches else None
     if any(s.fixed for s in sweeps):  # variants of one optimizer are curves of their own
@@ -165,8 +166,11 @@ def _meta(report: Report) -> list[str]:
     statuses: dict[str, int] = {}
     for r in data.runs:
         statuses[r.status] = statuses.get(r.status, 0) + 1
+    spec = exp.spec if isinstance(exp.spec, dict) else {}
+    source = spec.get("task_source")  # a user's task: where its code or data came from, and its fingerprint
+    origin = f" (from {source}, sha256 {str(spec.get('task_fingerprint', ''))[:16]})" if source else ""
     return [
-        f"task: {', '.join(data.tasks) or '–'}",
+        f"task: {', '.join(data.tasks) or '–'}{origin}",
         f"created {exp.created_at}",
         f"{len(data.runs)} runs ({', '.join(f'{n} {s}' for s, n in statuses.items()) or 'none'})",
         f"seeds: {', '.join(str(s) for s in data.seeds) or '–'}",

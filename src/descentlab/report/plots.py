@@ -139,10 +139,14 @@ def training_curves(runs: Sequence[RunData], x: str = "epoch", *, by: Callable[[
     by = by or (lambda r: r.optimizer)
     groups = _group(runs, by)
     colors = with_colors(list(groups), colors)
-    fig = style.figure(13, 7)
-    axes = fig.subplots(2, 3, sharex=True)
+    # a task whose metric is the loss (regression) records no accuracy: its figure is the loss row alone
+    kinds = (("loss", "loss"), ("acc", "accuracy"))
+    if not any(np.isfinite(r.values(f"{split}_acc")).any() for r in runs for split, _ in SPLITS):
+        kinds = kinds[:1]
+    fig = style.figure(13, 7 if len(kinds) > 1 else 3.8)
+    axes = fig.subplots(len(kinds), 3, sharex=True, squeeze=False)
     marked = 0
-    for row, (kind, unit) in enumerate((("loss", "loss"), ("acc", "accuracy"))):
+    for row, (kind, unit) in enumerate(kinds):
         for col, (split, name) in enumerate(SPLITS):
             ax = axes[row][col]
             style.axes_style(ax)
@@ -150,13 +154,15 @@ def training_curves(runs: Sequence[RunData], x: str = "epoch", *, by: Callable[[
             ax.set_title(f"{name} {unit}", fontsize=style.AXES_TITLE)
             if kind == "loss":
                 _log_if_wide(ax)
+                if len(kinds) == 1:
+                    ax.set_xlabel(_x_label(x))
             else:
                 ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0%}"))
                 ax.set_xlabel(_x_label(x))
             if col == 0:
                 ax.set_ylabel(unit if kind == "loss" else "accuracy (%)")
-    fig.suptitle(title or f"Loss and accuracy vs {'epoch' if x == 'epoch' else 'wall-clock time'}",
-                 fontsize=style.SUPTITLE)
+    what = "Loss and accuracy" if len(kinds) > 1 else "Loss"
+    fig.suptitle(title or f"{what} vs {'epoch' if x == 'epoch' else 'wall-clock time'}", fontsize=style.SUPTITLE)
     _legend(fig, *_handles(axes[0][0], marked > 0))
     return fig
 
@@ -270,7 +276,8 @@ def memory_bars(state: Mapping[str, float], peak: Mapping[str, float | None] | N
 
 def lr_sensitivity(sweeps: Sequence[SweepSummary], *, metric: str = "val_acc",
                    colors: Mapping[str, str] | None = None) -> Figure:
-    """Final ``metric`` ("val_acc" or "test_acc") against learning rate (log axis), one line per optimizer:
+    """Final ``metric`` ("val_acc", "test_acc", or for a task whose metric is the loss "val_loss", "test_loss")
+    against learning rate (log axis), one line per optimizer:
     mean ± std over seeds, diverged learning rates marked × (at the top edge when no seed finished), the chosen
     (best on validation) learning rate circled."""
     several_batches = len({str(s.batch_size) for s in sweeps}) > 1
@@ -303,10 +310,12 @@ def lr_sensitivity(sweeps: Sequence[SweepSummary], *, metric: str = "val_acc",
                        linewidths=2.2, zorder=7)
     ax.set_xscale("log")
     ax.set_xlabel("learning rate (log scale)")
-    split = "validation" if metric == "val_acc" else "test"
-    ax.set_ylabel(f"final {split} accuracy (%)")
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0%}"))
-    fig.suptitle(f"Learning-rate sensitivity: final {split} accuracy (mean ± std over seeds)", fontsize=style.SUPTITLE)
+    split = "validation" if metric.startswith("val") else "test"
+    what = "loss" if metric.endswith("loss") else "accuracy"
+    ax.set_ylabel(f"final {split} {what}" + (" (%)" if what == "accuracy" else ""))
+    if what == "accuracy":
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0%}"))
+    fig.suptitle(f"Learning-rate sensitivity: final {split} {what} (mean ± std over seeds)", fontsize=style.SUPTITLE)
     handles, labels = ax.get_legend_handles_labels()
     handles.append(Line2D([], [], ls="none", marker="o", ms=12, mfc="none", mec=style.INK, mew=2))
     labels.append("chosen lr (best on validation)")

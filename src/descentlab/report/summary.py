@@ -16,6 +16,9 @@ Conventions, written once:
   statistics are over the seeds that reached it (``reached`` of ``n_runs``).
 - Best learning rate: the highest mean final val acc over seeds, among the rates where no seed diverged or
   failed (if every rate lost a seed, among all rates with a finite mean); ties go to the smaller rate.
+- A task whose metric is the loss (regression: the experiment's spec says ``task_metric: "loss"``, see
+  :func:`metric_of`) has no accuracies: its time to target is the first epoch whose ``val_loss`` ≤
+  ``target_val_loss``, and the best learning rate is the one of the *lowest* mean final val loss.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from descentlab.grid import variant_label
@@ -86,6 +89,10 @@ class GroupSummary:
     peak_memory_bytes: Stat  # n = 0 where the trainer does not measure it (CPU)
     # Runs trained together in one vectorized pass report the pass's seconds; the most that shared one.
     shared_by: int = 1
+    final_val_loss: Stat = field(default_factory=lambda: Stat.of([]))
+    best_val_loss: Stat = field(default_factory=lambda: Stat.of([]))
+    final_test_loss: Stat = field(default_factory=lambda: Stat.of([]))
+    metric: str = "accuracy"  # or "loss": the task's measure (see the module docstring)
 
     @property
     def lr(self) -> float | None:
@@ -103,6 +110,8 @@ class LrPoint:
     n_runs: int
     diverged: int
     failed: int
+    val_loss: Stat = field(default_factory=lambda: Stat.of([]))
+    test_loss: Stat = field(default_factory=lambda: Stat.of([]))
 
 
 @dataclass(frozen=True)
@@ -120,6 +129,9 @@ class SweepSummary:
     # The hyperparameters other than lr that set this variant apart from the same optimizer's other variants at
     # this batch size, as (name, value); empty when the optimizer was swept in one variant only.
     fixed: tuple[tuple[str, Any], ...] = ()
+    best_val_loss: Stat = field(default_factory=lambda: Stat.of([]))
+    test_loss_at_best: Stat = field(default_factory=lambda: Stat.of([]))
+    metric: str = "accuracy"  # or "loss": the rate was chosen by the lowest val loss
 
     @property
     def label(self) -> str:
@@ -144,10 +156,21 @@ def _groups(runs: Sequence[RunData], key: Callable[[RunData], Any]) -> dict[Any,
     return groups
 
 
-def target_of(data: ExperimentData) -> float | None:
-    """The val-acc target stored with the experiment (its spec's ``target_val_acc``, or ``target``); None when the
-    experiment stored none (stores written before targets were stored): the report then shows no time to target."""
+def metric_of(data: ExperimentData) -> str:
+    """``"loss"`` for an experiment on a task whose metric is the loss (the spec's ``task_metric``), else
+    ``"accuracy"``."""
     spec = data.experiment.spec if isinstance(data.experiment.spec, dict) else {}
+    return "loss" if spec.get("task_metric") == "loss" else "accuracy"
+
+
+def target_of(data: ExperimentData) -> float | None:
+    """The target stored with the experiment: for a task whose metric is the loss its spec's ``target_val_loss``,
+    else its ``target_val_acc`` (or ``target``); None when the experiment stored none (stores written before targets
+    were stored): the report then shows no time to target."""
+    spec = data.experiment.spec if isinstance(data.experiment.spec, dict) else {}
+    if metric_of(data) == "loss":
+        value = spec.get("target_val_loss")
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
     for name in ("target_val_acc", "target"):
         value = spec.get(name)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -155,11 +178,13 @@ def target_of(data: ExperimentData) -> float | None:
     return None
 
 
-def time_to_target(run: RunData, target: float) -> tuple[float, float] | None:
-    """(epoch, training seconds) of the first epoch whose val acc ≥ ``target``; None if never."""
+def time_to_target(run: RunData, target: float, metric: str = "accuracy") -> tuple[float, float] | None:
+    """(epoch, training seconds) of the first epoch whose val acc ≥ ``target`` (for ``metric="loss"``: whose val
+    loss ≤ ``target``); None if never."""
     elapsed = run.elapsed()
-    for i, (epoch, acc) in enumerate(zip(run.epoch_numbers(), run.values("val_acc"))):
-        if math.isfinite(acc) and acc >= target:
+    key = "val_loss" if metric == "loss" else "val_acc"
+    for i, (epoch, value) in enumerate(zip(run.epoch_numbers(), run.values(key))):
+        if math.isfinite(value) and (value <= target if metric == "loss" else value >= target):
             return float(epoch), float(elapsed[i])
     return None
 
@@ -178,10 +203,10 @@ def _last(run: RunData, metric: str) -> float:
     return values[-1] if values else math.nan
 
 
-def summarize_group(runs: Sequence[RunData], target: float | None = None) -> GroupSummary:
+def summarize_group(runs: Sequence[RunData], target: float | None = None, metric: str = "accuracy") -> GroupSummary:
     """The summary of runs that differ only by seed (``runs`` must be non-empty)."""
     first = runs[0]
-    reached = [t for r in runs if target is not None and (t := time_to_target(r, target)) is not None]
+    reached = [t for r in runs if target is not None and (t := time_to_target(r, target, metric)) is not None]
     peaks = [max(finite(r.values("peak_memory_bytes")), default=math.nan) for r in runs]
     return GroupSummary(
         optimizer=first.optimizer,
@@ -205,6 +230,10 @@ def summarize_group(runs: Sequence[RunData], target: float | None = None) -> Gro
         state_bytes=Stat.of([_last(r, "state_bytes") for r in runs]),
         peak_memory_bytes=Stat.of(peaks),
         shared_by=int(max((v for r in runs for v in finite(r.values("shared_by"))), default=1)),
+        final_val_loss=Stat.of([r.final("val_loss") for r in runs]),
+        best_val_loss=Stat.of([r.best("val_loss", "min") for r in runs]),
+        final_test_loss=Stat.of([r.final("test_loss") for r in runs]),
+        metric=metric,
     )
 
 
@@ -213,19 +242,26 @@ def summarize(data: ExperimentData | Sequence[RunData], target: float | None = N
 
     ``target`` defaults to :func:`target_of` the experiment when ``data`` is an :class:`ExperimentData`.
     """
+    metric = "accuracy"
     if isinstance(data, ExperimentData):
         target = target_of(data) if target is None else target
+        metric = metric_of(data)
         data = data.runs
-    return [summarize_group(group, target) for group in _groups(data, group_key).values()]
+    return [summarize_group(group, target, metric) for group in _groups(data, group_key).values()]
 
 
-def _choose(points: Sequence[LrPoint]) -> LrPoint | None:
-    scored = [p for p in points if p.val_acc.n > 0]
+def _choose(points: Sequence[LrPoint], metric: str = "accuracy") -> LrPoint | None:
+    if metric == "loss":
+        scored = [p for p in points if p.val_loss.n > 0]
+        score = lambda p: (-p.val_loss.mean, -p.lr)  # noqa: E731 - the lowest loss, ties to the smaller rate
+    else:
+        scored = [p for p in points if p.val_acc.n > 0]
+        score = lambda p: (p.val_acc.mean, -p.lr)  # noqa: E731
     clean = [p for p in scored if p.diverged == 0 and p.failed == 0]
     candidates = clean or scored
     if not candidates:
         return None
-    return max(candidates, key=lambda p: (p.val_acc.mean, -p.lr))
+    return max(candidates, key=score)
 
 
 def sweep_summaries(data: ExperimentData | Sequence[RunData]) -> list[SweepSummary]:
@@ -233,6 +269,7 @@ def sweep_summaries(data: ExperimentData | Sequence[RunData]) -> list[SweepSumma
 
     Runs without a learning rate are left out; an optimizer none of whose runs has one is not listed.
     """
+    metric = metric_of(data) if isinstance(data, ExperimentData) else "accuracy"
     runs = data.runs if isinstance(data, ExperimentData) else data
     out = []
     by_optimizer = _groups([r for r in runs if r.lr is not None], lambda r: (r.optimizer, canonical_json(r.batch_size)))
@@ -249,8 +286,10 @@ def sweep_summaries(data: ExperimentData | Sequence[RunData]) -> list[SweepSumma
                     n_runs=len(at_lr),
                     diverged=sum(r.status == "diverged" for r in at_lr),
                     failed=sum(r.status == "failed" for r in at_lr),
+                    val_loss=Stat.of([r.final("val_loss") for r in at_lr]),
+                    test_loss=Stat.of([r.final("test_loss") for r in at_lr]),
                 ))
-            best = _choose(points)
+            best = _choose(points, metric)
             out.append(SweepSummary(
                 optimizer=members[0].optimizer,
                 batch_size=members[0].batch_size,
@@ -261,6 +300,9 @@ def sweep_summaries(data: ExperimentData | Sequence[RunData]) -> list[SweepSumma
                 best_val_acc=best.val_acc if best else Stat.of([]),
                 test_acc_at_best=best.test_acc if best else Stat.of([]),
                 fixed=tuple((k, members[0].hyperparameters.get(k)) for k in differing),
+                best_val_loss=best.val_loss if best else Stat.of([]),
+                test_loss_at_best=best.test_loss if best else Stat.of([]),
+                metric=metric,
             ))
     return out
 

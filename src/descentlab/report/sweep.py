@@ -51,26 +51,32 @@ def sweep_rows(data: ExperimentData) -> list[SweepRow]:
 
 
 def best_per_optimizer(rows: Sequence[SweepRow]) -> dict[str, SweepRow]:
-    """Each optimizer's variant with the best mean final val acc at its chosen lr (ties: the first listed)."""
+    """Each optimizer's variant with the best mean final val acc at its chosen lr (the lowest val loss for a task
+    whose metric is the loss; ties: the first listed)."""
+    def score(row: SweepRow) -> float:
+        s = row.summary
+        return -s.best_val_loss.mean if s.metric == "loss" else s.best_val_acc.mean
+
     best: dict[str, SweepRow] = {}
     for row in rows:
         if row.summary.best_lr is None:
             continue
         current = best.get(row.optimizer)
-        if current is None or row.summary.best_val_acc.mean > current.summary.best_val_acc.mean:
+        if current is None or score(row) > score(current):
             best[row.optimizer] = row
     return best
 
 
-def _cell(point: LrPoint | None, chosen: bool) -> str:
+def _cell(point: LrPoint | None, chosen: bool, by_loss: bool = False) -> str:
     if point is None:
         return "–"
+    measure = point.val_loss if by_loss else point.val_acc
     if point.diverged:
         text = "div"
-    elif point.val_acc.n == 0:
+    elif measure.n == 0:
         text = "fail" if point.failed else "–"
     else:
-        text = f"{point.val_acc.mean * 100:.1f}"
+        text = f"{measure.mean:.4g}" if by_loss else f"{measure.mean * 100:.1f}"
     return text + " *" if chosen else text
 
 
@@ -78,14 +84,16 @@ def sensitivity_table(rows: Sequence[SweepRow]) -> Table:
     """Rows = learning rates, columns = variants, cells = final val acc % (mean over seeds), ``div`` if any
     seed diverged; ``*`` marks the rate chosen on validation."""
     lrs = sorted({p.lr for r in rows for p in r.summary.points})
+    by_loss = any(r.summary.metric == "loss" for r in rows)  # regression: val loss, the lowest chosen
     body = []
     for lr in lrs:
         cells = []
         for r in rows:
             point = next((p for p in r.summary.points if p.lr == lr), None)
-            cells.append(_cell(point, r.summary.best_lr == lr))
+            cells.append(_cell(point, r.summary.best_lr == lr, by_loss))
         body.append((f"{lr:.4g}", *cells))
-    return Table("Learning-rate sensitivity: final val acc % (mean over seeds)", ("lr", *(r.label for r in rows)),
+    what = "final val loss" if by_loss else "final val acc %"
+    return Table(f"Learning-rate sensitivity: {what} (mean over seeds)", ("lr", *(r.label for r in rows)),
                  tuple(body),
                  "* chosen on validation; div: at least one seed diverged (loss non-finite, or over 100× its start)")
 
@@ -100,8 +108,10 @@ def _row_json(row: SweepRow) -> dict[str, Any]:
         "optimizer": row.optimizer, "variant": row.label, "extras": row.extras, "batch_size": s.batch_size,
         "trials": s.trials, "runs": s.runs, "diverged": sum(p.diverged for p in s.points),
         "chosen_lr": s.best_lr, "val_acc_at_chosen_lr": _stat(s.best_val_acc),
-        "test_acc_at_chosen_lr": _stat(s.test_acc_at_best),
-        "points": [{"lr": p.lr, "val_acc": _stat(p.val_acc), "test_acc": _stat(p.test_acc), "runs": p.n_runs,
+        "test_acc_at_chosen_lr": _stat(s.test_acc_at_best), "val_loss_at_chosen_lr": _stat(s.best_val_loss),
+        "test_loss_at_chosen_lr": _stat(s.test_loss_at_best),
+        "points": [{"lr": p.lr, "val_acc": _stat(p.val_acc), "test_acc": _stat(p.test_acc),
+                    "val_loss": _stat(p.val_loss), "test_loss": _stat(p.test_loss), "runs": p.n_runs,
                     "diverged": p.diverged, "failed": p.failed} for p in s.points],
     }
 
@@ -113,5 +123,7 @@ def sweep_json(rows: Sequence[SweepRow]) -> dict[str, Any]:
         mine = [r for r in rows if r.optimizer == optimizer]
         best[optimizer] = {"variant": row.label, "extras": row.extras, "lr": row.summary.best_lr,
                            "val_acc": _stat(row.summary.best_val_acc), "test_acc": _stat(row.summary.test_acc_at_best),
+                           "val_loss": _stat(row.summary.best_val_loss),
+                           "test_loss": _stat(row.summary.test_loss_at_best),
                            "trials": sum(r.summary.trials for r in mine), "runs": sum(r.summary.runs for r in mine)}
     return {"optimizers": [_row_json(r) for r in rows], "best": best}

@@ -74,16 +74,23 @@ def shared_note(g: GroupSummary) -> str:
 def summary_table(groups: Sequence[GroupSummary]) -> Table:
     """The headline table: one row per group, mean ± std over seeds."""
     target = next((g.target for g in groups if g.target is not None), None)
-    ttt = f"to {target:.0%} val acc" if target is not None else "to target"
-    headers = ("optimizer", "batch", "lr", "seeds", "final train loss", "final val acc", "best val acc",
-               "final test acc", f"epochs {ttt}", f"seconds {ttt}", "s / epoch", "steps / s", "state memory",
-               "diverged")
+    by_loss = any(g.metric == "loss" for g in groups)  # regression: the losses are the measure, no accuracies
+    if by_loss:
+        ttt = f"to val loss ≤ {target:.4g}" if target is not None else "to target"
+        measures = ("final val loss", "best val loss", "final test loss")
+    else:
+        ttt = f"to {target:.0%} val acc" if target is not None else "to target"
+        measures = ("final val acc", "best val acc", "final test acc")
+    headers = ("optimizer", "batch", "lr", "seeds", "final train loss", *measures, f"epochs {ttt}",
+               f"seconds {ttt}", "s / epoch", "steps / s", "state memory", "diverged")
     rows = []
     for g, label in zip(groups, group_labels(groups)):
         reached = f" ({g.reached}/{g.n_runs})" if target is not None else ""
+        values = ((g.final_val_loss.format(".4g"), g.best_val_loss.format(".4g"), g.final_test_loss.format(".4g"))
+                  if by_loss else (_pct(g.final_val_acc), _pct(g.best_val_acc), _pct(g.final_test_acc)))
         rows.append((
             label, str(g.batch_size), value_text(g.lr) if g.lr is not None else "–", str(g.n_runs),
-            g.final_train_loss.format(".3f"), _pct(g.final_val_acc), _pct(g.best_val_acc), _pct(g.final_test_acc),
+            g.final_train_loss.format(".3f"), *values,
             (g.epochs_to_target.format(".2g") if g.reached else "never") + reached if target is not None else "–",
             g.seconds_to_target.format(".3g") if g.reached else "–",
             g.seconds_per_epoch.format(".2g") + shared_note(g), g.steps_per_s.format(".3g"),
@@ -115,13 +122,16 @@ def tuning_table(sweeps: Sequence[SweepSummary], labels: Sequence[str] | None = 
             label, str(s.batch_size), str(s.trials), str(s.runs),
             f"{min(lrs):.3g} … {max(lrs):.3g}" if lrs else "–",
             f"{s.best_lr:.3g}" if s.best_lr is not None else "–",
-            _pct(s.best_val_acc), _pct(s.test_acc_at_best),
+            *((s.best_val_loss.format(".4g"), s.test_loss_at_best.format(".4g")) if s.metric == "loss"
+              else (_pct(s.best_val_acc), _pct(s.test_acc_at_best))),
             str(sum(p.diverged for p in s.points)),
         ))
-    headers = ("optimizer", "batch", "trials", "runs", "lr range", "chosen lr", "val acc at chosen lr",
-               "test acc at chosen lr", "diverged runs")
+    measure = "loss" if any(s.metric == "loss" for s in sweeps) else "acc"
+    headers = ("optimizer", "batch", "trials", "runs", "lr range", "chosen lr", f"val {measure} at chosen lr",
+               f"test {measure} at chosen lr", "diverged runs")
+    how = "lowest mean final val loss" if measure == "loss" else "mean final val acc"
     return Table("Tuning budget and chosen learning rate", headers, tuple(rows),
-                 "the lr is chosen on the validation split (mean final val acc over seeds); test is only reported")
+                 f"the lr is chosen on the validation split ({how} over seeds); test is only reported")
 
 
 def budget_table(data: ExperimentData) -> Table:

@@ -96,9 +96,12 @@ class CustomTask(Task):
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
     def identity(self) -> dict[str, Any]:
-        """What an experiment on this task adds to its spec: where it came from and its fingerprints."""
-        return {"task_source": self.source, "task_fingerprint": self.fingerprint, "task_data": dict(
-            self.data_fingerprint)}
+        """What an experiment on this task adds to its spec: where it came from, its fingerprints, its metric and
+        target (the report reads them from the store, never from the user's file)."""
+        target = {"target_val_loss": self.target_val_loss} if self.metric == "loss" else {
+            "target_val_acc": self.target_val_acc}
+        return {"task_source": self.source, "task_fingerprint": self.fingerprint,
+                "task_data": dict(self.data_fingerprint), "task_metric": self.metric, **target}
 
     def load(self, *, val_fraction: float = 0.1, seed: int = 0, **_where: Any) -> Splits:
         """The task's data with the validation split for ``(val_fraction, seed)``; where-to-look options of the
