@@ -146,16 +146,18 @@ def budget_table(data: ExperimentData) -> Table:
 
 
 def diverged_table(data: ExperimentData) -> Table:
-    """Every run that diverged or failed, with its step."""
+    """Every run that diverged or failed, with its step (and a failed run's error: what its code raised)."""
     rows = []
     for r in data.runs:
         if r.status not in ("diverged", "failed"):
             continue
         last = r.trained_epochs[-1]["epoch"] if r.trained_epochs else "–"
+        error = (r.run.summary or {}).get("error") if isinstance(r.run.summary, dict) else None
         rows.append((str(r.run.id), r.optimizer, str(r.seed), batch_label(r.batch_size),
                      value_text(r.lr) if r.lr is not None else "–", r.status,
-                     str(r.run.diverged_step) if r.run.diverged_step is not None else "–", str(last)))
-    headers = ("run", "optimizer", "seed", "batch", "lr", "status", "step", "last stored epoch")
+                     str(r.run.diverged_step) if r.run.diverged_step is not None else "–", str(last),
+                     str(error) if error else "–"))
+    headers = ("run", "optimizer", "seed", "batch", "lr", "status", "step", "last stored epoch", "error")
     return Table("Diverged and failed runs", headers, tuple(rows))
 
 

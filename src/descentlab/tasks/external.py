@@ -172,6 +172,16 @@ def add(task: Task) -> Task:
     return task
 
 
+def forget() -> None:
+    """Unregister every user task of this process and forget the files read (the built-ins stay)."""
+    from descentlab.tasks import registry
+    from descentlab.tasks.custom import CustomTask
+
+    for name in [n for n in task_names() if isinstance(get_task(n), CustomTask)]:
+        del registry._TASKS[name]  # the registry's own table: the tasks package owns both modules
+    _resolved.clear()
+
+
 def identity(task: Task) -> dict[str, Any]:
     """What an experiment on ``task`` adds to its spec: ``{}`` for a built-in task, else where it came from and
     its fingerprints (:meth:`~descentlab.tasks.custom.CustomTask.identity`)."""

@@ -139,7 +139,7 @@ def train(config: RunConfig, *, task: Task | None = None, splits=None, callbacks
         tracker.divergence.start_loss = saved.get("start_loss")
         step, elapsed = tracker.history[-1]["steps"], tracker.history[-1]["elapsed"]
     else:
-        tracker.divergence.start_loss = evaluate(model, x_train, y_train, loss_fn)[0]
+        tracker.divergence.start_loss = evaluate(model, x_train, y_train, loss_fn, accuracy=classify)[0]
     for cb in callbacks:
         cb.on_run_start(config)
 

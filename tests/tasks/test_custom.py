@@ -1,0 +1,164 @@
+"""custom_task and data_task: a user's network and data checked before training, split like the built-ins, and
+identified by fingerprints of their code and content."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from descentlab.data import stratified_split
+from descentlab.errors import UserError
+from descentlab.tasks import custom_task, data_task
+from descentlab.tasks.registry import mse
+
+
+def blobs(n: int = 120, classes: int = 3, features: int = 4, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, classes, n)
+    x = rng.normal(size=(n, features)).astype(np.float32) + y[:, None].astype(np.float32)
+    return x, y
+
+
+def net(features: int = 4, out: int = 3):
+    return lambda: nn.Sequential(nn.Linear(features, 8), nn.ReLU(), nn.Linear(8, out))
+
+
+def arrays(**overrides):
+    x, y = blobs()
+    a = {"x_train": x[:100], "y_train": y[:100], "x_test": x[100:], "y_test": y[100:]}
+    a.update(overrides)
+    return a
+
+
+def test_classification_task_splits_like_the_builtins() -> None:
+    task = custom_task("My_Blobs", model=net(), data=arrays(), target=0.8, epochs=3, batch_size=16)
+    assert task.name == "my-blobs" and task.loss == "cross_entropy" and task.metric == "accuracy"
+    assert (task.target_val_acc, task.target_val_loss) == (0.8, None)
+    assert (task.default_epochs, task.default_batch_size) == (3, 16)
+    splits = task.load(val_fraction=0.2, seed=3)
+    keep, held = stratified_split(arrays()["y_train"], 0.2, 3)  # the built-in datasets' split
+    assert torch.equal(splits.y_val, torch.from_numpy(arrays()["y_train"][held]))
+    assert torch.equal(splits.x_train, torch.from_numpy(arrays()["x_train"][keep]))
+    assert splits.num_classes == 3 and splits.input_shape == (4,) and len(splits.y_test) == 20
+    assert splits.x_train.dtype == torch.float32 and splits.y_train.dtype == torch.int64
+    # the same seed gives the same split; the model is seeded like the built-ins' (same seed, same weights)
+    assert torch.equal(task.load(val_fraction=0.2, seed=3).y_val, splits.y_val)
+    a, b = task.build_model(1), task.build_model(1)
+    assert torch.equal(a[0].weight, b[0].weight) and not torch.equal(a[0].weight, task.build_model(2)[0].weight)
+
+
+def test_given_validation_split_is_used_as_is_and_tensors_are_accepted() -> None:
+    x, y = blobs(150)
+    task = custom_task("v", model=net(), x_train=torch.from_numpy(x[:100]), y_train=torch.from_numpy(y[:100]),
+                       x_val=x[100:120], y_val=y[100:120], x_test=x[120:], y_test=y[120:])
+    splits = task.load(val_fraction=0.5, seed=9)
+    assert len(splits.y_train) == 100 and torch.equal(splits.y_val, torch.from_numpy(y[100:120]))
+
+
+def test_float_targets_are_regression_with_the_loss_as_metric() -> None:
+    x, _ = blobs()
+    y = x.sum(1, keepdims=True)
+    task = custom_task("r", model=net(out=1), x_train=x[:100], y_train=y[:100], x_test=x[100:], y_test=y[100:],
+                       target=0.1)
+    assert (task.loss, task.metric, task.target_val_loss, task.target_val_acc) == ("mse", "loss", 0.1, None)
+    assert task.load().num_classes == 0 and task.load().y_train.dtype == torch.float32
+    assert task.identity()["task_metric"] == "loss" and task.identity()["target_val_loss"] == 0.1
+
+
+def test_mse_matches_torch_for_one_and_several_outputs() -> None:
+    out, target = torch.randn(5, 3), torch.randn(5, 3)
+    assert torch.allclose(mse(out, target), F.mse_loss(out, target))
+    per = ((out - target) ** 2).mean(1)
+    assert torch.allclose(mse(out, target, reduction="none"), per)
+    assert torch.allclose(mse(out, target, reduction="sum"), per.sum())
+    assert torch.allclose(mse(out[:, :1], target[:, 0]), F.mse_loss(out[:, 0], target[:, 0]))  # [N] targets
+
+
+def test_a_module_instance_is_redrawn_per_seed() -> None:
+    task = custom_task("m", model=nn.Linear(4, 3), data=arrays())
+    assert not torch.equal(task.build_model(0).weight, task.build_model(1).weight)
+    assert torch.equal(task.build_model(0).weight, task.build_model(0).weight)
+
+
+def test_fingerprint_follows_the_data_and_the_network() -> None:
+    base = custom_task("f", model=net(), data=arrays())
+    assert custom_task("f", model=net(), data=arrays()).fingerprint == base.fingerprint
+    changed = arrays()
+    changed["x_test"] = changed["x_test"] + 1
+    assert custom_task("f", model=net(), data=changed).data_fingerprint["sha256"] != base.data_fingerprint["sha256"]
+    assert custom_task("f", model=net(), data=changed).fingerprint != base.fingerprint
+    wider = lambda: nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))  # noqa: E731
+    assert custom_task("f", model=wider, data=arrays()).fingerprint != base.fingerprint
+    assert base.data_fingerprint["shapes"]["x_train"] == [100, 4]
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"x_test": None}, r"missing x_test"),
+    ({"y_train": np.zeros(99, dtype=np.int64)}, r"x_train has 100 examples but y_train has 99"),
+    ({"x_test": np.zeros((20, 5), np.float32)}, r"x_test has examples of shape \(5,\), x_train of \(4,\)"),
+    ({"y_train": np.full(100, -1)}, r"y_train must be class labels"),
+    ({"y_train": np.zeros(100, dtype=np.int64), "y_test": np.zeros(20, dtype=np.int64)}, "one class only"),
+    ({"x_train": np.full((100, 4), np.nan, np.float32)}, "x_train holds NaN"),
+    ({"x_val": np.zeros((3, 4), np.float32)}, "give both x_val and y_val"),
+    ({"x_train": np.array(["a"] * 100)}, "must hold numbers"),
+])
+def test_bad_arrays_are_one_line_user_errors(change, message) -> None:
+    with pytest.raises(UserError, match=message):
+        custom_task("bad", model=net(), data=arrays(**change))
+
+
+def test_bad_models_are_caught_before_training() -> None:
+    with pytest.raises(UserError, match=r"model raised RuntimeError on two training examples"):
+        custom_task("bad", model=lambda: nn.Linear(7, 3), data=arrays())
+    with pytest.raises(UserError, match=r"output has shape \(2, 2\).*at least 3 classes"):
+        custom_task("bad", model=net(out=2), data=arrays())
+    with pytest.raises(UserError, match="not a torch.nn.Module"):
+        custom_task("bad", model=lambda: "a network", data=arrays())
+    with pytest.raises(UserError, match="model must be"):
+        custom_task("bad", model=3, data=arrays())
+    with pytest.raises(UserError, match="unknown loss 'hinge'"):
+        custom_task("bad", model=net(), data=arrays(), loss="hinge")
+
+
+def test_npz_file_on_the_default_mlp(tmp_path) -> None:
+    path = tmp_path / "my_data.npz"
+    np.savez(path, **arrays())
+    task = data_task(path)
+    assert task.name == "my-data" and task.source == str(path) and task.loss == "cross_entropy"
+    model = task.build_model(0)
+    assert [m.out_features for m in model if isinstance(m, nn.Linear)] == [32, 3]  # H = max(32, 2 · 4)
+    x = task.load().x_train
+    train = torch.cat([x, task.load().x_val])
+    assert torch.allclose(train.mean(0), torch.zeros(4), atol=1e-5)  # standardized with the training data
+    np.savez(tmp_path / "short.npz", x_train=arrays()["x_train"], y_train=arrays()["y_train"])
+    with pytest.raises(UserError, match=r"short.npz: missing array\(s\) x_test, y_test"):
+        data_task(tmp_path / "short.npz")
+    (tmp_path / "junk.npz").write_text("not a zip")
+    with pytest.raises(UserError, match="not a readable .npz"):
+        data_task(tmp_path / "junk.npz")
+    with pytest.raises(UserError, match="not found"):
+        data_task(tmp_path / "none.npz")
+
+
+def test_csv_file_label_column_and_test_split(tmp_path) -> None:
+    x, y = blobs(100)
+    names = np.array(["setosa", "versicolor", "virginica"])[y]
+    rows = ["a,b,kind,c,d"] + [f"{r[0]},{r[1]},{n},{r[2]},{r[3]}" for r, n in zip(x, names)]
+    path = tmp_path / "flowers.csv"
+    path.write_text("\n".join(rows) + "\n")
+    task = data_task(path, label_column="kind")
+    splits = task.load(val_fraction=0.1, seed=0)
+    assert len(splits.y_test) == 20 and len(splits.y_train) + len(splits.y_val) == 80  # 20 % of the rows
+    assert splits.num_classes == 3 and splits.input_shape == (4,)
+    assert "seed 0" in task.source
+    with pytest.raises(UserError, match=r"no column 'species'; the columns are a, b, kind, c, d"):
+        data_task(path, label_column="species")
+    (tmp_path / "bad.csv").write_text("a,label\n1,0\nx,1\n")
+    with pytest.raises(UserError, match=r"bad.csv, line 3: feature value 'x' is not a number"):
+        data_task(tmp_path / "bad.csv")
+    (tmp_path / "ragged.csv").write_text("a,label\n1,0\n2\n")
+    with pytest.raises(UserError, match=r"line 3: 1 values for 2 columns"):
+        data_task(tmp_path / "ragged.csv")
