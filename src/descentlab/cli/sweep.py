@@ -141,6 +141,9 @@ def _run_line(spec: SweepSpec, trial: Trial, result: RunResult) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from descentlab.tasks import get_task
+    from descentlab.tasks.external import identity
+
     console = make_console()
     spec = spec_from(args)
     configs = spec.configs()  # every name and value checked before anything runs
@@ -148,13 +151,14 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"note: {optimizer} has no hyperparameter {name!r}; swept without it", highlight=False)
     if args.vectorize and vectorized_trainer() is None:
         console.print("note: the vectorized trainer is not available; training trials one by one")
+    if args.executor == "ray" and identity(get_task(spec.task)):  # Ray's workers only know registered tasks
+        raise UserError(f"--executor ray: task {spec.task!r} comes from your own file or data, which Ray's worker "
+                        "processes cannot import; use --executor local (the default)")
     executor = make_executor(args.executor, vectorize=args.vectorize, device=args.device,
                              group_size=parse_positive_int(args.group_size, "group-size"),
                              ray_address=args.ray_address,
                              num_cpus=parse_positive_int(args.ray_cpus, "ray-cpus") if args.ray_cpus else None,
                              cpus_per_task=parse_positive_int(args.cpus_per_task, "cpus-per-task"))
-    from descentlab.tasks import get_task
-
     splits = get_task(spec.task).load(data_dir=spec.data_dir, val_fraction=configs[0].val_fraction,
                                       seed=configs[0].data_seed)
     with Store(args.store) as store:
