@@ -23,8 +23,8 @@ def spirals(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Two interleaved spirals in the plane, with a little noise: ``n`` points, labels 0 and 1."""
     rng = np.random.default_rng(seed)
     label = rng.integers(0, 2, n)
-    t = rng.uniform(0.25, 1.0, n) * 3 * math.pi
-    x = np.stack([t * np.cos(t + math.pi * label), t * np.sin(t + math.pi * label)], axis=1) / (3 * math.pi)
+    t = rng.uniform(0.25, 1.0, n) * 2 * math.pi
+    x = np.stack([t * np.cos(t + math.pi * label), t * np.sin(t + math.pi * label)], axis=1) / (2 * math.pi)
     return (x + rng.normal(0, 0.03, x.shape)).astype(np.float32), label.astype(np.int64)
 
 
@@ -41,11 +41,8 @@ class SpiralNet(nn.Module):
 
 
 x, y = spirals(1200, seed=0)
-task = custom_task(
-    "spirals", model=SpiralNet, x_train=x[:1000], y_train=y[:1000], x_test=x[1000:], y_test=y[1000:],
-    target=0.9,        # time to target: the first epoch at 90% validation accuracy
-    epochs=15, batch_size=32,
-)
+task = custom_task("spirals", model=SpiralNet, x_train=x[:1000], y_train=y[:1000], x_test=x[1000:], y_test=y[1000:],
+                   target=0.9, epochs=15, batch_size=32)  # target: time to 90 % validation accuracy
 
 # Regression: float targets take the mean squared error (loss="mse"); the loss is the metric, so the records'
 # accuracies are empty and the target is a validation loss to reach.
