@@ -156,29 +156,30 @@ def resolve(reference: str) -> Task:
     if isinstance(task, CustomTask):
         task = dataclasses.replace(task, source=text, code_sha256=digest or None)
     _resolved[key] = task
-    return add(task)
+    return add(task, text)
 
 
-def add(task: Task) -> Task:
+def add(task: Task, source: str | None = None) -> Task:
     """Register ``task`` under its name for this process (a user's task may replace an earlier user task of the
-    same name, never a built-in one) and return it."""
+    same name, never a built-in one) and return it; ``source`` (default: a custom task's own) is where the
+    registry says it came from."""
     from descentlab.tasks.custom import CustomTask
 
     current = get_task(task.name) if task.name in task_names() else None
     if current is not None and current is not task and not isinstance(current, CustomTask):
         raise UserError(f"task name {task.name!r} is a built-in task's; give your task another name")
     if current is not task:
-        register(task)
+        register(task, source=source or (task.source if isinstance(task, CustomTask) else "python"))
     return task
 
 
 def forget() -> None:
     """Unregister every user task of this process and forget the files read (the built-ins stay)."""
-    from descentlab.tasks import registry
     from descentlab.tasks.custom import CustomTask
+    from descentlab.tasks.registry import TASKS
 
     for name in [n for n in task_names() if isinstance(get_task(n), CustomTask)]:
-        del registry._TASKS[name]  # the registry's own table: the tasks package owns both modules
+        TASKS.unregister(name)
     _resolved.clear()
 
 
