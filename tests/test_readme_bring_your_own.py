@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from descentlab.cli import main
+from tests.test_readme_byo import SUBSECTIONS as BYO_SUBSECTIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -19,6 +20,10 @@ def section_commands() -> list[str]:
     text = (ROOT / "README.md").read_text()
     section = text[text.index("## Bring your own"):]
     section = section[:section.index("\n## ", 3)]
+    # the subsections on a user's network and data build on each other (a file the previous snippet wrote, the
+    # last experiment): tests/test_readme_byo.py runs them in order, in a scratch folder
+    parts = re.split(r"\n### ", section)
+    section = "\n".join(p for p in parts if p.split("\n", 1)[0].strip() not in BYO_SUBSECTIONS)
     blocks = re.findall(r"```bash\n(.*?)```", section, re.S)
     return [line.split("  #")[0].strip() for block in blocks for line in block.splitlines()
             if line.strip().startswith("descentlab ")]
