@@ -19,7 +19,7 @@ run: install
 	$(BIN)/descentlab compare
 
 lint: install-test
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks examples
 
 test: install-test lint
 	$(BIN)/python -m pytest

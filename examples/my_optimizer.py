@@ -2,7 +2,8 @@
 
 descentlab takes it as it is, wherever it takes an optimizer name::
 
-    descentlab compare --task digits-mlp --optimizers 'adam,sgd(lr=0.1,momentum=0.9),examples/my_optimizer.py:SignSGD(lr=0.01)'
+    descentlab compare --task digits-mlp \\
+        --optimizers 'adam,sgd(lr=0.1,momentum=0.9),examples/my_optimizer.py:SignSGD(lr=0.01)'
 
 Its hyperparameters are its constructor's keyword arguments (defaults read from the signature). It trains one
 run at a time; see ``examples/signum_rule.py`` for the same idea written as a descentlab rule, which is proven,

@@ -5,7 +5,8 @@ Problems*, Algorithm 3): sign descent on a momentum,
 
 .. math::
 
-    m_t \leftarrow \beta m_{t-1} + (1 - \beta) g_t, \qquad \theta_t \leftarrow \theta_{t-1} - \gamma\,\mathrm{sign}(m_t).
+    m_t &\leftarrow \beta m_{t-1} + (1 - \beta) g_t, \\
+    \theta_t &\leftarrow \theta_{t-1} - \gamma\,\mathrm{sign}(m_t).
 
 A rule is three plain pieces (see ``descentlab/rules/base.py``): the hyperparameters with their defaults, the
 per-parameter state, and the update, written once with tensor operations that also work when the parameters are

@@ -34,15 +34,17 @@ def _optimizers() -> Table:
 
 def _tasks() -> Table:
     from descentlab.tasks import get_task, task_names
+    from descentlab.tasks.registry import TASKS
 
-    t = Table(title="Tasks", title_justify="left")
-    for col in ("name", "dataset", "epochs", "batch", "target val acc", "model"):
+    t = Table(title="Tasks (also: path/file.py:name, module:name, a .npz or .csv file: docs/bring-your-own.md)",
+              title_justify="left")
+    for col in ("name", "dataset", "epochs", "batch", "target val acc", "from", "model"):
         t.add_column(col)
     for name in task_names():
         task = get_task(name)
         target = f"{task.target_val_acc:.0%}" if task.target_val_acc is not None else "–"
         t.add_row(name, task.dataset, str(task.default_epochs), str(task.default_batch_size), target,
-                  task.description)
+                  TASKS.source(name), task.description)
     return t
 
 

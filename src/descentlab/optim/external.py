@@ -41,7 +41,6 @@ import torch
 
 from descentlab.errors import UserError
 
-GROUP = "descentlab.optimizers"
 _JSON_SCALARS = (bool, int, float, str, type(None))
 
 
@@ -236,18 +235,3 @@ def resolve_hyperparameters(obj: Callable[..., Any], reference: str, given: Mapp
     if not isinstance(made, torch.optim.Optimizer):
         raise UserError(f"{reference!r} returned a {type(made).__name__}, not a torch.optim.Optimizer")
     return resolved
-
-
-# -- plugins ------------------------------------------------------------------------------------------------------
-def plugin_entry_points(group: str) -> list[Any]:
-    """The installed entry points of ``group`` (``descentlab.optimizers``, ``descentlab.tasks``)."""
-    from importlib.metadata import entry_points
-
-    return list(entry_points(group=group))
-
-
-def plugin_source(ep: Any) -> tuple[str, str]:
-    """``(source, fingerprint)`` of an entry point: the distribution that declares it, and its name and version."""
-    dist = getattr(ep, "dist", None)
-    name, version = (dist.metadata["Name"], dist.version) if dist is not None else ("?", "?")
-    return f"plugin {name} {version} ({ep.value})", hashlib.sha256(f"{name}=={version}:{ep.value}".encode()).hexdigest()

@@ -133,10 +133,11 @@ def load_plugins() -> None:
     if _plugins_loaded:
         return
     _plugins_loaded = True
+    from descentlab import plugins
     from descentlab.optim import external
 
-    for ep in external.plugin_entry_points(external.GROUP):
-        source, fingerprint = external.plugin_source(ep)
+    for ep in plugins.entry_points(plugins.OPTIMIZERS):
+        source, fingerprint = plugins.source_of(ep)
         try:
             obj = ep.load()
         except Exception as exc:  # noqa: BLE001 - a broken plugin is the user's to fix: say which, in one line

@@ -83,7 +83,6 @@ def register(task: Task, *, source: str = "built-in") -> Task:
     return TASKS.register(task.name, task, source=source)
 
 
-task_names = TASKS.names  # the registered names, in order
 
 
 def get_task(name: str) -> Task:
@@ -94,7 +93,49 @@ def get_task(name: str) -> Task:
 
     if external.is_reference(name):
         return external.resolve(name)
+    load_plugins()
     return TASKS.get(name)
+
+
+def names() -> list[str]:
+    """The registered task names (built-ins, then plugins, then tasks registered at run time), in order."""
+    load_plugins()
+    return TASKS.names()
+
+
+task_names = names
+
+
+_plugins_loaded = False
+PLUGIN_FINGERPRINTS: dict[str, str] = {}  # task name -> its distribution's fingerprint
+
+
+def load_plugins() -> None:
+    """Register the tasks that installed packages declare under the entry-point group ``descentlab.tasks`` (once
+    per process): a :class:`Task`, or a function returning one. A plugin that fails is one line naming it."""
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    from descentlab import plugins
+
+    for ep in plugins.entry_points(plugins.TASKS):
+        source, fingerprint = plugins.source_of(ep)
+        try:
+            obj = ep.load()
+            task = obj if isinstance(obj, Task) else obj()
+        except Exception as exc:  # noqa: BLE001 - a broken plugin is the user's to fix: say which, in one line
+            raise UserError(f"task plugin {ep.name!r} ({source}) failed to load: {type(exc).__name__}: {exc}") from None
+        if not isinstance(task, Task):
+            raise UserError(f"task plugin {ep.name!r} ({source}) gave a {type(task).__name__}, not a descentlab Task")
+        register(task, source=source)
+        PLUGIN_FINGERPRINTS[task.name] = fingerprint
+
+
+def fingerprint_of(task: Task) -> str | None:
+    """What identifies the code of a task that is not descentlab's: a user task's own fingerprint, or a plugin's
+    distribution; ``None`` for a built-in."""
+    return getattr(task, "fingerprint", None) or PLUGIN_FINGERPRINTS.get(task.name)
 
 
 register(Task(

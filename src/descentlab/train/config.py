@@ -13,6 +13,7 @@ from descentlab import __version__
 from descentlab.errors import UserError
 from descentlab.jsonable import to_json_data
 from descentlab.tasks import INITS, Task, get_task
+from descentlab.tasks.registry import fingerprint_of
 
 BatchSize = int | str  # a positive int, or "full" (batch gradient descent)
 
@@ -66,7 +67,7 @@ class RunConfig:
             raise UserError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
         if schedule is not None and not callable(schedule):
             raise UserError(f"schedule must be a callable step -> lr, got {schedule!r}")
-        code = {k: v for k, v in (("optimizer", entry.fingerprint), ("task", getattr(task, "fingerprint", None)))
+        code = {k: v for k, v in (("optimizer", entry.fingerprint), ("task", fingerprint_of(task)))
                 if v}
         return cls(task.name, entry.name, entry.hyperparameters(hyperparameters), epochs, batch_size, seed, init,
                    schedule, val_fraction, data_seed, code, label)
