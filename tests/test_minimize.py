@@ -161,3 +161,27 @@ def test_muon_moves_a_vector_as_a_1_by_n_matrix_at_its_own_lr():
     optim.Muon([p], lr=0.1).step()
     torch.testing.assert_close(fast.positions[1], p.detach()[0])
     assert fast.positions.shape == (2, 2)
+
+
+def test_gradients_are_the_ones_each_update_used() -> None:
+    # f = 0.5 (x² + 25 y²): ∇f = (x, 25 y) at the point before each update; sgd's step is -lr times it.
+    fn = lambda x: 0.5 * (x[0] ** 2 + 25 * x[1] ** 2)  # noqa: E731
+    path = minimize(fn, [1.0, 1.0], optimizer="sgd", lr=0.01, steps=4)
+    assert path.gradients is not None and path.gradients.shape == (4, 2)
+    expected = path.positions[:-1] * torch.tensor([1.0, 25.0], dtype=torch.float64)
+    assert torch.allclose(path.gradients, expected, rtol=0, atol=1e-15)
+    assert torch.allclose(path.positions[1:] - path.positions[:-1], -0.01 * path.gradients, rtol=0, atol=1e-15)
+    # no update after a non-finite value: no gradient recorded for it
+    assert minimize(lambda x: (x**2).sum() / 0.0, 1.0, steps=5).gradients.shape == (0,)
+
+
+def test_escape_step_is_where_a_climbing_path_leaves_the_window_for_good() -> None:
+    from descentlab.tasks.functions import get_function
+    from descentlab.trajectories import escape_step
+
+    square, saddle = get_function("square"), get_function("saddle")
+    # x_k = 3 (1 - 2.1)^k = 3 (-1.1)^k: |x_1| = 3.3 is inside [-3.5, 3.5], |x_2| = 3.63 is not, and never again.
+    assert escape_step(square, minimize(square.fn, [3.0], lr=1.05, steps=20)) == 2
+    assert escape_step(square, minimize(square.fn, [3.0], lr=1.0, steps=20)) is None  # ±3 forever: inside
+    # the saddle's descent leaves the window downhill: not divergence
+    assert escape_step(saddle, minimize(saddle.fn, saddle.start, lr=0.1, steps=200)) is None

@@ -42,7 +42,7 @@ from descentlab.optim.capabilities import averaged_iterate
 if TYPE_CHECKING:
     from descentlab.tasks.functions import TestFunction
 
-__all__ = ["Traced", "Trajectory", "minimize", "steps_to_minimum"]
+__all__ = ["Traced", "Trajectory", "escape_step", "minimize", "steps_to_minimum"]
 
 REACHED = 1e-3  # "reached a minimum": within this distance of one
 
@@ -53,7 +53,9 @@ class Trajectory:
 
     ``positions``: ``[n, *x0.shape]`` and ``values``: ``[n]`` with ``n = steps + 1`` (``x0`` included), or
     ``n = diverged_at + 1`` when the run stopped at the first non-finite position or value (that entry is kept).
-    ``hyperparameters`` are the optimizer's resolved ones (defaults filled in).
+    ``hyperparameters`` are the optimizer's resolved ones (defaults filled in). ``gradients[k]`` (shape
+    ``[steps, *x0.shape]``) is the gradient that update ``k + 1`` used: ``∇fn(positions[k])``, or at the
+    interpolated point *y* for an averaged-iterate optimizer.
     """
 
     positions: Tensor
@@ -61,6 +63,7 @@ class Trajectory:
     optimizer: str
     hyperparameters: dict[str, Any]
     diverged_at: int | None = None
+    gradients: Tensor | None = None
 
     @property
     def final(self) -> Tensor:
@@ -75,12 +78,14 @@ class Trajectory:
 
 @dataclass(frozen=True)
 class Traced:
-    """One optimizer's path; ``lr_picked`` when ``lr`` was chosen from the grid."""
+    """One optimizer's path; ``lr_picked`` when ``lr`` was chosen from the grid; ``escaped_at`` when the path left
+    the function's plot window for good while climbing (:func:`escape_step`)."""
 
     optimizer: str
     lr: float
     trajectory: Trajectory
     lr_picked: bool = False
+    escaped_at: int | None = None
 
     @property
     def label(self) -> str:
@@ -88,8 +93,14 @@ class Traced:
         return f"{self.optimizer} (lr={self.lr:.3g}{diverged})"
 
     @property
+    def diverged_at(self) -> int | None:
+        """The first step of divergence: a non-finite point or value, or the escape, whichever came first."""
+        steps = [k for k in (self.trajectory.diverged_at, self.escaped_at) if k is not None]
+        return min(steps) if steps else None
+
+    @property
     def diverged(self) -> bool:
-        return self.trajectory.diverged_at is not None
+        return self.diverged_at is not None
 
     @property
     def positions(self) -> np.ndarray:
@@ -108,6 +119,25 @@ class Traced:
         """The last value, ``inf`` when the run diverged (so that it never wins a comparison)."""
         value = float(np.asarray(self.trajectory.values, dtype=np.float64)[-1])
         return math.inf if self.diverged or not math.isfinite(value) else value
+
+
+def escape_step(function: TestFunction, trajectory: Trajectory) -> int | None:
+    """The first step ``k`` from which every finite point of the path lies outside the function's plot window
+    (``function.bounds``) with a value above the start's: the run left the picture climbing and never came back.
+
+    ``None`` when the path ends inside the window or below its start (the saddle's paths leave it downhill,
+    which is descent, not divergence).
+    """
+    pos = np.asarray(trajectory.positions, dtype=np.float64).reshape(trajectory.positions.shape[0], -1)
+    val = np.asarray(trajectory.values, dtype=np.float64)
+    finite = np.isfinite(pos).all(axis=1) & np.isfinite(val)
+    n = int(np.argmin(finite)) if not finite.all() else len(val)
+    lo, hi = (np.array([b[i] for b in function.bounds]) for i in (0, 1))
+    gone = ~((pos[:n] >= lo) & (pos[:n] <= hi)).all(axis=1) & (val[:n] > val[0])
+    if n == 0 or not gone[-1]:
+        return None
+    staying = np.flatnonzero(~gone)
+    return int(staying[-1]) + 1 if staying.size else 0
 
 
 def steps_to_minimum(function: TestFunction, traced: Traced, tol: float = REACHED) -> int | None:
@@ -147,6 +177,7 @@ def minimize(fn: Callable[[Tensor], Tensor], x0: float | Sequence[float] | Tenso
 
     positions: list[Tensor] = []
     values: list[Tensor] = []
+    gradients: list[Tensor] = []
     diverged_at = None
     for k in range(steps + 1):
         value = _value(fn, x.view(shape))
@@ -164,10 +195,13 @@ def minimize(fn: Callable[[Tensor], Tensor], x0: float | Sequence[float] | Tenso
             break
         if grad is None:
             break
+        gradients.append(grad.detach().clone().view(shape))
         x.grad = grad
         opt.step()
 
-    return Trajectory(torch.stack(positions), torch.stack(values).to(dtype), name, _resolved(opt), diverged_at)
+    grads = torch.stack(gradients) if gradients else start.detach().new_zeros((0, *shape))
+    return Trajectory(torch.stack(positions), torch.stack(values).to(dtype), name, _resolved(opt), diverged_at,
+                      grads)
 
 
 def _start(x0: Any, dtype: torch.dtype) -> Tensor:

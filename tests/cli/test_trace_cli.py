@@ -8,8 +8,27 @@ def test_verbose_prints_the_tutorials_iterations(capsys):
     assert main(["trace", "--function", "square", "--optimizers", "sgd", "--lr", "0.1", "--steps", "5",
                  "--verbose"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "Iteration 1: x = 2.4, f(x) = 5.76"
-    assert lines[4] == "Iteration 5: x = 0.98304, f(x) = 0.966368"
+    assert lines[0] == "Start: x = 3, f(x) = 9"
+    assert lines[1] == "Iteration 1: x = 2.4, f(x) = 5.76 | gradient 6, update -0.6"
+    assert lines[5].startswith("Iteration 5: x = 0.98304, f(x) = 0.966368 | gradient 2.4576, update -0.24576")
+
+
+def test_several_learning_rates_are_overlaid_and_divergence_is_marked(tmp_path, capsys):
+    png = tmp_path / "lrs.png"
+    assert main(["trace", "--function", "square", "--optimizers", "sgd", "--lr", "0.01,0.1,0.5,1.05", "--steps",
+                 "30", "--png", str(png)]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("│ sgd")]
+    assert [row.split("│")[2].strip() for row in rows] == ["0.01", "0.1", "0.5", "1.05"]
+    assert "diverged at step 2 (left the plot)" in rows[3] and "diverged at" not in "".join(rows[:3])
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_pick_at_the_edge_of_the_grid_is_warned_about(capsys):
+    assert main(["trace", "--function", "rosenbrock", "--optimizers", "adagrad", "--steps", "50"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert ("warning: adagrad's learning rate 1 is the largest of the searched grid 0.0001 … 1; a larger one may be "
+            "better: compare with --optimizers adagrad --lr 1,3,10,30") in out
 
 
 def test_writes_png_and_gif(tmp_path, capsys):
@@ -31,7 +50,8 @@ def test_writes_png_and_gif(tmp_path, capsys):
     (["--function", "square", "--start", "1,2"], "square takes 1"),
     (["--steps", "0"], "--steps 0 must be ≥ 1"),
     (["--steps", "ten"], "not a whole number"),
-    (["--lr", "-1"], "--lr -1 must be > 0"),
+    (["--lr", "-1"], "--lr -1 must be a finite number > 0"),
+    (["--lr", "0.1,inf"], "--lr inf must be a finite number > 0"),
     (["--start", "a,b"], "not a number"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(args, message, capsys):

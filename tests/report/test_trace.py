@@ -53,3 +53,31 @@ def test_the_table_has_a_row_per_optimizer():
     assert len(table.rows) == 2
     assert list(table.headers[:4]) == ["optimizer", "lr", "final x", "final f"]
     assert [row[4] for row in table.rows] == ["36", "—"]
+
+
+def test_verbose_lines_show_the_start_then_gradient_and_update_after_the_tutorials_line():
+    (t,) = search.trace(get_function("square"), ["sgd"], steps=2, lr=0.1)
+    assert tr.verbose_lines(t) == ["Start: x = 3, f(x) = 9",
+                                   "Iteration 1: x = 2.4, f(x) = 5.76 | gradient 6, update -0.6",
+                                   "Iteration 2: x = 1.92, f(x) = 3.6864 | gradient 4.8, update -0.48"]
+    (t,) = search.trace(get_function("quadratic"), ["sgd"], steps=1, lr=0.01, start=(1.0, 1.0))
+    assert tr.verbose_lines(t)[1] == ("Iteration 1: x = (0.99, 0.75), f(x) = 7.5213 | gradient (1, 25), "
+                                      "update (-0.01, -0.25)")
+    (t,) = search.trace(get_function("square"), ["sgd"], steps=3, lr=1.05)
+    assert tr.verbose_lines(t)[-1] == "Diverged at step 2 (left the plot, f rising)"
+
+
+def test_a_diverged_path_stops_at_an_x_on_the_edge_of_the_picture_and_the_table_says_when():
+    f = get_function("quadratic")  # y_k = 1.5 (1 - 25 lr)^k: lr = 0.1 gives y_1 = -2.25, below the window's -2
+    traced = search.trace(f, ["sgd"], steps=20, lr=[0.01, 0.1])
+    assert [tr.divergence_text(t) for t in traced] == ["no", "diverged at step 1 (left the plot)"]
+    assert [row[5] for row in tr.summary_table(f, traced).rows] == ["no", "diverged at step 1 (left the plot)"]
+    fig = tr.plot_paths(f, traced)
+    (ax,) = fig.axes
+    crosses = [line for line in ax.get_lines() if line.get_marker() == "X"]
+    assert len(crosses) == 1
+    (x,), (y,) = crosses[0].get_data()
+    # where the segment (-4.5, 1.5) → (-4.05, -2.25) crosses y = -2
+    assert y == pytest.approx(-2.0) and x == pytest.approx(-4.5 + 0.45 * 3.5 / 3.75)
+    path = next(line for line in ax.get_lines() if line.get_label() == "sgd (lr=0.1, diverged)")
+    assert np.allclose(np.transpose(path.get_data()), [[-4.5, 1.5], [x, y]])  # nothing drawn past the edge

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 from descentlab import optim
 from descentlab.cli.common import optimizer_items, parse_float, parse_list, parse_positive_int
@@ -22,11 +23,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--optimizers", default="sgd,momentum,adam", help="comma-separated registry names")
     p.add_argument("--steps", default=search.DEFAULT_STEPS,
                    help=f"updates per optimizer (default {search.DEFAULT_STEPS})")
-    p.add_argument("--lr", help="one learning rate for all (default: each optimizer's best of 1e-4 … 1)")
+    p.add_argument("--lr", help="learning rate(s) for all, e.g. --lr 0.01,0.1,0.5,1.05 overlays one path per rate "
+                                "(default: each optimizer's best of 1e-4 … 1)")
     p.add_argument("--start", help="start point, e.g. --start=-1.5,2 (default: the function's)")
     p.add_argument("--png", help="write the contour plot here")
     p.add_argument("--gif", help="write an animated GIF of the paths here")
-    p.add_argument("--verbose", action="store_true", help="print every iteration: x and f(x)")
+    p.add_argument("--verbose", action="store_true",
+                   help="print the start, then every iteration: x, f(x), the gradient and the update")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,18 +42,21 @@ def run(args: argparse.Namespace) -> int:
                             "optimizers by name, module:Name or file.py:Name")
         names.append(optim.get(name).name)  # unknown names fail before any work
     steps = parse_positive_int(args.steps, "steps")
-    lr = None if args.lr is None else parse_float(args.lr, "lr")
-    if lr is not None and not lr > 0:
-        raise UserError(f"--lr {args.lr} must be > 0")
+    lrs = None if args.lr is None else [parse_float(v, "lr") for v in parse_list(args.lr, "lr")]
+    for rate in lrs or ():
+        if not 0 < rate < math.inf:
+            raise UserError(f"--lr {rate:g} must be a finite number > 0")
     start = None if args.start is None else [parse_float(v, "start") for v in parse_list(args.start, "start")]
-    traced = search.trace(function, names, steps=steps, lr=lr, start=start)
+    traced = search.trace(function, names, steps=steps, lr=lrs, start=start)
     console = make_console()
     if args.verbose:
         for t in traced:
             if len(traced) > 1:
                 print(f"{t.label}:")
-            print("\n".join(tr.iteration_lines(t)))
+            print("\n".join(tr.verbose_lines(t)))
     print_table(console, tr.summary_table(function, traced))
+    for warning in search.edge_warnings(traced):
+        console.print(warning, markup=False, highlight=False, soft_wrap=True)
     if args.png:
         tr.plot_paths(function, traced).savefig(args.png)
         console.print(f"wrote {args.png}")

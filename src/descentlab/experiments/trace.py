@@ -3,8 +3,11 @@ same start for the same number of steps.
 
 Every path is :func:`descentlab.minimize` (the registered optimizer's own rule, nothing re-derived). Unless a
 learning rate is given, each optimizer gets the best of :data:`LR_GRID` on the function: the one with the lowest
-final value among the runs that did not diverge (ties go to the smaller rate). The paths come back as
-:class:`~descentlab.trajectories.Traced`; :mod:`descentlab.report.trace` tabulates and draws them.
+final value among the runs that did not diverge (ties go to the smaller rate); :func:`edge_warnings` says when
+that pick sits at an edge of the grid. Several given learning rates trace each optimizer once per rate. A run
+diverged when a point or value became non-finite or when it left the plot window for good while climbing
+(:func:`~descentlab.trajectories.escape_step`). The paths come back as :class:`~descentlab.trajectories.Traced`;
+:mod:`descentlab.report.trace` tabulates and draws them.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import torch
 
 from descentlab.errors import UserError
 from descentlab.tasks.functions import TestFunction
-from descentlab.trajectories import Traced, minimize
+from descentlab.trajectories import Traced, escape_step, minimize
 
 LR_GRID: tuple[float, ...] = tuple(float(f"{v:.3g}") for v in np.logspace(-4, 0, 10))  # 1e-4 … 1
 DEFAULT_STEPS = 500
@@ -34,7 +37,7 @@ def run(function: TestFunction, optimizer: str, lr: float, steps: int,
     """One path (``minimize`` optimizes the point as a ``1 × dim`` matrix, so Muon acts on it as a matrix)."""
     x0 = torch.tensor(check_start(function, start), dtype=torch.float64)
     path = minimize(function.fn, x0, optimizer=optimizer, lr=lr, steps=steps)
-    return Traced(optimizer, lr, path)
+    return Traced(optimizer, lr, path, escaped_at=escape_step(function, path))
 
 
 def pick_lr(function: TestFunction, optimizer: str, steps: int, start: Sequence[float] | None = None,
@@ -42,15 +45,44 @@ def pick_lr(function: TestFunction, optimizer: str, steps: int, start: Sequence[
     """The run with the lowest final value over ``grid`` (diverged runs lose; ties go to the smaller lr)."""
     runs = [run(function, optimizer, lr, steps, start) for lr in sorted(grid)]
     best = min(runs, key=lambda r: r.final_value)  # all diverged: the smallest lr, marked diverged
-    return Traced(best.optimizer, best.lr, best.trajectory, lr_picked=True)
+    return Traced(best.optimizer, best.lr, best.trajectory, lr_picked=True, escaped_at=best.escaped_at)
 
 
-def trace(function: TestFunction, optimizers: Sequence[str], steps: int = DEFAULT_STEPS, lr: float | None = None,
-          start: Sequence[float] | None = None, grid: Sequence[float] = LR_GRID) -> list[Traced]:
-    """Each optimizer from the same start for the same number of steps, at ``lr`` or the best of ``grid``."""
+def trace(function: TestFunction, optimizers: Sequence[str], steps: int = DEFAULT_STEPS,
+          lr: float | Sequence[float] | None = None, start: Sequence[float] | None = None,
+          grid: Sequence[float] = LR_GRID) -> list[Traced]:
+    """Each optimizer from the same start for the same number of steps: at the best of ``grid`` (``lr`` None),
+    at ``lr``, or once per rate of a sequence ``lr`` (optimizer-major: every rate of the first optimizer first)."""
     start = check_start(function, start)
     if lr is None:
         return [pick_lr(function, name, steps, start, grid) for name in optimizers]
-    return [run(function, name, lr, steps, start) for name in optimizers]
+    lrs = [lr] if isinstance(lr, (int, float)) else list(lr)
+    return [run(function, name, rate, steps, start) for name in optimizers for rate in lrs]
+
+
+def edge_warnings(traced: Sequence[Traced], grid: Sequence[float] = LR_GRID) -> list[str]:
+    """One warning per picked learning rate that sits at an edge of ``grid``: the best may lie beyond it.
+
+    The top edge suggests the next rates up (×3, ×10, ×30), the bottom edge the next ones down, as a ``--lr`` list
+    that traces them side by side; a pick where every rate diverged says so.
+    """
+    lo, hi = min(grid), max(grid)
+    out = []
+    for t in traced:
+        if not t.lr_picked or lo == hi or t.lr not in (lo, hi):
+            continue
+        searched = f"the searched grid {lo:g} … {hi:g}"
+        if t.diverged:
+            what, factors, way = f"diverged at every learning rate of {searched}", (1 / 30, 1 / 10, 1 / 3, 1), "smaller"
+        elif t.lr == hi:
+            what, factors, way = f"'s learning rate {hi:g} is the largest of {searched}", (1, 3, 10, 30), "larger"
+        else:
+            what, factors, way = f"'s learning rate {lo:g} is the smallest of {searched}", (1 / 30, 1 / 10, 1 / 3, 1), \
+                "smaller"
+        rates = ",".join(f"{t.lr * f:.3g}" for f in factors)
+        sep = "" if what.startswith("'") else " "
+        out.append(f"warning: {t.optimizer}{sep}{what}; a {way} one may be better: compare with "
+                   f"--optimizers {t.optimizer} --lr {rates}")
+    return out
 
 

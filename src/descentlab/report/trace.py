@@ -31,19 +31,48 @@ def iteration_lines(traced: Traced) -> list[str]:
     return [f"Iteration {i}: x = {_fmt_point(pos[i])}, f(x) = {val[i]:.6g}" for i in range(1, len(pos))]
 
 
+def verbose_lines(traced: Traced) -> list[str]:
+    """The start, then per update the tutorial's line followed by what made it: the gradient the update used and
+    the update itself, ``Iteration 1: x = 2.4, f(x) = 5.76 | gradient 6, update -0.6``.
+
+    The gradient is ``∇f`` at the previous point (at the interpolated point for schedule-free optimizers, whose
+    recorded point is the averaged one) and the update is the new point minus the previous one, so that
+    ``x_k = x_{k−1} + update``; plain gradient descent's update is ``−lr × gradient``.
+    """
+    pos, val = traced.positions, traced.values
+    grads = traced.trajectory.gradients
+    g = None if grads is None else np.asarray(grads, dtype=np.float64).reshape(grads.shape[0], -1)
+    lines = [f"Start: x = {_fmt_point(pos[0])}, f(x) = {val[0]:.6g}"] if len(pos) else []
+    for i, line in enumerate(iteration_lines(traced), start=1):
+        gradient = "" if g is None or i > len(g) else f"gradient {_fmt_point(g[i - 1])}, "
+        lines.append(f"{line} | {gradient}update {_fmt_point(pos[i] - pos[i - 1])}")
+    if traced.diverged:
+        lines.append(f"Diverged at step {traced.diverged_at}" + (
+            " (left the plot, f rising)" if traced.escaped_at == traced.diverged_at else " (a non-finite value)"))
+    return lines
+
+
+def divergence_text(traced: Traced) -> str:
+    """``no``, or ``diverged at step k`` with why: a non-finite point or value, or the path left the plot."""
+    if not traced.diverged:
+        return "no"
+    why = "left the plot" if traced.escaped_at == traced.diverged_at else "non-finite"
+    return f"diverged at step {traced.diverged_at} ({why})"
+
+
 def summary_table(function: TestFunction, traced: Sequence[Traced]) -> Table:
-    """One row per path: its lr, where it ended, when it first came within :data:`REACHED` of a minimum."""
+    """One row per path: its lr, where it ended, when it first came within :data:`REACHED` of a minimum, and
+    whether (and at which step) it diverged."""
     picked = any(t.lr_picked for t in traced)
     headers = ("optimizer", "lr (best of grid)" if picked else "lr", "final x", "final f",
-               f"steps to ‖x − x*‖ < {REACHED:g}", "diverged")
+               f"steps to ‖x − x*‖ < {REACHED:g}", "divergence")
     rows = []
     for t in traced:
         pos, reached = t.positions, steps_to_minimum(function, t)
         final_x = _fmt_point(pos[-1]) if len(pos) else "—"
         final_f = f"{t.values[-1]:.4g}" if len(pos) and not t.diverged else "—"
-        diverged = f"at step {t.trajectory.diverged_at}" if t.diverged else "no"
         rows.append((t.optimizer, f"{t.lr:.3g}", final_x, final_f, "—" if reached is None else str(reached),
-                     diverged))
+                     divergence_text(t)))
     return Table(f"{function.name}: {function.description}", headers, tuple(rows))
 
 
@@ -64,7 +93,8 @@ def draw_landscape(ax: Axes, function: TestFunction) -> None:
     if function.dim == 1:
         x, y = grid_values(function)
         ax.plot(x, y, color=style.LANDSCAPE, lw=1.5, zorder=1)
-        ax.set(xlabel="x", ylabel="f(x)")
+        margin = 0.05 * float(y.max() - y.min())  # the curve's range: a diverging path must not rescale it
+        ax.set(xlabel="x", ylabel="f(x)", ylim=(float(y.min()) - margin, float(y.max()) + margin))
     else:
         X, Y, Z = grid_values(function)
         if function.log_contours:
@@ -94,6 +124,51 @@ def path_xy(function: TestFunction, traced: Traced, upto: int | None = None) -> 
     return (pos[:, 0], val) if function.dim == 1 else (pos[:, 0], pos[:, 1])
 
 
+def exit_point(ax: Axes, function: TestFunction, traced: Traced) -> tuple[float, float] | None:
+    """Where a diverged path leaves the picture: the point at which its drawn segment into the divergence
+    step crosses the axes' window, or the last point it reached, held to the window (``None`` if it did not
+    diverge). The × of :func:`mark_divergence` goes there."""
+    k = traced.diverged_at
+    if k is None:
+        return None
+    x, y = path_xy(function, traced)
+    (x0, x1), (y0, y1) = sorted(ax.get_xlim()), sorted(ax.get_ylim())
+    last = min(k, len(x)) - 1
+    a = np.array([x[last], y[last]]) if last >= 0 else np.array([np.nan, np.nan])
+    inside = bool(np.all(np.isfinite(a)) and x0 <= a[0] <= x1 and y0 <= a[1] <= y1)
+    if inside and k < len(x):  # the segment a → b leaves the box at the smallest exit parameter
+        d = np.array([x[k], y[k]]) - a
+        t = 1.0
+        for di, ai, lo, hi in ((d[0], a[0], x0, x1), (d[1], a[1], y0, y1)):
+            if di > 0:
+                t = min(t, (hi - ai) / di)
+            elif di < 0:
+                t = min(t, (lo - ai) / di)
+        a = a + t * d
+    elif not inside and np.all(np.isfinite(a)):
+        a = np.clip(a, [x0, y0], [x1, y1])
+    return (float(a[0]), float(a[1])) if np.all(np.isfinite(a)) else None
+
+
+def drawn_xy(ax: Axes, function: TestFunction, traced: Traced,
+             upto: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The polyline drawn for a path (its first ``upto`` points): :func:`path_xy`, except that a diverged path
+    stops at its :func:`exit_point` (what lies beyond would cut across the picture)."""
+    x, y = path_xy(function, traced, upto)
+    k, exit_at = traced.diverged_at, exit_point(ax, function, traced)
+    if k is None or len(x) <= k:
+        return x, y
+    if exit_at is None:
+        return x[:k], y[:k]
+    return np.append(x[:k], exit_at[0]), np.append(y[:k], exit_at[1])
+
+
+def cross_style(i: int) -> dict:
+    """The × of a diverged path, in the path's colour."""
+    color = style.path_style(i)["color"]
+    return {"marker": "X", "ms": 13, "color": color, "mec": "black", "mew": 1.0, "ls": "none", "zorder": 6}
+
+
 def mark_start(ax: Axes, function: TestFunction, traced: Sequence[Traced]) -> None:
     """The common start point, a white disc labelled ``start``."""
     if traced:
@@ -108,16 +183,21 @@ def new_figure(function: TestFunction, n_paths: int, dpi: int = 100) -> tuple[Fi
 
 
 def plot_paths(function: TestFunction, traced: Sequence[Traced], dpi: int = 100) -> Figure:
-    """The landscape with one line per optimizer (markers at ~10 points), the start and every end marked."""
+    """The landscape with one line per optimizer (markers at ~10 points), the start and every end marked, and an
+    × where a diverged path leaves the picture."""
     fig, ax = new_figure(function, len(traced), dpi)
     draw_landscape(ax, function)
     for i, t in enumerate(traced):
-        x, y = path_xy(function, t)
+        x, y = drawn_xy(ax, function, t)
         every = max(1, (len(x) - 1) // 10)
         s = style.path_style(i)
         ax.plot(x, y, lw=1.6, ms=5, markevery=every, mec="white", mew=0.5, label=t.label, **s)
         ax.plot(x[-1:], y[-1:], marker=s["marker"], ms=10, color=s["color"], mec="black", mew=1.0, ls="none",
                 zorder=4 - i / 100)
+    for i, t in enumerate(traced):
+        exit_at = exit_point(ax, function, t)
+        if exit_at is not None:
+            ax.plot(*exit_at, **cross_style(i))
     mark_start(ax, function, traced)
     fig.legend(loc="outside right upper", fontsize=style.LEGEND, frameon=False)
     return fig

@@ -1,5 +1,5 @@
 """An animated GIF of optimizer paths advancing together on a test function: the picture of
-:func:`descentlab.report.trace.plot_paths`, drawn step by step.
+:func:`descentlab.report.trace.plot_paths`, drawn step by step (a diverged path's × appears at its step).
 
 The landscape (contours, legend, axes) is drawn once; each frame restores it and draws only the moving paths
 (matplotlib blitting on the Agg canvas), which is ~10× faster than redrawing the figure per frame
@@ -17,7 +17,7 @@ from matplotlib.colors import to_rgb
 from PIL import Image
 
 from descentlab.report import style
-from descentlab.report.trace import draw_landscape, mark_start, new_figure, path_xy
+from descentlab.report.trace import cross_style, draw_landscape, drawn_xy, exit_point, mark_start, new_figure
 from descentlab.tasks.functions import TestFunction
 from descentlab.trajectories import Traced
 
@@ -38,7 +38,7 @@ def render_frames(function: TestFunction, traced: Sequence[Traced], frames: int 
     fig, ax = new_figure(function, len(traced), dpi)
     canvas = FigureCanvasAgg(fig)
     draw_landscape(ax, function)
-    moving = []
+    moving, crosses = [], []
     for i, t in enumerate(traced):
         s = style.path_style(i)
         ax.plot([], [], lw=1.6, ms=6, label=t.label, **s)  # legend entry only
@@ -46,6 +46,9 @@ def render_frames(function: TestFunction, traced: Sequence[Traced], frames: int 
         head = ax.plot([], [], ms=9, color=s["color"], marker=s["marker"], mec="black", mew=0.8, ls="none",
                        animated=True)[0]
         moving.append((t, trail, head))
+        exit_at = exit_point(ax, function, t)
+        if exit_at is not None:  # shown from the frame of its divergence step on
+            crosses.append((t.diverged_at, ax.plot(*exit_at, animated=True, **cross_style(i))[0]))
     mark_start(ax, function, traced)
     fig.legend(loc="outside right upper", fontsize=style.LEGEND, frameon=False)
     counter = ax.text(0.02, 0.97, "", transform=ax.transAxes, va="top", fontsize=style.SUBTITLE, animated=True,
@@ -57,12 +60,15 @@ def render_frames(function: TestFunction, traced: Sequence[Traced], frames: int 
     for k in frame_steps(longest, frames):
         canvas.restore_region(background)
         for t, trail, head in reversed(moving):  # the first path on top, as in plot_paths
-            x, y = path_xy(function, t, k + 1)
+            x, y = drawn_xy(ax, function, t, k + 1)
             trail.set_data(x, y)
             head.set_data(x[-1:], y[-1:])
             ax.draw_artist(trail)
         for _, _, head in reversed(moving):
             ax.draw_artist(head)
+        for step, cross in crosses:
+            if k >= step:
+                ax.draw_artist(cross)
         counter.set_text(f"step {k}")
         ax.draw_artist(counter)
         images.append(Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3].copy()))
