@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import math
+from pathlib import Path
+
+from rich.console import Console
 
 from descentlab import optim
 from descentlab.cli.common import optimizer_items, parse_float, parse_list, parse_positive_int
@@ -12,7 +15,8 @@ from descentlab.errors import UserError
 from descentlab.experiments import trace as search
 from descentlab.optim import external
 from descentlab.report import trace as tr
-from descentlab.tasks.functions import function_names, get_function
+from descentlab.report.html import check_writable
+from descentlab.tasks.functions import TestFunction, function_names, get_function
 
 NAME = "trace"
 HELP = "Paths of optimizers on a test function (Rosenbrock, Beale, …): table, contour plot, GIF."
@@ -28,6 +32,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--start", help="start point, e.g. --start=-1.5,2 (default: the function's)")
     p.add_argument("--png", help="write the contour plot here")
     p.add_argument("--gif", help="write an animated GIF of the paths here")
+    p.add_argument("--html", help="write an interactive page here: sliders for the learning rate, momentum or β and "
+                                  "the step over precomputed paths of several functions and optimizers (offline)")
     p.add_argument("--verbose", action="store_true",
                    help="print the start, then every iteration: x, f(x), the gradient and the update")
 
@@ -47,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
         if not 0 < rate < math.inf:
             raise UserError(f"--lr {rate:g} must be a finite number > 0")
     start = None if args.start is None else [parse_float(v, "start") for v in parse_list(args.start, "start")]
+    html = None if args.html is None else check_writable(args.html)
     traced = search.trace(function, names, steps=steps, lr=lrs, start=start)
     console = make_console()
     if args.verbose:
@@ -65,4 +72,19 @@ def run(args: argparse.Namespace) -> int:
 
         save_gif(function, traced, args.gif)
         console.print(f"wrote {args.gif}")
+    if html is not None:
+        _write_page(function, steps, html, console)
     return 0
+
+
+def _write_page(function: TestFunction, steps: int, path: Path, console: Console) -> None:
+    """The interactive page: ``function`` first (when 2-D) and the page's other functions, min(steps, 200) steps."""
+    from descentlab.experiments import trace_page
+    from descentlab.report import trace_html
+
+    functions = [f for f in dict.fromkeys(([function.name] if function.dim == 2 else []) + list(
+        trace_page.PAGE_FUNCTIONS))]
+    paths = trace_page.page_paths(functions, steps=min(steps, trace_page.MAX_STEPS))
+    data = trace_html.page_data(paths.functions, paths.lrs, dict(paths.knobs), paths.steps, paths.paths)
+    trace_html.write_page(data, path)
+    console.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB: {paths.n_points} points)")
