@@ -43,7 +43,18 @@ def test_writes_png_and_gif(tmp_path, capsys):
     assert "sgd" in out and "adam" in out and str(gif) in out
 
 
+def test_html_writes_the_interactive_page(tmp_path, capsys):
+    page = tmp_path / "paths.html"
+    assert main(["trace", "--function", "beale", "--optimizers", "sgd", "--lr", "0.01", "--steps", "10", "--html",
+                 str(page)]) == 0
+    text = page.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>") and '"steps":10' in text
+    assert text.index('"name":"beale"') < text.index('"name":"rosenbrock"')  # the asked function comes first
+    assert f"wrote {page}" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("args, message", [
+    (["--html", "/nonexistent-folder/paths.html"], "folder /nonexistent-folder does not exist"),
     (["--function", "banana"], "valid names: square, quadratic, rosenbrock"),
     (["--optimizers", "sgd,adamm"], "unknown optimizer 'adamm'"),
     (["--start", "1,2,3"], "--start has 3 coordinate(s) but rosenbrock takes 2"),
