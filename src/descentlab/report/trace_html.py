@@ -114,7 +114,7 @@ body { font-family: system-ui, sans-serif; margin: 1.2em; color: #222; max-width
 h1 { font-size: 1.3em; margin: 0 0 0.3em; }
 .about { color: #666; font-size: 0.85em; margin: 0 0 1em; }
 .wrap { display: flex; gap: 1.5em; flex-wrap: wrap; align-items: flex-start; }
-.controls { min-width: 260px; }
+.controls { flex: 0 0 320px; }
 .controls label { display: block; margin: 0.8em 0 0.2em; font-weight: 600; font-size: 0.9em; }
 .controls input[type=range], .controls select { width: 100%; }
 .value { font-weight: normal; color: #444; }
@@ -137,7 +137,10 @@ diverging path leaves the picture.</p>
 <input type="range" id="knob" min="0" step="1">
 <label for="step">step <span class="value" id="step-value"></span></label>
 <input type="range" id="step" min="0" step="1">
+<label><input type="checkbox" id="others" checked> show the other learning rates (grey)</label>
 <div id="readout"></div>
+<p class="about">Try: gradient descent on the narrow valley, raising the learning rate until it zig-zags and
+diverges; momentum μ from 0 to 0.95 there; Adam with β₁ = 0 and 0.9 on Rosenbrock; the step slider to replay.</p>
 </div></div>
 <script type="application/json" id="paths-data">{{DATA}}</script>
 <script>
@@ -194,10 +197,16 @@ function draw() {
   const shown = diverged ? n : Math.min(s.step + 1, path.div === null ? n : path.div);
   const X = (k) => path.xy[2 * k] / 10, Y = (k) => path.xy[2 * k + 1] / 10;
   ctx.save();
+  if ($("others").checked) {  // the same knob at every other learning rate, up to the same step
+    ctx.lineWidth = 1; ctx.strokeStyle = "rgba(0, 0, 0, 0.3)";
+    s.f.paths[s.opt.name].forEach((row, i) => {
+      if (i === s.lr) return;
+      const p = row[s.knob], m = Math.min(s.step + 1, p.xy.length / 2);
+      polyline(p.xy, m);
+    });
+  }
   ctx.lineWidth = 2.2; ctx.strokeStyle = "#e6194b"; ctx.lineJoin = "round";
-  ctx.beginPath();
-  for (let k = 0; k < shown; k++) { if (k === 0) ctx.moveTo(X(k), Y(k)); else ctx.lineTo(X(k), Y(k)); }
-  ctx.stroke();
+  polyline(path.xy, shown);
   const last = shown - 1;
   if (diverged) {
     ctx.strokeStyle = "#000"; ctx.lineWidth = 5; crossAt(X(last), Y(last), 8);
@@ -224,13 +233,21 @@ function draw() {
     box.height].map(Math.round).join(",")});
 }
 
+function polyline(xy, m) {  // the first m points of a path (tenths of a pixel)
+  ctx.beginPath();
+  for (let k = 0; k < m; k++) {
+    if (k === 0) ctx.moveTo(xy[0] / 10, xy[1] / 10); else ctx.lineTo(xy[2 * k] / 10, xy[2 * k + 1] / 10);
+  }
+  ctx.stroke();
+}
+
 function crossAt(x, y, r) {
   ctx.beginPath();
   ctx.moveTo(x - r, y - r); ctx.lineTo(x + r, y + r); ctx.moveTo(x - r, y + r); ctx.lineTo(x + r, y - r);
   ctx.stroke();
 }
 
-for (const id of ["function", "optimizer", "lr", "knob", "step"]) {
+for (const id of ["function", "optimizer", "lr", "knob", "step", "others"]) {
   $(id).addEventListener("input", draw);
   $(id).addEventListener("change", draw);
 }
