@@ -32,8 +32,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--start", help="start point, e.g. --start=-1.5,2 (default: the function's)")
     p.add_argument("--png", help="write the contour plot here")
     p.add_argument("--gif", help="write an animated GIF of the paths here")
-    p.add_argument("--html", help="write an interactive page here: sliders for the learning rate, momentum or β and "
-                                  "the step over precomputed paths of several functions and optimizers (offline)")
+    p.add_argument("--html", help="write an interactive offline page here: sliders for the learning rate, momentum "
+                                  "or β and the step over paths precomputed for the page's own functions (--function "
+                                  "first) and optimizers, up to 200 steps")
     p.add_argument("--verbose", action="store_true",
                    help="print the start, then every iteration: x, f(x), the gradient and the update")
 
@@ -82,8 +83,7 @@ def _write_page(function: TestFunction, steps: int, path: Path, console: Console
     from descentlab.experiments import trace_page
     from descentlab.report import trace_html
 
-    functions = [f for f in dict.fromkeys(([function.name] if function.dim == 2 else []) + list(
-        trace_page.PAGE_FUNCTIONS))]
+    functions = list(dict.fromkeys([function.name] * (function.dim == 2) + list(trace_page.PAGE_FUNCTIONS)))
     paths = trace_page.page_paths(functions, steps=min(steps, trace_page.MAX_STEPS))
     data = trace_html.page_data(paths.functions, paths.lrs, dict(paths.knobs), paths.steps, paths.paths)
     trace_html.write_page(data, path)

@@ -72,17 +72,14 @@ def edge_warnings(traced: Sequence[Traced], grid: Sequence[float] = LR_GRID) -> 
         if not t.lr_picked or lo == hi or t.lr not in (lo, hi):
             continue
         searched = f"the searched grid {lo:g} … {hi:g}"
+        up = t.lr == hi and not t.diverged
         if t.diverged:
-            what, factors, way = f"diverged at every learning rate of {searched}", (1 / 30, 1 / 10, 1 / 3, 1), "smaller"
-        elif t.lr == hi:
-            what, factors, way = f"'s learning rate {hi:g} is the largest of {searched}", (1, 3, 10, 30), "larger"
+            what = f" diverged at every learning rate of {searched}"
         else:
-            what, factors, way = f"'s learning rate {lo:g} is the smallest of {searched}", (1 / 30, 1 / 10, 1 / 3, 1), \
-                "smaller"
-        rates = ",".join(f"{t.lr * f:.3g}" for f in factors)
-        sep = "" if what.startswith("'") else " "
-        out.append(f"warning: {t.optimizer}{sep}{what}; a {way} one may be better: compare with "
-                   f"--optimizers {t.optimizer} --lr {rates}")
+            what = f"'s learning rate {t.lr:g} is the {'largest' if up else 'smallest'} of {searched}"
+        rates = ",".join(f"{t.lr * f:.3g}" for f in ((1, 3, 10, 30) if up else (1 / 30, 1 / 10, 1 / 3, 1)))
+        out.append(f"warning: {t.optimizer}{what}; a {'larger' if up else 'smaller'} one may be better: compare "
+                   f"with --optimizers {t.optimizer} --lr {rates}")
     return out
 
 

@@ -121,7 +121,7 @@ def trace_batch(function: TestFunction, name: str, configs: Sequence[tuple[float
         bad = torch.nonzero(~finite)
         cut = int(bad[0]) if len(bad) else None  # kept, as minimize keeps its first non-finite entry
         n = steps + 1 if cut is None else cut + 1
-        path = Trajectory(pos[i, :n], val[i, :n], name, {k: v for k, v in hypers[i].items()}, cut)
+        path = Trajectory(pos[i, :n], val[i, :n], name, dict(hypers[i]), cut)
         out.append(Traced(name, lr, path, escaped_at=escape_step(function, path)))
     return out
 
