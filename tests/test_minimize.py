@@ -185,3 +185,9 @@ def test_escape_step_is_where_a_climbing_path_leaves_the_window_for_good() -> No
     assert escape_step(square, minimize(square.fn, [3.0], lr=1.0, steps=20)) is None  # ±3 forever: inside
     # the saddle's descent leaves the window downhill: not divergence
     assert escape_step(saddle, minimize(saddle.fn, saddle.start, lr=0.1, steps=200)) is None
+
+
+def test_a_schedule_sets_each_updates_learning_rate():
+    path = minimize(lambda x: (x**2).sum(), 1.0, "sgd", lr=0.5, steps=3, schedule=[0.1, 0.2, 0.3].__getitem__)
+    # x ← x − η_k · 2x with η = 0.1, 0.2, 0.3 (the constructor's lr=0.5 is never used)
+    torch.testing.assert_close(path.positions, torch.tensor([1.0, 0.8, 0.48, 0.192], dtype=torch.float64))

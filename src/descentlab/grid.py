@@ -4,12 +4,17 @@ reads them back (:mod:`descentlab.report.sweep`), neither of which imports the o
 
 A grid name is a hyperparameter name, except ``beta1`` / ``beta2``, which set one element of ``betas``
 (:data:`BETAS`). A *variant* is an optimizer at one combination of grid values: ``"adam (beta1=0.8)"``.
+
+A list of items written ``NAME(key=value,...)`` (``--optimizers``, ``--schedule``) is split at the commas outside
+parentheses by :func:`split_items`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from descentlab.errors import UserError
 
 BETAS = {"beta1": 0, "beta2": 1}  # names that set one element of ``betas``
 
@@ -52,3 +57,23 @@ def variant_label(optimizer: str, values: Mapping[str, Any]) -> str:
     if not values:
         return optimizer
     return f"{optimizer} ({', '.join(f'{k}={v:g}' if isinstance(v, float) else f'{k}={v}' for k, v in values.items())})"
+
+
+def split_items(text: str) -> list[str]:
+    """``"adam(lr=1e-3,betas=(0.9,0.99)),sgd"`` → ``["adam(lr=1e-3,betas=(0.9,0.99))", "sgd"]``: commas inside
+    parentheses stay."""
+    items, depth, current = [], 0, []
+    for ch in text:
+        if ch == "," and depth == 0:
+            items.append("".join(current).strip())
+            current = []
+            continue
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth < 0:
+            raise UserError(f"unbalanced ')' in {text!r}")
+        current.append(ch)
+    if depth:
+        raise UserError(f"unbalanced '(' in {text!r}")
+    items.append("".join(current).strip())
+    return items

@@ -38,6 +38,7 @@ from torch import Tensor
 from descentlab import optim
 from descentlab.errors import UserError
 from descentlab.optim.capabilities import averaged_iterate
+from descentlab.schedules.adapter import write_value
 
 if TYPE_CHECKING:
     from descentlab.tasks.functions import TestFunction
@@ -86,11 +87,13 @@ class Traced:
     trajectory: Trajectory
     lr_picked: bool = False
     escaped_at: int | None = None
+    schedule: str | None = None  # the learning-rate schedule's label; None: a constant lr
 
     @property
     def label(self) -> str:
         diverged = ", diverged" if self.diverged else ""
-        return f"{self.optimizer} (lr={self.lr:.3g}{diverged})"
+        schedule = f", {self.schedule}" if self.schedule else ""
+        return f"{self.optimizer} (lr={self.lr:.3g}{schedule}{diverged})"
 
     @property
     def diverged_at(self) -> int | None:
@@ -152,7 +155,7 @@ def steps_to_minimum(function: TestFunction, traced: Traced, tol: float = REACHE
 
 def minimize(fn: Callable[[Tensor], Tensor], x0: float | Sequence[float] | Tensor, optimizer: str | type[
         torch.optim.Optimizer] = "sgd", lr: float = 0.1, steps: int = 100, *, dtype: torch.dtype = torch.float64,
-             **hyper: Any) -> Trajectory:
+             schedule: Callable[[int], float] | None = None, **hyper: Any) -> Trajectory:
     """Run ``steps`` updates of ``optimizer`` on ``fn`` from ``x0``; return the :class:`Trajectory`.
 
     ``optimizer`` is a registry name (``descentlab.optim.names()``) or an optimizer class; ``lr`` and ``hyper``
@@ -162,6 +165,10 @@ def minimize(fn: Callable[[Tensor], Tensor], x0: float | Sequence[float] | Tenso
     A number or a vector is optimized as a ``1 × n`` matrix (``fn`` still sees it in ``x0``'s shape): the same
     for every elementwise rule, and what lets a matrix rule act on it: Muon would otherwise hand a vector to its
     AdamW half, which ignores ``lr``.
+
+    ``schedule``: a ``step -> lr`` callable (:mod:`descentlab.schedules`); update ``k`` (0-based) then uses
+    ``schedule(k)`` in every param group, written as the trainers write it
+    (:func:`~descentlab.schedules.adapter.write_value`).
     """
     if not callable(fn):
         raise UserError(f"minimize: fn must be callable, got {type(fn).__name__}")
@@ -197,6 +204,9 @@ def minimize(fn: Callable[[Tensor], Tensor], x0: float | Sequence[float] | Tenso
             break
         gradients.append(grad.detach().clone().view(shape))
         x.grad = grad
+        if schedule is not None:
+            for group in opt.param_groups:
+                write_value(group, "lr", None, float(schedule(k)))
         opt.step()
 
     grads = torch.stack(gradients) if gradients else start.detach().new_zeros((0, *shape))

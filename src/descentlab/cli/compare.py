@@ -22,6 +22,7 @@ from descentlab.cli.task_args import add_task_arguments, task_from
 from descentlab.experiments.compare import CompareSpec
 from descentlab.experiments.executors import make_executor
 from descentlab.experiments.runner import Trial, open_experiment
+from descentlab.schedules.spec import SCHEDULE_HELP, schedule_list
 from descentlab.store import Store
 from descentlab.train import RunResult
 
@@ -35,6 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", help="epochs per run (default: the task's)")
     p.add_argument("--batch-size", help="B, 1, 'full' or a list such as full,1,32 (default: the preset's/task's)")
     p.add_argument("--lr", help="learning rate for every optimizer (default: the preset's)")
+    p.add_argument("--schedule", help=SCHEDULE_HELP + " (default: a constant lr)")
     p.add_argument("--seeds", default="1", help="number of seeds per configuration (default 1)")
     p.add_argument("--preset", default="torch", choices=("torch", "keras"), help="defaults to start from")
     p.add_argument("--data-dir", help="where MNIST / Fashion-MNIST files are (else searched and downloaded)")
@@ -56,6 +58,7 @@ def spec_from(args: argparse.Namespace) -> CompareSpec:
         seeds=parse_positive_int(args.seeds, "seeds"),
         preset=args.preset,
         data_dir=args.data_dir,
+        schedules=tuple(s.label for s in schedule_list(args.schedule)) if args.schedule else (),
     )
 
 
@@ -69,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
                                       seed=configs[0].data_seed)
     with Store(args.store) as store:
         experiment_id, todo, done = open_experiment(store, "compare", spec.to_dict(), configs, fresh=args.fresh)
-        console.print(f"[bold]{spec.task}[/]: {', '.join(spec.optimizers)} — {len(configs)} runs"
+        scheduled = f" × schedules {', '.join(spec.to_dict()['schedules'])}" if spec.schedules else ""
+        console.print(f"[bold]{spec.task}[/]: {', '.join(spec.optimizers)}{scheduled} — {len(configs)} runs"
                       + (f" ({done} already in the store, resumed)" if done else "")
                       + f" — {splits.x_train.shape[0]} train / {splits.x_val.shape[0]} val / "
                         f"{splits.x_test.shape[0]} test examples")
@@ -102,22 +106,23 @@ def run(args: argparse.Namespace) -> int:
 
 def show_summary(console: Console, store: Store, experiment_id: int) -> list:
     from descentlab.report import data as report_data
-    from descentlab.report.summary import summarize
+    from descentlab.report.summary import group_labels, summarize
 
     groups = summarize(report_data.load(store, experiment_id))
     print_compare_summary(console, groups)
+    names = dict(zip(map(id, groups), group_labels(groups)))
     by_loss = any(g.metric == "loss" for g in groups)  # regression: the lowest val loss wins
     finished = [g for g in groups if (g.final_val_loss if by_loss else g.final_val_acc).n]
     if finished and by_loss:
         best = min(finished, key=lambda g: g.final_val_loss.mean)
-        console.print(f"Best on validation: [bold]{best.optimizer}[/] (batch {best.batch_size}) with "
+        console.print(f"Best on validation: [bold]{names[id(best)]}[/] (batch {best.batch_size}) with "
                       f"{best.final_val_loss.mean:.4g} final val loss; test loss {best.final_test_loss.mean:.4g}.")
     elif finished:
         best = max(finished, key=lambda g: g.final_val_acc.mean)
-        console.print(f"Best on validation: [bold]{best.optimizer}[/] (batch {best.batch_size}) with "
+        console.print(f"Best on validation: [bold]{names[id(best)]}[/] (batch {best.batch_size}) with "
                       f"{best.final_val_acc.mean:.1%} final val acc; test {best.final_test_acc.mean:.1%}.")
     several = len({g.batch_size for g in groups}) > 1
-    missed = [g.optimizer + (f" (batch {g.batch_size})" if several else "")
+    missed = [names[id(g)] + (f" (batch {g.batch_size})" if several else "")
               for g in groups if g.target is not None and not g.reached]
     if missed:
         console.print(f"Never reached the target: {', '.join(dict.fromkeys(missed))}. These are untuned defaults; "

@@ -62,12 +62,17 @@ def _presets() -> Table:
 
 def _schedules() -> Table:
     from descentlab.schedules import SCHEDULES
+    from descentlab.schedules.spec import HORIZON, PEAK, allowed_parameters
 
-    t = Table(title="Schedules (descentlab.schedules.make_schedule)", title_justify="left")
+    t = Table(title="Schedules (--schedule 'NAME(key=value,...)'; descentlab.schedules.make_schedule)",
+              title_justify="left")
     t.add_column("name")
     t.add_column("built by")
+    t.add_column("parameters (a run fills in the peak = its lr, the horizon = its updates)")
     for name, factory in SCHEDULES.items():
-        t.add_row(name, getattr(factory, "__qualname__", str(factory)))
+        filled = {PEAK[name]: "=lr", HORIZON.get(name): "=updates"}
+        params = ", ".join(p + filled.get(p, "") for p in allowed_parameters(name))
+        t.add_row(name, getattr(factory, "__qualname__", str(factory)), params)
     return t
 
 

@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from descentlab.errors import UserError
 from descentlab.experiments.runner import Trial
 from descentlab.jsonable import to_json_data
+from descentlab.schedules.spec import scheduled_label
 from descentlab.train import Callback, RunConfig, RunResult
 
 
@@ -83,7 +84,8 @@ def print_finished_run(console: Console, label: str, result: RunResult, verbose:
 
 
 def label_of(config: RunConfig, *, batch: bool, seed: bool) -> str:
-    parts = [config.optimizer]
+    """``adam``, ``adam (cosine) bs=32 seed=1``: the optimizer, its schedule's label, then what tells runs apart."""
+    parts = [scheduled_label(config.optimizer, getattr(config.schedule, "label", None))]
     if batch:
         parts.append(f"bs={config.batch_size}")
     if seed:
@@ -129,7 +131,8 @@ def print_compare_summary(console: Console, groups: Sequence[Any]) -> None:
     console.print("[bold]Resolved hyperparameters[/]")
     for g in groups:
         batch = f" (batch {g.batch_size})" if many_batches else ""
-        console.print(f"  {g.optimizer}{batch}: {hyperparameter_text(g.hyperparameters)}", highlight=False)
+        schedule = f", schedule {g.schedule}" if g.schedule else ""
+        console.print(f"  {g.optimizer}{batch}: {hyperparameter_text(g.hyperparameters)}{schedule}", highlight=False)
     print_table(console, summary_table(groups))
 
 

@@ -44,6 +44,7 @@ def _runs_table(store, experiment: str):
     from rich.table import Table
 
     from descentlab.report.data import load
+    from descentlab.schedules.spec import scheduled_label
 
     data = load(store, experiment)
     exp = data.experiment
@@ -55,8 +56,9 @@ def _runs_table(store, experiment: str):
     for r in data.runs:
         status = r.status + (f" at step {r.run.diverged_step}" if r.run.diverged_step is not None else "")
         seconds = r.elapsed()
-        table.add_row(str(r.run.id), r.optimizer, str(r.batch_size), f"{r.lr:.3g}" if r.lr is not None else "–",
-                      str(r.seed), status, _pct(r.final("val_acc")), _pct(r.final("test_acc")),
+        table.add_row(str(r.run.id), scheduled_label(r.optimizer, r.schedule), str(r.batch_size),
+                      f"{r.lr:.3g}" if r.lr is not None else "–", str(r.seed), status, _pct(r.final("val_acc")),
+                      _pct(r.final("test_acc")),
                       f"{seconds[-1]:.1f}" if len(seconds) else "–")
     return table
 

@@ -30,6 +30,7 @@ from descentlab.experiments.executors import DEFAULT_GROUP_SIZE, make_executor, 
 from descentlab.experiments.runner import Trial, open_experiment
 from descentlab.experiments.sweep import SweepSpec
 from descentlab.grid import extras_of, variant_label
+from descentlab.schedules.spec import SCHEDULE_HELP, schedule_list, scheduled_label
 from descentlab.store import Store
 from descentlab.train import Callback, RunResult
 
@@ -43,6 +44,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--optimizers", default="sgd,momentum,adam", help="comma-separated optimizer names")
     p.add_argument("--lr", default="1e-4..1", help="learning-rate range LO..HI (default 1e-4..1)")
     p.add_argument("--points", default="8", help="log-spaced learning rates in the range (default 8)")
+    p.add_argument("--schedule", help=SCHEDULE_HELP + "; each learning rate of the range is the peak of each "
+                   "schedule, e.g. --schedule constant,cosine (default: a constant lr)")
     p.add_argument("--seeds", default="1", help="seeds per configuration (default 1)")
     p.add_argument("--epochs", help="epochs per run (default: the task's)")
     p.add_argument("--batch-size", help="B, 1 or 'full' (default: the preset's/task's)")
@@ -99,7 +102,8 @@ def spec_from(args: argparse.Namespace) -> SweepSpec:
         lr_min=lo, lr_max=hi, points=parse_positive_int(args.points, "points"),
         seeds=parse_positive_int(args.seeds, "seeds"),
         epochs=parse_positive_int(args.epochs, "epochs") if args.epochs else None,
-        batch_size=batch[0] if batch else None, preset=args.preset, grid=grid_from(args), data_dir=args.data_dir)
+        batch_size=batch[0] if batch else None, preset=args.preset, grid=grid_from(args), data_dir=args.data_dir,
+        schedules=tuple(s.label for s in schedule_list(args.schedule)) if args.schedule else ())
 
 
 class _Progress(Callback):
@@ -127,7 +131,8 @@ class _Progress(Callback):
 def _run_line(spec: SweepSpec, trial: Trial, result: RunResult) -> str:
     c = trial.config
     extras = extras_of(c.hyperparameters, [name for name, _ in spec.grid])
-    label = f"{variant_label(c.display_name, extras)} lr={c.hyperparameters['lr']:g}"
+    label = scheduled_label(variant_label(c.display_name, extras), getattr(c.schedule, "label", None))
+    label += f" lr={c.hyperparameters['lr']:g}"
     label += f" seed={c.seed}" if spec.seeds > 1 else ""
     if result.status == "diverged":
         return f"{label}: [red]diverged[/] at step {result.diverged_step}"
@@ -164,7 +169,9 @@ def run(args: argparse.Namespace) -> int:
     with Store(args.store) as store:
         experiment_id, todo, done = open_experiment(store, "sweep", spec.to_dict(), configs, fresh=args.fresh)
         console.print(f"[bold]{spec.task}[/]: sweep of {', '.join(spec.optimizers)} over {len(spec.learning_rates())}"
-                      f" learning rates {spec.lr_min:g}..{spec.lr_max:g} × {spec.seeds} seed(s) — {len(configs)} "
+                      f" learning rates {spec.lr_min:g}..{spec.lr_max:g}"
+                      + (f" × schedules {', '.join(spec.to_dict()['schedules'])}" if spec.schedules else "")
+                      + f" × {spec.seeds} seed(s) — {len(configs)} "
                       f"runs" + (f" ({done} already in the store, resumed)" if done else "")
                       + f" — executor {args.executor}" + (", vectorized" if args.vectorize else ""))
         print_solo_note(console, configs, args.vectorize)
@@ -194,7 +201,7 @@ def show_summary(console: Console, store: Store, experiment_id: int, spec: Sweep
     print_table(console, tuning_table([r.summary for r in rows], [r.label for r in rows]))
     print_table(console, sensitivity_table(rows))
     best = best_per_optimizer(rows)
-    if any(r.extras for r in rows):
+    if any(r.extras or r.summary.schedule for r in rows):
         for optimizer, row in best.items():
             s = row.summary
             scores = ((f"val loss {s.best_val_loss.format('.4g')}, test loss {s.test_loss_at_best.format('.4g')}")
@@ -208,8 +215,10 @@ def show_summary(console: Console, store: Store, experiment_id: int, spec: Sweep
         names = [name for name, _ in spec.grid]
         for entry in payload["runs"]:
             hyper = entry["config"].get("hyperparameters", {})
+            schedule = entry["config"].get("schedule")
             entry.update(trial_key=keys[entry["run_id"]], lr=hyper.get("lr"),
-                         variant=variant_label(entry["optimizer"], extras_of(hyper, names)))
+                         variant=scheduled_label(variant_label(entry["optimizer"], extras_of(hyper, names)),
+                                                 schedule.get("label") if isinstance(schedule, dict) else None))
         payload.update(spec=spec.to_dict(), **sweep_json(rows))
         write_json(json_path, payload)
 

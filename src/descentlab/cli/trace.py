@@ -16,6 +16,8 @@ from descentlab.experiments import trace as search
 from descentlab.optim import external
 from descentlab.report import trace as tr
 from descentlab.report.html import check_writable
+from descentlab.schedules import SCHEDULES
+from descentlab.schedules.spec import parse_schedule
 from descentlab.tasks.functions import TestFunction, function_names, get_function
 
 NAME = "trace"
@@ -29,6 +31,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"updates per optimizer (default {search.DEFAULT_STEPS})")
     p.add_argument("--lr", help="learning rate(s) for all, e.g. --lr 0.01,0.1,0.5,1.05 overlays one path per rate "
                                 "(default: each optimizer's best of 1e-4 … 1)")
+    p.add_argument("--schedule", help="learning-rate schedule of every path: NAME or 'NAME(key=value,...)', one of "
+                   + ", ".join(SCHEDULES) + "; its peak is the lr and its horizon --steps unless given, e.g. "
+                   "'cosine(warmup_steps=0.1)' (default: a constant lr)")
     p.add_argument("--start", help="start point, e.g. --start=-1.5,2 (default: the function's)")
     p.add_argument("--png", help="write the contour plot here")
     p.add_argument("--gif", help="write an animated GIF of the paths here")
@@ -55,13 +60,19 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"--lr {rate:g} must be a finite number > 0")
     start = None if args.start is None else [parse_float(v, "start") for v in parse_list(args.start, "start")]
     html = None if args.html is None else check_writable(args.html)
-    traced = search.trace(function, names, steps=steps, lr=lrs, start=start)
+    schedule = None
+    if args.schedule is not None:
+        schedule = parse_schedule(args.schedule)
+        schedule.resolve((lrs or [1.0])[0], steps)  # a parameter the schedule refuses fails here, before any path
+    traced = search.trace(function, names, steps=steps, lr=lrs, start=start, schedule=schedule)
     console = make_console()
     if args.verbose:
         for t in traced:
             if len(traced) > 1:
                 print(f"{t.label}:")
             print("\n".join(tr.verbose_lines(t)))
+    if schedule is not None:
+        console.print(f"schedule {schedule.label}: its peak is each path's lr, over {steps} steps", highlight=False)
     print_table(console, tr.summary_table(function, traced))
     for warning in search.edge_warnings(traced):
         console.print(warning, markup=False, highlight=False, soft_wrap=True)

@@ -30,6 +30,7 @@ import torch
 
 from descentlab.errors import UserError
 from descentlab.experiments.runner import Trial, summary_of, train_stored
+from descentlab.experiments.scheduling import step_logging
 from descentlab.store import Store
 from descentlab.train import Callback, RunConfig, RunResult, train
 
@@ -61,14 +62,16 @@ def plan_groups(trials: Sequence[Trial], *, vectorize: bool, group_size: int = D
 
 def train_group(configs: Sequence[RunConfig], splits: Any, *, device: str = "cpu", vectorize: bool = True
                 ) -> list[RunResult]:
-    """Train a group: in one vectorized pass when there are several and they can share one, else one by one."""
+    """Train a group: in one vectorized pass when there are several and they can share one, else one by one.
+    Runs with a schedule log their updates (:func:`~descentlab.experiments.scheduling.step_logging`)."""
     vec = vectorized_trainer() if vectorize and len(configs) > 1 else None
+    logging = step_logging(configs)
     if vec is not None:
         try:
-            return vec.train_vectorized(configs, splits=splits, device=device)
+            return vec.train_vectorized(configs, splits=splits, device=device, **logging)
         except UserError:  # e.g. a model with buffers: train these one by one instead
             pass
-    return [train(c, splits=splits, device=device) for c in configs]
+    return [train(c, splits=splits, device=device, **logging) for c in configs]
 
 
 def store_result(store: Store, experiment_id: int, trial: Trial, result: RunResult) -> int:
@@ -76,7 +79,8 @@ def store_result(store: Store, experiment_id: int, trial: Trial, result: RunResu
     c = trial.config
     return store.record_run(experiment_id, trial.key, task=c.task, optimizer=c.display_name, seed=c.seed,
                             config=c.to_dict(), epochs=result.epochs, status=result.status,
-                            summary=summary_of(result), diverged_step=result.diverged_step)
+                            summary=summary_of(result), diverged_step=result.diverged_step,
+                            steps=result.steps or ())
 
 
 def _check_device(device: str) -> None:
@@ -110,7 +114,8 @@ class LocalExecutor:
             if trained is None:  # one by one: a run whose code raises is stored failed, the others go on
                 for trial in group:
                     result = train_stored(trial, store=store, experiment_id=experiment_id, splits=splits,
-                                          device=self.device, callbacks=callbacks(trial))
+                                          device=self.device, callbacks=callbacks(trial),
+                                          **step_logging([trial.config]))
                     on_result(trial, result)
                     results.append(result)
                 continue
@@ -133,7 +138,7 @@ def _ray_task(configs: list[RunConfig], splits: Any, device: str, vectorize: boo
     """Body of one Ray task: train a group, return plain results (no model) in the group's order."""
     torch.set_num_threads(max(1, threads))
     return [{"status": r.status, "epochs": r.epochs, "diverged_step": r.diverged_step,
-             "time_to_target": r.time_to_target, "engine": r.engine}
+             "time_to_target": r.time_to_target, "engine": r.engine, "steps": r.steps}
             for r in train_group(configs, splits, device=device, vectorize=vectorize)]
 
 
@@ -195,7 +200,7 @@ class RayExecutor:
                     raise
                 for trial, p in zip(group, plain):
                     result = RunResult(trial.config, p["status"], p["epochs"], p["diverged_step"], p["time_to_target"],
-                                       engine=p["engine"])
+                                       engine=p["engine"], steps=p["steps"])
                     store_result(store, experiment_id, trial, result)
                     on_result(trial, result)
                     results.append(result)

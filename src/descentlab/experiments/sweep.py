@@ -1,8 +1,12 @@
 """``sweep``: each optimizer over a log-spaced range of learning rates (× seeds × listed hyperparameter values).
 
 :class:`SweepSpec` is what the user asked for; :meth:`SweepSpec.configs` resolves it into one RunConfig per
-trial, in the order optimizer → learning rate → extra hyperparameter values → seed. Learning rates are
+trial, in the order optimizer → schedule → learning rate → extra hyperparameter values → seed. Learning rates are
 ``np.geomspace(lo, hi, points)`` rounded to 4 significant digits, so they print and hash cleanly.
+
+Schedules (``schedules``, e.g. ``("constant", "cosine")``) are crossed with the learning rates: each rate is the
+peak of each schedule, resolved per run (:mod:`descentlab.experiments.scheduling`); every schedule is a variant
+of its own, with its own chosen learning rate.
 
 Extra hyperparameters (``grid``) are lists of values crossed with the learning rates, e.g.
 ``(("momentum", (0.8, 0.9)),)``. ``beta1`` / ``beta2`` set one element of ``betas`` (:mod:`descentlab.grid`). An
@@ -22,8 +26,10 @@ import numpy as np
 from descentlab import optim
 from descentlab.errors import UserError
 from descentlab.experiments.presets import get_preset
+from descentlab.experiments.scheduling import scheduler
 from descentlab.grid import apply, has
 from descentlab.optim import external
+from descentlab.schedules.spec import schedule_list
 from descentlab.tasks import get_task
 from descentlab.train import RunConfig
 
@@ -60,14 +66,18 @@ class SweepSpec:
     preset: str = "torch"
     grid: tuple[tuple[str, tuple[Any, ...]], ...] = ()  # extra hyperparameters: (name, values)
     data_dir: str | None = None
+    schedules: tuple[str, ...] = ()  # learning-rate schedules crossed with the rates (none: constant lr)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "task": self.task, "optimizers": list(self.optimizers), "lr_min": self.lr_min, "lr_max": self.lr_max,
             "points": self.points, "seeds": self.seeds, "epochs": self.epochs, "batch_size": self.batch_size,
             "preset": self.preset, "grid": {name: list(values) for name, values in self.grid},
             "target_val_acc": get_task(self.task).target_val_acc,  # the report reads it from here
         }  # data_dir left out: where the data lives does not change the experiment
+        if self.schedules:  # absent otherwise: the specs of sweeps made before schedules existed stay the same
+            d["schedules"] = [s.label for s in schedule_list(self.schedules)]
+        return d
 
     def learning_rates(self) -> tuple[float, ...]:
         return learning_rates(self.lr_min, self.lr_max, self.points)
@@ -118,8 +128,12 @@ class SweepSpec:
             if not any(has(r, name) for r in resolved.values()):
                 raise UserError(f"none of {', '.join(self.optimizers)} has a hyperparameter {name!r}")
 
-    def configs(self) -> list[RunConfig]:
+    def configs(self, n_train: int | None = None) -> list[RunConfig]:
+        """Every trial's RunConfig (see the module docstring for the order); ``n_train`` as in
+        :meth:`descentlab.experiments.compare.CompareSpec.configs`."""
         self._check()
+        schedules = schedule_list(self.schedules) or (None,)
+        scheduled = scheduler(self.task, self.data_dir, n_train)
         task, preset = get_task(self.task), get_preset(self.preset)
         applicable = self.applicable()
         batch_size = self.batch_size or preset.batch_size or task.default_batch_size
@@ -131,10 +145,11 @@ class SweepSpec:
             resolved, names = resolved_all[item], applicable[item]
             given = external.parse_item(item)[1]
             label = external.format_item(entry.name, given) if given else None
-            for lr in self.learning_rates():
+            for schedule, lr in itertools.product(schedules, self.learning_rates()):
                 for values in itertools.product(*(grid[n] for n in names)):
                     hyper = apply({**base, "lr": lr}, resolved, dict(zip(names, values)))
                     for seed in range(self.seeds):
-                        out.append(RunConfig.build(task, entry.name, hyper, epochs=self.epochs,
-                                                   batch_size=batch_size, seed=seed, init=preset.init, label=label))
+                        config = RunConfig.build(task, entry.name, hyper, epochs=self.epochs,
+                                                 batch_size=batch_size, seed=seed, init=preset.init, label=label)
+                        out.append(scheduled(config, schedule))
         return out

@@ -6,8 +6,9 @@ learning rate is given, each optimizer gets the best of :data:`LR_GRID` on the f
 final value among the runs that did not diverge (ties go to the smaller rate); :func:`edge_warnings` says when
 that pick sits at an edge of the grid. Several given learning rates trace each optimizer once per rate. A run
 diverged when a point or value became non-finite or when it left the plot window for good while climbing
-(:func:`~descentlab.trajectories.escape_step`). The paths come back as :class:`~descentlab.trajectories.Traced`;
-:mod:`descentlab.report.trace` tabulates and draws them.
+(:func:`~descentlab.trajectories.escape_step`). With a schedule (:class:`~descentlab.schedules.spec.ScheduleSpec`),
+each learning rate is the schedule's peak and its horizon the number of steps. The paths come back as
+:class:`~descentlab.trajectories.Traced`; :mod:`descentlab.report.trace` tabulates and draws them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 import torch
 
 from descentlab.errors import UserError
+from descentlab.schedules.spec import ScheduleSpec
 from descentlab.tasks.functions import TestFunction
 from descentlab.trajectories import Traced, escape_step, minimize
 
@@ -33,31 +35,36 @@ def check_start(function: TestFunction, start: Sequence[float] | None) -> tuple[
 
 
 def run(function: TestFunction, optimizer: str, lr: float, steps: int,
-        start: Sequence[float] | None = None) -> Traced:
-    """One path (``minimize`` optimizes the point as a ``1 × dim`` matrix, so Muon acts on it as a matrix)."""
+        start: Sequence[float] | None = None, schedule: ScheduleSpec | None = None) -> Traced:
+    """One path (``minimize`` optimizes the point as a ``1 × dim`` matrix, so Muon acts on it as a matrix); with
+    ``schedule``, resolved at peak ``lr`` over ``steps`` updates."""
     x0 = torch.tensor(check_start(function, start), dtype=torch.float64)
-    path = minimize(function.fn, x0, optimizer=optimizer, lr=lr, steps=steps)
-    return Traced(optimizer, lr, path, escaped_at=escape_step(function, path))
+    resolved = schedule.resolve(lr, steps) if schedule is not None and steps > 0 else None
+    path = minimize(function.fn, x0, optimizer=optimizer, lr=lr, steps=steps, schedule=resolved)
+    return Traced(optimizer, lr, path, escaped_at=escape_step(function, path),
+                  schedule=schedule.label if schedule is not None else None)
 
 
 def pick_lr(function: TestFunction, optimizer: str, steps: int, start: Sequence[float] | None = None,
-            grid: Sequence[float] = LR_GRID) -> Traced:
+            grid: Sequence[float] = LR_GRID, schedule: ScheduleSpec | None = None) -> Traced:
     """The run with the lowest final value over ``grid`` (diverged runs lose; ties go to the smaller lr)."""
-    runs = [run(function, optimizer, lr, steps, start) for lr in sorted(grid)]
+    runs = [run(function, optimizer, lr, steps, start, schedule) for lr in sorted(grid)]
     best = min(runs, key=lambda r: r.final_value)  # all diverged: the smallest lr, marked diverged
-    return Traced(best.optimizer, best.lr, best.trajectory, lr_picked=True, escaped_at=best.escaped_at)
+    return Traced(best.optimizer, best.lr, best.trajectory, lr_picked=True, escaped_at=best.escaped_at,
+                  schedule=best.schedule)
 
 
 def trace(function: TestFunction, optimizers: Sequence[str], steps: int = DEFAULT_STEPS,
           lr: float | Sequence[float] | None = None, start: Sequence[float] | None = None,
-          grid: Sequence[float] = LR_GRID) -> list[Traced]:
+          grid: Sequence[float] = LR_GRID, schedule: ScheduleSpec | None = None) -> list[Traced]:
     """Each optimizer from the same start for the same number of steps: at the best of ``grid`` (``lr`` None),
-    at ``lr``, or once per rate of a sequence ``lr`` (optimizer-major: every rate of the first optimizer first)."""
+    at ``lr``, or once per rate of a sequence ``lr`` (optimizer-major: every rate of the first optimizer first);
+    with ``schedule`` (its peak: that lr) when given."""
     start = check_start(function, start)
     if lr is None:
-        return [pick_lr(function, name, steps, start, grid) for name in optimizers]
+        return [pick_lr(function, name, steps, start, grid, schedule) for name in optimizers]
     lrs = [lr] if isinstance(lr, (int, float)) else list(lr)
-    return [run(function, name, rate, steps, start) for name in optimizers for rate in lrs]
+    return [run(function, name, rate, steps, start, schedule) for name in optimizers for rate in lrs]
 
 
 def edge_warnings(traced: Sequence[Traced], grid: Sequence[float] = LR_GRID) -> list[str]:

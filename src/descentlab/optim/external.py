@@ -40,6 +40,7 @@ from typing import Any
 import torch
 
 from descentlab.errors import UserError
+from descentlab.grid import split_items  # noqa: F401 - external.split_items, the one splitter
 
 _JSON_SCALARS = (bool, int, float, str, type(None))
 
@@ -47,26 +48,6 @@ _JSON_SCALARS = (bool, int, float, str, type(None))
 def is_reference(name: str) -> bool:
     """Whether ``name`` names an object by module or file (``module:Name``, ``file.py:Name``), not a registry name."""
     return ":" in name
-
-
-def split_items(text: str) -> list[str]:
-    """``"adam(lr=1e-3,betas=(0.9,0.99)),sgd"`` → ``["adam(lr=1e-3,betas=(0.9,0.99))", "sgd"]``: commas inside
-    parentheses stay."""
-    items, depth, current = [], 0, []
-    for ch in text:
-        if ch == "," and depth == 0:
-            items.append("".join(current).strip())
-            current = []
-            continue
-        depth += ch == "("
-        depth -= ch == ")"
-        if depth < 0:
-            raise UserError(f"unbalanced ')' in {text!r}")
-        current.append(ch)
-    if depth:
-        raise UserError(f"unbalanced '(' in {text!r}")
-    items.append("".join(current).strip())
-    return items
 
 
 def parse_item(item: str) -> tuple[str, dict[str, Any]]:

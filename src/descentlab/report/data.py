@@ -20,10 +20,12 @@ from descentlab.store import Experiment, Run, Store
 
 @dataclass(frozen=True)
 class RunData:
-    """A stored run and its epochs (dicts with ``"epoch"`` and the metrics, in epoch order)."""
+    """A stored run, its epochs (dicts with ``"epoch"`` and the metrics, in epoch order) and its logged updates
+    (dicts with ``"step"``, ``"lr"``, ``"loss"``, in step order; empty when the run logged none)."""
 
     run: Run
     epochs: list[dict[str, Any]] = field(default_factory=list)
+    steps: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def optimizer(self) -> str:
@@ -50,6 +52,16 @@ class RunData:
     def lr(self) -> float | None:
         lr = self.hyperparameters.get("lr", self.config.get("lr"))
         return float(lr) if isinstance(lr, (int, float)) and not isinstance(lr, bool) else None
+
+    @property
+    def schedule(self) -> str | None:
+        """The learning-rate schedule's label (``"cosine(warmup_steps=0.1)"``): the label it was given, else its
+        type; None for a constant learning rate."""
+        described = self.config.get("schedule")
+        if not isinstance(described, Mapping):
+            return None
+        label = described.get("label", described.get("type"))
+        return str(label) if label is not None else None
 
     @property
     def batch_size(self) -> int | str | None:
@@ -127,7 +139,7 @@ class ExperimentData:
 def load(store: Store, experiment: int | str) -> ExperimentData:
     """An experiment (an id or ``"last"``) with all its runs and their epochs; UserError if there is no such id."""
     exp = store.experiment(experiment)
-    return ExperimentData(exp, [RunData(run, store.epochs(run.id)) for run in store.runs(exp.id)])
+    return ExperimentData(exp, [RunData(run, store.epochs(run.id), store.steps(run.id)) for run in store.runs(exp.id)])
 
 
 def batch_label(batch_size: int | str | None) -> str:

@@ -21,6 +21,7 @@ from descentlab.report import plots, style, tables
 from descentlab.report.data import ExperimentData, RunData, batch_label
 from descentlab.report.summary import GroupSummary, SweepSummary, group_labels, summarize, sweep_summaries
 from descentlab.report.tables import Table
+from descentlab.schedules.spec import scheduled_label
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,10 @@ def build_report(data: ExperimentData, *, dpi: int = 100, figures: bool = True) 
             "rate, mean ± std over seeds; the circled point is the rate chosen on validation, × marks rates where a "
             "seed diverged.", plots.lr_sensitivity(sweeps, colors=colors, metric="val_loss" if by_loss else "val_acc"))
         curve_runs = _best_runs(data, sweeps)
-    by = (lambda r: f"{r.optimizer} · {batch_label(r.batch_size)}") if several_batches else None
-    if any(s.fixed for s in sweeps):  # variants of one optimizer are curves of their own
+    def by(r: RunData) -> str:  # a schedule's runs are curves of their own: "adam (cosine)"
+        name = scheduled_label(r.optimizer, r.schedule)
+        return f"{name} · {batch_label(r.batch_size)}" if several_batches else name
+    if any(s.fixed or s.schedule for s in sweeps):  # variants of one optimizer are curves of their own
         def by(r: RunData) -> str:
             sweep = _sweep_of(r, sweeps)
             name = sweep.label if sweep is not None else r.optimizer
@@ -91,6 +94,10 @@ def build_report(data: ExperimentData, *, dpi: int = 100, figures: bool = True) 
     if curve_runs:
         add("Loss and accuracy vs epoch", f"Mean over seeds ± 1 std{at}; × marks where a diverged run stopped.",
             plots.training_curves(curve_runs, "epoch", by=by, colors=colors))
+        if any(r.schedule for r in curve_runs):
+            add("Learning-rate schedule", f"The learning rate used at each update{at}, as the runs logged it "
+                "(every update; for long runs an evenly spaced subset), beside the curves above.",
+                plots.lr_schedules(curve_runs, by=by, colors=colors))
         add("Loss and accuracy vs wall-clock time", "Against cumulative training seconds (evaluation excluded).",
             plots.training_curves(curve_runs, "seconds", by=by, colors=colors))
     if several_batches and figures:

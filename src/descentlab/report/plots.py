@@ -100,9 +100,14 @@ def _draw_curves(ax, groups: Mapping[str, Sequence[RunData]], metric: str, x: st
         if len(xs):
             ax.fill_between(xs, mean - std, mean + std, color=color, alpha=style.BAND_ALPHA, lw=0)
         marked += _mark_diverged(ax, runs, metric, x, color)
+    _mark_empty(ax)
+    return marked
+
+
+def _mark_empty(ax) -> None:
+    """"no data" in the middle of axes that have no line with a point."""
     if not any(len(line.get_xdata()) for line in ax.get_lines()):
         ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", va="center", color=style.MUTED)
-    return marked
 
 
 def _group(runs: Sequence[RunData], by: Callable[[RunData], str]) -> dict[str, list[RunData]]:
@@ -164,6 +169,49 @@ def training_curves(runs: Sequence[RunData], x: str = "epoch", *, by: Callable[[
     what = "Loss and accuracy" if len(kinds) > 1 else "Loss"
     fig.suptitle(title or f"{what} vs {'epoch' if x == 'epoch' else 'wall-clock time'}", fontsize=style.SUPTITLE)
     _legend(fig, *_handles(axes[0][0], marked > 0))
+    return fig
+
+
+def schedule_points(run: RunData) -> tuple[np.ndarray, np.ndarray]:
+    """(update, lr) of a run: its logged updates (0-based steps), else the lr of each epoch's last update."""
+    if run.steps:
+        pairs = [(s.get("step"), s.get("lr")) for s in run.steps]
+    else:
+        pairs = [(e.get("steps") - 1 if isinstance(e.get("steps"), int) else None, e.get("lr"))
+                 for e in run.trained_epochs]
+    pairs = [(float(x), float(y)) for x, y in pairs
+             if isinstance(x, (int, float)) and isinstance(y, (int, float)) and math.isfinite(y)]
+    return np.array([x for x, _ in pairs], dtype=float), np.array([y for _, y in pairs], dtype=float)
+
+
+def lr_schedules(runs: Sequence[RunData], *, by: Callable[[RunData], str] | None = None,
+                 colors: Mapping[str, str] | None = None) -> Figure:
+    """The learning rate each group's runs actually used, against the update (0-based): one line per group
+    (``by``, default the optimizer), from its first run with logged updates (the seeds of a group share their
+    schedule); a group with none shows the lr of each epoch's last update as points. Groups whose learning rates
+    are the same at every update share one line, labelled with all their names (``sgd (cosine) = adam (cosine)``)."""
+    by = by or (lambda r: r.optimizer)
+    groups = _group(runs, by)
+    colors = with_colors(list(groups), colors)
+    fig = style.figure(10, 3.6 + 0.25 * len(groups))
+    ax = fig.subplots()
+    style.axes_style(ax)
+    curves: dict[tuple, list[str]] = {}  # identical (updates, lrs) → the labels that share them
+    logged: dict[tuple, bool] = {}
+    for label, members in groups.items():
+        run = next((r for r in members if r.steps), members[0])
+        xs, ys = schedule_points(run)
+        key = (tuple(xs), tuple(ys))
+        curves.setdefault(key, []).append(label)
+        logged[key] = bool(run.steps)
+    for (xs, ys), labels in curves.items():
+        ax.plot(xs, ys, color=colors[labels[0]], lw=style.LINE, label=" = ".join(labels),
+                marker=None if logged[(xs, ys)] else "o", ms=4)
+    _mark_empty(ax)
+    ax.set_xlabel("update (0-based)")
+    ax.set_ylabel("learning rate")
+    ax.set_title("Learning rate vs update", fontsize=style.AXES_TITLE)
+    _legend(fig, *ax.get_legend_handles_labels(), loc="outside lower center")  # long labels: below, not beside
     return fig
 
 

@@ -1,10 +1,11 @@
 """The numbers the tables show, computed from store records only.
 
 - :func:`summarize` — one :class:`GroupSummary` per group of runs that differ only in their seed (same optimizer,
-  batch size and hyperparameters), in first-seen order.
+  batch size, hyperparameters and learning-rate schedule), in first-seen order.
 - :func:`sweep_summaries` — per (optimizer, batch size, variant): the learning rate chosen on validation, the
   test accuracy at that rate and the tuning budget (:class:`SweepSummary`). A variant is one setting of the other
-  hyperparameters (``--momentum 0.8,0.9`` gives two); they are summarized apart, never averaged together.
+  hyperparameters (``--momentum 0.8,0.9`` gives two), or one schedule of several (``--schedule constant,cosine``);
+  they are summarized apart, never averaged together, and their labels name them (``adam (cosine)``).
 
 Conventions, written once:
 
@@ -31,6 +32,7 @@ from typing import Any
 
 from descentlab.grid import variant_label
 from descentlab.report.data import ExperimentData, RunData, finite
+from descentlab.schedules.spec import scheduled_label
 from descentlab.store import canonical_json
 
 
@@ -93,6 +95,7 @@ class GroupSummary:
     best_val_loss: Stat = field(default_factory=lambda: Stat.of([]))
     final_test_loss: Stat = field(default_factory=lambda: Stat.of([]))
     metric: str = "accuracy"  # or "loss": the task's measure (see the module docstring)
+    schedule: str | None = None  # the learning-rate schedule's label; None: a constant lr
 
     @property
     def lr(self) -> float | None:
@@ -132,21 +135,24 @@ class SweepSummary:
     best_val_loss: Stat = field(default_factory=lambda: Stat.of([]))
     test_loss_at_best: Stat = field(default_factory=lambda: Stat.of([]))
     metric: str = "accuracy"  # or "loss": the rate was chosen by the lowest val loss
+    schedule: str | None = None  # the learning-rate schedule's label; None: a constant lr
 
     @property
     def label(self) -> str:
-        """``"sgd"``, or ``"sgd (momentum=0.9)"`` for one of several variants."""
-        return variant_label(self.optimizer, dict(self.fixed))
+        """``"sgd"``, ``"sgd (momentum=0.9)"`` for one of several variants, ``"sgd (momentum=0.9, cosine)"`` with a
+        schedule."""
+        return scheduled_label(variant_label(self.optimizer, dict(self.fixed)), self.schedule)
 
     def holds(self, run: RunData) -> bool:
-        """Whether ``run`` belongs to this summary's optimizer, batch size and variant (at any lr)."""
+        """Whether ``run`` belongs to this summary's optimizer, batch size, variant and schedule (at any lr)."""
         return (run.optimizer == self.optimizer and canonical_json(run.batch_size) == canonical_json(self.batch_size)
-                and all(canonical_json(run.hyperparameters.get(k)) == canonical_json(v) for k, v in self.fixed))
+                and all(canonical_json(run.hyperparameters.get(k)) == canonical_json(v) for k, v in self.fixed)
+                and run.schedule == self.schedule)
 
 
-def group_key(run: RunData) -> tuple[str, str, str]:
+def group_key(run: RunData) -> tuple[str, str, str, str | None]:
     """Runs with equal keys differ only by seed."""
-    return run.optimizer, canonical_json(run.batch_size), canonical_json(run.hyperparameters)
+    return run.optimizer, canonical_json(run.batch_size), canonical_json(run.hyperparameters), run.schedule
 
 
 def _groups(runs: Sequence[RunData], key: Callable[[RunData], Any]) -> dict[Any, list[RunData]]:
@@ -234,6 +240,7 @@ def summarize_group(runs: Sequence[RunData], target: float | None = None, metric
         best_val_loss=Stat.of([r.best("val_loss", "min") for r in runs]),
         final_test_loss=Stat.of([r.final("test_loss") for r in runs]),
         metric=metric,
+        schedule=first.schedule,
     )
 
 
@@ -274,7 +281,7 @@ def sweep_summaries(data: ExperimentData | Sequence[RunData]) -> list[SweepSumma
     out = []
     by_optimizer = _groups([r for r in runs if r.lr is not None], lambda r: (r.optimizer, canonical_json(r.batch_size)))
     for group in by_optimizer.values():
-        variants = _groups(group, lambda r: canonical_json(_without_lr(r.hyperparameters)))
+        variants = _groups(group, lambda r: (canonical_json(_without_lr(r.hyperparameters)), r.schedule))
         differing = _differing([members[0].hyperparameters for members in variants.values()])
         for members in variants.values():
             points = []
@@ -303,6 +310,7 @@ def sweep_summaries(data: ExperimentData | Sequence[RunData]) -> list[SweepSumma
                 best_val_loss=best.val_loss if best else Stat.of([]),
                 test_loss_at_best=best.test_loss if best else Stat.of([]),
                 metric=metric,
+                schedule=members[0].schedule,
             ))
     return out
 
@@ -319,11 +327,12 @@ def _differing(settings: Sequence[dict[str, Any]]) -> list[str]:
 
 def group_labels(groups: Sequence[GroupSummary]) -> list[str]:
     """Each group's optimizer, with the hyperparameters (other than lr) that set it apart from the same
-    optimizer's other groups: ``"sgd (momentum=0.9)"``, or just ``"sgd"`` when they differ in lr only."""
+    optimizer's other groups and its schedule: ``"sgd (momentum=0.9)"``, ``"adam (cosine)"``, or just ``"sgd"``
+    when they differ in lr only."""
     differing = {opt: _differing([g.hyperparameters for g in gs])
                  for opt, gs in _groups(groups, lambda g: g.optimizer).items()}
-    return [variant_label(g.optimizer, {k: g.hyperparameters.get(k) for k in differing[g.optimizer]})
-            for g in groups]
+    return [scheduled_label(variant_label(g.optimizer, {k: g.hyperparameters.get(k) for k in differing[g.optimizer]}),
+                            g.schedule) for g in groups]
 
 
 def format_bytes(n: float | None) -> str:

@@ -18,6 +18,7 @@ from descentlab.grid import extras_of, variant_label
 from descentlab.report.data import ExperimentData
 from descentlab.report.summary import LrPoint, Stat, SweepSummary, sweep_summaries
 from descentlab.report.tables import Table
+from descentlab.schedules.spec import scheduled_label
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,8 @@ class SweepRow:
 
     @property
     def label(self) -> str:
-        return variant_label(self.optimizer, self.extras)
+        """``"sgd"``, ``"sgd (momentum=0.9)"``, ``"sgd (momentum=0.9, cosine)"``: the variant and its schedule."""
+        return scheduled_label(variant_label(self.optimizer, self.extras), self.summary.schedule)
 
 
 def grid_names(data: ExperimentData) -> list[str]:

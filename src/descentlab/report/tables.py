@@ -12,6 +12,7 @@ from typing import Any
 
 from descentlab.report.data import ExperimentData, batch_label
 from descentlab.report.summary import GroupSummary, SweepSummary, format_bytes, group_labels
+from descentlab.schedules.spec import scheduled_label
 
 
 @dataclass(frozen=True)
@@ -107,8 +108,8 @@ def summary_table(groups: Sequence[GroupSummary]) -> Table:
 def hyperparameter_table(groups: Sequence[GroupSummary]) -> Table:
     """Resolved hyperparameters of each group (the union of names as columns)."""
     names = list(dict.fromkeys(name for g in groups for name in g.hyperparameters))
-    rows = tuple((g.optimizer, str(g.batch_size), *(value_text(g.hyperparameters[n]) if n in g.hyperparameters else ""
-                                                      for n in names)) for g in groups)
+    rows = tuple((scheduled_label(g.optimizer, g.schedule), str(g.batch_size),
+                  *(value_text(g.hyperparameters[n]) if n in g.hyperparameters else "" for n in names)) for g in groups)
     return Table("Resolved hyperparameters", ("optimizer", "batch", *names), rows)
 
 
@@ -139,7 +140,7 @@ def budget_table(data: ExperimentData) -> Table:
     rows = []
     for name in data.optimizers:
         runs = [r for r in data.runs if r.optimizer == name]
-        trials = len({(str(r.batch_size), str(sorted(r.hyperparameters.items()))) for r in runs})
+        trials = len({(str(r.batch_size), str(sorted(r.hyperparameters.items())), r.schedule) for r in runs})
         rows.append((name, str(trials), str(len(runs)), ", ".join(str(s) for s in sorted({r.seed for r in runs}))))
     return Table("Tuning budget and seeds", ("optimizer", "configurations", "runs", "seeds"), tuple(rows),
                  "no hyperparameter search: each configuration ran as given")
@@ -153,7 +154,7 @@ def diverged_table(data: ExperimentData) -> Table:
             continue
         last = r.trained_epochs[-1]["epoch"] if r.trained_epochs else "–"
         error = (r.run.summary or {}).get("error") if isinstance(r.run.summary, dict) else None
-        rows.append((str(r.run.id), r.optimizer, str(r.seed), batch_label(r.batch_size),
+        rows.append((str(r.run.id), scheduled_label(r.optimizer, r.schedule), str(r.seed), batch_label(r.batch_size),
                      value_text(r.lr) if r.lr is not None else "–", r.status,
                      str(r.run.diverged_step) if r.run.diverged_step is not None else "–", str(last),
                      str(error) if error else "–"))

@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 
 from descentlab.report import style
 from descentlab.report.tables import Table
+from descentlab.schedules.spec import scheduled_label
 from descentlab.tasks.functions import TestFunction
 from descentlab.trajectories import REACHED, Traced, steps_to_minimum
 
@@ -71,8 +72,8 @@ def summary_table(function: TestFunction, traced: Sequence[Traced]) -> Table:
         pos, reached = t.positions, steps_to_minimum(function, t)
         final_x = _fmt_point(pos[-1]) if len(pos) else "—"
         final_f = f"{t.values[-1]:.4g}" if len(pos) and not t.diverged else "—"
-        rows.append((t.optimizer, f"{t.lr:.3g}", final_x, final_f, "—" if reached is None else str(reached),
-                     divergence_text(t)))
+        rows.append((scheduled_label(t.optimizer, t.schedule), f"{t.lr:.3g}", final_x, final_f,
+                     "—" if reached is None else str(reached), divergence_text(t)))
     return Table(f"{function.name}: {function.description}", headers, tuple(rows))
 
 

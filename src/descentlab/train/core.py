@@ -28,6 +28,10 @@ both call it:
   diverged is not reported;
 - **the learning rate of an update** (:func:`lr_at`): the run's schedule at that 0-based update, else its
   constant ``lr``; both trainers write it before the update, so a schedule means the same everywhere;
+- **the updates of a run** (:func:`total_updates`): ``epochs × ceil(n_train / batch size)``, the horizon a
+  schedule is resolved against;
+- **logged updates** (:class:`StepLog`): with ``log_steps``, each kept update's ``{"step", "lr", "loss"}``; a
+  run of more than ``limit`` updates keeps every ``stride``-th one and its last (see :class:`StepLog`);
 - **per-update callbacks**: a :class:`~descentlab.train.callbacks.Callback` that declares ``per_step = True``
   receives ``on_step(step, lr, loss)`` after every update's forward pass, before the update, and may end the
   run there (the learning-rate range test is such a callback).
@@ -74,6 +78,35 @@ def lr_at(config: RunConfig, step: int) -> float | None:
     if config.schedule is not None:
         return float(config.schedule(step))
     return config.hyperparameters.get("lr")
+
+
+def total_updates(config: RunConfig, n: int) -> int:
+    """The updates a run of ``config`` makes over ``n`` training examples: ``epochs × ceil(n / batch size)``."""
+    return config.epochs * -(-n // batch_size_of(config, n))
+
+
+@dataclass(frozen=True)
+class StepLog:
+    """Which updates of a run of ``total`` updates are logged: every one when ``limit`` is ``None`` or
+    ``total ≤ limit``; else the 0-based steps that are multiples of ``stride = ceil(total / (limit − 1))``, and
+    the last one (``total − 1``), at most ``limit`` in all, evenly spaced, the first and the last included.
+    A rule of the step alone, so an interrupted and resumed run logs the same steps."""
+
+    total: int
+    limit: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.limit is not None and (isinstance(self.limit, bool) or self.limit < 2):
+            raise ValueError(f"StepLog: limit must be None or an integer >= 2, got {self.limit!r}")
+
+    @property
+    def stride(self) -> int:
+        if self.limit is None or self.total <= self.limit:
+            return 1
+        return -(-self.total // (self.limit - 1))
+
+    def keeps(self, step: int) -> bool:
+        return step % self.stride == 0 or step == self.total - 1
 
 
 @dataclass

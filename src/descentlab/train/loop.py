@@ -35,6 +35,7 @@ import torch
 from torch import Tensor, nn
 
 from descentlab import optim
+from descentlab.errors import UserError
 from descentlab.optim.capabilities import averaged_iterate
 from descentlab.schedules.adapter import write_value
 from descentlab.tasks import Task, get_task
@@ -43,12 +44,14 @@ from descentlab.train.callbacks import Callback
 from descentlab.train.config import RunConfig
 from descentlab.train.core import (
     RunTracker,
+    StepLog,
     batch_size_of,
     epoch_generator,
     epoch_record,
     lr_at,
     permutation,
     step_callbacks,
+    total_updates,
 )
 from descentlab.train.denormals import flush_denormals
 from descentlab.train.engine import ENGINES, engine_name, gradient_engine
@@ -99,14 +102,15 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor, loss_fn, batch: int = EVAL_
 def train(config: RunConfig, *, task: Task | None = None, splits=None, callbacks: Sequence[Callback] = (),
           checkpoint_path: str | Path | None = None, device: str | torch.device = "cpu",
           check_every: int | None = None, engine: str = "auto", max_steps: int | None = None,
-          log_steps: bool = False) -> RunResult:
+          log_steps: bool = False, max_logged: int | None = None) -> RunResult:
     """Train ``config``. ``task`` defaults to the registered task ``config.task``; ``splits`` to its data
     (loaded with ``config.val_fraction`` / ``config.data_seed``). With ``checkpoint_path``, the state is saved
     after every epoch and a run finds and resumes its own checkpoint there (another config's is an error).
     ``engine``: ``"auto"``, ``"explicit"`` or ``"autograd"`` (see :mod:`descentlab.train.engine`).
     ``max_steps``: end the run after that many updates (an unfinished epoch is not reported). ``log_steps``:
     keep every update's ``{"step", "lr", "loss"}`` (the batch's loss before the update) in ``RunResult.steps``
-    (costs one synchronisation per update)."""
+    (costs one synchronisation per logged update); ``max_logged``: at most that many, thinned by the rule of
+    :class:`~descentlab.train.core.StepLog` (``None``: every update)."""
     task = task or get_task(config.task)
     splits = splits if splits is not None else task.load(val_fraction=config.val_fraction, seed=config.data_seed)
     device = torch.device(device)
@@ -117,6 +121,9 @@ def train(config: RunConfig, *, task: Task | None = None, splits=None, callbacks
                 for k in ("val", "test")}
     model = task.build_model(config.seed, config.init).to(device)
     opt = optim.get(config.optimizer).create(model.parameters(), **config.hyperparameters)
+    if config.schedule is not None and any("lr" not in group for group in opt.param_groups):
+        raise UserError(f"optimizer {config.optimizer!r} has no 'lr' in its parameter groups: a schedule cannot set "
+                        "its learning rate")
     explicit = gradient_engine(model, task, engine, (x_train, y_train))
     params = [p for _, p in model.named_parameters()]
     loss_fn = task.loss_fn
@@ -125,6 +132,8 @@ def train(config: RunConfig, *, task: Task | None = None, splits=None, callbacks
     bs = batch_size_of(config, n)
     stepwise = step_callbacks(callbacks)
     logged: list[dict[str, Any]] | None = [] if log_steps else None
+    total = total_updates(config, n)
+    step_log = StepLog(total if max_steps is None else min(total, max_steps), max_logged)
     # Schedule-free optimizers train at y and are evaluated at the averaged x.
     modes = averaged_iterate(opt)
 
@@ -183,9 +192,10 @@ def train(config: RunConfig, *, task: Task | None = None, splits=None, callbacks
             else:
                 out = model(x)
                 loss = loss_fn(out, y)
-            if stepwise or logged is not None:
-                value, lr_now = loss.item(), opt.param_groups[0]["lr"]
-                if logged is not None:
+            keep = logged is not None and step_log.keeps(step)
+            if stepwise or keep:
+                value, lr_now = loss.item(), float(opt.param_groups[0]["lr"])
+                if keep:
                     logged.append({"step": step, "lr": lr_now, "loss": value})
                 if any([cb.on_step(step, lr_now, value) for cb in stepwise]):
                     stopped = True

@@ -41,6 +41,7 @@ are not descentlab rules, rules with ``group_state``, models with buffers, check
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -54,8 +55,8 @@ from descentlab.errors import UserError
 from descentlab.optim.capabilities import rule_of
 from descentlab.rules.base import Rule
 from descentlab.tasks import Task, get_task
-from descentlab.train.config import RunConfig
-from descentlab.train.core import RunTracker, batch_size_of, epoch_record, lr_at, permutation
+from descentlab.train.config import RunConfig, describe_schedule
+from descentlab.train.core import RunTracker, StepLog, batch_size_of, epoch_record, lr_at, permutation, total_updates
 from descentlab.train.denormals import flush_denormals
 from descentlab.train.engine import engine_name, gradient_engine
 from descentlab.train.loop import EVAL_BATCH, RunResult
@@ -202,6 +203,12 @@ def _structural_keys(rule: Rule, hypers: list[dict[str, Any]]) -> list[str]:
     return keys
 
 
+def _schedule_key(schedule: Any) -> Any:
+    """Equal dataclass schedules (each config has its own object) share a fused run; any other callable is its
+    own."""
+    return describe_schedule(schedule) if dataclasses.is_dataclass(schedule) else id(schedule)
+
+
 def _plan(configs: list[RunConfig], mode: str) -> tuple[list[int], list[_Slot]]:
     """The order of the configurations on the K axis and the slots that update them."""
     rules = [optim.get(c.optimizer).cls.rule for c in configs]
@@ -222,8 +229,8 @@ def _plan(configs: list[RunConfig], mode: str) -> tuple[list[int], list[_Slot]]:
             if split:
                 runs: dict[str, list[int]] = {}
                 for i in group:
-                    runs.setdefault(repr((sorted(configs[i].hyperparameters.items()), id(configs[i].schedule))),
-                                    []).append(i)
+                    runs.setdefault(repr((sorted(configs[i].hyperparameters.items()),
+                                          _schedule_key(configs[i].schedule))), []).append(i)
                 parts = list(runs.values())
             else:
                 parts = [group]
@@ -242,14 +249,16 @@ def _plan(configs: list[RunConfig], mode: str) -> tuple[list[int], list[_Slot]]:
 @flush_denormals()
 def train_vectorized(configs: Sequence[RunConfig], *, task: Task | None = None, splits=None,
                      device: str | torch.device = "cpu", check_every: int | None = None, update: str = "auto",
-                     forward: str = "auto", engine: str = "auto") -> list[RunResult]:
+                     forward: str = "auto", engine: str = "auto", log_steps: bool = False,
+                     max_logged: int | None = None) -> list[RunResult]:
     """Train ``configs`` (one :func:`pass_key`) together; one :class:`RunResult` per config, in order.
 
     ``update``: ``"auto"`` | ``"tensor"`` | ``"runs"`` (see the module docstring). ``forward``: ``"auto"`` |
     ``"bmm"`` | ``"vmap"`` (see :mod:`descentlab.train.stacked`), for autograd and evaluation. ``engine``:
     ``"auto"`` | ``"explicit"`` | ``"autograd"``, as in :func:`descentlab.train.loop.train`: by default the
     gradients of MLP-shaped networks come from :class:`~descentlab.train.mlp_gradients.MLPGradients`, K copies
-    at once. ``task`` and ``splits`` as in :func:`descentlab.train.loop.train`.
+    at once. ``task``, ``splits``, ``log_steps`` and ``max_logged`` as in :func:`descentlab.train.loop.train`
+    (each configuration logs its own ``{"step", "lr", "loss"}``, the same steps as the loop would).
     """
     configs = list(configs)
     if not configs:
@@ -269,7 +278,7 @@ def train_vectorized(configs: Sequence[RunConfig], *, task: Task | None = None, 
     device = torch.device(device)
     check_every = check_every or (1 if device.type == "cpu" else 50)
     run = _Pass(configs, task, splits, device, update, forward, engine)
-    return run.train(check_every)
+    return run.train(check_every, log_steps, max_logged)
 
 
 class _Pass:
@@ -308,11 +317,13 @@ class _Pass:
     def _params(self) -> dict[str, Tensor]:
         return dict(zip(self.names, self.leaves))
 
-    def train(self, check_every: int) -> list[RunResult]:
+    def train(self, check_every: int, log_steps: bool = False, max_logged: int | None = None) -> list[RunResult]:
         reset_peak(self.device)
         first = self.configs[0]
         n = len(self.y_train)
         bs = batch_size_of(first, n)
+        step_log = StepLog(total_updates(first, n), max_logged) if log_steps else None
+        logged: list[list[dict[str, Any]]] = [[] for _ in self.configs]
         loss_fn = self.task.loss_fn
         classify = self.task.metric == "accuracy"  # else the loss is the metric: no accuracies (core's protocol)
         step, elapsed = 0, 0.0
@@ -353,6 +364,9 @@ class _Pass:
                     finite = torch.isfinite(losses.detach())
                     total = torch.where(finite, losses, torch.zeros_like(losses)).sum()
                     grads = list(torch.autograd.grad(total, self.leaves))
+                if step_log is not None and step_log.keeps(step):  # as the loop: the batch's loss before the update
+                    for row, value in zip(self.rows, losses.detach().tolist()):
+                        logged[row].append({"step": step, "lr": lr_at(self.configs[row], step), "loss": value})
                 step += 1
                 with torch.no_grad():
                     loss_sum.add_(losses.detach(), alpha=b)
@@ -410,7 +424,8 @@ class _Pass:
         for row, c in enumerate(self.configs):
             self.models[row].load_state_dict(self.final[row])
             t = self.trackers[row]
-            results.append(RunResult(c, t.status, t.history, t.diverged, t.reached, self.models[row], engine))
+            results.append(RunResult(c, t.status, t.history, t.diverged, t.reached, self.models[row], engine,
+                                     logged[row] if log_steps else None))
         unsorted: list[RunResult | None] = [None] * len(results)
         for pos, original in enumerate(self.order):
             unsorted[original] = results[pos]
