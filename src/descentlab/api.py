@@ -115,10 +115,12 @@ class ExperimentResult:
         return _table_rows(self.tables[1] if self.kind == "sweep" else self.tables[0])
 
     def figure(self, x: str = "epoch") -> Any:
-        """Loss and accuracy curves, mean ± std over seeds, against ``x``: ``"epoch"`` or ``"seconds"``."""
+        """Loss and accuracy curves, mean ± std over seeds, against ``x``: ``"epoch"`` or ``"seconds"``; one curve
+        per optimizer and schedule (``adam (cosine)``)."""
         from descentlab.report import plots
+        from descentlab.schedules.spec import scheduled_label
 
-        return plots.training_curves(self.data.runs, x)
+        return plots.training_curves(self.data.runs, x, by=lambda r: scheduled_label(r.optimizer, r.schedule))
 
     def report(self, path: str | Path) -> Path:
         """Write the report: HTML (one self-contained file) or, for a ``.md`` path, Markdown with its PNGs."""
@@ -196,18 +198,28 @@ def _names(optimizers: str | Sequence[str]) -> tuple[str, ...]:
     return tuple(o.strip() for o in optimizers.split(",")) if isinstance(optimizers, str) else tuple(optimizers)
 
 
+def _schedules(schedule: str | Sequence[str] | None) -> tuple[str, ...]:
+    """A spec's ``schedules`` from one text, a comma-separated list or a sequence of texts (checked here)."""
+    from descentlab.schedules.spec import schedule_list
+
+    return tuple(s.label for s in schedule_list(schedule)) if schedule else ()
+
+
 def compare(task: Any = None, *, model: Any = None, data: Any = None, optimizers: str | Sequence[str] = ("sgd",
             "adam", "rmsprop"), seeds: int = 1, epochs: int | None = None,
             batch_size: int | str | Sequence[int | str] | None = None, lr: float | None = None,
             preset: str = "torch", store: str | Path | Store | None = None, vectorize: bool = True,
-            fresh: bool = False, data_dir: str | None = None) -> ExperimentResult:
+            fresh: bool = False, data_dir: str | None = None,
+            schedule: str | Sequence[str] | None = None) -> ExperimentResult:
     """``descentlab compare`` from Python: ``optimizers`` side by side on ``task`` (or ``model`` and ``data``),
     each with its preset's hyperparameters (``lr`` for all, if given), ``seeds`` seeds per configuration,
-    ``batch_size`` one size or a list (``"full"``, 1, 32…)."""
+    ``batch_size`` one size or a list (``"full"``, 1, 32…), ``schedule`` one learning-rate schedule or a list
+    (``"constant,cosine(warmup_steps=0.1)"``, as ``--schedule``)."""
     sizes = None if batch_size is None else tuple(batch_size) if isinstance(batch_size, (list, tuple)) \
         else (batch_size,)
     spec = CompareSpec(task=resolve_task(task, model=model, data=data), optimizers=_names(optimizers),
-                       epochs=epochs, batch_sizes=sizes, lr=lr, seeds=seeds, preset=preset, data_dir=data_dir)
+                       epochs=epochs, batch_sizes=sizes, lr=lr, seeds=seeds, preset=preset, data_dir=data_dir,
+                       schedules=_schedules(schedule))
     return _run("compare", spec, store, vectorize=vectorize, fresh=fresh)
 
 
@@ -216,15 +228,17 @@ def sweep(task: Any = None, *, model: Any = None, data: Any = None,
           points: int = 8, seeds: int = 1, epochs: int | None = None, batch_size: int | str | None = None,
           grid: Mapping[str, Sequence[Any]] | None = None, preset: str = "torch",
           store: str | Path | Store | None = None, vectorize: bool = True, fresh: bool = False,
-          data_dir: str | None = None) -> ExperimentResult:
+          data_dir: str | None = None, schedule: str | Sequence[str] | None = None) -> ExperimentResult:
     """``descentlab sweep`` from Python: each optimizer over ``points`` log-spaced learning rates in ``lr``
-    (× ``grid``, e.g. ``{"momentum": [0.8, 0.9]}``, × seeds), the rate chosen on validation."""
+    (× ``grid``, e.g. ``{"momentum": [0.8, 0.9]}``, × ``schedule``, as ``--schedule``, × seeds), the rate chosen
+    on validation."""
     if not (isinstance(lr, (tuple, list)) and len(lr) == 2):
         raise UserError(f"lr must be a pair (low, high), got {lr!r}")
     spec = SweepSpec(task=resolve_task(task, model=model, data=data), optimizers=_names(optimizers),
                      lr_min=float(lr[0]), lr_max=float(lr[1]), points=points, seeds=seeds, epochs=epochs,
                      batch_size=batch_size, preset=preset,
-                     grid=tuple((k, tuple(v)) for k, v in (grid or {}).items()), data_dir=data_dir)
+                     grid=tuple((k, tuple(v)) for k, v in (grid or {}).items()), data_dir=data_dir,
+                     schedules=_schedules(schedule))
     return _run("sweep", spec, store, vectorize=vectorize, fresh=fresh)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from descentlab.cli import main
+from descentlab.errors import UserError
 from descentlab.store import Store
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -113,3 +114,18 @@ def test_the_python_example_of_docs_bring_your_own_runs() -> None:
     shown = eval(last.split("#")[0], namespace)  # noqa: S307
     expected = last.split(": ")[-1].split(", ")
     assert shown == pytest.approx([float(v) for v in expected])
+
+
+def test_the_python_api_takes_schedules(tmp_path) -> None:
+    import descentlab
+
+    result = descentlab.compare("digits-mlp", optimizers=["sgd"], epochs=2, batch_size="full", lr=0.1,
+                                schedule="constant,cosine(warmup_steps=0.5)", store=tmp_path / "s.sqlite")
+    assert [row["optimizer"] for row in result.summary] == ["sgd (constant)", "sgd (cosine(warmup_steps=0.5))"]
+    assert {line.get_label() for line in result.figure().axes[0].get_lines()} == {
+        "sgd (constant)", "sgd (cosine(warmup_steps=0.5))"}
+    swept = descentlab.sweep("digits-mlp", optimizers=["sgd"], lr=(0.01, 0.1), points=2, epochs=1,
+                             batch_size="full", schedule=["constant", "cosine"], store=tmp_path / "s.sqlite")
+    assert [row["optimizer"] for row in swept.summary] == ["sgd (constant)", "sgd (cosine)"]
+    with pytest.raises(UserError, match="unknown schedule 'cosin'"):
+        descentlab.compare("digits-mlp", schedule="cosin", store=tmp_path / "s.sqlite")
