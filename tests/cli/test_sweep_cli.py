@@ -75,6 +75,16 @@ def test_tables_show_budget_and_mark_divergence(swept):
     assert "sgd lr=1e+10 seed=0: diverged at step" in out
 
 
+def test_a_chosen_lr_at_the_bottom_of_the_grid_is_warned_about(swept):
+    _, out, data, _ = swept
+    # both optimizers choose 0.01, the lowest rate of the grid: the best may lie below it
+    for name in ("sgd", "adam"):
+        warning = f"{name}: chosen lr 0.01 is the bottom of the grid 0.01..1e+10: widen --lr"
+        assert f"warning: {warning}" in out.splitlines()
+        assert next(o for o in data["optimizers"] if o["optimizer"] == name)["chosen_lr_warning"] == warning
+        assert data["best"][name]["lr_warning"] == warning
+
+
 def test_the_same_command_resumes_and_fresh_starts_over(swept, capsys):
     _, _, _, store = swept
     assert main([*ARGS, "--store", str(store), "--quiet"]) == 0

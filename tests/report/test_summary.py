@@ -99,6 +99,23 @@ def test_the_lr_of_a_diverged_point_is_not_chosen_while_a_clean_one_exists(exper
     assert summary.sweep_summaries(bumped)[0].best_lr == 0.3
 
 
+def test_a_chosen_lr_at_the_edge_of_the_grid_is_warned_about(experiments):
+    import dataclasses
+
+    _, sweep, _ = experiments
+    sgd = next(s for s in summary.sweep_summaries(sweep) if s.optimizer == "sgd")  # grid 0.001..1, chose 0.1
+    assert summary.edge_warning(sgd) is None
+    top, bottom = dataclasses.replace(sgd, best_lr=1.0), dataclasses.replace(sgd, best_lr=0.001)
+    assert summary.edge_warning(top) == "sgd: chosen lr 1 is the top of the grid 0.001..1: widen --lr"
+    assert summary.edge_warning(bottom, "sgd (momentum=0.9)") == (
+        "sgd (momentum=0.9): chosen lr 0.001 is the bottom of the grid 0.001..1: widen --lr")
+    one = dataclasses.replace(sgd, points=sgd.points[2:3])  # a single rate was swept: no grid to widen
+    assert summary.edge_warning(one) is None and summary.edge_warning(dataclasses.replace(sgd, best_lr=None)) is None
+    note = tables.tuning_table([sgd, top]).note
+    assert note.endswith("reported; warning: sgd: chosen lr 1 is the top of the grid 0.001..1: widen --lr")
+    assert "warning" not in tables.tuning_table([sgd, top], warnings=False).note
+
+
 def test_batch_sizes_are_separate_groups(experiments):
     _, _, batches = experiments
     groups = summary.summarize(batches)

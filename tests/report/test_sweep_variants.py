@@ -46,6 +46,9 @@ def test_report_curves_and_tables_follow_each_variants_choice(sweep):
     report = html.build_report(sweep, figures=False)
     tuning = next(t for t in report.tables if t.title.startswith("Tuning"))
     assert [(row[0], row[5]) for row in tuning.rows] == [("sgd (momentum=0.8)", "0.1"), ("sgd (momentum=0.9)", "0.01")]
+    assert tuning.note.endswith(  # each variant's choice is an edge of its two-rate grid
+        "reported; warning: sgd (momentum=0.8): chosen lr 0.1 is the top of the grid 0.01..0.1: widen --lr; "
+        "warning: sgd (momentum=0.9): chosen lr 0.01 is the bottom of the grid 0.01..0.1: widen --lr")
     best = html._best_runs(sweep, report.sweeps)
     assert sorted((r.hyperparameters["momentum"], r.lr) for r in best) == [(0.8, 0.1)] * 2 + [(0.9, 0.01)] * 2
     fig = plots.lr_sensitivity(report.sweeps, colors=report.colors)

@@ -198,8 +198,11 @@ def show_summary(console: Console, store: Store, experiment_id: int, spec: Sweep
     from descentlab.report.tables import tuning_table
 
     rows = sweep_rows(report_data.load(store, experiment_id))
-    print_table(console, tuning_table([r.summary for r in rows], [r.label for r in rows]))
+    print_table(console, tuning_table([r.summary for r in rows], [r.label for r in rows], warnings=False))
     print_table(console, sensitivity_table(rows))
+    for row in rows:  # printed as lines of their own, not in the table's faint caption
+        if row.edge_warning:
+            console.print(f"[yellow]warning[/]: {escape(row.edge_warning)}", highlight=False)
     best = best_per_optimizer(rows)
     if any(r.extras or r.summary.schedule for r in rows):
         for optimizer, row in best.items():

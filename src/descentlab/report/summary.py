@@ -344,3 +344,15 @@ def format_bytes(n: float | None) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     raise AssertionError("unreachable")
+
+
+def edge_warning(sweep: SweepSummary, label: str | None = None) -> str | None:
+    """A warning when the learning rate chosen on validation is the lowest or the highest rate of the grid that
+    was swept (the best may lie beyond it), e.g. ``"adam: chosen lr 1 is the top of the grid 0.0001..1: widen
+    --lr"``; None when it is inside, or when nothing was chosen or only one rate was swept."""
+    lrs = [p.lr for p in sweep.points]
+    if sweep.best_lr is None or len(lrs) < 2 or min(lrs) < sweep.best_lr < max(lrs):
+        return None
+    edge = "top" if sweep.best_lr == max(lrs) else "bottom"
+    return (f"{label or sweep.label}: chosen lr {sweep.best_lr:g} is the {edge} of the grid "
+            f"{min(lrs):g}..{max(lrs):g}: widen --lr")

@@ -1,5 +1,7 @@
 """A sweep read back from the store: one row per variant with the learning rate chosen on validation, the
-learning-rate sensitivity table and the JSON summary.
+learning-rate sensitivity table and the JSON summary. A chosen rate at the top or bottom of the swept grid comes
+with a warning (:func:`descentlab.report.summary.edge_warning`): in the JSON (``chosen_lr_warning``, ``lr_warning``),
+in the tuning table's note and as a line of ``descentlab sweep``'s summary.
 
 :func:`sweep_rows` gives one :class:`SweepRow` per *variant* — an optimizer at one combination of the grid's extra
 values (just the optimizer when there are none) — with the learning rate chosen on validation by
@@ -16,7 +18,7 @@ from typing import Any
 
 from descentlab.grid import extras_of, variant_label
 from descentlab.report.data import ExperimentData
-from descentlab.report.summary import LrPoint, Stat, SweepSummary, sweep_summaries
+from descentlab.report.summary import LrPoint, Stat, SweepSummary, edge_warning, sweep_summaries
 from descentlab.report.tables import Table
 from descentlab.schedules.spec import scheduled_label
 
@@ -33,6 +35,11 @@ class SweepRow:
     def label(self) -> str:
         """``"sgd"``, ``"sgd (momentum=0.9)"``, ``"sgd (momentum=0.9, cosine)"``: the variant and its schedule."""
         return scheduled_label(variant_label(self.optimizer, self.extras), self.summary.schedule)
+
+    @property
+    def edge_warning(self) -> str | None:
+        """The warning when the chosen lr is the top or bottom of the swept grid (None when inside)."""
+        return edge_warning(self.summary, self.label)
 
 
 def grid_names(data: ExperimentData) -> list[str]:
@@ -109,7 +116,7 @@ def _row_json(row: SweepRow) -> dict[str, Any]:
     return {
         "optimizer": row.optimizer, "variant": row.label, "extras": row.extras, "batch_size": s.batch_size,
         "trials": s.trials, "runs": s.runs, "diverged": sum(p.diverged for p in s.points),
-        "chosen_lr": s.best_lr, "val_acc_at_chosen_lr": _stat(s.best_val_acc),
+        "chosen_lr": s.best_lr, "chosen_lr_warning": row.edge_warning, "val_acc_at_chosen_lr": _stat(s.best_val_acc),
         "test_acc_at_chosen_lr": _stat(s.test_acc_at_best), "val_loss_at_chosen_lr": _stat(s.best_val_loss),
         "test_loss_at_chosen_lr": _stat(s.test_loss_at_best),
         "points": [{"lr": p.lr, "val_acc": _stat(p.val_acc), "test_acc": _stat(p.test_acc),
@@ -124,6 +131,7 @@ def sweep_json(rows: Sequence[SweepRow]) -> dict[str, Any]:
     for optimizer, row in best_per_optimizer(rows).items():
         mine = [r for r in rows if r.optimizer == optimizer]
         best[optimizer] = {"variant": row.label, "extras": row.extras, "lr": row.summary.best_lr,
+                           "lr_warning": row.edge_warning,
                            "val_acc": _stat(row.summary.best_val_acc), "test_acc": _stat(row.summary.test_acc_at_best),
                            "val_loss": _stat(row.summary.best_val_loss),
                            "test_loss": _stat(row.summary.test_loss_at_best),

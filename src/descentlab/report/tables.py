@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from descentlab.report.data import ExperimentData, batch_label
-from descentlab.report.summary import GroupSummary, SweepSummary, format_bytes, group_labels
+from descentlab.report.summary import GroupSummary, SweepSummary, edge_warning, format_bytes, group_labels
 from descentlab.schedules.spec import scheduled_label
 
 
@@ -113,11 +113,13 @@ def hyperparameter_table(groups: Sequence[GroupSummary]) -> Table:
     return Table("Resolved hyperparameters", ("optimizer", "batch", *names), rows)
 
 
-def tuning_table(sweeps: Sequence[SweepSummary], labels: Sequence[str] | None = None) -> Table:
+def tuning_table(sweeps: Sequence[SweepSummary], labels: Sequence[str] | None = None, *, warnings: bool = True
+                 ) -> Table:
     """Tuning budget and the learning rate each optimizer chose on validation; ``labels`` name the rows (default:
-    each summary's own label)."""
-    rows = []
-    for s, label in zip(sweeps, labels or [s.label for s in sweeps]):
+    each summary's own label). With ``warnings``, the note also says which chosen rate is at the edge of its grid
+    (:func:`~descentlab.report.summary.edge_warning`)."""
+    rows, labels = [], list(labels or [s.label for s in sweeps])
+    for s, label in zip(sweeps, labels):
         lrs = [p.lr for p in s.points]
         rows.append((
             label, str(s.batch_size), str(s.trials), str(s.runs),
@@ -131,8 +133,10 @@ def tuning_table(sweeps: Sequence[SweepSummary], labels: Sequence[str] | None = 
     headers = ("optimizer", "batch", "trials", "runs", "lr range", "chosen lr", f"val {measure} at chosen lr",
                f"test {measure} at chosen lr", "diverged runs")
     how = "lowest mean final val loss" if measure == "loss" else "mean final val acc"
+    edges = [w for s, label in zip(sweeps, labels) if (w := edge_warning(s, label))] if warnings else []
     return Table("Tuning budget and chosen learning rate", headers, tuple(rows),
-                 f"the lr is chosen on the validation split ({how} over seeds); test is only reported")
+                 "; ".join([f"the lr is chosen on the validation split ({how} over seeds); test is only reported",
+                            *(f"warning: {w}" for w in edges)]))
 
 
 def budget_table(data: ExperimentData) -> Table:
