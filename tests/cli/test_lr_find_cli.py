@@ -13,10 +13,14 @@ def test_writes_png_json_and_the_store(tmp_path, capsys):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     payload = json.loads(out.read_text())
     s = payload["suggestion"]
-    assert 1e-7 <= s["lower"] <= s["upper"] <= 10 and len(payload["seeds"]) == 2
-    assert len(payload["seeds"][0]["lrs"]) == len(payload["seeds"][0]["smoothed"])
+    assert 1e-7 <= s["lower"] < s["lr"] == s["upper"] == s["steepest_lr"] < s["min_lr"] <= 10
+    assert s["lower"] == pytest.approx(s["lr"] / 3) and len(payload["seeds"]) == 2
+    seed = payload["seeds"][0]
+    assert len(seed["lrs"]) == len(seed["smoothed"]) == len(seed["losses"])
+    assert len(seed["zero_phase"]) == (len(seed["lrs"]) if seed["stop_step"] is None else seed["stop_step"])
+    assert len(payload["median"]["zero_phase"]) == 40
     text = capsys.readouterr().out
-    assert "Suggested lr range" in text and "steepest lr" in text
+    assert "Suggested lr: " in text and "own lr" in text and "(lr = the steepest descent, range lr/3 … lr)" in text
     with Store(db) as store:
         assert len(store.runs(payload["experiment_id"])) == 2
 

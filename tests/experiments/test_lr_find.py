@@ -54,6 +54,34 @@ def test_a_loss_that_blows_up_stops_the_running_smoother_at_the_same_step():
     assert fired == expected
 
 
+def test_zero_phase_is_a_centred_mean_narrowed_symmetrically_at_the_ends():
+    losses = [5.0, 1.0, 3.0, 2.0, 8.0, 4.0]
+    assert lf.zero_phase(losses, 2) == pytest.approx([
+        5.0,                               # k = 0: h = 0
+        (5 + 1 + 3) / 3,                   # k = 1: h = 1
+        (5 + 1 + 3 + 2 + 8) / 5,           # k = 2: h = 2
+        (1 + 3 + 2 + 8 + 4) / 5,           # k = 3: h = 2
+        (2 + 8 + 4) / 3,                   # k = 4: h = 1 (one step left after it)
+        4.0])                              # k = 5: the last step alone
+    assert lf.zero_phase([], 3) == [] and lf.zero_phase([2.0], 3) == [2.0]
+
+
+def test_half_width_is_a_quarter_decade_of_the_schedule():
+    assert lf.half_width(1e-7, 10.0, 100) == 3   # 99 steps over 8 decades: 12.4 a decade, a quarter is 3.1
+    assert lf.half_width(1e-7, 10.0, 200) == 6   # 24.9 a decade: 6.2
+    assert lf.half_width(1e-3, 1.0, 4) == 1      # 1 a decade: at least 1
+
+
+def test_the_zero_phase_curve_has_no_lag_where_the_online_ema_lags_half_a_decade():
+    lrs = lf.learning_rates(1e-7, 10.0, 100)
+    x = np.log10(lrs)
+    loss = 1.0 + (x + 1) ** 2  # a parabola in log lr, minimum at lr 0.1 (step 74.25: the grid's 74 is nearest)
+    assert int(np.argmin(loss)) == 74
+    assert int(np.argmin(lf.zero_phase(loss, lf.half_width(1e-7, 10.0, 100)))) == 74
+    ema_min = int(np.argmin(lf.smooth(loss)))
+    assert x[ema_min] - x[74] > 0.5  # the EMA's minimum, more than half a decade to the right
+
+
 def _synthetic(steps=81):
     lrs = lf.learning_rates(1e-6, 1e2, steps)  # log10 lr on a grid of 0.1
     x = np.log10(lrs)
@@ -62,18 +90,27 @@ def _synthetic(steps=81):
     return lrs, loss
 
 
-def test_suggested_range_on_a_curve_with_a_known_steepest_point():
+def test_suggestion_is_the_steepest_descent_and_the_range_a_factor_of_three_below_it():
     lrs, loss = _synthetic()
     s = lf.suggest(lrs, loss, skip=8)
-    assert s.steepest_lr == pytest.approx(1e-3, rel=1e-9)
-    assert s.min_lr == pytest.approx(0.1, rel=1e-9)
-    assert (s.lower, s.upper) == (pytest.approx(1e-3), pytest.approx(1e-2)) and s.note == ""
+    assert s.min_lr == pytest.approx(0.1, rel=1e-9) and s.min_loss == pytest.approx(2.0 - math.tanh(2.0))
+    assert s.lr == s.steepest_lr == s.upper == pytest.approx(1e-3, rel=1e-9)
+    assert s.lower == pytest.approx(1e-3 / 3, rel=1e-9) and s.note == ""
 
 
-def test_suggestion_falls_back_to_steepest_to_min_and_says_so():
+def test_the_steepest_descent_is_looked_for_after_the_first_tenth():
     lrs, loss = _synthetic()
-    s = lf.suggest(lrs, np.where(np.log10(lrs) < -1.5, 3.0, loss), skip=8)  # the descent starts late: steep at 10^-1.5
-    assert s.upper == s.min_lr and s.lower < s.upper and "below the steepest" in s.note
+    early = loss.copy()
+    early[1] -= 0.5  # a noisy dip at step 1 makes the slope at step 0 steeper than the real descent …
+    assert lf.suggest(lrs, early).lr == pytest.approx(lrs[0])
+    assert lf.suggest(lrs, early, skip=8).lr == pytest.approx(1e-3, rel=1e-9)  # … and is skipped
+
+
+def test_a_curve_that_never_falls_says_to_start_lower():
+    lrs = lf.learning_rates(1e-3, 1.0, 4)
+    s = lf.suggest(lrs, [1.0, 2.0, 4.0, 8.0])
+    assert (s.min_lr, s.lr) == (1e-3, 1e-3) and "try a smaller --start" in s.note
+    assert lf.suggest(lrs, [1.0, math.nan]).lr is None
 
 
 def test_median_treats_a_stopped_seed_as_blown_up():

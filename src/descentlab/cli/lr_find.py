@@ -58,17 +58,19 @@ def print_result(console: Console, result: LRFindResult) -> None:
     from descentlab.report.lr_find_report import seed_table
 
     print_table(console, seed_table(result))
-    steep = [c.suggestion.steepest_lr for c in result.curves if c.suggestion.steepest_lr is not None]
+    own = [c.suggestion.lr for c in result.curves if c.suggestion.lr is not None]
     mins = [c.suggestion.min_lr for c in result.curves if c.suggestion.min_lr is not None]
-    if len(result.curves) > 1 and steep:
-        console.print(f"Across seeds: steepest lr {min(steep):.3g} … {max(steep):.3g}, "
+    if len(result.curves) > 1 and own:
+        console.print(f"Across seeds: suggested lr {min(own):.3g} … {max(own):.3g}, "
                       f"min lr {min(mins):.3g} … {max(mins):.3g}")
     s = result.suggestion
     if s.lower is None:
         console.print(f"[bold]No suggestion[/]: {s.note}")
         return
-    console.print(f"[bold]Suggested lr range: {s.lower:.3g} … {s.upper:.3g}[/] (median curve: steepest descent at "
-                  f"{s.steepest_lr:.3g}, minimum {s.min_loss:.3f} at {s.min_lr:.3g}; rule: steepest … min/10)")
+    console.print(f"Median of the seeds' zero-phase curves: minimum {s.min_loss:.3f} at lr {s.min_lr:.3g}, "
+                  f"steepest descent at {s.steepest_lr:.3g}")
+    console.print(f"[bold]Suggested lr: {s.lr:.3g}, range {s.lower:.3g} … {s.upper:.3g}[/] "
+                  f"(lr = the steepest descent, range lr/{lf.RANGE_FACTOR:g} … lr)")
     if s.note:
         console.print(f"note: {s.note}")
 

@@ -26,6 +26,8 @@ from descentlab.errors import UserError
 from descentlab.experiments.presets import get_preset
 from descentlab.lr_range import (  # noqa: F401  (re-exported: the test's numbers, by their old names)
     BETA,
+    HALF_WIDTH_DECADES,
+    RANGE_FACTOR,
     STOP_FACTOR,
     LRFindResult,
     SeedCurve,
@@ -34,6 +36,7 @@ from descentlab.lr_range import (  # noqa: F401  (re-exported: the test's number
     check_range,
     combine,
     curve,
+    half_width,
     learning_rates,
     median_curve,
     skip_steps,
@@ -41,6 +44,7 @@ from descentlab.lr_range import (  # noqa: F401  (re-exported: the test's number
     stop_step,
     stored_result,
     suggest,
+    zero_phase,
 )
 from descentlab.optim import external
 from descentlab.tasks import Task, get_task
@@ -131,7 +135,7 @@ def run(spec: LRFindSpec, *, splits=None, store=None, env: Mapping[str, Any] | N
     options = {"max_steps": spec.steps, "log_steps": True}
     if store is None:
         curves = [curve(c.seed, train(c, task=task, splits=splits, callbacks=[LRFinder(on_step)], **options).steps
-                        or [], spec.steps) for c in runs]
+                        or [], spec.to_dict()) for c in runs]
         return combine(spec.to_dict(), optimizer, hyper, batch_size, curves), None
     experiment_id, todo, _ = open_experiment(store, "lr-find", spec.to_dict(), runs, env=env)
     for trial in todo:

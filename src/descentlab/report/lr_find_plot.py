@@ -1,9 +1,10 @@
-"""The figure of an LR range test: smoothed loss against the learning rate (log axis).
+"""The figure of an LR range test: the zero-phase smoothed loss (:func:`descentlab.lr_range.zero_phase`, the
+curve the suggestion is made from) against the learning rate (log axis).
 
 The median over seeds is the thick line, the min–max over seeds the band around it, each seed a thin line ending
-in × where the stop rule fired; the suggested range is shaded and its ends (steepest descent, minimum of the
-median) are marked with dashed lines. The y axis shows the curves up to their stops: the blow-up that ends a
-test is above the top edge, where its × is drawn.
+in × where the stop rule fired; the suggested range is shaded, the suggested lr (the steepest descent) a solid line, the
+minimum of the median dotted. The y axis shows the curves up to their stops: the blow-up that
+ends a test is above the top edge, where its × is drawn.
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from descentlab.lr_range import LRFindResult
+from descentlab.lr_range import HALF_WIDTH_DECADES, LRFindResult
 from descentlab.report import style
 
 
 def _y_limits(result: LRFindResult) -> tuple[float, float]:
     """From a little below the lowest smoothed loss to as far above the highest first value as that lowest point
     is below it: the descent fills the axes, the blow-up leaves through the top."""
-    used = [np.asarray(c.smoothed[: max(c.usable, 1)], dtype=float) for c in result.curves]
+    used = [np.asarray(c.zero_phase or c.losses[:1], dtype=float) for c in result.curves]
     values = np.concatenate(used)
     values = values[np.isfinite(values)]
     if not len(values):
@@ -32,7 +33,7 @@ def _y_limits(result: LRFindResult) -> tuple[float, float]:
 
 
 def lr_find_figure(result: LRFindResult, *, title: str | None = None) -> Figure:
-    """Smoothed loss vs lr: median (thick) with min–max band, seeds (thin), stops (×), suggested range shaded."""
+    """Zero-phase loss vs lr: median (thick) with min–max band, seeds (thin), stops (×), suggested range shaded."""
     fig = style.figure(10.0, 4.8)
     ax = fig.add_subplot()
     style.axes_style(ax)
@@ -42,34 +43,34 @@ def lr_find_figure(result: LRFindResult, *, title: str | None = None) -> Figure:
 
     table = np.full((len(result.curves), len(lrs)), np.nan)
     for i, c in enumerate(result.curves):
-        table[i, : c.usable] = c.smoothed[: c.usable]
+        table[i, : len(c.zero_phase)] = c.zero_phase
     some = np.isfinite(table).any(axis=0)
     if some.any():
         lo, hi = np.nanmin(table[:, some], axis=0), np.nanmax(table[:, some], axis=0)
         ax.fill_between(lrs[some], lo, hi, color=style.MEDIAN, alpha=0.15, lw=0, label="min–max over seeds")
     for i, c in enumerate(result.curves):
-        ax.plot(c.lrs, c.smoothed, color=style.SEED_LINE, lw=0.7, alpha=0.6,
+        ax.plot(c.lrs[: len(c.zero_phase)], c.zero_phase, color=style.SEED_LINE, lw=0.7, alpha=0.6,
                 label="each seed" if i == 0 else None)
         if c.stop_step is not None:
-            y = c.smoothed[c.stop_step]
+            y = c.losses[c.stop_step]
             shown = np.isfinite(y) and y <= y1
             ax.plot(c.lrs[c.stop_step], y if shown else y1, "x", color=style.DIVERGED, ms=8, mew=2, clip_on=False,
-                    zorder=5, label="stop (smoothed > 4× best)" if i == next(
+                    zorder=5, label="stop (EMA-smoothed > 4× best)" if i == next(
                         j for j, d in enumerate(result.curves) if d.stop_step is not None) else None)
     med = np.asarray(result.median, dtype=float)
     ax.plot(lrs, med, color=style.MEDIAN, lw=2.4, label=f"median of {len(result.curves)} seed(s)")
 
     s = result.suggestion
-    if s.lower is not None and s.upper is not None:
+    if s.lr is not None and s.lower is not None and s.upper is not None:
         ax.axvspan(s.lower, s.upper, color=style.RANGE, alpha=0.18, lw=0,
-                   label=f"suggested lr {s.lower:.2g} … {s.upper:.2g}")
-        ax.axvline(s.steepest_lr, color=style.RANGE, ls="--", lw=1.2, label=f"steepest descent {s.steepest_lr:.2g}")
+                   label=f"suggested range {s.lower:.2g} … {s.upper:.2g}")
+        ax.axvline(s.lr, color=style.RANGE, lw=1.8, label=f"suggested lr {s.lr:.2g} (steepest descent)")
         ax.axvline(s.min_lr, color=style.MINIMUM, ls=":", lw=1.4, label=f"minimum {s.min_lr:.2g}")
     ax.set_ylim(y0, y1)
     reached = max(c.lrs[-1] for c in result.curves) if result.curves else lrs[-1]
     ax.set_xlim(lrs[0], min(lrs[-1], reached * 1.5))  # what no seed reached is not shown
     ax.set_xlabel("learning rate (log scale)")
-    ax.set_ylabel("training loss (EMA-smoothed, β = 0.98)")
+    ax.set_ylabel(f"training loss (centred mean, ±{HALF_WIDTH_DECADES:g} decade)")
     spec = result.spec
     fig.suptitle(title or f"LR range test: {result.optimizer} on {spec.get('task', '?')}, batch {result.batch_size}, "
                           f"{len(result.curves)} seed(s), ≤ {spec.get('steps', len(lrs))} steps", x=0.01, ha="left",

@@ -39,8 +39,9 @@ def suggestion_table(result: LRFindResult) -> Table:
     s = result.suggestion
     return Table(
         "Suggested learning-rate range",
-        ("optimizer", "batch", "seeds", "lower (steepest descent)", "upper", "lr at minimum", "note"),
-        ((result.optimizer, str(result.batch_size), str(len(result.curves)), _lr(s.lower), _lr(s.upper),
+        ("optimizer", "batch", "seeds", "suggested lr (steepest descent)", "lower", "upper", "lr at minimum",
+         "note"),
+        ((result.optimizer, str(result.batch_size), str(len(result.curves)), _lr(s.lr), _lr(s.lower), _lr(s.upper),
           _lr(s.min_lr), s.note or "–"),),
         "a range, not a point: a single suggested point is known to be unstable across seeds")
 
@@ -51,10 +52,10 @@ def seed_table(result: LRFindResult) -> Table:
     for c in result.curves:
         s = c.suggestion
         stop = "ran all steps" if c.stop_step is None else f"step {c.stop_step} (lr {c.lrs[c.stop_step]:.3g})"
-        rows.append((str(c.seed), _lr(s.steepest_lr), _lr(s.min_lr),
-                     "–" if s.min_loss is None else f"{s.min_loss:.3f}", f"{_lr(s.lower)} … {_lr(s.upper)}", stop))
+        rows.append((str(c.seed), _lr(s.lr), _lr(s.min_lr), "–" if s.min_loss is None else f"{s.min_loss:.3f}",
+                     f"{_lr(s.lower)} … {_lr(s.upper)}", stop))
     return Table("Per seed (each seed's own curve, same rule)",
-                 ("seed", "steepest lr", "lr at minimum", "min loss", "own range", "stopped at"), tuple(rows))
+                 ("seed", "own lr (steepest)", "lr at minimum", "min loss", "own range", "stopped at"), tuple(rows))
 
 
 def build_lr_find_report(store: Any, data: ExperimentData, *, dpi: int = 100) -> Report:
@@ -63,8 +64,8 @@ def build_lr_find_report(store: Any, data: ExperimentData, *, dpi: int = 100) ->
     result = load(store, data.experiment.id)
     hyper = Table("Resolved hyperparameters", tuple(result.hyperparameters),
                   (tuple(str(v) for v in result.hyperparameters.values()),))
-    figure = Figure("LR range test", "Smoothed training loss as the learning rate grows exponentially; median "
-                    "over seeds with the min–max band, the suggested range shaded.",
+    figure = Figure("LR range test", "Training loss (centred moving average) as the learning rate grows "
+                    "exponentially; median over seeds with the min–max band, the suggested range shaded.",
                     plots.png_bytes(lr_find_figure(result), dpi=dpi))
     return Report(data=data, groups=[], sweeps=[],
                   tables=[suggestion_table(result), seed_table(result), hyper, environment_table(data.experiment.env)],

@@ -1,0 +1,189 @@
+"""Does lr-find's suggestion agree with a learning-rate sweep? (issue 14, "lr-find that can be trusted")
+
+For each task × optimizer it runs
+
+1. ``lr-find`` (:func:`descentlab.experiments.lr_find.run`, the command's defaults unless ``--steps`` / ``--seeds``
+   say otherwise) and reads its suggested lr and range;
+2. a sweep of the same optimizer over a log grid (``--grid-lo .. --grid-hi``, ``--per-decade`` points a decade,
+   ``--sweep-seeds`` seeds, the budget of ``BUDGETS`` below: a few epochs, Fashion-MNIST on a training subset),
+   trained by the vectorized local executor into a throw-away in-memory store, and reads per lr the mean final
+   validation accuracy (the sweep's own numbers: :func:`descentlab.report.sweep.sweep_rows`).
+
+and checks the acceptance of issue 14:
+
+- **best**: the sweep's best lr is the swept lr with the highest mean final val acc (what ``sweep`` chooses);
+- **ratio**: suggested lr / best lr; PASS needs 1/3 ≤ ratio ≤ 3;
+- **collapse**: the smallest swept lr above the best whose mean val acc falls below
+  ``chance + (best acc − chance) / 2`` or where a seed diverged; PASS needs the suggested range's upper end below it.
+
+The script prints a markdown table (for BENCHMARKS.md) and, with ``--json``, writes every number, the raw lr-find
+curves included (so a rule can be re-evaluated on them without training again).
+
+    .venv/bin/python benchmarks/lr_find_vs_sweep.py                                # 4 tasks × sgd, momentum, adam
+    .venv/bin/python benchmarks/lr_find_vs_sweep.py --tasks digits-mlp --optimizers adam --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import platform
+import sys
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from descentlab.experiments import lr_find as lf
+from descentlab.experiments.executors import make_executor
+from descentlab.experiments.runner import open_experiment
+from descentlab.experiments.sweep import SweepSpec, round_sig
+from descentlab.report import data as report_data
+from descentlab.report.sweep import sweep_rows
+from descentlab.store import Store
+from descentlab.tasks import get_task
+
+# Per task: epochs of each sweep run and how many training examples it trains on (None: all). Small on purpose:
+# the machine is 2 shared cores; the lr-find runs see the same (sub)set.
+BUDGETS: dict[str, dict[str, Any]] = {
+    "digits-mlp": {"epochs": 10, "train": None},
+    "mnist1d-mlp": {"epochs": 10, "train": None},
+    "mnist1d-cnn": {"epochs": 10, "train": None},
+    "fashion-mlp": {"epochs": 2, "train": 6000},
+}
+TASKS = tuple(BUDGETS)
+OPTIMIZERS = ("sgd", "momentum", "adam")
+
+
+def splits_for(task: str, train: int | None):
+    """The task's splits (``compare``'s validation split), the training split cut to its first ``train``."""
+    splits = get_task(task).load()
+    if train is None or train >= len(splits.y_train):
+        return splits
+    return dataclasses.replace(splits, x_train=splits.x_train[:train], y_train=splits.y_train[:train])
+
+
+def grid(lo: float, hi: float, per_decade: int) -> tuple[float, ...]:
+    points = int(round(math.log10(hi / lo) * per_decade)) + 1
+    return tuple(dict.fromkeys(round_sig(float(x)) for x in np.geomspace(lo, hi, points)))
+
+
+def sweep(task: str, optimizer: str, splits, lrs: tuple[float, ...], epochs: int, seeds: int) -> list[dict]:
+    """Per swept lr: mean final val acc over seeds and whether a seed diverged."""
+    spec = SweepSpec(task=task, optimizers=(optimizer,), lr_min=lrs[0], lr_max=lrs[-1], points=len(lrs),
+                     seeds=seeds, epochs=epochs)
+    configs = [c for c in spec.configs()]
+    with Store(":memory:") as store:
+        experiment_id, todo, _ = open_experiment(store, "sweep", spec.to_dict(), configs)
+        make_executor("local", vectorize=True).run(todo, store=store, experiment_id=experiment_id, splits=splits,
+                                                   on_result=lambda trial, result: None)
+        (row,) = sweep_rows(report_data.load(store, experiment_id))
+    return [{"lr": p.lr, "val_acc": p.val_acc.mean if p.val_acc.n else None, "diverged": bool(p.diverged)}
+            for p in row.summary.points]
+
+
+def judge(points: list[dict], suggestion: lf.Suggestion, chance: float) -> dict[str, Any]:
+    """Best lr, collapse lr, ratio and the verdict of one task × optimizer (see the module docstring)."""
+    finite = [p for p in points if p["val_acc"] is not None and not p["diverged"]]
+    best = max(finite, key=lambda p: p["val_acc"])
+    floor = chance + (best["val_acc"] - chance) / 2
+    collapse = next((p["lr"] for p in points if p["lr"] > best["lr"]
+                     and (p["diverged"] or p["val_acc"] is None or p["val_acc"] < floor)), None)
+    lr = suggestion.lr
+    ratio = lr / best["lr"] if lr else None
+    within = ratio is not None and 1 / 3 <= ratio <= 3
+    safe = suggestion.upper is not None and (collapse is None or suggestion.upper < collapse)
+    return {"best_lr": best["lr"], "best_val_acc": best["val_acc"], "collapse_lr": collapse,
+            "collapse_floor": floor, "ratio": ratio, "within_3x": within, "range_below_collapse": safe,
+            "pass": within and safe}
+
+
+def record(path: str, results: list[dict], *, steps: int) -> None:
+    """The test's data: per task × optimizer the lr-find spec, each seed's raw losses (6 significant digits) and
+    what the sweep found; the test rebuilds the suggestion from the losses with :mod:`descentlab.lr_range`."""
+    spec = {"start": lf.LRFindSpec.start, "end": lf.LRFindSpec.end, "steps": steps}
+    cases = [{"task": r["task"], "optimizer": r["optimizer"], "spec": spec, "best_lr": r["best_lr"],
+              "collapse_lr": r["collapse_lr"], "sweep_budget": f"{r['epochs']} epochs × {r['train']} examples",
+              "seeds": [{"seed": c["seed"], "losses": [None if not math.isfinite(x) else float(f"{x:.6g}")
+                                                       for x in c["losses"]]} for c in r["curves"]]}
+             for r in results]
+    with open(path, "w") as f:
+        json.dump({"made_by": "benchmarks/lr_find_vs_sweep.py --record", "cases": cases}, f, separators=(",", ":"))
+        f.write("\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--tasks", default=",".join(TASKS))
+    p.add_argument("--optimizers", default=",".join(OPTIMIZERS))
+    p.add_argument("--steps", type=int, default=lf.LRFindSpec.steps, help="lr-find steps (default: the command's)")
+    p.add_argument("--seeds", type=int, default=lf.LRFindSpec.seeds, help="lr-find seeds (default: the command's)")
+    p.add_argument("--sweep-seeds", type=int, default=2)
+    p.add_argument("--grid-lo", type=float, default=1e-4)
+    p.add_argument("--grid-hi", type=float, default=10.0)
+    p.add_argument("--per-decade", type=int, default=4)
+    p.add_argument("--json", help="write every number here")
+    p.add_argument("--record", help="write the recorded curves and the sweeps' best and collapse rates here, the "
+                                    "data of tests/experiments/test_lr_find_vs_sweep.py")
+    p.add_argument("--sweeps-from", help="take the sweeps' numbers from this earlier --json (same grid) instead of "
+                                          "training them again")
+    args = p.parse_args(argv)
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    lrs = grid(args.grid_lo, args.grid_hi, args.per_decade)
+    print(f"python {platform.python_version()}, torch {torch.__version__}, numpy {np.__version__}; "
+          f"lr-find steps {args.steps}, seeds {args.seeds}; sweep {lrs[0]:g}..{lrs[-1]:g}, {len(lrs)} points, "
+          f"{args.sweep_seeds} seed(s)", file=sys.stderr)
+    earlier = {}
+    if args.sweeps_from:
+        with open(args.sweeps_from) as f:
+            old = json.load(f)
+        if tuple(old["lrs"]) != lrs:
+            p.error(f"--sweeps-from {args.sweeps_from}: its grid is not {lrs[0]:g}..{lrs[-1]:g} × {len(lrs)}")
+        earlier = {(r["task"], r["optimizer"]): r["sweep"] for r in old["results"]}
+    results = []
+    for task in args.tasks.split(","):
+        budget = BUDGETS[task]
+        splits = splits_for(task, budget["train"])
+        chance = 1 / splits.num_classes
+        for optimizer in args.optimizers.split(","):
+            t0 = time.perf_counter()
+            spec = lf.LRFindSpec(task, optimizer, seeds=args.seeds, steps=args.steps)
+            found, _ = lf.run(spec, splits=splits)
+            t1 = time.perf_counter()
+            points = (earlier[(task, optimizer)] if (task, optimizer) in earlier
+                      else sweep(task, optimizer, splits, lrs, budget["epochs"], args.sweep_seeds))
+            t2 = time.perf_counter()
+            s = found.suggestion
+            verdict = judge(points, s, chance)
+            results.append({"task": task, "optimizer": optimizer, "epochs": budget["epochs"],
+                            "train": len(splits.y_train), "suggestion": dataclasses.asdict(s), **verdict,
+                            "sweep": points, "lr_find_s": t1 - t0, "sweep_s": t2 - t1,
+                            "curves": [{"seed": c.seed, "lrs": c.lrs, "losses": c.losses} for c in found.curves]})
+            print(f"{task} {optimizer}: suggested {s.lr:.3g} ({s.lower:.3g} … {s.upper:.3g}); "
+                  f"best {verdict['best_lr']}, collapse {verdict['collapse_lr']} → "
+                  f"{'PASS' if verdict['pass'] else 'FAIL'} "
+                  f"[{t1 - t0:.0f} s + {t2 - t1:.0f} s]", file=sys.stderr, flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"lrs": lrs, "args": vars(args), "results": results}, f, default=float)
+    if args.record:
+        record(args.record, results, steps=args.steps)
+    print("| task | optimizer | sweep budget | suggested lr | suggested range | sweep's best lr (val acc) | ratio "
+          "| collapse lr | verdict |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        s = r["suggestion"]
+        fmt = lambda x: "–" if x is None else f"{x:.3g}"  # noqa: E731
+        print(f"| {r['task']} | {r['optimizer']} | {r['epochs']} ep × {r['train']} | {fmt(s['lr'])} | "
+              f"{fmt(s['lower'])} … {fmt(s['upper'])} | {fmt(r['best_lr'])} ({r['best_val_acc']:.1%}) | "
+              f"{fmt(r['ratio'])} | {fmt(r['collapse_lr'])} | {'PASS' if r['pass'] else 'FAIL'} |")
+    passed = sum(r["pass"] for r in results)
+    print(f"\n{passed}/{len(results)} PASS")
+    return 0 if passed == len(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
