@@ -122,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=lf.LRFindSpec.steps, help="lr-find steps (default: the command's)")
     p.add_argument("--seeds", type=int, default=lf.LRFindSpec.seeds, help="lr-find seeds (default: the command's)")
     p.add_argument("--sweep-seeds", type=int, default=2)
+    p.add_argument("--sweep-epochs", type=int, help="epochs of every sweep run (default: BUDGETS' per task)")
     p.add_argument("--grid-lo", type=float, default=1e-4)
     p.add_argument("--grid-hi", type=float, default=10.0)
     p.add_argument("--per-decade", type=int, default=4)
@@ -145,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         earlier = {(r["task"], r["optimizer"]): r["sweep"] for r in old["results"]}
     results = []
     for task in args.tasks.split(","):
-        budget = BUDGETS[task]
+        budget = {**BUDGETS[task], **({"epochs": args.sweep_epochs} if args.sweep_epochs else {})}
         splits = splits_for(task, budget["train"])
         chance = 1 / splits.num_classes
         for optimizer in args.optimizers.split(","):

@@ -11,7 +11,8 @@ the stop rule. So a seed draws its initial weights and data order as any run doe
 training split the next epoch's permutation is used), and with a store the experiment goes through the same
 runner as ``compare`` and ``sweep``: one run per seed, its updates in the store's ``steps`` table, and running
 the same command again resumes (finished seeds are not recomputed). The smoothed curve and the stop step are
-recomputed from the stored losses (:func:`smooth`, :func:`stop_step`), which is what the running smoother gave.
+recomputed from the stored losses (:func:`smooth`, :func:`stop_step`), which is what the running smoother gave, and
+so is the zero-phase curve the suggestion is made from (:func:`zero_phase`).
 """
 
 from __future__ import annotations
