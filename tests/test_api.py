@@ -61,6 +61,8 @@ def test_sweep_of_a_task_object_and_lr_find(tmp_path) -> None:
     assert float(result.summary[0]["chosen lr"]) in (0.01, 0.1, 1.0)
     found = descentlab.lr_find(task, optimizer="adam", seeds=1, steps=12, store=":memory:")
     assert len(found.rows) <= 12 and found.summary["optimizer"] == "adam"
+    s = found.suggestion
+    assert repr(found).endswith(f"adam, suggested lr {s.lr:.3g}, range {s.lower:.3g} … {s.upper:.3g}>")
     assert found.report(tmp_path / "lr.md").read_text().startswith("# descentlab lr-find")
 
 

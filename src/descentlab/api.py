@@ -144,7 +144,7 @@ class LRFindResult:
 
     @property
     def suggestion(self) -> Any:
-        """The suggested range (``lower``, ``upper``) and the points it is made of."""
+        """The suggested ``lr``, range (``lower``, ``upper``) and the points of the curve they come from."""
         return self.result.suggestion
 
     @property
@@ -175,7 +175,7 @@ class LRFindResult:
 
     def __repr__(self) -> str:
         s = self.result.suggestion
-        text = "no suggestion" if s.lower is None else f"suggested lr {s.lower:.3g} … {s.upper:.3g}"
+        text = "no suggestion" if s.lr is None else f"suggested lr {s.lr:.3g}, range {s.lower:.3g} … {s.upper:.3g}"
         return f"<descentlab lr-find #{self.experiment_id}: {self.result.optimizer}, {text}>"
 
 
