@@ -16,7 +16,10 @@ version, which is also the fingerprint that goes into each run's identity.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
+
+from descentlab.errors import UserError
 
 OPTIMIZERS = "descentlab.optimizers"
 TASKS = "descentlab.tasks"
@@ -35,3 +38,20 @@ def source_of(ep: Any) -> tuple[str, str]:
     dist = getattr(ep, "dist", None)
     name, version = (dist.metadata["Name"], dist.version) if dist is not None else ("?", "?")
     return f"plugin {name} {version} ({ep.value})", hashlib.sha256(f"{name}=={version}:{ep.value}".encode()).hexdigest()
+
+
+def load(group: str, kind: str, make: Callable[[Any], Any] = lambda obj: obj) -> list[tuple[str, Any, str, str]]:
+    """Every plugin of ``group``: ``(name, made, source, fingerprint)`` with ``made = make(loaded object)``. A
+    plugin whose import or ``make`` fails is one line naming it (``kind`` says what it was meant to be)."""
+    out = []
+    for ep in entry_points(group):
+        source, fingerprint = source_of(ep)
+        try:
+            made = make(ep.load())
+        except UserError as exc:
+            raise UserError(f"{kind} plugin {ep.name!r} ({source}): {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - a broken plugin is its author's to fix: say which, in one line
+            raise UserError(f"{kind} plugin {ep.name!r} ({source}) failed to load: {type(exc).__name__}: "
+                            f"{exc}") from None
+        out.append((ep.name, made, source, fingerprint))
+    return out

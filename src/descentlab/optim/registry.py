@@ -136,16 +136,13 @@ def load_plugins() -> None:
     from descentlab import plugins
     from descentlab.optim import external
 
-    for ep in plugins.entry_points(plugins.OPTIMIZERS):
-        source, fingerprint = plugins.source_of(ep)
-        try:
-            obj = ep.load()
-        except Exception as exc:  # noqa: BLE001 - a broken plugin is the user's to fix: say which, in one line
-            raise UserError(f"optimizer plugin {ep.name!r} ({source}) failed to load: {type(exc).__name__}: "
-                            f"{exc}") from None
-        external.check_optimizer_object(obj, f"{ep.name} ({ep.value})")
+    def checked(obj: Any) -> Any:
+        external.check_optimizer_object(obj, "its object")
+        return obj
+
+    for name, obj, source, fingerprint in plugins.load(plugins.OPTIMIZERS, "optimizer", checked):
         doc = (inspect.getdoc(obj) or "").strip().splitlines()
-        register(Entry(ep.name.strip().lower(), obj, {}, doc[0] if doc else "", source, fingerprint), source=source)
+        register(Entry(name.strip().lower(), obj, {}, doc[0] if doc else "", source, fingerprint), source=source)
 
 
 def create(name: str, params: Iterable[Any], **overrides: Any) -> torch.optim.Optimizer:

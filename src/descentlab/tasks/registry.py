@@ -119,15 +119,13 @@ def load_plugins() -> None:
     _plugins_loaded = True
     from descentlab import plugins
 
-    for ep in plugins.entry_points(plugins.TASKS):
-        source, fingerprint = plugins.source_of(ep)
-        try:
-            obj = ep.load()
-            task = obj if isinstance(obj, Task) else obj()
-        except Exception as exc:  # noqa: BLE001 - a broken plugin is the user's to fix: say which, in one line
-            raise UserError(f"task plugin {ep.name!r} ({source}) failed to load: {type(exc).__name__}: {exc}") from None
+    def made(obj: Any) -> Task:
+        task = obj if isinstance(obj, Task) else obj()
         if not isinstance(task, Task):
-            raise UserError(f"task plugin {ep.name!r} ({source}) gave a {type(task).__name__}, not a descentlab Task")
+            raise UserError(f"gave a {type(task).__name__}, not a descentlab Task")
+        return task
+
+    for _, task, source, fingerprint in plugins.load(plugins.TASKS, "task", made):
         register(task, source=source)
         PLUGIN_FINGERPRINTS[task.name] = fingerprint
 
