@@ -100,11 +100,6 @@ def test_stops_at_the_first_non_finite_value_and_keeps_what_it_computed() -> Non
     assert torch.isfinite(path.values[:-1]).all() and torch.isfinite(path.positions[:-1]).all()
 
 
-def test_non_finite_start_diverges_at_zero() -> None:
-    path = minimize(parabola, [float("nan"), 1.0], steps=10)
-    assert path.diverged_at == 0 and path.positions.shape == (1, 2)
-
-
 def test_zero_steps_evaluates_only_x0() -> None:
     path = minimize(parabola, 2.0, steps=0)
     assert path.positions.tolist() == [2.0] and path.values.tolist() == [4.0] and path.diverged_at is None
@@ -191,3 +186,10 @@ def test_a_schedule_sets_each_updates_learning_rate():
     path = minimize(lambda x: (x**2).sum(), 1.0, "sgd", lr=0.5, steps=3, schedule=[0.1, 0.2, 0.3].__getitem__)
     # x ← x − η_k · 2x with η = 0.1, 0.2, 0.3 (the constructor's lr=0.5 is never used)
     torch.testing.assert_close(path.positions, torch.tensor([1.0, 0.8, 0.48, 0.192], dtype=torch.float64))
+
+
+@pytest.mark.parametrize("x0, message", [([], "is empty"), ([1.0, float("nan")], "non-finite"),
+                                         (float("inf"), "non-finite"), (torch.zeros(0, 2), "is empty")])
+def test_a_start_that_is_empty_or_not_finite_is_refused(x0, message):
+    with pytest.raises(UserError, match=f"minimize: x0 .*{message}"):
+        minimize(lambda x: (x**2).sum(), x0, steps=3)

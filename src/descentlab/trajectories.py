@@ -39,6 +39,7 @@ from descentlab import optim
 from descentlab.errors import UserError
 from descentlab.optim.capabilities import averaged_iterate
 from descentlab.schedules.adapter import write_value
+from descentlab.validation import finite_point
 
 if TYPE_CHECKING:
     from descentlab.tasks.functions import TestFunction
@@ -160,7 +161,8 @@ def minimize(fn: Callable[[Tensor], Tensor], x0: float | Sequence[float] | Tenso
 
     ``optimizer`` is a registry name (``descentlab.optim.names()``) or an optimizer class; ``lr`` and ``hyper``
     go to its constructor. ``x0`` (a number, a sequence or a tensor) is copied to ``dtype`` (float64 unless
-    told otherwise). ``fn`` takes the tensor and returns a one-element tensor that depends on it.
+    told otherwise); it must hold at least one number, all finite (UserError otherwise). ``fn`` takes the
+    tensor and returns a one-element tensor that depends on it.
 
     A number or a vector is optimized as a ``1 × n`` matrix (``fn`` still sees it in ``x0``'s shape): the same
     for every elementwise rule, and what lets a matrix rule act on it: Muon would otherwise hand a vector to its
@@ -221,6 +223,7 @@ def _start(x0: Any, dtype: torch.dtype) -> Tensor:
         raise UserError(f"minimize: x0 must be a number, a sequence of numbers or a tensor; got {x0!r}") from e
     if not x.is_floating_point():
         raise UserError(f"minimize: invalid dtype={dtype}; allowed: a floating-point dtype")
+    finite_point(x.reshape(-1).tolist(), "minimize: x0")  # the same rule as `trace --start`: ≥ 1 finite number
     return x.clone().requires_grad_(True)
 
 

@@ -68,7 +68,7 @@ def test_vectorized_and_one_by_one_agree(tmp_path, capsys) -> None:
 @pytest.mark.parametrize(("argv", "expected"), [
     (["--optimizers", "sgd,adamm"], "unknown optimizer 'adamm'; valid names: sgd, momentum"),
     (["--task", "mnist2d"], "unknown task 'mnist2d'; valid names:"),
-    (["--lr", "-1"], "--lr -1.0 must be > 0"),
+    (["--lr", "-1"], "--lr -1 must be a finite number > 0"),
     (["--lr", "abc"], "--lr 'abc' is not a number"),
     (["--epochs", "0"], "--epochs 0 must be ≥ 1"),
     (["--batch-size", "0"], "--batch-size 0 must be ≥ 1"),

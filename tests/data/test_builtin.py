@@ -32,7 +32,8 @@ def test_mnist1d_second_load_comes_from_the_npz(mnist1d, monkeypatch):
     monkeypatch.setattr(sources, "_generate_mnist1d", no_generation)
     s = load_dataset("mnist1d")
     assert s.source == str(mnist1d / "descentlab" / "mnist1d" / "mnist1d-seed42.npz")
-    assert list((mnist1d / "descentlab" / "mnist1d").iterdir()) == [mnist1d / "descentlab/mnist1d/mnist1d-seed42.npz"]
+    folder = mnist1d / "descentlab" / "mnist1d"
+    assert sorted(p.name for p in folder.iterdir()) == ["mnist1d-seed42.npz", "mnist1d-seed42.npz.sha256"]
 
 
 def test_mnist1d_generation_is_deterministic_and_leaves_global_rngs_alone():

@@ -43,7 +43,23 @@ def test_checksum_mismatch_leaves_nothing(server, published, tmp_path):
         fetch_dataset(
             "mnist", tmp_path / "cache", mirrors={"mnist": [server.base + "/good"]}, checksums={"mnist": wrong}
         )
-    assert os.listdir(tmp_path / "cache") == []
+    assert not (tmp_path / "cache").exists()  # the folder it made for the download is gone again, empty
+
+
+def test_a_killed_downloads_part_file_is_removed_by_the_next_run(server, tmp_path):
+    import subprocess
+    import sys
+
+    server.routes["/f.bin"] = b"data"
+    folder = tmp_path / "dl"
+    folder.mkdir()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = folder / f".f.bin.{int(dead.stdout)}.abc123.part"  # the process that wrote it is gone
+    live = folder / f".g.bin.{os.getppid()}.abc123.part"  # a download still running in a live process
+    stale.write_bytes(b"half")
+    live.write_bytes(b"half")
+    download_file([server.base + "/f.bin"], folder / "f.bin")
+    assert sorted(os.listdir(folder)) == [live.name, "f.bin"]
 
 
 def test_connection_cut_halfway_leaves_nothing(server, tmp_path):

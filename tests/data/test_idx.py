@@ -69,3 +69,12 @@ def test_truncated_header_and_broken_gzip(tmp_path):
 def test_writer_rejects_unsupported_dtype(tmp_path):
     with pytest.raises(UserError, match="cannot write dtype int64"):
         write_idx(tmp_path / "x", np.zeros(3, np.int64))
+
+
+def test_huge_declared_dimensions_are_refused_not_overflowed(tmp_path):
+    import struct
+
+    path = tmp_path / "huge-idx3-ubyte"
+    path.write_bytes(bytes([0, 0, 0x08, 4]) + struct.pack(">4I", 2**32 - 1, 2**32 - 1, 2**32 - 1, 2**32 - 1) + b"x")
+    with pytest.raises(UserError, match="truncated"):
+        read_idx(path)

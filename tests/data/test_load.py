@@ -141,3 +141,39 @@ def test_repr_is_short(tmp_path):
     write_idx_dir(tmp_path, make_arrays())
     text = repr(load_dataset("mnist", data_dir=tmp_path, download=False))
     assert text.startswith("Splits('mnist', train=45, val=5, test=20") and "tensor" not in text
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"x_train": np.zeros((50, 14, 14), np.uint8)}, r"expected \[N, 28, 28\]"),
+    ({"y_train": np.full(50, 12, np.uint8)}, r"labels must be integers 0\.\.9; found uint8 values 12\.\.12"),
+])
+def test_idx_data_of_the_wrong_shape_or_labels_is_refused_at_load(tmp_path, bad, message):
+    write_idx_dir(tmp_path / "data", {**make_arrays(), **bad})
+    with pytest.raises(UserError, match=message):
+        load_dataset("mnist", data_dir=tmp_path / "data", download=False)
+
+
+def test_a_damaged_mnist1d_cache_is_generated_again(mnist1d_cache, tmp_path, monkeypatch):
+    import shutil
+
+    cache = tmp_path / "cache"
+    shutil.copytree(mnist1d_cache, cache)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    good = load_dataset("mnist1d").x_train.clone()
+    path = sources.mnist1d_path()
+    damaged = bytearray(path.read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF  # one flipped byte inside the arrays: still a readable zip, wrong data
+    path.write_bytes(bytes(damaged))
+    sources.clear_caches()
+    calls = []
+    real = sources._generate_mnist1d
+    monkeypatch.setattr(sources, "_generate_mnist1d", lambda: calls.append(1) or real())
+    assert torch.equal(load_dataset("mnist1d").x_train, good) and calls == [1]
+    sources.clear_caches()
+    assert torch.equal(load_dataset("mnist1d").x_train, good) and calls == [1]  # and then read, not made again
+
+
+def test_a_data_dir_that_is_a_file_is_one_clear_error(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UserError, match="is a file, not a folder"):
+        load_dataset("mnist", data_dir=tmp_path / "file")

@@ -20,6 +20,7 @@ if "OMP_WAIT_POLICY" not in os.environ:
 
 import argparse  # noqa: E402
 import importlib  # noqa: E402
+import sqlite3  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import Sequence
 
@@ -88,15 +89,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args._run(args) or 0)
     except UserError as exc:
-        print(f"descentlab {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return _error(args, str(exc))
     except ModuleNotFoundError as exc:
         if _missing_lab(exc):
             return 2
         raise
+    except sqlite3.Error as exc:  # a store damaged past its first page is only found when that page is read
+        from descentlab.store import default_store_path
+        from descentlab.store.schema import database_error
+
+        return _error(args, str(database_error(getattr(args, "store", None) or default_store_path(), exc)))
+    except OSError as exc:  # a file or folder the commands' own checks could not foresee (full disk, races)
+        where = f" ({exc.filename})" if exc.filename else ""
+        return _error(args, f"{exc.strerror or exc}{where}")
     except KeyboardInterrupt:
         print(f"descentlab {args.command}: interrupted; finished runs are kept in the store", file=sys.stderr)
         return 130
+
+
+def _error(args: argparse.Namespace, message: str) -> int:
+    """Print the error as ONE line (a message that spans lines is joined) and return exit code 2."""
+    line = " ".join(message.split())
+    print(f"descentlab {args.command}: error: {line}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

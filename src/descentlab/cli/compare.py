@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 
 from rich.console import Console  # noqa: F401  (type of make_console())
+from rich.markup import escape
 
-from descentlab.cli.common import optimizer_items, parse_batch_sizes, parse_float, parse_positive_int
+from descentlab.cli.common import optimizer_items
 from descentlab.cli.output import (
     EpochPrinter,
     experiment_json,
@@ -14,8 +15,11 @@ from descentlab.cli.output import (
     make_console,
     print_compare_summary,
     print_finished_run,
+    print_outcome,
     print_solo_note,
     progress_bar,
+    stored_line,
+    waiting_note,
     write_json,
 )
 from descentlab.cli.task_args import add_task_arguments, task_from
@@ -25,6 +29,13 @@ from descentlab.experiments.runner import Trial, open_experiment
 from descentlab.schedules.spec import SCHEDULE_HELP, schedule_list
 from descentlab.store import Store
 from descentlab.train import RunResult
+from descentlab.validation import (
+    check_batch_sizes,
+    check_output,
+    parse_batch_sizes,
+    parse_positive_float,
+    parse_positive_int,
+)
 
 NAME = "compare"
 HELP = "Train optimizers side by side on one task (default: MLP on MNIST-1D, sgd vs adam vs rmsprop, offline)."
@@ -49,12 +60,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def spec_from(args: argparse.Namespace) -> CompareSpec:
+
     return CompareSpec(
-        task=task_from(args, "mnist1d-mlp"),
+        task=task_from(args, "mnist1d-mlp"),  # names are case-insensitive: stored as the registry spells them
         optimizers=optimizer_items(args.optimizers),
         epochs=parse_positive_int(args.epochs, "epochs") if args.epochs else None,
         batch_sizes=tuple(parse_batch_sizes(args.batch_size)) if args.batch_size else None,
-        lr=parse_float(args.lr, "lr") if args.lr else None,
+        lr=parse_positive_float(args.lr, "lr") if args.lr else None,
         seeds=parse_positive_int(args.seeds, "seeds"),
         preset=args.preset,
         data_dir=args.data_dir,
@@ -66,21 +78,25 @@ def run(args: argparse.Namespace) -> int:
     console = make_console()
     spec = spec_from(args)
     configs = spec.configs()  # every name and value checked before anything runs
+    check_output(args.json, "json")
+    executor = make_executor("local", vectorize=args.vectorize)
     from descentlab.tasks import get_task
 
     splits = get_task(spec.task).load(data_dir=spec.data_dir, val_fraction=configs[0].val_fraction,
                                       seed=configs[0].data_seed)
+    check_batch_sizes({c.batch_size for c in configs}, splits.x_train.shape[0])
     with Store(args.store) as store:
-        experiment_id, todo, done = open_experiment(store, "compare", spec.to_dict(), configs, fresh=args.fresh)
+        opened = open_experiment(store, "compare", spec.to_dict(), configs, fresh=args.fresh, splits=splits,
+                                 execution=executor.identity())
+        experiment_id, todo, done = opened.experiment_id, opened.todo, opened.done
         scheduled = f" × schedules {', '.join(spec.to_dict()['schedules'])}" if spec.schedules else ""
-        console.print(f"[bold]{spec.task}[/]: {', '.join(spec.optimizers)}{scheduled} — {len(configs)} runs"
+        console.print(f"[bold]{spec.task}[/]: {escape(', '.join(spec.optimizers) + scheduled)} — {len(configs)} runs"
                       + (f" ({done} already in the store, resumed)" if done else "")
                       + f" — {splits.x_train.shape[0]} train / {splits.x_val.shape[0]} val / "
                         f"{splits.x_test.shape[0]} test examples")
         print_solo_note(console, configs, args.vectorize)
         many_batches = len({c.batch_size for c in configs}) > 1
         label = lambda t: label_of(t.config, batch=many_batches, seed=spec.seeds > 1)  # noqa: E731
-        executor = make_executor("local", vectorize=args.vectorize)
         with progress_bar(console) as progress:
             bar = progress.add_task("compare", total=sum(t.config.epochs for t in todo))
             live: set[str] = set()
@@ -94,13 +110,13 @@ def run(args: argparse.Namespace) -> int:
                     progress.advance(bar, trial.config.epochs - (0 if trial.key not in live else len(result.epochs)))
                     print_finished_run(console, label(trial), result, verbose=not args.quiet and trial.key not in live)
 
-            executor.run(todo, store=store, experiment_id=experiment_id, splits=splits, on_result=on_result,
-                         callbacks=callbacks)
+            outcome = executor.run(opened.trials, store=store, experiment_id=experiment_id, splits=splits,
+                                   on_result=on_result, callbacks=callbacks, on_wait=waiting_note(console))
+        print_outcome(console, outcome)
         groups = show_summary(console, store, experiment_id)
         if args.json:
             write_json(args.json, experiment_json(store, experiment_id, groups))
-        console.print(f"Stored as experiment {experiment_id} in {store.path}\n"
-                      f"Report: descentlab report {experiment_id} --html report.html")
+        console.print(stored_line(experiment_id, store.path))
     return 0
 
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 
 from rich.console import Console
+from rich.markup import escape
 
-from descentlab.cli.common import optimizer_items, parse_batch_sizes, parse_float, parse_positive_int
+from descentlab.cli.common import optimizer_items
 from descentlab.cli.output import make_console, print_table, progress_bar, write_json
 from descentlab.cli.task_args import add_task_arguments, task_from
 from descentlab.errors import UserError
 from descentlab.experiments import lr_find as lf
 from descentlab.lr_range import LRFindResult
+from descentlab.validation import check_output, parse_batch_sizes, parse_float, parse_positive_int
 
 NAME = "lr-find"
 HELP = "LR range test (Smith 2017): raise the lr exponentially, batch by batch, over seeds; suggest a range."
@@ -43,10 +45,7 @@ def spec_from(args: argparse.Namespace) -> lf.LRFindSpec:
     batch = parse_batch_sizes(args.batch_size) if args.batch_size else None
     if batch and len(batch) > 1:
         raise UserError(f"--batch-size {args.batch_size!r}: lr-find takes one batch size")
-    try:
-        steps = int(args.steps)
-    except ValueError:
-        raise UserError(f"--steps {args.steps!r} is not a whole number") from None
+    steps = parse_positive_int(args.steps, "steps")
     return lf.LRFindSpec(task=task_from(args, None), optimizer=_one_optimizer(args.optimizer),
                          seeds=parse_positive_int(args.seeds, "seeds"), start=parse_float(args.start, "start"),
                          end=parse_float(args.end, "end"), steps=steps, batch_size=batch[0] if batch else None,
@@ -82,8 +81,8 @@ def run(args: argparse.Namespace) -> int:
     console = make_console()
     spec = spec_from(args)
     task, optimizer, _, batch_size, _ = spec.resolve()  # every name and value checked before anything runs
-    if args.png and not args.png.lower().endswith((".png", ".svg")):  # fail before training, not after
-        raise UserError(f"--png {args.png!r}: use a .png or .svg file name")
+    check_output(args.png, "png", (".png", ".svg"))  # fail before training, not after
+    check_output(args.json, "json")
     splits = task.load(data_dir=spec.data_dir)
     console.print(f"[bold]{task.name}[/]: lr range test of {optimizer}, lr {spec.start:g} → {spec.end:g} over "
                   f"≤ {spec.steps} steps of batch {batch_size}, {spec.seeds} seed(s)")
@@ -97,9 +96,9 @@ def run(args: argparse.Namespace) -> int:
         from descentlab.report.lr_find_plot import lr_find_figure
         from descentlab.report.plots import save
 
-        console.print(f"wrote {save(lr_find_figure(result), args.png)}")
+        console.print(f"wrote {escape(str(save(lr_find_figure(result), args.png)))}")
     if args.json:
         write_json(args.json, {"experiment_id": experiment_id, "store": str(store_path), **result.to_dict()})
-        console.print(f"wrote {args.json}")
-    console.print(f"Stored as experiment {experiment_id} in {store_path}")
+        console.print(f"wrote {escape(args.json)}")
+    console.print(f"Stored as experiment {experiment_id} in {escape(str(store_path))}")
     return 0

@@ -153,3 +153,27 @@ def print_solo_note(console: Console, configs: Sequence[RunConfig], vectorize: b
     for name, reason in reasons.items():
         console.print(f"[yellow]{escape(name)}[/]: one run at a time, not vectorized ({escape(reason)}); "
                       "docs/bring-your-own.md says how to write it as a descentlab rule", highlight=False)
+
+
+def stored_line(experiment_id: int, path: Any) -> str:
+    """Where the experiment was stored, and how to get its report (the path escaped: ``[`` is rich markup)."""
+    return (f"Stored as experiment {experiment_id} in {escape(str(path))}\n"
+            f"Report: descentlab report {experiment_id} --html report.html")
+
+
+def waiting_note(console: Console) -> Any:
+    """``on_wait`` for the executors: say once which trials another process trains and that we wait for them."""
+    def note(trials: Sequence[Trial], holder: str) -> None:
+        who = ", ".join(f"pid {p[1]} on {p[0]}" if len(p) == 3 else o
+                        for o in holder.split(", ") for p in [o.rsplit(":", 2)])
+        console.print(f"note: {len(trials)} trial(s) are being trained by another process ({escape(who)}); "
+                      "waiting for them (a stale claim is taken over)", highlight=False)
+
+    return note
+
+
+def print_outcome(console: Console, outcome: Any) -> None:
+    """What the executor did besides training, when it was not everything: finished or waited for elsewhere."""
+    if outcome.finished_elsewhere or outcome.waited:
+        console.print(f"note: trained {outcome.trained} trial(s) here; {outcome.finished_elsewhere + outcome.waited} "
+                      "were trained by another process on the same store", highlight=False)

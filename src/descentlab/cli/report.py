@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from descentlab.errors import UserError
+from descentlab.validation import check_output
 
 NAME = "report"
 HELP = "Write the report of an experiment: one self-contained HTML file and/or Markdown with PNGs."
@@ -24,10 +25,10 @@ def open_store(path: Path | None):
     """The store at ``path`` (default path when None), which must exist: a read-only command never makes one."""
     from descentlab.store import Store, default_store_path
 
-    path = path or default_store_path()
+    path = Path(path or default_store_path())
     if not path.is_file():
         raise UserError(f"no results store at {path}; run `descentlab compare` first or pass --store PATH")
-    return Store(path)
+    return Store(path, read_only=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,9 +38,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.html is None and args.md is None:
         raise UserError("say where to write the report: --html FILE and/or --md FILE")
-    for path in (args.html, args.md):
-        if path is not None:
-            html.check_writable(path)
+    check_output(args.html, "html")  # before reading anything
+    check_output(args.md, "md")
     with open_store(args.store) as store:
         data = load(store, args.experiment)
         kind = data.experiment.kind

@@ -21,11 +21,12 @@ def _pct(value: float) -> str:
 
 
 def _experiments_table(store):
+    from rich.markup import escape
     from rich.table import Table
 
     from descentlab.report.data import load
 
-    table = Table(title=f"Experiments in {store.path}")
+    table = Table(title=f"Experiments in {escape(str(store.path))}")
     for name, justify in (("id", "right"), ("kind", "left"), ("name", "left"), ("created (UTC)", "left"),
                           ("task", "left"), ("runs", "right"), ("statuses", "left")):
         table.add_column(name, justify=justify)
@@ -41,6 +42,7 @@ def _experiments_table(store):
 
 
 def _runs_table(store, experiment: str):
+    from rich.markup import escape
     from rich.table import Table
 
     from descentlab.report.data import load
@@ -48,7 +50,7 @@ def _runs_table(store, experiment: str):
 
     data = load(store, experiment)
     exp = data.experiment
-    table = Table(title=f"Runs of {exp.kind} #{exp.id}" + (f" — {exp.name}" if exp.name else ""))
+    table = Table(title=escape(f"Runs of {exp.kind} #{exp.id}" + (f" — {exp.name}" if exp.name else "")))
     for name, justify in (("run", "right"), ("optimizer", "left"), ("batch", "right"), ("lr", "right"),
                           ("seed", "right"), ("status", "left"), ("final val acc", "right"),
                           ("final test acc", "right"), ("train seconds", "right")):
@@ -65,22 +67,22 @@ def _runs_table(store, experiment: str):
 
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
+    from rich.markup import escape
 
     from descentlab.cli.report import open_store
-    from descentlab.report.html import check_writable
+    from descentlab.validation import check_output
 
-    if args.csv is not None:
-        check_writable(args.csv)
+    check_output(args.csv, "csv")
     console = Console()
     if not console.is_terminal:  # piped or captured: no terminal width to fit, so do not squash the columns
         console = Console(width=max(console.width, 150))
     with open_store(args.store) as store:
         if args.experiment is None and not store.experiments():
-            console.print(f"no experiments in {store.path} yet; run `descentlab compare` to make one")
+            console.print(f"no experiments in {escape(str(store.path))} yet; run `descentlab compare` to make one")
             return 0
         table = _experiments_table(store) if args.experiment is None else _runs_table(store, args.experiment)
         console.print(table)
         if args.csv is not None:
             store.to_csv(args.csv, args.experiment)
-            console.print(f"wrote {args.csv}")
+            console.print(f"wrote {escape(str(args.csv))}")
     return 0

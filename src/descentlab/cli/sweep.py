@@ -8,20 +8,16 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from descentlab.cli.common import (
-    optimizer_items,
-    parse_batch_sizes,
-    parse_float,
-    parse_list,
-    parse_positive_int,
-    parse_range,
-)
+from descentlab.cli.common import optimizer_items
 from descentlab.cli.output import (
     experiment_json,
     make_console,
+    print_outcome,
     print_solo_note,
     print_table,
     progress_bar,
+    stored_line,
+    waiting_note,
     write_json,
 )
 from descentlab.cli.task_args import add_task_arguments, task_from
@@ -33,6 +29,16 @@ from descentlab.grid import extras_of, variant_label
 from descentlab.schedules.spec import SCHEDULE_HELP, schedule_list, scheduled_label
 from descentlab.store import Store
 from descentlab.train import Callback, RunResult
+from descentlab.validation import (
+    check_batch_sizes,
+    check_output,
+    check_points,
+    parse_batch_sizes,
+    parse_float,
+    parse_list,
+    parse_positive_int,
+    parse_range,
+)
 
 NAME = "sweep"
 HELP = "Sweep each optimizer over a log-spaced learning-rate range (× seeds × listed hyperparameters)."
@@ -71,13 +77,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _number(text: str, what: str) -> Any:
-    low = text.lower()
+    low = text.strip().lower()
     if low in ("true", "false"):
         return low == "true"
     try:
         return int(text)
     except ValueError:
-        return parse_float(text, what)
+        return parse_float(text, what)  # finite only: --hp eps=inf is refused
 
 
 def grid_from(args: argparse.Namespace) -> tuple[tuple[str, tuple[Any, ...]], ...]:
@@ -93,13 +99,16 @@ def grid_from(args: argparse.Namespace) -> tuple[tuple[str, tuple[Any, ...]], ..
 
 
 def spec_from(args: argparse.Namespace) -> SweepSpec:
+
     lo, hi = parse_range(args.lr, "lr")
+    points = parse_positive_int(args.points, "points")
+    check_points(lo, hi, points)
     batch = parse_batch_sizes(args.batch_size) if args.batch_size else None
     if batch and len(batch) > 1:
         raise UserError(f"--batch-size {args.batch_size!r}: a sweep takes one batch size")
     return SweepSpec(
         task=task_from(args, "mnist1d-mlp"), optimizers=optimizer_items(args.optimizers),
-        lr_min=lo, lr_max=hi, points=parse_positive_int(args.points, "points"),
+        lr_min=lo, lr_max=hi, points=points,
         seeds=parse_positive_int(args.seeds, "seeds"),
         epochs=parse_positive_int(args.epochs, "epochs") if args.epochs else None,
         batch_size=batch[0] if batch else None, preset=args.preset, grid=grid_from(args), data_dir=args.data_dir,
@@ -152,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
     console = make_console()
     spec = spec_from(args)
     configs = spec.configs()  # every name and value checked before anything runs
+    check_output(args.json, "json")
     for optimizer, name in spec.skipped():
         console.print(f"note: {optimizer} has no hyperparameter {name!r}; swept without it", highlight=False)
     if args.vectorize and vectorized_trainer() is None:
@@ -166,8 +176,11 @@ def run(args: argparse.Namespace) -> int:
                              cpus_per_task=parse_positive_int(args.cpus_per_task, "cpus-per-task"))
     splits = get_task(spec.task).load(data_dir=spec.data_dir, val_fraction=configs[0].val_fraction,
                                       seed=configs[0].data_seed)
+    check_batch_sizes({c.batch_size for c in configs}, splits.x_train.shape[0])
     with Store(args.store) as store:
-        experiment_id, todo, done = open_experiment(store, "sweep", spec.to_dict(), configs, fresh=args.fresh)
+        opened = open_experiment(store, "sweep", spec.to_dict(), configs, fresh=args.fresh, splits=splits,
+                                 execution=executor.identity())
+        experiment_id, todo, done = opened.experiment_id, opened.todo, opened.done
         console.print(f"[bold]{spec.task}[/]: sweep of {', '.join(spec.optimizers)} over {len(spec.learning_rates())}"
                       f" learning rates {spec.lr_min:g}..{spec.lr_max:g}"
                       + (f" × schedules {', '.join(spec.to_dict()['schedules'])}" if spec.schedules else "")
@@ -184,11 +197,11 @@ def run(args: argparse.Namespace) -> int:
                 if not args.quiet:
                     console.print(_run_line(spec, trial, result), highlight=False)
 
-            executor.run(todo, store=store, experiment_id=experiment_id, splits=splits, on_result=on_result,
-                         callbacks=tracker.live)
+            outcome = executor.run(opened.trials, store=store, experiment_id=experiment_id, splits=splits,
+                                   on_result=on_result, callbacks=tracker.live, on_wait=waiting_note(console))
+        print_outcome(console, outcome)
         show_summary(console, store, experiment_id, spec, args.json)
-        console.print(f"Stored as experiment {experiment_id} in {store.path}\n"
-                      f"Report: descentlab report {experiment_id} --html report.html")
+        console.print(stored_line(experiment_id, store.path))
     return 0
 
 

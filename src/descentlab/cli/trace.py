@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from descentlab import optim
-from descentlab.cli.common import optimizer_items, parse_float, parse_list, parse_positive_int
+from descentlab.cli.common import optimizer_items
 from descentlab.cli.output import make_console, print_table
 from descentlab.errors import UserError
 from descentlab.experiments import trace as search
 from descentlab.optim import external
 from descentlab.report import trace as tr
-from descentlab.report.html import check_writable
 from descentlab.schedules import SCHEDULES
 from descentlab.schedules.spec import parse_schedule
 from descentlab.tasks.functions import TestFunction, function_names, get_function
+from descentlab.validation import (
+    check_output,
+    finite_point,
+    parse_float,
+    parse_list,
+    parse_positive_float,
+    parse_positive_int,
+)
 
 NAME = "trace"
 HELP = "Paths of optimizers on a test function (Rosenbrock, Beale, …): table, contour plot, GIF."
@@ -35,8 +42,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    + ", ".join(SCHEDULES) + "; its peak is the lr and its horizon --steps unless given, e.g. "
                    "'cosine(warmup_steps=0.1)' (default: a constant lr)")
     p.add_argument("--start", help="start point, e.g. --start=-1.5,2 (default: the function's)")
-    p.add_argument("--png", help="write the contour plot here")
-    p.add_argument("--gif", help="write an animated GIF of the paths here")
+    p.add_argument("--png", help="write the contour plot here (.png or .svg)")
+    p.add_argument("--gif", help="write an animated GIF of the paths here (.gif)")
     p.add_argument("--html", help="write an interactive offline page here: sliders for the learning rate, momentum "
                                   "or β and the step over paths precomputed for the page's own functions (--function "
                                   "first) and optimizers, up to 200 steps")
@@ -54,12 +61,12 @@ def run(args: argparse.Namespace) -> int:
                             "optimizers by name, module:Name or file.py:Name")
         names.append(optim.get(name).name)  # unknown names fail before any work
     steps = parse_positive_int(args.steps, "steps")
-    lrs = None if args.lr is None else [parse_float(v, "lr") for v in parse_list(args.lr, "lr")]
-    for rate in lrs or ():
-        if not 0 < rate < math.inf:
-            raise UserError(f"--lr {rate:g} must be a finite number > 0")
-    start = None if args.start is None else [parse_float(v, "start") for v in parse_list(args.start, "start")]
-    html = None if args.html is None else check_writable(args.html)
+    lrs = None if args.lr is None else [parse_positive_float(v, "lr") for v in parse_list(args.lr, "lr")]
+    start = None if args.start is None else finite_point(
+        [parse_float(v, "start") for v in parse_list(args.start, "start")], "--start")
+    check_output(args.png, "png", (".png", ".svg"))  # before computing, not after
+    check_output(args.gif, "gif", (".gif",))
+    html = check_output(args.html, "html")
     schedule = None
     if args.schedule is not None:
         schedule = parse_schedule(args.schedule)
@@ -78,12 +85,12 @@ def run(args: argparse.Namespace) -> int:
         console.print(warning, markup=False, highlight=False, soft_wrap=True)
     if args.png:
         tr.plot_paths(function, traced).savefig(args.png)
-        console.print(f"wrote {args.png}")
+        console.print(f"wrote {escape(args.png)}")
     if args.gif:
         from descentlab.report.trace_gif import save_gif
 
         save_gif(function, traced, args.gif)
-        console.print(f"wrote {args.gif}")
+        console.print(f"wrote {escape(args.gif)}")
     if html is not None:
         _write_page(function, steps, html, console)
     return 0

@@ -11,18 +11,20 @@ tests (and users behind a proxy mirror) can point elsewhere.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import os
 import sys
 import tempfile
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from descentlab.errors import DownloadError
+from descentlab.errors import DownloadError, UserError
 
 
 class Expected(NamedTuple):
@@ -45,9 +47,9 @@ MIRRORS: dict[str, tuple[str, ...]] = {
         "https://ossci-datasets.s3.amazonaws.com/mnist/",  # torchvision's mirror
         "https://storage.googleapis.com/cvdf-datasets/mnist/",  # TensorFlow's / Keras's mirror
     ),
-    "fashion-mnist": (
-        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",  # the README's download links
+    "fashion-mnist": (  # HTTPS first; the checksums guard every mirror alike
         "https://github.com/zalandoresearch/fashion-mnist/raw/master/data/fashion/",
+        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",  # the README's links: plain HTTP only
     ),
 }
 
@@ -160,11 +162,16 @@ def download_file(
     ``dest`` is then untouched and no temporary file is left behind.
     """
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    _make_folder(dest.parent)
+    clean_stale_parts(dest.parent)
     show = sys.stderr.isatty() if progress is None else progress
     problems = []
     for url in urls:
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+        try:
+            fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.{os.getpid()}.", suffix=".part")
+        except OSError as e:
+            raise UserError(f"cannot write to {dest.parent} ({e.strerror or e}); give a writable --data-dir or set "
+                            "DESCENTLAB_DATA") from None
         try:
             with os.fdopen(fd, "wb") as out:
                 got, sha256 = _stream(url, out, expected, timeout, show)
@@ -181,6 +188,36 @@ def download_file(
                 os.unlink(tmp)
     tried = "; ".join(problems) or "no mirror given"
     raise DownloadError(f"could not download {dest.name}: {tried}")
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"cannot create the folder {folder} ({e.strerror or e}); give a writable --data-dir or set "
+                        "DESCENTLAB_DATA") from None
+
+
+def clean_stale_parts(folder: Path) -> list[Path]:
+    """Remove the ``.part`` files of downloads killed before they finished: those whose process (the pid in the
+    name, ``.<file>.<pid>.<random>.part``) is gone. Returns what was removed."""
+    removed = []
+    for part in folder.glob(".*.part"):
+        pieces = part.name.split(".")
+        pid = int(pieces[-3]) if len(pieces) >= 4 and pieces[-3].isdecimal() else None
+        if pid is not None and pid != os.getpid():
+            try:
+                os.kill(pid, 0)
+                continue  # a live download of another process
+            except ProcessLookupError:
+                pass
+            except PermissionError:
+                continue
+        elif pid is None and time.time() - part.stat().st_mtime < 3600:
+            continue  # an older name without a pid: only once it is an hour old
+        part.unlink(missing_ok=True)
+        removed.append(part)
+    return removed
 
 
 def fetch_dataset(
@@ -204,11 +241,18 @@ def fetch_dataset(
         raise DownloadError(f"no download mirrors known for dataset {name!r}; known: {sorted(mirrors)}")
     dest_dir = Path(dest_dir)
     table = checksums.get(name, {})
-    for file in files:
-        if (dest_dir / file).is_file():
-            continue
-        if file not in table:
-            raise DownloadError(f"no checksum known for {name}/{file}; refusing to download unverified data")
-        urls = [base.rstrip("/") + "/" + file for base in mirrors[name]]
-        download_file(urls, dest_dir / file, expected=table[file], timeout=timeout, progress=progress)
+    created = [p for p in (dest_dir, *dest_dir.parents) if not p.exists()]
+    try:
+        for file in files:
+            if (dest_dir / file).is_file():
+                continue
+            if file not in table:
+                raise DownloadError(f"no checksum known for {name}/{file}; refusing to download unverified data")
+            urls = [base.rstrip("/") + "/" + file for base in mirrors[name]]
+            download_file(urls, dest_dir / file, expected=table[file], timeout=timeout, progress=progress)
+    except BaseException:
+        for folder in created:  # innermost first: leave no empty folders behind
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
     return dest_dir

@@ -8,6 +8,7 @@ the file name, so ``MNIST/raw`` folders with extracted files work too.
 from __future__ import annotations
 
 import gzip
+import math
 import zlib
 from pathlib import Path
 
@@ -53,12 +54,12 @@ def read_idx(path: str | Path) -> np.ndarray:
     if len(data) < header:
         raise UserError(f"{path}: truncated IDX header ({len(data)} of {header} bytes); fetch it again")
     shape = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: huge declared sizes cannot overflow
     got = len(data) - header
     if got != expected:
         what = "truncated" if got < expected else "has trailing bytes"
         raise UserError(
-            f"{path}: IDX file {what}: shape {shape} needs {expected} bytes of data, found {got}; fetch it again"
+            f"{path}: IDX file {what}: shape {shape} needs {expected} bytes of data, found {got}; fetch it again"[:300]
         )
     arr = np.frombuffer(data, dtype=dtype, offset=header).reshape(shape)
     return arr.astype(dtype.newbyteorder("="), copy=True)

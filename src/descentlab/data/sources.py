@@ -8,8 +8,10 @@ keyed on the resolved file location, so a second load of the same files costs on
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,12 +115,16 @@ def _read_npz(path: Path) -> Raw:
 
 
 def _checked(raw: Raw) -> Raw:
+    """MNIST-like data as the tasks expect it: [N, 28, 28] images, [N] integer labels 0..9, N ≥ 1."""
     for x, y, split in ((raw.x_train, raw.y_train, "train"), (raw.x_test, raw.y_test, "test")):
-        if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
+        if x.ndim != 3 or x.shape[1:] != (28, 28) or y.ndim != 1 or len(x) != len(y) or len(y) == 0:
             raise UserError(
                 f"{raw.source}: {split} images {x.shape} and labels {y.shape} do not match; "
-                "expected [N, 28, 28] and [N]"
+                "expected [N, 28, 28] and [N] with N ≥ 1"
             )
+        if not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() > 9:
+            raise UserError(f"{raw.source}: {split} labels must be integers 0..9; found {y.dtype} values "
+                            f"{y.min()}..{y.max()}")
     return raw
 
 
@@ -142,6 +148,8 @@ def load_idx_dataset(name: str, data_dir: str | Path | None = None, *, download:
     if not download:
         raise DataNotFoundError(f"{name} not found (download disabled); looked in {looked}; {how}")
     root = Path(data_dir).expanduser() if data_dir is not None else _env_data_dir() or cache_dir()
+    if root.exists() and not root.is_dir():
+        raise UserError(f"{root} is a file, not a folder; give --data-dir a folder (or none)")
     try:
         dest = fetch_dataset(name, root / name, **fetch_options)
     except DownloadError as e:
@@ -153,18 +161,45 @@ def mnist1d_path() -> Path:
     return cache_dir() / "mnist1d" / f"mnist1d-seed{MNIST1D_SEED}.npz"
 
 
+MNIST1D_SHAPES = {"x_train": (4000, 40), "y_train": (4000,), "x_test": (1000, 40), "y_test": (1000,)}
+
+
 @functools.lru_cache(maxsize=2)
 def _read_mnist1d(path: Path) -> Raw:
+    """The cached MNIST-1D, verified: the file's SHA-256 matches the one written beside it, and the arrays have
+    the paper's shapes, float32 signals and int64 labels 0..9. Anything else raises ValueError."""
+    sidecar = path.with_name(path.name + ".sha256")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if not sidecar.is_file() or sidecar.read_text().strip() != digest:
+        raise ValueError("checksum missing or wrong")
     with np.load(path, allow_pickle=False) as f:
-        return Raw(f["x_train"], f["y_train"], f["x_test"], f["y_test"], source=str(path))
+        arrays = {k: f[k] for k in MNIST1D_SHAPES}
+    for key, shape in MNIST1D_SHAPES.items():
+        want = np.float32 if key.startswith("x") else np.int64
+        if arrays[key].shape != shape or arrays[key].dtype != want:
+            raise ValueError(f"{key} is {arrays[key].dtype} {arrays[key].shape}")
+    if not all(np.isfinite(arrays[k]).all() for k in ("x_train", "x_test")) or not all(
+            ((arrays[k] >= 0) & (arrays[k] < 10)).all() for k in ("y_train", "y_test")):
+        raise ValueError("values out of range")
+    return Raw(arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"], source=str(path))
 
 
 def load_mnist1d() -> Raw:
     """MNIST-1D with the paper's defaults (4000 train / 1000 test, length 40), generated locally, never
-    downloaded, and saved as an npz in our cache so later loads are instant."""
+    downloaded, and saved as an npz in our cache (with its SHA-256 beside it) so later loads are instant. A
+    cache file that is damaged (fails :func:`_read_mnist1d`'s checks) is generated again."""
     path = mnist1d_path()
-    if not path.is_file():
+    if path.is_file():
+        try:
+            return _read_mnist1d(path.resolve())
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            pass  # damaged: made again below
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)  # fails fast, before the seconds of generation
         _save_npz_atomic(path, _generate_mnist1d())
+    except OSError as e:
+        raise UserError(f"cannot write the MNIST-1D cache {path} ({e.strerror or e}); set XDG_CACHE_HOME to a "
+                        "writable folder") from None
     return _read_mnist1d(path.resolve())
 
 
@@ -192,12 +227,18 @@ def _generate_mnist1d(num_samples: int = 5000) -> dict[str, np.ndarray]:
 
 
 def _save_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write ``path`` and ``path.sha256`` (its checksum) by renaming finished files into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
+        digest = hashlib.sha256(Path(tmp).read_bytes()).hexdigest()
+        sidecar = path.with_name(path.name + ".sha256")
+        sidecar_tmp = sidecar.with_name(f".{sidecar.name}.{os.getpid()}.part")
+        sidecar_tmp.write_text(digest + "\n")
         os.replace(tmp, path)
+        os.replace(sidecar_tmp, sidecar)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

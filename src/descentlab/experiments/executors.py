@@ -1,19 +1,27 @@
 """Executors: where the trials of an experiment train. The driver (this process) is the only writer of the store.
 
+The unit of work is a *group*, planned by :func:`plan_groups` from ALL the trials of the experiment (never from
+the ones still pending), so a trial is always trained with the same companions: a vectorized pass's numbers
+depend on its members, and a resume must reproduce the uninterrupted run bit for bit. Before training a group
+the driver claims it in the store (one transaction; a group another live process holds is left to it and
+waited for at the end, a stale one taken over); a group with any member unfinished is trained again whole, and
+only its unfinished members are written. ``identity()`` is what the experiment's spec records of the execution.
+
 - :class:`LocalExecutor` — in this process. Trials that can share a pass (same task, batch size, epochs) are
-  trained together by the vectorized trainer, ``group_size`` at a time, and each finished run is written with
-  ``store.record_run`` (one transaction per run) as its group ends. A group of one, and every trial with
-  ``vectorize=False``, is trained by the single-run loop and stored epoch by epoch (resume keeps its progress).
-  A run whose code raises (a user's network, say) is stored as ``failed`` with its error and the others go on;
-  a vectorized pass that raises is trained again one run at a time, to find which runs fail.
+  trained together by the vectorized trainer, ``group_size`` at a time, and the group's runs are written with
+  ``store.record_runs`` in ONE transaction as it ends (all members or none). A group of one, and every trial
+  with ``vectorize=False``, is trained by the single-run loop and stored epoch by epoch. A run whose code raises
+  (a user's network, say) is stored as ``failed`` with its error and the others go on; a vectorized pass that
+  raises is trained again one run at a time, to find which runs fail.
 - :class:`RayExecutor` — the same groups become Ray tasks, each declaring its resources (``num_cpus``, and one GPU
   when the device is CUDA). A task trains its group and returns plain dicts; the driver writes each result as its
   task finishes (a ``ray.wait`` loop). The data is put in Ray's object store once and shared by the tasks.
   ``address`` joins a running cluster (``ray.init(address=...)``), whose workers need descentlab installed;
   without it a local Ray instance is started with ``num_cpus``.
 
-Both call ``on_result(trial, result)`` after a run is stored (in this process), and pass ``callbacks(trial)`` to
-runs trained one by one in this process (live progress).
+Both call ``on_result(trial, result)`` after a run is stored (in this process), pass ``callbacks(trial)`` to
+runs trained one by one in this process (live progress), and ``on_wait(trials, holder)`` once when they wait
+for groups another process trains. ``run`` returns what it did (:class:`Outcome`).
 
 >>> executor = make_executor("local", vectorize=True)                                        # doctest: +SKIP
 >>> executor.run(trials, store=store, experiment_id=eid, splits=splits, on_result=print)     # doctest: +SKIP
@@ -22,22 +30,26 @@ runs trained one by one in this process (live progress).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
 import torch
 
 from descentlab.errors import UserError
-from descentlab.experiments.runner import Trial, summary_of, train_stored
+from descentlab.experiments.runner import Trial, train_stored
 from descentlab.experiments.scheduling import step_logging
-from descentlab.store import Store
+from descentlab.store import Store, TrialResult
 from descentlab.train import Callback, RunConfig, RunResult, train
 
 EXECUTORS = ("local", "ray")
 DEFAULT_GROUP_SIZE = 16
+POLL_SECONDS = 1.0  # how often a driver looks whether the groups another process holds are done
 OnResult = Callable[[Trial, RunResult], None]
 Callbacks = Callable[[Trial], Sequence[Callback]]
+OnWait = Callable[[Sequence[Trial], str], None]
 RAY_MISSING = "--executor ray needs Ray, an optional dependency: pip install 'descentlab[ray]'"
 
 
@@ -74,13 +86,75 @@ def train_group(configs: Sequence[RunConfig], splits: Any, *, device: str = "cpu
     return [train(c, splits=splits, device=device, **logging) for c in configs]
 
 
-def store_result(store: Store, experiment_id: int, trial: Trial, result: RunResult) -> int:
-    """Write a whole finished run in one transaction."""
-    c = trial.config
-    return store.record_run(experiment_id, trial.key, task=c.task, optimizer=c.display_name, seed=c.seed,
-                            config=c.to_dict(), epochs=result.epochs, status=result.status,
-                            summary=summary_of(result), diverged_step=result.diverged_step,
-                            steps=result.steps or ())
+def store_group(store: Store, experiment_id: int, group: Sequence[Trial], results: Sequence[RunResult]
+                ) -> list[bool]:
+    """Write a trained group in ONE transaction; per trial, whether it was written (False: another process had
+    finished it already, so it is not stored twice)."""
+    ids = store.record_runs(experiment_id, [t.stored(r) for t, r in zip(group, results)])
+    return [run_id is not None for run_id in ids]
+
+
+def store_failed(store: Store, experiment_id: int, group: Sequence[Trial], exc: BaseException) -> None:
+    """Record every member of a group that raised as failed (one transaction), so that resume runs it again."""
+    error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    store.record_runs(experiment_id, [TrialResult(t.key, t.config.task, t.config.display_name, t.config.seed,
+                                                  t.config.to_dict(), status="failed", summary={"error": error})
+                                      for t in group])
+
+
+@dataclass
+class Outcome:
+    """What an executor did: trials it trained and stored, trials it found finished by another process, and
+    trials it waited for because another process was training them."""
+
+    trained: int = 0
+    finished_elsewhere: int = 0
+    waited: int = 0
+    holders: set[str] = field(default_factory=set)
+
+
+class _Claims:
+    """Claims groups in the store, one at a time: :meth:`free` yields those it could claim (skipping finished
+    ones, setting aside those another live process holds); :meth:`waited` then polls the set-aside ones until
+    each is finished or its holder is gone (then it is claimed and yielded)."""
+
+    def __init__(self, store: Store, experiment_id: int, groups: Sequence[Sequence[Trial]], outcome: Outcome,
+                 on_wait: OnWait) -> None:
+        self.store, self.experiment_id, self.outcome, self.on_wait = store, experiment_id, outcome, on_wait
+        done = store.completed_trial_keys(experiment_id)
+        self.groups = [g for g in groups if any(t.key not in done for t in g)]
+        self.busy: list[tuple[Sequence[Trial], str]] = []
+
+    def _claim(self, group: Sequence[Trial]):
+        return self.store.claim(self.experiment_id, [t.row() for t in group])
+
+    def free(self) -> Iterator[Sequence[Trial]]:
+        for group in self.groups:
+            claim = self._claim(group)
+            if claim.status == "claimed":
+                yield group
+            elif claim.status == "busy":
+                self.busy.append((group, claim.holder or "another process"))
+            else:
+                self.outcome.finished_elsewhere += len(group)
+
+    def waited(self) -> Iterator[Sequence[Trial]]:
+        if not self.busy:
+            return
+        trials = [t for g, _ in self.busy for t in g]
+        self.outcome.waited += len(trials)
+        self.outcome.holders.update(h for _, h in self.busy)
+        self.on_wait(trials, ", ".join(sorted({h for _, h in self.busy})))
+        while self.busy:
+            time.sleep(POLL_SECONDS)
+            still = []
+            for group, holder in self.busy:
+                claim = self._claim(group)
+                if claim.status == "claimed":
+                    yield group
+                elif claim.status == "busy":
+                    still.append((group, holder))
+            self.busy = still
 
 
 def _check_device(device: str) -> None:
@@ -88,6 +162,11 @@ def _check_device(device: str) -> None:
         torch.device(device)
     except RuntimeError:
         raise UserError(f"--device {device!r} is not a torch device (e.g. cpu, cuda, cuda:1)") from None
+
+
+def _identity(vectorize: bool, group_size: int, device: str) -> dict[str, Any]:
+    vectorized = vectorize and vectorized_trainer() is not None
+    return {"vectorize": vectorized, "group_size": group_size if vectorized else 1, "device": device}
 
 
 class LocalExecutor:
@@ -99,31 +178,49 @@ class LocalExecutor:
             raise UserError(f"--device {device}: CUDA is not available on this machine")
         self.vectorize, self.device, self.group_size = vectorize, device, group_size
 
+    def identity(self) -> dict[str, Any]:
+        """How trials execute, for the experiment's spec: what a trial's numbers depend on besides its config."""
+        return _identity(self.vectorize, self.group_size, self.device)
+
     def run(self, trials: Sequence[Trial], *, store: Store, experiment_id: int, splits: Any,
-            on_result: OnResult = lambda t, r: None, callbacks: Callbacks = lambda t: ()) -> list[RunResult]:
-        results = []
-        for group in plan_groups(trials, vectorize=self.vectorize, group_size=self.group_size):
-            trained = None
-            if len(group) > 1:
-                try:
-                    trained = train_group([t.config for t in group], splits, device=self.device)
-                except UserError:
-                    raise
-                except Exception:  # noqa: BLE001 - e.g. a user's model raised: find which runs fail, one by one
-                    trained = None
-            if trained is None:  # one by one: a run whose code raises is stored failed, the others go on
-                for trial in group:
-                    result = train_stored(trial, store=store, experiment_id=experiment_id, splits=splits,
-                                          device=self.device, callbacks=callbacks(trial),
-                                          **step_logging([trial.config]))
-                    on_result(trial, result)
-                    results.append(result)
-                continue
-            for trial, result in zip(group, trained):
-                store_result(store, experiment_id, trial, result)
+            on_result: OnResult = lambda t, r: None, callbacks: Callbacks = lambda t: (),
+            on_wait: OnWait = lambda trials, holder: None) -> Outcome:
+        """Train the groups of ``trials`` (all the experiment's trials) that are not finished yet."""
+        outcome = Outcome()
+        claims = _Claims(store, experiment_id, plan_groups(trials, vectorize=self.vectorize,
+                                                           group_size=self.group_size), outcome, on_wait)
+        for source in (claims.free, claims.waited):
+            for group in source():
+                self._train(group, store, experiment_id, splits, outcome, on_result, callbacks)
+        return outcome
+
+    def _train(self, group: Sequence[Trial], store: Store, experiment_id: int, splits: Any, outcome: Outcome,
+               on_result: OnResult, callbacks: Callbacks) -> None:
+        trained = None
+        if len(group) > 1:
+            try:
+                trained = train_group([t.config for t in group], splits, device=self.device)
+            except UserError:
+                raise
+            except Exception:  # noqa: BLE001 - e.g. a user's model raised: find which runs fail, one by one
+                trained = None
+            except BaseException as exc:  # interrupted: the group is stored failed, resume trains it again
+                store_failed(store, experiment_id, group, exc)
+                raise
+        if trained is None:  # one by one: a run whose code raises is stored failed, the others go on
+            done = store.completed_trial_keys(experiment_id)  # (a resumed fallback: some may be finished)
+            for trial in group:
+                if trial.key in done:
+                    continue
+                result = train_stored(trial, store=store, experiment_id=experiment_id, splits=splits,
+                                      device=self.device, callbacks=callbacks(trial), **step_logging([trial.config]))
+                outcome.trained += 1
                 on_result(trial, result)
-                results.append(result)
-        return results
+            return
+        for trial, result, written in zip(group, trained, store_group(store, experiment_id, group, trained)):
+            if written:
+                outcome.trained += 1
+                on_result(trial, result)
 
 
 def _ray() -> ModuleType:
@@ -170,44 +267,59 @@ class RayExecutor:
             raise UserError(f"cannot start or join {where}: {str(exc).splitlines()[0] if str(exc) else exc}") from None
         return True
 
+    def identity(self) -> dict[str, Any]:
+        """As :meth:`LocalExecutor.identity`: a Ray task trains a group exactly as the local executor does."""
+        return _identity(self.vectorize, self.group_size, self.device)
+
     def run(self, trials: Sequence[Trial], *, store: Store, experiment_id: int, splits: Any,
-            on_result: OnResult = lambda t, r: None, callbacks: Callbacks = lambda t: ()) -> list[RunResult]:
-        groups = plan_groups(trials, vectorize=self.vectorize, group_size=self.group_size)
-        if not groups:
-            return []
+            on_result: OnResult = lambda t, r: None, callbacks: Callbacks = lambda t: (),
+            on_wait: OnWait = lambda trials, holder: None) -> Outcome:
+        outcome = Outcome()
+        claims = _Claims(store, experiment_id, plan_groups(trials, vectorize=self.vectorize,
+                                                           group_size=self.group_size), outcome, on_wait)
+        if not claims.groups:
+            return outcome
         ray, started = self.ray, self._init()
         try:
             task = ray.remote(_ray_task)
             gpus = 1 if torch.device(self.device).type == "cuda" else 0
             data = ray.put(splits)
-            waiting = {task.options(num_cpus=self.cpus_per_task, num_gpus=gpus)
-                       .remote([t.config for t in g], data, self.device, self.vectorize, self.cpus_per_task): g
-                       for g in groups}
-            results = []
-            while waiting:
-                ready, _ = ray.wait(list(waiting), num_returns=1)
-                group = waiting.pop(ready[0])
-                try:
-                    plain = ray.get(ready[0])
-                except Exception as exc:
-                    for ref in waiting:
-                        ray.cancel(ref)
-                    for trial in group:
-                        store.record_run(experiment_id, trial.key, task=trial.config.task,
-                                         optimizer=trial.config.display_name, seed=trial.config.seed,
-                                         config=trial.config.to_dict(), epochs=[], status="failed",
-                                         summary={"error": f"{type(exc).__name__}: {str(exc).splitlines()[0]}"})
-                    raise
-                for trial, p in zip(group, plain):
-                    result = RunResult(trial.config, p["status"], p["epochs"], p["diverged_step"], p["time_to_target"],
-                                       engine=p["engine"], steps=p["steps"])
-                    store_result(store, experiment_id, trial, result)
-                    on_result(trial, result)
-                    results.append(result)
-            return results
+
+            def submit(group: Sequence[Trial]) -> Any:
+                return (task.options(num_cpus=self.cpus_per_task, num_gpus=gpus)
+                        .remote([t.config for t in group], data, self.device, self.vectorize, self.cpus_per_task))
+
+            # Everything free is submitted at once; groups held by another process are waited for after ours are
+            # written (waiting before writing could deadlock two drivers waiting for each other).
+            waiting = {submit(g): g for g in claims.free()}
+            self._collect(waiting, store, experiment_id, outcome, on_result)
+            for group in claims.waited():
+                self._collect({submit(group): group}, store, experiment_id, outcome, on_result)
+            return outcome
         finally:
             if started:
                 ray.shutdown()
+
+    def _collect(self, waiting: dict, store: Store, experiment_id: int, outcome: Outcome, on_result: OnResult
+                 ) -> None:
+        """Write each group's results as its task finishes (a ``ray.wait`` loop)."""
+        ray = self.ray
+        while waiting:
+            ready, _ = ray.wait(list(waiting), num_returns=1)
+            group = waiting.pop(ready[0])
+            try:
+                plain = ray.get(ready[0])
+            except Exception as exc:
+                for ref in waiting:
+                    ray.cancel(ref)
+                store_failed(store, experiment_id, group, exc)
+                raise
+            results = [RunResult(t.config, p["status"], p["epochs"], p["diverged_step"], p["time_to_target"],
+                                 engine=p["engine"], steps=p["steps"]) for t, p in zip(group, plain)]
+            for trial, result, written in zip(group, results, store_group(store, experiment_id, group, results)):
+                if written:
+                    outcome.trained += 1
+                    on_result(trial, result)
 
 
 def make_executor(kind: str, *, vectorize: bool = True, device: str = "cpu", group_size: int = DEFAULT_GROUP_SIZE,

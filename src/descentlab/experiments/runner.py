@@ -3,15 +3,20 @@
 The trainer knows nothing of storage; this module connects them with a callback that writes every epoch as
 soon as it ends, so an interrupted experiment keeps every finished epoch and every finished run. A trial whose
 config hash is already finished in the same experiment is skipped: rerunning the same command resumes.
+
+An experiment's identity (the spec it is found by) holds, besides what the user asked for, the fingerprint of
+the data it trains on (``spec["data"]``) and how it executes (``spec["execution"]``: vectorized or not, group
+size, device): a trial's numbers depend on the group it is trained in, so a resume must train it in the same
+group, and another data set or execution is another experiment.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from descentlab.store import Store, trial_key
+from descentlab.store import Store, TrialResult, TrialRow, trial_key
 from descentlab.train import Callback, RunConfig, RunResult, train
 
 
@@ -23,6 +28,18 @@ class Trial:
     @classmethod
     def of(cls, config: RunConfig) -> Trial:
         return cls(config, trial_key(config.to_dict()))
+
+    def row(self) -> TrialRow:
+        """What the store claims this trial by."""
+        c = self.config
+        return TrialRow(self.key, c.task, c.display_name, c.seed, c.to_dict())
+
+    def stored(self, result: RunResult) -> TrialResult:
+        """The finished run as the store records it."""
+        c = self.config
+        return TrialResult(self.key, c.task, c.display_name, c.seed, c.to_dict(), epochs=result.epochs,
+                           status=result.status, summary=summary_of(result), diverged_step=result.diverged_step,
+                           steps=result.steps or ())
 
 
 class StoreWriter(Callback):
@@ -62,19 +79,21 @@ def summary_of(result: RunResult) -> dict[str, Any]:
     }
 
 
+def unique_trials(configs: Sequence[RunConfig]) -> list[Trial]:
+    """One trial per distinct configuration, in order of first appearance."""
+    trials: dict[str, Trial] = {}
+    for config in configs:
+        trial = Trial.of(config)
+        trials.setdefault(trial.key, trial)
+    return list(trials.values())
+
+
 def pending(store: Store, experiment_id: int, configs: Sequence[RunConfig]) -> tuple[list[Trial], int]:
     """The trials still to run (in order, de-duplicated) and how many are already finished."""
     done = store.completed_trial_keys(experiment_id)
-    seen: set[str] = set()
-    todo: list[Trial] = []
-    for config in configs:
-        trial = Trial.of(config)
-        if trial.key in seen:
-            continue
-        seen.add(trial.key)
-        if trial.key not in done:
-            todo.append(trial)
-    return todo, len(seen) - len(todo)
+    trials = unique_trials(configs)
+    todo = [t for t in trials if t.key not in done]
+    return todo, len(trials) - len(todo)
 
 
 def train_stored(trial: Trial, *, store: Store, experiment_id: int, splits: Any, device: str = "cpu",
@@ -104,12 +123,42 @@ def error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
-def open_experiment(store: Store, kind: str, spec: dict[str, Any], configs: Sequence[RunConfig], *,
-                    fresh: bool = False, env: Mapping[str, Any] | None = None) -> tuple[int, list[Trial], int]:
+@dataclass(frozen=True)
+class Opened:
+    """An experiment opened for running: its id, all its trials, those still to run, how many are finished."""
+
+    experiment_id: int
+    trials: list[Trial]
+    todo: list[Trial]
+    done: int
+    spec: dict[str, Any]
+
+    def __iter__(self) -> Iterator[Any]:
+        """``experiment_id, todo, done = open_experiment(...)``, as before there was more to say."""
+        return iter((self.experiment_id, self.todo, self.done))
+
+
+def experiment_identity(spec: Mapping[str, Any], *, splits: Any = None,
+                        execution: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The spec an experiment is stored and found by: ``spec`` plus the data's fingerprint and the execution."""
+    from descentlab.data.fingerprint import fingerprint
+
+    out = dict(spec)
+    if splits is not None:
+        out["data"] = fingerprint(splits)
+    if execution is not None:
+        out["execution"] = dict(execution)
+    return out
+
+
+def open_experiment(store: Store, kind: str, spec: Mapping[str, Any], configs: Sequence[RunConfig], *,
+                    fresh: bool = False, env: Mapping[str, Any] | None = None, splits: Any = None,
+                    execution: Mapping[str, Any] | None = None) -> Opened:
     """The experiment this spec already has in the store (so rerunning a command resumes it), or a new one
-    (always, with ``fresh``; recorded with ``env``, default this machine's :func:`environment`); with its trials
-    still to run and how many are already finished. The spec of an experiment on a user's task also holds the
-    task's source and fingerprints (:func:`descentlab.tasks.external.identity`)."""
+    (always, with ``fresh``; recorded with ``env``, default this machine's :func:`environment`); found or made in
+    one transaction, so that two processes share it. The spec of an experiment on a user's task also holds the
+    task's source and fingerprints (:func:`descentlab.tasks.external.identity`); ``splits`` and ``execution``
+    become part of it too (:func:`experiment_identity`)."""
     from descentlab.environment import environment
     from descentlab.tasks import get_task
     from descentlab.tasks.external import identity
@@ -117,8 +166,8 @@ def open_experiment(store: Store, kind: str, spec: dict[str, Any], configs: Sequ
     # a user's task is identified by where it came from and the fingerprints of its code and data, not its name
     tasks = list(dict.fromkeys(c.task for c in configs))
     spec = {**spec, **(identity(get_task(tasks[0])) if len(tasks) == 1 else {})}
-    experiment_id = None if fresh else store.find_experiment_by_spec(kind, spec)
-    if experiment_id is None:
-        experiment_id = store.create_experiment(kind, spec, environment() if env is None else env)
+    full = experiment_identity(spec, splits=splits, execution=execution)
+    experiment_id, _ = store.find_or_create_experiment(kind, full, environment() if env is None else env,
+                                                       fresh=fresh)
     todo, done = pending(store, experiment_id, configs)
-    return experiment_id, todo, done
+    return Opened(experiment_id, unique_trials(configs), todo, done, full)

@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from descentlab.data.fingerprint import describe as describe_data
 from descentlab.errors import UserError
 from descentlab.jsonable import to_json_data
 from descentlab.report import plots, style, tables
@@ -181,6 +182,7 @@ def _meta(report: Report) -> list[str]:
         f"created {exp.created_at}",
         f"{len(data.runs)} runs ({', '.join(f'{n} {s}' for s, n in statuses.items()) or 'none'})",
         f"seeds: {', '.join(str(s) for s in data.seeds) or '–'}",
+        *([f"data: {describe_data(exp.spec['data'])}"] if isinstance(exp.spec, dict) and "data" in exp.spec else []),
     ]
 
 
@@ -209,7 +211,8 @@ def render_html(report: Report) -> str:
 
 # -- Markdown -----------------------------------------------------------------------------------------------
 def _md_cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """Text for Markdown: HTML escaped (values come from the store, like the HTML report's), one line, no ``|``."""
+    return html.escape(str(text), quote=False).replace("|", "\\|").replace("\n", " ")
 
 
 def _md_table(table: Table) -> str:
@@ -226,15 +229,16 @@ def _md_table(table: Table) -> str:
 
 def render_markdown(report: Report, image_dir: str) -> str:
     """The report as Markdown; figure ``k`` (1-based) is linked as ``{image_dir}/figure-k.png``."""
-    out = [f"# {report.title}", "", " · ".join(_meta(report)), ""]
+    m = _md_cell
+    out = [f"# {m(report.title)}", "", " · ".join(m(x) for x in _meta(report)), ""]
     for table in report.tables[:2]:
-        out += [f"## {table.title}", "", _md_table(table)]
+        out += [f"## {m(table.title)}", "", _md_table(table)]
     if report.figures:
         out += ["## Figures", ""]
     for k, fig in enumerate(report.figures, 1):
-        out += [f"![{fig.title}]({image_dir}/figure-{k}.png)", "", f"**{fig.title}.** {fig.caption}", ""]
+        out += [f"![{m(fig.title)}]({image_dir}/figure-{k}.png)", "", f"**{m(fig.title)}.** {m(fig.caption)}", ""]
     for table in report.tables[2:]:
-        out += [f"## {table.title}", "", _md_table(table)]
+        out += [f"## {m(table.title)}", "", _md_table(table)]
     return "\n".join(out)
 
 

@@ -12,22 +12,30 @@ from descentlab.store.keys import canonical_json, trial_key
 from descentlab.store.schema import SCHEMA_VERSION
 from descentlab.store.store import (
     FINISHED,
+    Claim,
     Experiment,
     Run,
     Status,
     Store,
+    TrialClaimedError,
     TrialFinishedError,
+    TrialResult,
+    TrialRow,
     default_store_path,
 )
 
 __all__ = [
     "FINISHED",
+    "Claim",
     "SCHEMA_VERSION",
     "Experiment",
     "Run",
     "Status",
     "Store",
+    "TrialClaimedError",
     "TrialFinishedError",
+    "TrialResult",
+    "TrialRow",
     "canonical_json",
     "default_store_path",
     "trial_key",

@@ -29,6 +29,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from descentlab.errors import UserError
 from descentlab.jsonable import to_json_data
 
 _NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
@@ -57,7 +58,14 @@ def _restore(value: Any) -> Any:
 
 def from_json(text: str | None) -> Any:
     """Read text written by :func:`canonical_json`, with ``"nan"``, ``"inf"``, ``"-inf"`` back as floats."""
-    return None if text is None else _restore(json.loads(text))
+    if text is None:
+        return None
+    try:
+        return _restore(json.loads(text))
+    except (json.JSONDecodeError, TypeError) as e:
+        shown = str(text)[:40] + ("…" if len(str(text)) > 40 else "")
+        raise UserError(f"the results store holds malformed JSON {shown!r} ({e}); the store was damaged or edited "
+                        "by hand: restore it from a copy") from None
 
 
 def trial_key(config: Mapping[str, Any]) -> str:

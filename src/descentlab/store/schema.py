@@ -1,18 +1,21 @@
 """The tables of the results store, its version, and opening a file safely.
 
 The schema version lives in ``PRAGMA user_version``. A file written by a newer descentlab (a higher version) is
-refused with a message saying so rather than misread; older versions are migrated here (version 2 added the
-per-update ``steps`` table).
+refused with a message saying so rather than misread; older versions are migrated here (``MIGRATIONS``):
+version 2 added the per-update ``steps`` table, version 3 each run's ``owner`` and ``lease_until`` (who is
+training a running trial, until when).
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import time
 from pathlib import Path
 
 from descentlab.errors import UserError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Times are ISO-8601 UTC text; *_json columns hold canonical JSON (store/keys.py).
 SCHEMA = """
@@ -38,7 +41,9 @@ CREATE TABLE runs (
     diverged_step  INTEGER,
     summary_json   TEXT,
     started_at     TEXT NOT NULL,
-    finished_at    TEXT
+    finished_at    TEXT,
+    owner          TEXT,                    -- who holds a running trial: host:pid:token (store.py)
+    lease_until    REAL                     -- unix time, renewed by the owner while alive
 );
 CREATE UNIQUE INDEX runs_by_trial ON runs (experiment_id, trial_key);
 
@@ -57,50 +62,104 @@ CREATE TABLE steps (
 ) WITHOUT ROWID;
 """
 # Statements that bring a store of version v - 1 to version v.
-MIGRATIONS = {2: SCHEMA[SCHEMA.index("CREATE TABLE steps"):]}
+MIGRATIONS = {
+    2: SCHEMA[SCHEMA.index("CREATE TABLE steps"):],
+    3: "ALTER TABLE runs ADD COLUMN owner TEXT; ALTER TABLE runs ADD COLUMN lease_until REAL",
+}
 
 
-def connect(path: Path | str, timeout: float) -> sqlite3.Connection:
+def writable(path: Path) -> bool:
+    """Whether this process may write the store file and its folder (SQLite needs both, for its journal)."""
+    folder = path.parent if str(path.parent) else Path(".")
+    return os.access(folder, os.W_OK) and (not path.exists() or os.access(path, os.W_OK))
+
+
+def database_error(path: Path | str, e: sqlite3.DatabaseError) -> UserError:
+    text = str(e)
+    if "readonly" in text or "read-only" in text:
+        return UserError(f"results store {path} cannot be written (read-only file or folder); `descentlab runs` "
+                         "and `report` can read it; to train, make it writable or pass --store NEW_PATH")
+    if "locked" in text or "busy" in text:
+        return UserError(f"results store {path} is locked by another process ({text}); try again when it is done")
+    return UserError(f"results store {path} is not a descentlab results store, or is damaged ({text}); restore it "
+                     "from a copy, or pass --store NEW_PATH")
+
+
+def connect(path: Path | str, timeout: float, *, read_only: bool = False) -> sqlite3.Connection:
     """Open (creating if needed) a store file, set its pragmas and bring its schema to ``SCHEMA_VERSION``.
 
     The connection is in autocommit mode (``isolation_level=None``): the store opens every transaction itself
     with ``BEGIN IMMEDIATE``, so that concurrent writers wait for each other (``timeout`` seconds) instead of
     failing on a read-to-write lock upgrade.
+
+    ``read_only``: for commands that only read. A store this process may write is opened as usual (SQLite
+    then removes its ``-wal``/``-shm`` files on close); one it may not write (read-only file or folder) is
+    opened read-only without migration, as ``immutable`` when no ``-wal`` file exists, so that nothing is left
+    behind. Every SQLite error becomes a one-line :class:`UserError` naming the file.
     """
+    ro = read_only and str(path) != ":memory:" and not writable(Path(path))
     try:
-        conn = sqlite3.connect(str(path), timeout=timeout, isolation_level=None)
-    except sqlite3.OperationalError as e:
+        if ro:
+            wal = Path(f"{path}-wal").exists()
+            uri = f"{Path(path).absolute().as_uri()}?{'mode=ro' if wal else 'immutable=1'}"
+            conn = sqlite3.connect(uri, timeout=timeout, isolation_level=None, uri=True)
+        else:
+            conn = sqlite3.connect(str(path), timeout=timeout, isolation_level=None)
+    except sqlite3.Error as e:
         raise UserError(f"cannot open results store {path}: {e}") from None
+    deadline = time.monotonic() + timeout
     try:
-        conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-        conn.execute("PRAGMA foreign_keys = ON")
-        if str(path) != ":memory:":
-            conn.execute("PRAGMA journal_mode = WAL")
-            # Safe with WAL: a crash of the process never loses a commit; a power cut may lose the last ones.
-            conn.execute("PRAGMA synchronous = NORMAL")
-        _migrate(conn, path)
+        while True:
+            try:
+                _prepare(conn, path, timeout, ro)
+                break
+            except sqlite3.OperationalError as e:
+                # Switching a new file to WAL while another process does the same can fail at once with "locked"
+                # (SQLite does not wait there): try again, as a busy writer would be waited for.
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
     except sqlite3.DatabaseError as e:
         conn.close()
-        raise UserError(f"{path} is not a descentlab results store ({e})") from None
+        raise database_error(path, e) from None
     except BaseException:
         conn.close()
         raise
     return conn
 
 
+def _prepare(conn: sqlite3.Connection, path: Path | str, timeout: float, ro: bool) -> None:
+    conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    if ro:
+        _check_version(conn, path)
+        return
+    if str(path) != ":memory:":
+        conn.execute("PRAGMA journal_mode = WAL")
+        # Safe with WAL: a crash of the process never loses a commit; a power cut may lose the last ones.
+        conn.execute("PRAGMA synchronous = NORMAL")
+    _migrate(conn, path)
+
+
+def _check_version(conn: sqlite3.Connection, path: Path | str) -> int:
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise UserError(
+            f"{path} has store schema version {version}, but this descentlab reads versions up to "
+            f"{SCHEMA_VERSION}; upgrade descentlab to open it"
+        )
+    if version == 0:
+        (tables,) = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        if tables:
+            raise UserError(f"{path} is an SQLite file but not a descentlab results store")
+    return version
+
+
 def _migrate(conn: sqlite3.Connection, path: Path | str) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise UserError(
-                f"{path} has store schema version {version}, but this descentlab reads versions up to "
-                f"{SCHEMA_VERSION}; upgrade descentlab to open it"
-            )
+        version = _check_version(conn, path)
         if version == 0:
-            (tables,) = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            if tables:
-                raise UserError(f"{path} is an SQLite file but not a descentlab results store")
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)

@@ -9,15 +9,30 @@ next ``start_run`` of the same trial.
 
 A ``Store`` holds one connection: open one per process (and per thread). Several processes may write to one
 file at once; they take turns, each waiting up to ``timeout`` seconds for the others.
+
+Concurrent drivers. :meth:`Store.find_or_create_experiment` is one transaction, so two identical commands
+started together share one experiment. A driver *claims* the trials it is about to train
+(:meth:`Store.claim`): in one transaction their rows become ``running`` under its ``owner`` id
+(``host:pid:token``) with a lease (``lease_until``) that a background thread renews every few seconds. A trial
+whose lease is held by a live owner is not claimed again; a stale lease (the owner's process is gone on this
+host, or the lease ran out) is taken over. The results of a claimed group are written in one transaction
+(:meth:`Store.record_runs`), and a trial another process already finished is never written twice.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import signal
+import socket
 import sqlite3
+import threading
+import time
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -25,7 +40,11 @@ from typing import Any, Literal
 from descentlab.errors import UserError
 from descentlab.kinds import KINDS
 from descentlab.store.keys import canonical_json, from_json
-from descentlab.store.schema import connect
+from descentlab.store.schema import connect, database_error
+
+LEASE_SECONDS = 60.0  # a claim not renewed for this long is stale (another host, or a hung process)
+RENEW_SECONDS = 5.0   # how often a live driver renews its leases
+MAX_ID = 2**63 - 1    # SQLite's largest INTEGER
 
 Status = Literal["running", "completed", "diverged", "failed"]
 FINISHED: tuple[Status, ...] = ("completed", "diverged")  # what resume skips; a failed trial is run again
@@ -35,12 +54,85 @@ class TrialFinishedError(UserError):
     """A trial that already completed or diverged was started again; resume should have skipped it."""
 
 
+class TrialClaimedError(UserError):
+    """A trial that another live process is training was started again."""
+
+
+@dataclass(frozen=True)
+class TrialRow:
+    """What the store needs to claim a trial: its key and the columns of its row."""
+
+    key: str
+    task: str
+    optimizer: str
+    seed: int
+    config: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class TrialResult(TrialRow):
+    """A finished trial for :meth:`Store.record_runs`."""
+
+    epochs: Sequence[Mapping[str, Any]] = ()
+    status: Status = "completed"
+    summary: Mapping[str, Any] = field(default_factory=dict)
+    diverged_step: int | None = None
+    first_epoch: int = 1
+    steps: Sequence[Mapping[str, Any]] = ()  # per-update records, each with its 0-based "step"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The answer of :meth:`Store.claim`: ``done``, ``busy`` (``holder`` trains it) or ``claimed`` (``keys``)."""
+
+    status: Literal["done", "busy", "claimed"]
+    keys: tuple[str, ...]
+    holder: str | None = None
+
+
 def default_store_path() -> Path:
     """``$DESCENTLAB_STORE``, else ``$XDG_DATA_HOME/descentlab/runs.sqlite``, else ``~/.local/share/…``."""
     if os.environ.get("DESCENTLAB_STORE"):
         return Path(os.environ["DESCENTLAB_STORE"]).expanduser()
     data_home = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
     return Path(data_home).expanduser() / "descentlab" / "runs.sqlite"
+
+
+def _alive(owner: str | None, lease_until: float | None, me: str) -> bool:
+    """Whether the claim of ``owner`` still holds: it is ours, or its lease runs and (on this host) its process
+    is alive. A row left ``running`` by descentlab before leases existed has no owner: stale."""
+    if owner is None:
+        return False
+    if owner == me:
+        return True
+    if lease_until is None or lease_until < time.time():
+        return False
+    parts = owner.rsplit(":", 2)
+    if len(parts) == 3 and parts[0] == socket.gethostname() and parts[1].isdecimal():
+        pid = int(parts[1])
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+    return True
+
+
+_FAULTS: dict[str, int] = {}
+
+
+def _fault(point: str) -> None:
+    """Fault injection for the crash tests: with ``DESCENTLAB_FAULT=point:n`` in the environment, the process
+    kills itself (SIGKILL: no cleanup, no rollback) the n-th time it reaches ``point``. Unset, this does nothing."""
+    spec = os.environ.get("DESCENTLAB_FAULT")
+    if not spec:
+        return
+    name, _, count = spec.partition(":")
+    if name == point:
+        _FAULTS[point] = _FAULTS.get(point, 0) + 1
+        if str(_FAULTS[point]) == count:
+            os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _now() -> str:
@@ -102,14 +194,37 @@ def _step_row(metrics: Mapping[str, Any]) -> tuple[int, str]:
 class Store:
     """An SQLite results store at ``path`` (default :func:`default_store_path`; ``":memory:"`` for tests)."""
 
-    def __init__(self, path: str | Path | None = None, *, timeout: float = 30.0) -> None:
+    def __init__(self, path: str | Path | None = None, *, timeout: float = 30.0, read_only: bool = False) -> None:
+        """``read_only``: for commands that only read (see :func:`~descentlab.store.schema.connect`)."""
         self.path = default_store_path() if path is None else Path(path)
-        if str(self.path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = connect(self.path, timeout)
+        if str(self.path) != ":memory:" and not read_only:
+            folder = self.path.parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise UserError(f"cannot create the folder {folder} of results store {self.path}: "
+                                f"{e.strerror or e}; pass --store PATH or set DESCENTLAB_STORE") from None
+            if self.path.is_dir():
+                raise UserError(f"results store {self.path} is a folder; pass --store FILE")
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._timeout = timeout
+        self._conn = connect(self.path, timeout, read_only=read_only)
+        self._renewer: threading.Thread | None = None
+        self._stop = threading.Event()
 
     # -- plumbing -------------------------------------------------------------------------------------------
     def close(self) -> None:
+        """Close the store; trials this process still holds are let go (their leases end now)."""
+        if self._renewer is not None:
+            self._stop.set()
+            self._renewer.join()
+            self._renewer = None
+            try:
+                with self._write() as conn:
+                    conn.execute("UPDATE runs SET lease_until = 0 WHERE owner = ? AND status = 'running'",
+                                 (self.owner,))
+            except sqlite3.Error:
+                pass  # best effort: the lease runs out by itself
         self._conn.close()
 
     def __enter__(self) -> Store:
@@ -118,16 +233,37 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _renew_leases(self) -> None:
+        """Background thread: keep this process's claims alive while it runs (its own connection)."""
+        conn = sqlite3.connect(str(self.path), timeout=self._timeout, isolation_level=None)
+        try:
+            while not self._stop.wait(RENEW_SECONDS):
+                # Busy or gone: try again at the next beat; the lease is 12 beats long.
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("UPDATE runs SET lease_until = ? WHERE owner = ? AND status = 'running'",
+                                 (time.time() + LEASE_SECONDS, self.owner))
+        finally:
+            conn.close()
+
+    def _start_renewing(self) -> None:
+        if self._renewer is None and str(self.path) != ":memory:":
+            self._renewer = threading.Thread(target=self._renew_leases, name="descentlab-lease", daemon=True)
+            self._renewer.start()
+
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction: all of it is committed, or (on any exception, or if killed) none of it."""
-        self._conn.execute("BEGIN IMMEDIATE")
         try:
-            yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+        except sqlite3.DatabaseError as e:  # read-only, damaged, locked too long: one line naming the file
+            raise database_error(self.path, e) from None
 
     def _one(self, sql: str, *params: Any) -> tuple | None:
         return self._conn.execute(sql, params).fetchone()
@@ -140,16 +276,35 @@ class Store:
         if kind not in KINDS:
             raise UserError(f"experiment kind must be one of {', '.join(KINDS.names())}; got {kind!r}")
         with self._write() as conn:
-            cursor = conn.execute(
-                "INSERT INTO experiments (kind, name, created_at, spec_json, env_json) VALUES (?, ?, ?, ?, ?)",
-                (kind, name, _now(), canonical_json(spec), canonical_json(env)),
-            )
+            return self._insert_experiment(conn, kind, spec, env, name)
+
+    @staticmethod
+    def _insert_experiment(conn: sqlite3.Connection, kind: str, spec: Mapping[str, Any], env: Mapping[str, Any],
+                           name: str | None) -> int:
+        cursor = conn.execute(
+            "INSERT INTO experiments (kind, name, created_at, spec_json, env_json) VALUES (?, ?, ?, ?, ?)",
+            (kind, name, _now(), canonical_json(spec), canonical_json(env)),
+        )
         return int(cursor.lastrowid)
 
     def find_experiment_by_spec(self, kind: str, spec: Mapping[str, Any]) -> int | None:
         """The newest experiment of ``kind`` with the same spec (same canonical JSON), to resume; else None."""
         row = self._one("SELECT max(id) FROM experiments WHERE kind = ? AND spec_json = ?", kind, canonical_json(spec))
         return row[0]
+
+    def find_or_create_experiment(self, kind: str, spec: Mapping[str, Any], env: Mapping[str, Any], *,
+                                  fresh: bool = False) -> tuple[int, bool]:
+        """``(id, created)``: the newest experiment of ``kind`` with this spec, else a new one (always, with
+        ``fresh``). One transaction: two processes asking at once for the same spec get the same experiment."""
+        if kind not in KINDS:
+            raise UserError(f"experiment kind must be one of {', '.join(KINDS.names())}; got {kind!r}")
+        with self._write() as conn:
+            if not fresh:
+                (found,) = conn.execute("SELECT max(id) FROM experiments WHERE kind = ? AND spec_json = ?",
+                                        (kind, canonical_json(spec))).fetchone()
+                if found is not None:
+                    return int(found), False
+            return self._insert_experiment(conn, kind, spec, env, None), True
 
     def experiments(self) -> list[Experiment]:
         rows = self._conn.execute("SELECT id, kind, name, created_at, spec_json, env_json FROM experiments ORDER BY id")
@@ -171,12 +326,13 @@ class Store:
             return int(high)
         if isinstance(id_or_last, int) and not isinstance(id_or_last, bool):
             id_ = id_or_last
-        elif isinstance(id_or_last, str) and id_or_last.strip().isdigit():
-            id_ = int(id_or_last)
+        elif isinstance(id_or_last, str) and re.fullmatch(r"[0-9]+", id_or_last.strip()):
+            id_ = int(id_or_last.strip())
         else:
-            raise UserError(f"experiment must be an id or 'last', got {id_or_last!r}; {allowed}")
-        if self._one("SELECT 1 FROM experiments WHERE id = ?", id_) is None:
-            raise UserError(f"no experiment {id_} in {self.path}; {allowed}")
+            raise UserError(f"experiment must be an id or 'last', got {str(id_or_last)[:40]!r}; {allowed}")
+        if not 0 <= id_ <= MAX_ID or self._one("SELECT 1 FROM experiments WHERE id = ?", id_) is None:
+            shown = str(id_) if len(str(id_)) <= 24 else f"{str(id_)[:20]}… ({len(str(id_))} digits)"
+            raise UserError(f"no experiment {shown} in {self.path}; {allowed}")
         return id_
 
     # -- runs -----------------------------------------------------------------------------------------------
@@ -190,33 +346,65 @@ class Store:
         seed: int,
         config: Mapping[str, Any],
     ) -> int:
-        """Inside a write transaction: a fresh ``running`` row for the trial (a stale unfinished one is reset)."""
+        """Inside a write transaction: a fresh ``running`` row for the trial, held by this store's owner (a stale
+        unfinished one is reset; one held by a live other owner raises :class:`TrialClaimedError`)."""
         experiment_id = self._experiment_id(experiment_id)
         row = conn.execute(
-            "SELECT id, status FROM runs WHERE experiment_id = ? AND trial_key = ?", (experiment_id, key)
+            "SELECT id, status, owner, lease_until FROM runs WHERE experiment_id = ? AND trial_key = ?",
+            (experiment_id, key),
         ).fetchone()
-        values = (task, optimizer, int(seed), canonical_json(config), _now())
+        values = (task, optimizer, int(seed), canonical_json(config), _now(), self.owner, time.time() + LEASE_SECONDS)
         if row is None:
             cursor = conn.execute(
-                "INSERT INTO runs (task, optimizer, seed, config_json, started_at, experiment_id, trial_key, status)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, 'running')",
+                "INSERT INTO runs (task, optimizer, seed, config_json, started_at, owner, lease_until, experiment_id,"
+                " trial_key, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running')",
                 (*values, experiment_id, key),
             )
             return int(cursor.lastrowid)
-        run_id, status = row
+        run_id, status, owner, lease_until = row
         if status in FINISHED:
             raise TrialFinishedError(
                 f"trial {key} of experiment {experiment_id} already {status} (run {run_id}); "
                 "finished trials are skipped on resume, not run again"
             )
+        if status == "running" and owner != self.owner and _alive(owner, lease_until, self.owner):
+            raise TrialClaimedError(f"trial {key} of experiment {experiment_id} is being trained by {owner}")
         conn.execute("DELETE FROM epochs WHERE run_id = ?", (run_id,))
         conn.execute("DELETE FROM steps WHERE run_id = ?", (run_id,))
         conn.execute(
-            "UPDATE runs SET task = ?, optimizer = ?, seed = ?, config_json = ?, started_at = ?, status = 'running',"
-            " diverged_step = NULL, summary_json = NULL, finished_at = NULL WHERE id = ?",
+            "UPDATE runs SET task = ?, optimizer = ?, seed = ?, config_json = ?, started_at = ?, owner = ?,"
+            " lease_until = ?, status = 'running', diverged_step = NULL, summary_json = NULL, finished_at = NULL"
+            " WHERE id = ?",
             (*values, run_id),
         )
         return int(run_id)
+
+    def claim(self, experiment_id: int, trials: Sequence[TrialRow]) -> Claim:
+        """Claim a group of trials at once, in one transaction: all of its unfinished trials, or none.
+
+        ``"done"`` when every trial is finished; ``"busy"`` (nothing claimed) when a live other process holds
+        one of them; else ``"claimed"``: the unfinished ones are ``running`` under this store's owner (epochs of
+        an earlier attempt deleted), and the lease is renewed in the background until :meth:`close`.
+        """
+        with self._write() as conn:
+            experiment_id = self._experiment_id(experiment_id)
+            rows = {}
+            for t in trials:
+                row = conn.execute("SELECT status, owner, lease_until FROM runs WHERE experiment_id = ? AND"
+                                   " trial_key = ?", (experiment_id, t.key)).fetchone()
+                if row is not None:
+                    rows[t.key] = row
+            todo = [t for t in trials if rows.get(t.key, ("",))[0] not in FINISHED]
+            if not todo:
+                return Claim("done", ())
+            for t in todo:
+                status, owner, lease_until = rows.get(t.key, (None, None, None))
+                if status == "running" and owner != self.owner and _alive(owner, lease_until, self.owner):
+                    return Claim("busy", (), owner)
+            for t in todo:
+                self._claim_run(conn, experiment_id, t.key, t.task, t.optimizer, t.seed, t.config)
+        self._start_renewing()
+        return Claim("claimed", tuple(t.key for t in todo))
 
     def _finish(
         self,
@@ -298,6 +486,29 @@ class Store:
             )
             self._finish(conn, run_id, status, summary, diverged_step, steps)
         return run_id
+
+    def record_runs(self, experiment_id: int, results: Sequence[TrialResult]) -> list[int | None]:
+        """Record a group of finished runs in ONE transaction (all of them land, or none); the run ids, in order.
+
+        A trial that is already finished (another process wrote it) is left as it is, its entry None: nothing is
+        ever stored twice. Epoch ``i`` of ``result.epochs`` is stored as epoch ``result.first_epoch + i``.
+        """
+        texts = [[_metrics_json(r.first_epoch + i, m) for i, m in enumerate(r.epochs)] for r in results]
+        ids: list[int | None] = []
+        with self._write() as conn:
+            experiment_id = self._experiment_id(experiment_id)
+            for r, epoch_texts in zip(results, texts):
+                try:
+                    run_id = self._claim_run(conn, experiment_id, r.key, r.task, r.optimizer, r.seed, r.config)
+                except (TrialFinishedError, TrialClaimedError):
+                    ids.append(None)  # finished by another process, or now held by one: theirs to write
+                    continue
+                conn.executemany("INSERT INTO epochs (run_id, epoch, metrics_json) VALUES (?, ?, ?)",
+                                 [(run_id, r.first_epoch + i, t) for i, t in enumerate(epoch_texts)])
+                self._finish(conn, run_id, r.status, r.summary, r.diverged_step, r.steps)
+                ids.append(run_id)
+                _fault("record_runs")  # killed here: mid-write of a group, some members written, none committed
+        return ids
 
     def completed_trial_keys(self, experiment_id: int) -> set[str]:
         """Keys of the trials that finished (completed or diverged): the ones resume skips."""

@@ -1,0 +1,260 @@
+"""Fault injection: every case runs ``descentlab`` as a real subprocess and checks what a user would see.
+
+- SIGKILL at several points, including in the middle of writing a vectorized group (``DESCENTLAB_FAULT``, the
+  store's test hook): the same command then finishes the sweep, every stored number is bitwise equal to an
+  uninterrupted run's, nothing is lost or stored twice, and ``PRAGMA integrity_check`` says ok.
+- Several identical commands at once on one store: one experiment, each trial trained and stored once.
+- Damaged stores, bad paths, unwritable folders, bad data: exit code 2 and ONE line on stderr, no traceback.
+
+The error cases start together (they only import and check), so the module costs about as much as its
+training runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from descentlab.store import Store
+from tests.data.conftest import make_arrays, write_idx_dir
+from tests.experiments.conftest import stored
+
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+ENV.pop("DESCENTLAB_FAULT", None)
+SWEEP = ["sweep", "--task", "digits-mlp", "--optimizers", "adam,sgd", "--lr", "1e-3..1e-1", "--points", "3",
+         "--epochs", "2", "--group-size", "4", "--quiet"]  # 6 trials in 2 vectorized groups: 4 + 2
+COMPARE = ["compare", "--task", "digits-mlp", "--optimizers", "sgd,adam", "--seeds", "2", "--epochs", "2", "--quiet"]
+
+
+def _start(args: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "descentlab", *map(str, args)], env=env or ENV, cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _finish(proc: subprocess.Popen, timeout: float = 300) -> tuple[int, str, str]:
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out, err
+
+
+def _integrity(path: Path) -> str:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        return conn.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+def _rows(path: Path) -> int:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        return conn.execute("SELECT count(*) FROM runs").fetchone()[0]
+
+
+# -- crash and resume --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> dict:
+    path = tmp_path_factory.mktemp("reference") / "clean.sqlite"
+    code, out, err = _finish(_start([*SWEEP, "--store", path]))
+    assert code == 0, err
+    return stored(path)
+
+
+def _kill_when_running(proc: subprocess.Popen, path: Path) -> None:
+    """SIGKILL ``proc`` as soon as it has claimed a trial (rows ``running``), before anything is finished."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        with contextlib.suppress(sqlite3.Error), contextlib.closing(
+                sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)) as conn:
+            if conn.execute("SELECT count(*) FROM runs WHERE status = 'running'").fetchone()[0]:
+                break
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+
+
+@pytest.mark.parametrize("kill", ["claimed", "record_runs:2", "record_runs:5"])
+def test_sigkill_then_rerun_stores_what_an_uninterrupted_run_stores(tmp_path, reference, kill):
+    """``claimed``: killed while training the first group; ``record_runs:2``: killed mid-write of the first
+    group (2 of its 4 runs written, uncommitted); ``record_runs:5``: mid-write of the second group."""
+    path = tmp_path / "killed.sqlite"
+    if kill == "claimed":
+        proc = _start([*SWEEP, "--store", path])
+        _kill_when_running(proc, path)
+    else:
+        proc = _start([*SWEEP, "--store", path], env={**ENV, "DESCENTLAB_FAULT": kill})
+    code, _, _ = _finish(proc)
+    assert code == -signal.SIGKILL
+    finished_before = len([r for r in stored(path).values() if r["status"] == "completed"])
+    assert finished_before == {"claimed": 0, "record_runs:2": 0, "record_runs:5": 4}[kill]  # whole groups only
+
+    code, out, err = _finish(_start([*SWEEP, "--store", path]))  # the same command
+    assert code == 0 and err == "", err
+    if finished_before:
+        assert f"({finished_before} already in the store, resumed)" in out
+    got = stored(path)  # asserts that no trial is stored twice
+    assert got == reference  # every trial, every epoch, every number bitwise equal (timings left out)
+    assert _rows(path) == 6 and _integrity(path) == "ok"
+    with Store(path) as store:
+        assert len(store.experiments()) == 1
+
+
+def test_identical_commands_at_once_share_the_work(tmp_path):
+    """Three identical commands at once, one by one (each writes its runs epoch by epoch: before claims, two
+    processes wrote epochs into the same run row and one died of an IntegrityError). The vectorized case, where
+    the loser used to train everything and then fail, is tests/experiments/test_claims.py's."""
+    path = tmp_path / "shared.sqlite"
+    procs = [_start([*COMPARE, "--no-vectorize", "--store", path]) for _ in range(3)]
+    results = [_finish(p) for p in procs]
+    assert [code for code, _, _ in results] == [0] * 3, [err for _, _, err in results]
+    assert all(err == "" for _, _, err in results)
+    with Store(path) as store:
+        assert len(store.experiments()) == 1  # one experiment, not one per process
+        runs = store.runs("last")
+        assert len({r.trial_key for r in runs}) == len(runs) == 4
+        assert {r.status for r in runs} == {"completed"}
+        assert all(len(store.epochs(r.id)) == 2 for r in runs)
+    assert _integrity(path) == "ok"
+
+
+# -- errors: one line, exit 2 ------------------------------------------------------------------------------------
+
+
+def _damaged_store(folder: Path) -> Path:
+    """A store with several pages of runs whose pages after the first are overwritten with garbage."""
+    path = folder / "damaged.sqlite"
+    with Store(path) as store:
+        exp = store.create_experiment("compare", {"task": "digits-mlp"}, {"python": "3"})
+        for i in range(40):
+            store.record_run(exp, f"key{i}", task="digits-mlp", optimizer="sgd", seed=i,
+                             config={"i": i, "pad": "x" * 300}, epochs=[{"val_acc": 0.5}], status="completed",
+                             summary={})
+    size = path.stat().st_size
+    assert size > 8 * 4096
+    with open(path, "r+b") as f:
+        f.seek(4096)
+        f.write(bytes(np.random.default_rng(0).integers(0, 256, size - 4096, dtype=np.uint8)))
+    return path
+
+
+def _bad_json_store(folder: Path) -> Path:
+    path = folder / "badjson.sqlite"
+    with Store(path) as store:
+        exp = store.create_experiment("compare", {"task": "digits-mlp"}, {"python": "3"})
+        store.record_run(exp, "k", task="digits-mlp", optimizer="sgd", seed=0, config={"a": 1}, epochs=[],
+                         status="completed", summary={})
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("UPDATE runs SET config_json = '{\"a\": 1'")
+        conn.commit()
+    return path
+
+
+def _cases(root: Path) -> dict[str, tuple[list, dict, str]]:
+    """name -> (arguments, extra environment, a piece of the expected error line)."""
+    a_file = root / "a-file"
+    a_file.write_text("not a folder")
+    damaged, bad_json = _damaged_store(root), _bad_json_store(root)
+    small = write_idx_dir(root / "small-images", {**make_arrays(), "x_train": np.zeros((50, 14, 14), np.uint8)})
+    tiny = ["--task", "digits-mlp", "--optimizers", "sgd", "--epochs", "1"]
+    return {
+        "damaged store: runs": (["runs", "--experiment", "1", "--store", damaged], {}, "damaged.sqlite"),
+        "damaged store: report": (["report", "1", "--html", root / "r.html", "--store", damaged], {}, "damaged"),
+        "damaged store: compare": (["compare", *tiny, "--store", damaged], {}, "damaged.sqlite"),
+        "store under a file": (["compare", *tiny, "--store", a_file / "s.sqlite"], {}, "cannot create the folder"),
+        "store is a folder": (["compare", *tiny, "--store", root], {}, "is a folder"),
+        "default store under a file": (["compare", *tiny], {"DESCENTLAB_STORE": str(a_file / "runs.sqlite")},
+                                       "cannot create the folder"),
+        # (matplotlib, imported by the report code, warns about the same cache itself unless told where to go)
+        "MNIST-1D cache under a file": (["compare", "--optimizers", "sgd", "--epochs", "1", "--store",
+                                         root / "c.sqlite"], {"XDG_CACHE_HOME": str(a_file),
+                                                              "MPLCONFIGDIR": str(root / "mpl")}, "MNIST-1D cache"),
+        "data dir is a file": (["compare", "--task", "mnist-mlp", "--optimizers", "sgd", "--data-dir", a_file,
+                                "--store", root / "d.sqlite"], {}, "is a file, not a folder"),
+        "IDX images not 28x28": (["compare", "--task", "mnist-mlp", "--optimizers", "sgd", "--data-dir", small,
+                                  "--store", root / "e.sqlite"], {}, "expected [N, 28, 28]"),
+        "--json into a missing folder": (["compare", *tiny, "--json", root / "nowhere" / "x.json", "--store",
+                                          root / "f.sqlite"], {}, "does not exist"),
+        "trace --png into a folder": (["trace", "--png", root], {}, "is a folder"),
+        "trace --png missing folder": (["trace", "--png", root / "nowhere" / "p.png"], {}, "does not exist"),
+        "trace --gif x.txt": (["trace", "--gif", root / "x.txt"], {}, "use a .gif file name"),
+        "huge experiment id": (["runs", "--experiment", "9" * 30, "--store", bad_json], {}, "no experiment 9999"),
+        "malformed stored JSON": (["runs", "--experiment", "1", "--store", bad_json], {}, "malformed JSON"),
+    }
+
+
+# These run as subprocesses (all at once); the others in this process through ``main()``, which is the same code
+# path minus the interpreter start (an escaping exception would fail the test just the same).
+SUBPROCESS = ("damaged store: runs", "MNIST-1D cache under a file", "malformed stored JSON")
+
+
+@pytest.fixture(scope="module")
+def fault_root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("faults")
+
+
+@pytest.fixture(scope="module")
+def cases(fault_root) -> dict[str, tuple[list, dict, str]]:
+    return _cases(fault_root)
+
+
+@pytest.fixture(scope="module")
+def outcomes(fault_root, cases) -> dict[str, tuple[int, str, str]]:
+    procs = {name: _start(cases[name][0], env={**ENV, "HOME": str(fault_root / "home"), **cases[name][1]},
+                          cwd=fault_root) for name in SUBPROCESS}
+    return {name: _finish(proc) for name, proc in procs.items()}
+
+
+CASES = ["damaged store: runs", "damaged store: report", "damaged store: compare", "store under a file",
+         "store is a folder", "default store under a file", "MNIST-1D cache under a file", "data dir is a file",
+         "IDX images not 28x28", "--json into a missing folder", "trace --png into a folder",
+         "trace --png missing folder", "trace --gif x.txt", "huge experiment id", "malformed stored JSON"]
+
+
+def _in_process(args: list, env: dict[str, str], monkeypatch, capsys) -> tuple[int, str, str]:
+    from descentlab.cli import main
+    from descentlab.data import sources
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    sources.clear_caches()
+    code = main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_every_failure_is_one_line_and_exit_2(outcomes, cases, case, monkeypatch, capsys):
+    args, env, expected = cases[case]
+    code, out, err = outcomes[case] if case in SUBPROCESS else _in_process(args, env, monkeypatch, capsys)
+    assert code == 2, (out, err)
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert err.startswith("descentlab ") and ": error: " in err
+    assert expected in err, err
+
+
+def test_the_fault_cases_are_all_listed(tmp_path):
+    assert sorted(_cases(tmp_path)) == sorted(CASES)
+
+
+def test_nothing_is_trained_before_a_bad_output_path_is_refused(tmp_path, monkeypatch, capsys):
+    store = tmp_path / "never.sqlite"
+    args = ["compare", "--task", "digits-mlp", "--optimizers", "sgd", "--epochs", "1", "--store", store]
+    for flag, value in (("--json", tmp_path / "nowhere" / "x.json"), ("--json", tmp_path)):
+        code, _, err = _in_process([*args, flag, value], {}, monkeypatch, capsys)
+        assert code == 2 and flag in err
+    assert not store.exists()  # refused before the store was even opened, let alone anything trained
+
+
+def test_a_store_path_with_brackets_is_printed_as_it_is(tmp_path, monkeypatch, capsys):
+    path = tmp_path / "runs[bold]x[/].sqlite"  # rich markup, if it were not escaped
+    code, out, err = _in_process(["compare", "--task", "digits-mlp", "--optimizers", "sgd", "--epochs", "1",
+                                  "--quiet", "--store", path], {}, monkeypatch, capsys)
+    assert code == 0, err
+    assert f"in {path}" in out
+    code, out, err = _in_process(["runs", "--store", path], {}, monkeypatch, capsys)
+    assert code == 0 and "[bold]x[/]" in out.replace("\n", ""), err
