@@ -258,3 +258,42 @@ def test_a_store_path_with_brackets_is_printed_as_it_is(tmp_path, monkeypatch, c
     assert f"in {path}" in out
     code, out, err = _in_process(["runs", "--store", path], {}, monkeypatch, capsys)
     assert code == 0 and "[bold]x[/]" in out.replace("\n", ""), err
+
+
+# -- values that make no sense: refused by every command alike -----------------------------------------------------
+
+TINY_COMPARE = ["compare", "--task", "digits-mlp", "--optimizers", "sgd", "--epochs", "1"]
+TINY_SWEEP = ["sweep", "--task", "digits-mlp", "--optimizers", "sgd", "--epochs", "1", "--lr", "1e-3..1e-1"]
+
+
+@pytest.mark.parametrize("argv, expected", [
+    ([*TINY_COMPARE, "--lr", "inf"], "--lr 'inf' is not a finite number"),
+    ([*TINY_COMPARE, "--lr", "1e400"], "--lr '1e400' is not a finite number"),
+    (["trace", "--lr", "1e400"], "--lr '1e400' is not a finite number"),
+    ([*TINY_SWEEP, "--hp", "eps=inf"], "--hp eps 'inf' is not a finite number"),
+    (["trace", "--start=nan,1"], "--start 'nan' is not a finite number"),
+    ([*TINY_SWEEP, "--points", "1"], "--points 1 would sweep only 0.001 of the range"),
+    ([*TINY_COMPARE, "--batch-size", "5000"], "--batch-size 5000 is larger than the 1294 training examples"),
+    ([*TINY_SWEEP, "--batch-size", "5000"], "--batch-size 5000 is larger than the 1294 training examples"),
+    (["compare", "--task", "digits-mlp", "--optimizers", "sgd,SGD"], "names sgd twice"),
+    ([*TINY_COMPARE, "--batch-size", "32,32"], "gives 32 twice"),
+    (["trace", "--gif", "x.txt"], "--gif 'x.txt': use a .gif file name"),
+    ([*TINY_COMPARE, "--seeds", "9" * 30], "is too large; at most 10000"),
+])
+def test_values_that_make_no_sense_are_refused_alike(tmp_path, monkeypatch, capsys, argv, expected):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = _in_process([*argv, *(["--store", tmp_path / "s.sqlite"] if argv[0] != "trace" else [])], {},
+                               monkeypatch, capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert expected in err, err
+    assert not (tmp_path / "s.sqlite").exists()  # refused before the store was opened
+
+
+def test_names_are_case_insensitive_and_stored_lower_case(tmp_path, monkeypatch, capsys):
+    store = tmp_path / "s.sqlite"
+    for optimizers in ("SGD", "sgd"):
+        args = ["compare", "--task", "Digits-MLP", "--optimizers", optimizers, "--epochs", "1", "--store", store]
+        assert _in_process(args, {}, monkeypatch, capsys)[0] == 0
+    with Store(store) as s:
+        [experiment] = s.experiments()  # one experiment, resumed the second time
+        assert experiment.spec["task"] == "digits-mlp" and experiment.spec["optimizers"] == ["sgd"]
