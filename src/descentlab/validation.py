@@ -150,19 +150,22 @@ def check_batch_sizes(batch_sizes: Iterable[int | str], n_train: int) -> None:
                             f"{n_train}, or 'full' for all of them")
 
 
-def check_output(path: str | os.PathLike[str] | None, flag: str, suffixes: Sequence[str] = ()) -> Path | None:
+def check_output(path: str | os.PathLike[str] | None, flag: str | None = None, suffixes: Sequence[str] = ()
+                 ) -> Path | None:
     """``path`` as a Path if a file can be written there (None passes through): its folder exists and is
-    writable, it is no folder, and its extension is one of ``suffixes`` (any, when empty)."""
+    writable, it is no folder, and its extension is one of ``suffixes`` (any, when empty). The message names
+    ``--flag`` when given, else the path."""
     if path is None:
         return None
     path = Path(path)
+    what = f"--{flag} {_shown(path)}" if flag else f"cannot write {path}"
     folder = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
-        raise UserError(f"--{flag} {_shown(path)} is a folder; give a file name")
+        raise UserError(f"{what}: it is a folder; give a file name")
     if suffixes and path.suffix.lower() not in suffixes:
-        raise UserError(f"--{flag} {_shown(path)}: use a {' or '.join(suffixes)} file name")
+        raise UserError(f"{what}: use a {' or '.join(suffixes)} file name")
     if not folder.is_dir():
-        raise UserError(f"--{flag} {_shown(path)}: folder {folder} does not exist")
+        raise UserError(f"{what}: folder {folder} does not exist")
     if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise UserError(f"--{flag} {_shown(path)}: permission denied")
+        raise UserError(f"{what}: permission denied")
     return path

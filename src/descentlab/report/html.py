@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import html
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from descentlab.report.data import ExperimentData, RunData, batch_label
 from descentlab.report.summary import GroupSummary, SweepSummary, group_labels, summarize, sweep_summaries
 from descentlab.report.tables import Table
 from descentlab.schedules.spec import scheduled_label
+from descentlab.validation import check_output
 
 
 @dataclass(frozen=True)
@@ -245,15 +245,7 @@ def render_markdown(report: Report, image_dir: str) -> str:
 # -- writing ------------------------------------------------------------------------------------------------
 def check_writable(path: str | Path) -> Path:
     """UserError unless a file can be created at ``path`` (its folder exists and is writable, it is no folder)."""
-    path = Path(path)
-    parent = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise UserError(f"cannot write {path}: it is a folder")
-    if not parent.is_dir():
-        raise UserError(f"cannot write {path}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise UserError(f"cannot write {path}: permission denied")
-    return path
+    return check_output(path)
 
 
 def _write(path: Path, data: str | bytes) -> None:
