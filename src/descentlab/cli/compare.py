@@ -60,7 +60,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def spec_from(args: argparse.Namespace) -> CompareSpec:
-
     return CompareSpec(
         task=task_from(args, "mnist1d-mlp"),  # names are case-insensitive: stored as the registry spells them
         optimizers=optimizer_items(args.optimizers),

@@ -99,7 +99,6 @@ def grid_from(args: argparse.Namespace) -> tuple[tuple[str, tuple[Any, ...]], ..
 
 
 def spec_from(args: argparse.Namespace) -> SweepSpec:
-
     lo, hi = parse_range(args.lr, "lr")
     points = parse_positive_int(args.points, "points")
     check_points(lo, hi, points)
