@@ -51,7 +51,7 @@ def parse_names(text: str, what: str) -> list[str]:
 def finite(value: float, what: str, text: Any = None) -> float:
     """``value`` if it is a finite number, else UserError."""
     if not math.isfinite(value):
-        raise UserError(f"--{what} {_shown(value if text is None else text)} is not a finite number")
+        raise UserError(f"--{what} {_plain(value if text is None else text)} is not a finite number")
     return value
 
 
@@ -72,8 +72,11 @@ def parse_float(text: str | float, what: str) -> float:
 
 def parse_positive_float(text: str | float, what: str) -> float:
     """A finite number > 0 (learning rates)."""
-    value = parse_float(text, what)
-    if not value > 0:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise UserError(f"--{what} {_shown(text)} is not a number") from None
+    if not (value > 0 and math.isfinite(value)):
         raise UserError(f"--{what} {_plain(text)} must be a finite number > 0")
     return value
 

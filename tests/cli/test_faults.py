@@ -267,11 +267,11 @@ TINY_SWEEP = ["sweep", "--task", "digits-mlp", "--optimizers", "sgd", "--epochs"
 
 
 @pytest.mark.parametrize("argv, expected", [
-    ([*TINY_COMPARE, "--lr", "inf"], "--lr 'inf' is not a finite number"),
-    ([*TINY_COMPARE, "--lr", "1e400"], "--lr '1e400' is not a finite number"),
-    (["trace", "--lr", "1e400"], "--lr '1e400' is not a finite number"),
-    ([*TINY_SWEEP, "--hp", "eps=inf"], "--hp eps 'inf' is not a finite number"),
-    (["trace", "--start=nan,1"], "--start 'nan' is not a finite number"),
+    ([*TINY_COMPARE, "--lr", "inf"], "--lr inf must be a finite number > 0"),
+    ([*TINY_COMPARE, "--lr", "1e400"], "--lr 1e400 must be a finite number > 0"),
+    (["trace", "--lr", "1e400"], "--lr 1e400 must be a finite number > 0"),
+    ([*TINY_SWEEP, "--hp", "eps=inf"], "--hp eps inf is not a finite number"),
+    (["trace", "--start=nan,1"], "--start nan is not a finite number"),
     ([*TINY_SWEEP, "--points", "1"], "--points 1 would sweep only 0.001 of the range"),
     ([*TINY_COMPARE, "--batch-size", "5000"], "--batch-size 5000 is larger than the 1294 training examples"),
     ([*TINY_SWEEP, "--batch-size", "5000"], "--batch-size 5000 is larger than the 1294 training examples"),
