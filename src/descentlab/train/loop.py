@@ -43,6 +43,7 @@ from descentlab.train import checkpoint as ckpt
 from descentlab.train.callbacks import Callback
 from descentlab.train.config import RunConfig
 from descentlab.train.core import (
+    START_EXAMPLES,
     RunTracker,
     StepLog,
     batch_size_of,
@@ -148,7 +149,8 @@ def train(config: RunConfig, *, task: Task | None = None, splits=None, callbacks
         tracker.divergence.start_loss = saved.get("start_loss")
         step, elapsed = tracker.history[-1]["steps"], tracker.history[-1]["elapsed"]
     else:
-        tracker.divergence.start_loss = evaluate(model, x_train, y_train, loss_fn, accuracy=classify)[0]
+        head = slice(0, START_EXAMPLES)
+        tracker.divergence.start_loss = evaluate(model, x_train[head], y_train[head], loss_fn, accuracy=classify)[0]
     for cb in callbacks:
         cb.on_run_start(config)
 

@@ -56,7 +56,16 @@ from descentlab.optim.capabilities import rule_of
 from descentlab.rules.base import Rule
 from descentlab.tasks import Task, get_task
 from descentlab.train.config import RunConfig, describe_schedule
-from descentlab.train.core import RunTracker, StepLog, batch_size_of, epoch_record, lr_at, permutation, total_updates
+from descentlab.train.core import (
+    START_EXAMPLES,
+    RunTracker,
+    StepLog,
+    batch_size_of,
+    epoch_record,
+    lr_at,
+    permutation,
+    total_updates,
+)
 from descentlab.train.denormals import flush_denormals
 from descentlab.train.engine import engine_name, gradient_engine
 from descentlab.train.loop import EVAL_BATCH, RunResult
@@ -327,7 +336,8 @@ class _Pass:
         loss_fn = self.task.loss_fn
         classify = self.task.metric == "accuracy"  # else the loss is the metric: no accuracies (core's protocol)
         step, elapsed = 0, 0.0
-        for tracker, start_loss in zip(self.trackers, self._evaluate(self.x_train, self.y_train)[0]):
+        head = slice(0, START_EXAMPLES)
+        for tracker, start_loss in zip(self.trackers, self._evaluate(self.x_train[head], self.y_train[head])[0]):
             tracker.divergence.start_loss = start_loss
         for epoch in range(1, first.epochs + 1):
             if not self.rows:
