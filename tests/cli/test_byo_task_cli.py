@@ -103,7 +103,6 @@ def test_data_files_on_the_default_mlp(tmp_path, capsys) -> None:
     (["compare", "--label-column", "y"], "--label-column and --test-data go with --data FILE.csv"),
     (["lr-find", "--optimizer", "adam"], "say what to train on: --task NAME"),
     (["compare", "--data", "{d}/x.txt"], "use an .npz or a .csv file"),
-    (["sweep", "--task", "{d}/ok.py", "--executor", "ray"], "Ray's worker processes cannot import"),
 ])
 def test_bad_input_is_one_line_and_exit_2_before_training(tmp_path, capsys, argv, message) -> None:
     (tmp_path / "broken.py").write_text("import numpy\nundefined_name\n")
@@ -119,3 +118,24 @@ def test_bad_input_is_one_line_and_exit_2_before_training(tmp_path, capsys, argv
     assert code == 2 and out == ""
     assert message.format(d=tmp_path) in err and err.count("\n") == 1 and "Traceback" not in err
     assert not store.exists()  # nothing ran, not even the store was made
+
+
+@pytest.mark.slow
+def test_a_task_from_a_file_sweeps_on_ray_as_it_does_locally(tmp_path, capsys, monkeypatch) -> None:
+    """Ray's workers get the task object, its file's code pickled by value: they need neither the file nor its
+    module, and store what the local executor stores."""
+    pytest.importorskip("ray", reason="Ray is optional: pip install 'descentlab[ray]' to run this test")
+    (tmp_path / "ok.py").write_text(TASK)
+    monkeypatch.chdir(tmp_path)
+    args = ["sweep", "--task", "ok.py", "--optimizers", "sgd,adam", "--lr", "1e-2..1e-1", "--points", "2",
+            "--group-size", "2", "--quiet"]
+    stored = {}
+    for executor in ("local", "ray"):
+        store = tmp_path / f"{executor}.sqlite"
+        code, _, err = cli(capsys, *args, "--executor", executor, "--store", str(store))
+        assert code == 0, err
+        with Store(store) as s:
+            stored[executor] = {r.trial_key: (r.status, [e["train_loss"] for e in s.epochs(r.id)])
+                                for r in s.runs("last")}
+    assert len(stored["ray"]) == 4 and all(status == "completed" for status, _ in stored["ray"].values())
+    assert stored["ray"] == stored["local"]

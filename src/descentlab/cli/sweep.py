@@ -155,7 +155,6 @@ def _run_line(spec: SweepSpec, trial: Trial, result: RunResult) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from descentlab.tasks import get_task
-    from descentlab.tasks.external import identity
 
     console = make_console()
     spec = spec_from(args)
@@ -165,9 +164,6 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"note: {optimizer} has no hyperparameter {name!r}; swept without it", highlight=False)
     if args.vectorize and vectorized_trainer() is None:
         console.print("note: the vectorized trainer is not available; training trials one by one")
-    if args.executor == "ray" and identity(get_task(spec.task)):  # Ray's workers only know registered tasks
-        raise UserError(f"--executor ray: task {spec.task!r} comes from your own file or data, which Ray's worker "
-                        "processes cannot import; use --executor local (the default)")
     executor = make_executor(args.executor, vectorize=args.vectorize, device=args.device,
                              group_size=parse_positive_int(args.group_size, "group-size"),
                              ray_address=args.ray_address,

@@ -30,6 +30,7 @@ for groups another process trains. ``run`` returns what it did (:class:`Outcome`
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -231,9 +232,36 @@ def _ray() -> ModuleType:
     return ray
 
 
-def _ray_task(configs: list[RunConfig], splits: Any, device: str, vectorize: bool, threads: int) -> list[dict]:
-    """Body of one Ray task: train a group, return plain results (no model) in the group's order."""
+USER_MODULES = "descentlab_user_"  # the prefix of modules loaded from a user's file (optim/ and tasks/external.py)
+
+
+def _user_task(configs: Sequence[RunConfig]) -> Any:
+    """The task object to ship to Ray's workers when it is a user's (from a file, data or Python; a worker knows
+    only the registered built-ins by name), else ``None``. The code of files the user's objects come from is
+    pickled by value, so a worker needs neither the file nor the module (a remote cluster included)."""
+    from descentlab.tasks import get_task
+    from descentlab.tasks.external import identity
+
+    task = get_task(configs[0].task)
+    if not identity(task):
+        return None
+    import ray.cloudpickle
+
+    for name, module in list(sys.modules.items()):
+        if name.startswith(USER_MODULES):
+            ray.cloudpickle.register_pickle_by_value(module)
+    return task
+
+
+def _ray_task(configs: list[RunConfig], splits: Any, device: str, vectorize: bool, threads: int,
+              task: Any = None) -> list[dict]:
+    """Body of one Ray task: train a group, return plain results (no model) in the group's order. ``task``: a
+    user's task, registered in this worker before training."""
     torch.set_num_threads(max(1, threads))
+    if task is not None:
+        from descentlab.tasks.external import add
+
+        add(task)
     return [{"status": r.status, "epochs": r.epochs, "diverged_step": r.diverged_step,
              "time_to_target": r.time_to_target, "engine": r.engine, "steps": r.steps}
             for r in train_group(configs, splits, device=device, vectorize=vectorize)]
@@ -284,10 +312,12 @@ class RayExecutor:
             task = ray.remote(_ray_task)
             gpus = 1 if torch.device(self.device).type == "cuda" else 0
             data = ray.put(splits)
+            user_task = ray.put(_user_task([t.config for t in trials]))
 
             def submit(group: Sequence[Trial]) -> Any:
                 return (task.options(num_cpus=self.cpus_per_task, num_gpus=gpus)
-                        .remote([t.config for t in group], data, self.device, self.vectorize, self.cpus_per_task))
+                        .remote([t.config for t in group], data, self.device, self.vectorize, self.cpus_per_task,
+                                user_task))
 
             # Everything free is submitted at once; groups held by another process are waited for after ours are
             # written (waiting before writing could deadlock two drivers waiting for each other).
