@@ -88,3 +88,16 @@ def test_optimizer_message_for_a_bad_hyperparameter_reaches_the_user(tmp_path, c
     monkeypatch.setitem(presets.PRESETS, "torch", bad)
     code, _, err = run(capsys, *FAST, "--optimizers", "adam", "--store", str(tmp_path / "s.sqlite"))
     assert code == 2 and "adam: invalid eps=-1.0; allowed: a number > 0.0" in err
+
+
+def test_the_report_hint_names_the_store_so_it_can_be_copied(tmp_path, capsys, monkeypatch) -> None:
+    store = tmp_path / "my runs.sqlite"
+    code, out, err = run(capsys, *FAST, "--optimizers", "sgd", "--store", str(store))
+    assert code == 0, err
+    hint = next(line for line in out.splitlines() if line.startswith("Report: "))
+    assert hint == f"Report: descentlab report 1 --store '{store}' --html report.html"
+    monkeypatch.chdir(tmp_path)
+    import shlex
+
+    assert main(shlex.split(hint.removeprefix("Report: descentlab "))) == 0
+    assert (tmp_path / "report.html").is_file()

@@ -156,9 +156,16 @@ def print_solo_note(console: Console, configs: Sequence[RunConfig], vectorize: b
 
 
 def stored_line(experiment_id: int, path: Any) -> str:
-    """Where the experiment was stored, and how to get its report (the path escaped: ``[`` is rich markup)."""
+    """Where the experiment was stored, and the command that makes its report — with ``--store`` when the store is
+    not the one ``report`` finds by itself, so that the line can be copied as it is (the path escaped: ``[`` is
+    rich markup)."""
+    import shlex
+
+    from descentlab.store import default_store_path
+
+    store = "" if str(path) == str(default_store_path()) else f" --store {shlex.quote(str(path))}"
     return (f"Stored as experiment {experiment_id} in {escape(str(path))}\n"
-            f"Report: descentlab report {experiment_id} --html report.html")
+            f"Report: descentlab report {experiment_id}{escape(store)} --html report.html")
 
 
 def waiting_note(console: Console) -> Any:

@@ -118,7 +118,8 @@ def _group(runs: Sequence[RunData], by: Callable[[RunData], str]) -> dict[str, l
 
 
 def _legend(fig: Figure, handles: list, labels: list[str], title: str | None = None,
-            loc: str = "outside right upper") -> None:
+            loc: str = "outside right center") -> None:
+    # Beside the axes, centred: at the upper corner, long labels (variants, schedules) ran into the title.
     fig.legend(handles, labels, loc=loc, frameon=False, title=title)
 
 
