@@ -101,3 +101,12 @@ def test_the_report_hint_names_the_store_so_it_can_be_copied(tmp_path, capsys, m
 
     assert main(shlex.split(hint.removeprefix("Report: descentlab "))) == 0
     assert (tmp_path / "report.html").is_file()
+
+
+def test_runs_before_anything_is_stored_and_plain_descentlab_are_not_errors(tmp_path, capsys) -> None:
+    missing = tmp_path / "none" / "runs.sqlite"
+    assert main(["runs", "--store", str(missing)]) == 0
+    out = capsys.readouterr().out
+    assert "no experiments yet" in out and not missing.parent.exists()  # nothing is made by looking
+    assert main([]) == 0
+    assert "usage: descentlab" in capsys.readouterr().out

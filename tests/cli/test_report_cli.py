@@ -41,8 +41,12 @@ def test_bad_input_is_one_line_and_exit_2(store_path, tmp_path, capsys, argv, me
 
 
 def test_missing_store_is_a_user_error_and_not_created(tmp_path, capsys):
+    """`report` of a store that does not exist, or `runs` of one experiment in it, is an error (`runs` alone says
+    there are no experiments yet: tests/cli/test_compare_cli.py)."""
     path = tmp_path / "none.sqlite"
-    assert main(["runs", "--store", str(path)]) == 2
+    assert main(["report", "--store", str(path), "--html", str(tmp_path / "r.html")]) == 2
+    assert "no results store" in capsys.readouterr().err and not path.exists()
+    assert main(["runs", "--experiment", "1", "--store", str(path)]) == 2
     assert "no results store" in capsys.readouterr().err and not path.exists()
 
 

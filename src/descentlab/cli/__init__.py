@@ -83,9 +83,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         raise
     args = parser.parse_args(argv)
-    if not getattr(args, "_run", None):
+    if not getattr(args, "_run", None):  # plain `descentlab`: the help, as asked for
         parser.print_help()
-        return 2
+        return 0
     try:
         return int(args._run(args) or 0)
     except UserError as exc:

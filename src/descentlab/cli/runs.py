@@ -70,12 +70,18 @@ def run(args: argparse.Namespace) -> int:
     from rich.markup import escape
 
     from descentlab.cli.report import open_store
+    from descentlab.store import default_store_path
     from descentlab.validation import check_output
 
     check_output(args.csv, "csv")
     console = Console()
     if not console.is_terminal:  # piped or captured: no terminal width to fit, so do not squash the columns
         console = Console(width=max(console.width, 150))
+    path = Path(args.store or default_store_path())
+    if args.experiment is None and args.csv is None and not path.exists():  # nothing stored yet is no error
+        console.print(f"no experiments yet: there is no results store at {escape(str(path))}; run "
+                      "`descentlab compare` to make one")
+        return 0
     with open_store(args.store) as store:
         if args.experiment is None and not store.experiments():
             console.print(f"no experiments in {escape(str(store.path))} yet; run `descentlab compare` to make one")
