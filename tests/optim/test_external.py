@@ -247,3 +247,19 @@ def test_plugins_register_through_entry_points(tmp_path, monkeypatch):
         assert main(["list", "optimizers"]) == 0
     line = next(line for line in out.getvalue().splitlines() if "plugin-sgd" in line)
     assert "plugin" in line and "descentlab_test_plugin.PluginSGD" in line
+
+
+def test_the_report_shows_a_foreign_optimizers_hyperparameters_and_code(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(EXAMPLES.parent)
+    store, md = tmp_path / "s.sqlite", tmp_path / "r.md"
+    assert main(["compare", "--task", "digits-mlp", "--epochs", "1", "--quiet", "--store", str(store),
+                 "--optimizers", "adam,examples/my_optimizer.py:SignSGD(lr=0.02)"]) == 0
+    assert main(["report", "last", "--store", str(store), "--md", str(md)]) == 0
+    capsys.readouterr()
+    text = md.read_text()
+    table = text[text.index("## Resolved hyperparameters"):].split("\n\n")[1].splitlines()
+    assert table[0].split("|")[-2].strip() == "code"
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in table[2:]}
+    fingerprint = optim.get("examples/my_optimizer.py:SignSGD").fingerprint
+    assert rows["examples/my_optimizer.py:SignSGD(lr=0.02)"][-1] == f"sha256 {fingerprint[:12]}"
+    assert rows["adam"][-1] == "descentlab"

@@ -96,6 +96,7 @@ class GroupSummary:
     final_test_loss: Stat = field(default_factory=lambda: Stat.of([]))
     metric: str = "accuracy"  # or "loss": the task's measure (see the module docstring)
     schedule: str | None = None  # the learning-rate schedule's label; None: a constant lr
+    optimizer_code: str | None = None  # SHA-256 of the code of an optimizer that is not descentlab's
 
     @property
     def lr(self) -> float | None:
@@ -241,6 +242,7 @@ def summarize_group(runs: Sequence[RunData], target: float | None = None, metric
         final_test_loss=Stat.of([r.final("test_loss") for r in runs]),
         metric=metric,
         schedule=first.schedule,
+        optimizer_code=(first.config.get("code") or {}).get("optimizer"),
     )
 
 

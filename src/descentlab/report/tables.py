@@ -106,11 +106,16 @@ def summary_table(groups: Sequence[GroupSummary]) -> Table:
 
 
 def hyperparameter_table(groups: Sequence[GroupSummary]) -> Table:
-    """Resolved hyperparameters of each group (the union of names as columns)."""
+    """Resolved hyperparameters of each group (the union of names as columns); with an optimizer that is not
+    descentlab's (named by module or file), a last column with its code's fingerprint (the first 12 hex digits of
+    the SHA-256 that is part of each run's identity)."""
     names = list(dict.fromkeys(name for g in groups for name in g.hyperparameters))
+    code = any(g.optimizer_code for g in groups)
     rows = tuple((scheduled_label(g.optimizer, g.schedule), str(g.batch_size),
-                  *(value_text(g.hyperparameters[n]) if n in g.hyperparameters else "" for n in names)) for g in groups)
-    return Table("Resolved hyperparameters", ("optimizer", "batch", *names), rows)
+                  *(value_text(g.hyperparameters[n]) if n in g.hyperparameters else "" for n in names),
+                  *((f"sha256 {g.optimizer_code[:12]}" if g.optimizer_code else "descentlab",) if code else ()))
+                 for g in groups)
+    return Table("Resolved hyperparameters", ("optimizer", "batch", *names, *(("code",) if code else ())), rows)
 
 
 def tuning_table(sweeps: Sequence[SweepSummary], labels: Sequence[str] | None = None, *, warnings: bool = True
