@@ -110,3 +110,12 @@ def test_runs_before_anything_is_stored_and_plain_descentlab_are_not_errors(tmp_
     assert "no experiments yet" in out and not missing.parent.exists()  # nothing is made by looking
     assert main([]) == 0
     assert "usage: descentlab" in capsys.readouterr().out
+
+
+def test_json_dash_writes_only_json_to_stdout(tmp_path, capsys) -> None:
+    code, out, err = run(capsys, *FAST, "--optimizers", "sgd,adam", "--store", str(tmp_path / "s.sqlite"),
+                         "--json", "-")
+    assert code == 0, err
+    payload = json.loads(out)  # the whole of standard output is the JSON
+    assert {r["optimizer"] for r in payload["runs"]} == {"sgd", "adam"}
+    assert "Stored as experiment 1" in err and "Best on validation" in err

@@ -52,7 +52,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", default="torch", choices=("torch", "keras"), help="defaults to start from")
     p.add_argument("--data-dir", help="where MNIST / Fashion-MNIST files are (else searched and downloaded)")
     p.add_argument("--store", help="SQLite results store (default: $DESCENTLAB_STORE or ~/.local/share/descentlab)")
-    p.add_argument("--json", help="also write the summary as JSON to this path")
+    p.add_argument("--json", help="also write the summary as JSON to this path ('-': standard output; the rest "
+                   "goes to stderr)")
     p.add_argument("--vectorize", action=argparse.BooleanOptionalAction, default=True,
                    help="train runs that share an architecture together, stacked (default; --no-vectorize: one by one)")
     p.add_argument("--fresh", action="store_true", help="start a new experiment even if this one was run before")
@@ -74,10 +75,10 @@ def spec_from(args: argparse.Namespace) -> CompareSpec:
 
 
 def run(args: argparse.Namespace) -> int:
-    console = make_console()
+    console = make_console(stderr=args.json == "-")  # --json -: standard output holds the JSON alone
     spec = spec_from(args)
     configs = spec.configs()  # every name and value checked before anything runs
-    check_output(args.json, "json")
+    check_output(None if args.json == "-" else args.json, "json")
     executor = make_executor("local", vectorize=args.vectorize)
     from descentlab.tasks import get_task
 

@@ -29,7 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", help="B or 'full' (default: the preset's, else the task's)")
     p.add_argument("--preset", default="torch", choices=("torch", "keras"), help="defaults to start from")
     p.add_argument("--png", help="write the figure here (.png or .svg)")
-    p.add_argument("--json", help="write the numbers as JSON here")
+    p.add_argument("--json", help="write the numbers as JSON here ('-': standard output, the rest to stderr)")
     p.add_argument("--store", help="SQLite results store (default: $DESCENTLAB_STORE or ~/.local/share/descentlab)")
     p.add_argument("--data-dir", help="where MNIST / Fashion-MNIST files are (else searched and downloaded)")
 
@@ -78,11 +78,11 @@ def run(args: argparse.Namespace) -> int:
     from descentlab.environment import environment
     from descentlab.store import Store
 
-    console = make_console()
+    console = make_console(stderr=args.json == "-")  # --json -: standard output holds the JSON alone
     spec = spec_from(args)
     task, optimizer, _, batch_size, _ = spec.resolve()  # every name and value checked before anything runs
     check_output(args.png, "png", (".png", ".svg"))  # fail before training, not after
-    check_output(args.json, "json")
+    check_output(None if args.json == "-" else args.json, "json")
     splits = task.load(data_dir=spec.data_dir)
     console.print(f"[bold]{task.name}[/]: lr range test of {optimizer}, lr {spec.start:g} → {spec.end:g} over "
                   f"≤ {spec.steps} steps of batch {batch_size}, {spec.seeds} seed(s)")

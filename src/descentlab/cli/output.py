@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,11 @@ def print_table(console: Console, table: Any) -> None:
 
 
 def write_json(path: str | os.PathLike[str], payload: dict[str, Any]) -> None:
+    """Write ``payload`` as JSON to ``path`` (atomically), or to standard output when ``path`` is ``-``."""
+    if str(path) == "-":
+        sys.stdout.write(json.dumps(to_json_data(payload, default=str), indent=2, allow_nan=False) + "\n")
+        sys.stdout.flush()
+        return
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -136,10 +142,11 @@ def print_compare_summary(console: Console, groups: Sequence[Any]) -> None:
     print_table(console, summary_table(groups))
 
 
-def make_console() -> Console:
-    """A console that is wide enough for the tables also when the output goes to a file or a pipe."""
-    console = Console(highlight=False)
-    return console if console.is_terminal else Console(highlight=False, width=160)
+def make_console(stderr: bool = False) -> Console:
+    """A console that is wide enough for the tables also when the output goes to a file or a pipe; on standard
+    error with ``stderr`` (when ``--json -`` keeps standard output for the JSON alone)."""
+    console = Console(highlight=False, stderr=stderr)
+    return console if console.is_terminal else Console(highlight=False, width=160, stderr=stderr)
 
 
 def print_solo_note(console: Console, configs: Sequence[RunConfig], vectorize: bool) -> None:

@@ -71,7 +71,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"trials per vectorized pass / Ray task (default {DEFAULT_GROUP_SIZE})")
     p.add_argument("--data-dir", help="where MNIST / Fashion-MNIST files are (else searched and downloaded)")
     p.add_argument("--store", help="SQLite results store (default: $DESCENTLAB_STORE or ~/.local/share/descentlab)")
-    p.add_argument("--json", help="also write the summary as JSON to this path")
+    p.add_argument("--json", help="also write the summary as JSON to this path ('-': standard output; the rest "
+                   "goes to stderr)")
     p.add_argument("--fresh", action="store_true", help="start a new experiment even if this one was run before")
     p.add_argument("--quiet", action="store_true", help="no line per finished run")
 
@@ -156,10 +157,10 @@ def _run_line(spec: SweepSpec, trial: Trial, result: RunResult) -> str:
 def run(args: argparse.Namespace) -> int:
     from descentlab.tasks import get_task
 
-    console = make_console()
+    console = make_console(stderr=args.json == "-")  # --json -: standard output holds the JSON alone
     spec = spec_from(args)
     configs = spec.configs()  # every name and value checked before anything runs
-    check_output(args.json, "json")
+    check_output(None if args.json == "-" else args.json, "json")
     for optimizer, name in spec.skipped():
         console.print(f"note: {optimizer} has no hyperparameter {name!r}; swept without it", highlight=False)
     if args.vectorize and vectorized_trainer() is None:
