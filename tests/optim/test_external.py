@@ -22,6 +22,7 @@ from descentlab.optim import registry as optim_registry
 from descentlab.store import Store
 from descentlab.train import RunConfig, train
 from descentlab.train.vectorized import train_vectorized, unsupported_reason
+from tests.plugin_site import install_plugin
 from tests.train.conftest import synthetic_splits
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -225,15 +226,9 @@ PLUGIN = """
 
 
 def test_plugins_register_through_entry_points(tmp_path, monkeypatch):
-    site = tmp_path / "site"
-    (site / "descentlab_test_plugin").mkdir(parents=True)
-    (site / "descentlab_test_plugin" / "__init__.py").write_text(textwrap.dedent(PLUGIN))
-    info = site / "descentlab_test_plugin-1.2.3.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: descentlab-test-plugin\nVersion: 1.2.3\n")
-    (info / "entry_points.txt").write_text(
-        "[descentlab.optimizers]\nplugin-sgd = descentlab_test_plugin:PluginSGD\n")
-    monkeypatch.syspath_prepend(str(site))
+    install_plugin(tmp_path / "site", monkeypatch, package="descentlab_test_plugin", dist="descentlab-test-plugin",
+                   version="1.2.3", code=PLUGIN,
+                   entry_points="[descentlab.optimizers]\nplugin-sgd = descentlab_test_plugin:PluginSGD\n")
     monkeypatch.setattr(optim_registry, "_plugins_loaded", False)
     monkeypatch.setattr(optim_registry.REGISTRY, "_items", dict(optim_registry.REGISTRY._items))
     monkeypatch.setattr(optim_registry.REGISTRY, "_sources", dict(optim_registry.REGISTRY._sources))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import io
 import sqlite3
-import textwrap
 
 import pytest
 
@@ -13,6 +12,7 @@ from descentlab.cli import main
 from descentlab.errors import UserError
 from descentlab.tasks import registry as task_registry
 from descentlab.train import RunConfig
+from tests.plugin_site import install_plugin
 
 PLUGIN = """
     from functools import partial
@@ -30,15 +30,9 @@ PLUGIN = """
 
 @pytest.fixture
 def plugin_site(tmp_path, monkeypatch):
-    site = tmp_path / "site"
-    (site / "descentlab_task_plugin").mkdir(parents=True)
-    (site / "descentlab_task_plugin" / "__init__.py").write_text(textwrap.dedent(PLUGIN))
-    info = site / "descentlab_task_plugin-0.3.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: descentlab-task-plugin\nVersion: 0.3.0\n")
-    entry_points = info / "entry_points.txt"
-    entry_points.write_text("[descentlab.tasks]\nplugin-digits = descentlab_task_plugin:task\n")
-    monkeypatch.syspath_prepend(str(site))
+    entry_points = install_plugin(
+        tmp_path / "site", monkeypatch, package="descentlab_task_plugin", dist="descentlab-task-plugin",
+        version="0.3.0", code=PLUGIN, entry_points="[descentlab.tasks]\nplugin-digits = descentlab_task_plugin:task\n")
     monkeypatch.setattr(task_registry, "_plugins_loaded", False)
     monkeypatch.setattr(task_registry.TASKS, "_items", dict(task_registry.TASKS._items))
     monkeypatch.setattr(task_registry.TASKS, "_sources", dict(task_registry.TASKS._sources))
