@@ -76,7 +76,7 @@ def plan_groups(trials: Sequence[Trial], *, vectorize: bool, group_size: int = D
 def train_group(configs: Sequence[RunConfig], splits: Any, *, device: str = "cpu", vectorize: bool = True
                 ) -> list[RunResult]:
     """Train a group: in one vectorized pass when there are several and they can share one, else one by one.
-    Runs with a schedule log their updates (:func:`~descentlab.experiments.scheduling.step_logging`)."""
+    Every run logs its updates, thinned (:func:`~descentlab.experiments.scheduling.step_logging`)."""
     vec = vectorized_trainer() if vectorize and len(configs) > 1 else None
     logging = step_logging(configs)
     if vec is not None:

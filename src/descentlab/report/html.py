@@ -99,6 +99,11 @@ def build_report(data: ExperimentData, *, dpi: int = 100, figures: bool = True) 
             add("Learning-rate schedule", f"The learning rate used at each update{at}, as the runs logged it "
                 "(every update; for long runs an evenly spaced subset), beside the curves above.",
                 plots.lr_schedules(curve_runs, by=by, colors=colors))
+        if any(r.steps for r in curve_runs):
+            add("Training loss per update", f"The batch's training loss at each logged update{at} (every update; "
+                "for long runs an evenly spaced subset of at most 1000), against the update and against epochs: "
+                "the noise that the per-epoch means above average away.",
+                plots.loss_per_update(curve_runs, by=by, colors=colors))
         add("Loss and accuracy vs wall-clock time", "Against cumulative training seconds (evaluation excluded).",
             plots.training_curves(curve_runs, "seconds", by=by, colors=colors))
     if several_batches and figures:

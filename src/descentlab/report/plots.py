@@ -216,6 +216,47 @@ def lr_schedules(runs: Sequence[RunData], *, by: Callable[[RunData], str] | None
     return fig
 
 
+def loss_points(run: RunData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(update, epoch, loss) of a run's logged updates: the batch's training loss before each logged update, its
+    0-based update, and the same update in epochs (update / updates per epoch, read off the first epoch's record);
+    empty when the run logged none."""
+    pairs = [(s.get("step"), s.get("loss")) for s in run.steps]
+    pairs = [(float(x), float(y)) for x, y in pairs
+             if isinstance(x, (int, float)) and isinstance(y, (int, float)) and math.isfinite(y)]
+    xs = np.array([x for x, _ in pairs], dtype=float)
+    first = next((e.get("steps") for e in run.trained_epochs if isinstance(e.get("steps"), int)), None)
+    epochs = xs / first if first else np.full(len(xs), np.nan)
+    return xs, epochs, np.array([y for _, y in pairs], dtype=float)
+
+
+def loss_per_update(runs: Sequence[RunData], *, by: Callable[[RunData], str] | None = None,
+                    colors: Mapping[str, str] | None = None) -> Figure:
+    """The training loss of each logged update (the batch's, before the update), against the update and against
+    epochs: one line per group (``by``, default the optimizer) from its first run with logged updates. Unlike the
+    per-epoch means, this shows the noise of stochastic and mini-batch steps against full-batch descent."""
+    by = by or (lambda r: r.optimizer)
+    groups = _group(runs, by)
+    colors = with_colors(list(groups), colors)
+    fig = style.figure(12, 4.2)
+    axes = fig.subplots(1, 2)
+    for label, members in groups.items():
+        run = next((r for r in members if r.steps), None)
+        if run is None:
+            continue
+        updates, epochs, losses = loss_points(run)
+        for ax, xs in zip(axes, (updates, epochs)):
+            ax.plot(xs, losses, color=colors[label], lw=0.9, alpha=0.85, label=label)
+    for ax, xlabel in zip(axes, ("update (0-based)", "epoch")):
+        style.axes_style(ax)
+        _mark_empty(ax)
+        _log_if_wide(ax)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("training loss of the batch")
+    fig.suptitle("Training loss per update", fontsize=style.AXES_TITLE)
+    _legend(fig, *axes[0].get_legend_handles_labels())
+    return fig
+
+
 def _log_if_wide(ax) -> None:
     ys = np.concatenate([np.asarray(line.get_ydata(), dtype=float) for line in ax.get_lines()] or [np.array([])])
     ys = ys[np.isfinite(ys) & (ys > 0)]

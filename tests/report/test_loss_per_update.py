@@ -1,0 +1,41 @@
+"""Per-update curves: compare logs every run's batch loss per update (thinned to at most 1000, evenly spaced, the
+last kept) and the report plots them against the update and against epochs."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+import numpy as np
+
+from descentlab.cli import main
+from descentlab.report import html, plots
+from descentlab.report.data import load
+from descentlab.store import Store
+from descentlab.train.core import StepLog
+
+
+def test_compare_logs_each_runs_updates_and_the_report_plots_them(tmp_path):
+    store = tmp_path / "s.sqlite"
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["compare", "--task", "digits-mlp", "--optimizers", "sgd", "--lr", "0.05", "--epochs", "1",
+                     "--batch-size", "full,1,32", "--quiet", "--store", str(store)]) == 0
+    with Store(store) as s:
+        data = load(s, 1)
+    by_batch = {r.batch_size: r for r in data.runs}
+    n = by_batch[1].epochs[-1]["steps"]  # batch 1: one update per training example
+    kept = [s["step"] for s in by_batch[1].steps]
+    assert n > 1000 and len(kept) <= 1000 and kept == [k for k in range(n) if StepLog(n, 1000).keeps(k)]
+    assert [s["step"] for s in by_batch["full"].steps] == [0]  # full batch: one update an epoch, logged
+    assert len(by_batch[32].steps) == by_batch[32].epochs[-1]["steps"]  # fewer than 1000: every update
+    first_32 = by_batch[32].steps[:by_batch[32].epochs[-1]["steps"]]
+    sizes = [32] * (len(first_32) - 1) + [n - 32 * (len(first_32) - 1)]
+    mean = sum(s["loss"] * b for s, b in zip(first_32, sizes)) / n
+    assert abs(mean - by_batch[32].epochs[-1]["train_loss"]) < 1e-6  # the epoch's loss is the mean of the batches'
+    report = html.build_report(data)
+    figure = next(f for f in report.figures if f.title == "Training loss per update")
+    updates, epochs, losses = plots.loss_points(by_batch[1])
+    assert np.array_equal(updates, kept) and np.allclose(epochs, np.array(kept) / n)
+    assert np.array_equal(losses, [s["loss"] for s in by_batch[1].steps])
+    assert "Training loss per update" in html.render_html(report)
+    assert figure.caption.startswith("The batch's training loss")
