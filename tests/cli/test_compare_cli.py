@@ -119,3 +119,14 @@ def test_json_dash_writes_only_json_to_stdout(tmp_path, capsys) -> None:
     payload = json.loads(out)  # the whole of standard output is the JSON
     assert {r["optimizer"] for r in payload["runs"]} == {"sgd", "adam"}
     assert "Stored as experiment 1" in err and "Best on validation" in err
+
+
+def test_compare_states_that_its_rates_are_untuned_and_how_to_tune_them(tmp_path, capsys) -> None:
+    store = tmp_path / "s.sqlite"
+    code, out, err = run(capsys, *FAST, "--optimizers", "sgd,adam", "--store", str(store))
+    assert code == 0, err
+    protocol = next(line for line in out.splitlines() if line.startswith("Protocol: "))
+    assert "no hyperparameter search" in protocol and "descentlab sweep --optimizers NAMES --lr 1e-4..1" in out
+    md = tmp_path / "r.md"
+    assert main(["report", "--store", str(store), "--md", str(md)]) == 0
+    assert "no hyperparameter search" in md.read_text() and "chooses each one's on validation" in md.read_text()

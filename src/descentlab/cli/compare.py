@@ -123,9 +123,11 @@ def run(args: argparse.Namespace) -> int:
 def show_summary(console: Console, store: Store, experiment_id: int) -> list:
     from descentlab.report import data as report_data
     from descentlab.report.summary import group_labels, summarize
+    from descentlab.report.tables import UNTUNED
 
     groups = summarize(report_data.load(store, experiment_id))
     print_compare_summary(console, groups)
+    console.print(f"Protocol: {escape(UNTUNED)}.", highlight=False)
     names = dict(zip(map(id, groups), group_labels(groups)))
     by_loss = any(g.metric == "loss" for g in groups)  # regression: the lowest val loss wins
     finished = [g for g in groups if (g.final_val_loss if by_loss else g.final_val_acc).n]
@@ -141,6 +143,5 @@ def show_summary(console: Console, store: Store, experiment_id: int) -> list:
     missed = [names[id(g)] + (f" (batch {g.batch_size})" if several else "")
               for g in groups if g.target is not None and not g.reached]
     if missed:
-        console.print(f"Never reached the target: {', '.join(dict.fromkeys(missed))}. These are untuned defaults; "
-                      "`descentlab sweep --optimizers NAME --lr 1e-4..1` finds each one's learning rate.")
+        console.print(f"Never reached the target: {', '.join(dict.fromkeys(missed))}.")
     return groups

@@ -152,7 +152,13 @@ def budget_table(data: ExperimentData) -> Table:
         trials = len({(str(r.batch_size), str(sorted(r.hyperparameters.items())), r.schedule) for r in runs})
         rows.append((name, str(trials), str(len(runs)), ", ".join(str(s) for s in sorted({r.seed for r in runs}))))
     return Table("Tuning budget and seeds", ("optimizer", "configurations", "runs", "seeds"), tuple(rows),
-                 "no hyperparameter search: each configuration ran as given")
+                 UNTUNED)
+
+
+# What a comparison without a search is, said wherever its results are shown (console and report).
+UNTUNED = ("no hyperparameter search: each configuration ran once per seed at the hyperparameters shown (the "
+           "preset's defaults unless the command set them), so an optimizer that trails here may only need another "
+           "learning rate; `descentlab sweep --optimizers NAMES --lr 1e-4..1` chooses each one's on validation")
 
 
 def diverged_table(data: ExperimentData) -> Table:
