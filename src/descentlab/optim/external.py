@@ -90,13 +90,8 @@ def format_item(ref: str, values: Mapping[str, Any]) -> str:
 
 
 # -- loading ----------------------------------------------------------------------------------------------------
-_loaded: dict[str, tuple[Any, str, str]] = {}  # reference -> (object, source, fingerprint)
-
-
 def load_object(reference: str) -> tuple[Any, str, str]:
     """``(object, source, fingerprint)`` of ``module:Name`` or ``file.py:Name`` (``Name`` may be dotted)."""
-    if reference in _loaded:
-        return _loaded[reference]
     where, _, attr = reference.rpartition(":")
     if not where or not attr:
         raise UserError(f"optimizer reference {reference!r} must look like module:Name or path/file.py:Name")
@@ -114,8 +109,7 @@ def load_object(reference: str) -> tuple[Any, str, str]:
         if not hasattr(obj, part):
             raise UserError(f"{source} has no {attr!r} (from {reference!r})")
         obj = getattr(obj, part)
-    _loaded[reference] = (obj, source, fingerprint_of(module, obj))
-    return _loaded[reference]
+    return obj, source, fingerprint_of(module, obj)
 
 
 def _load_file(path: Path, reference: str) -> tuple[Any, str]:

@@ -42,6 +42,7 @@ both call it:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -103,7 +104,7 @@ class StepLog:
         if self.limit is not None and (isinstance(self.limit, bool) or self.limit < 2):
             raise ValueError(f"StepLog: limit must be None or an integer >= 2, got {self.limit!r}")
 
-    @property
+    @functools.cached_property  # keeps() runs on every update of the training loop
     def stride(self) -> int:
         if self.limit is None or self.total <= self.limit:
             return 1
