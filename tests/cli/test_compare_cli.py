@@ -73,6 +73,7 @@ def test_vectorized_and_one_by_one_agree(tmp_path, capsys) -> None:
     (["--epochs", "0"], "--epochs 0 must be ≥ 1"),
     (["--batch-size", "0"], "--batch-size 0 must be ≥ 1"),
     (["--optimizers", "rmsprop", "--preset", "keras", "--lr", "1e-3", "--seeds", "x"], "--seeds 'x' is not a whole"),
+    (["--md", "no-such-folder/report.md"], "folder no-such-folder does not exist"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(tmp_path, capsys, argv, expected) -> None:
     code, _, err = run(capsys, "--store", str(tmp_path / "s.sqlite"), *argv)
@@ -130,3 +131,17 @@ def test_compare_states_that_its_rates_are_untuned_and_how_to_tune_them(tmp_path
     md = tmp_path / "r.md"
     assert main(["report", "--store", str(store), "--md", str(md)]) == 0
     assert "no hyperparameter search" in md.read_text() and "chooses each one's on validation" in md.read_text()
+
+
+def test_html_and_md_write_the_experiments_report_when_it_is_done(tmp_path, capsys) -> None:
+    page, md = tmp_path / "report.html", tmp_path / "report.md"
+    code, out, err = run(capsys, *FAST, "--optimizers", "sgd", "--batch-size", "full,32", "--store",
+                         str(tmp_path / "s.sqlite"), "--html", str(page), "--md", str(md))
+    assert code == 0, err
+    assert f"wrote {page}" in out and f"wrote {md}" in out
+    text = page.read_text()
+    assert text.startswith("<!DOCTYPE html>") and "descentlab compare #1" in text
+    assert "Training loss per update" in text and "Batch vs stochastic vs mini-batch gradient descent" in text
+    figures = sorted((tmp_path / "report_files").glob("figure-*.png"))
+    assert figures and all(f.read_bytes().startswith(b"\x89PNG") for f in figures)
+    assert all(f"report_files/{f.name}" in md.read_text() for f in figures)

@@ -10,8 +10,9 @@ import numpy as np
 
 from descentlab.cli import main
 from descentlab.report import html, plots
-from descentlab.report.data import load
+from descentlab.report.data import RunData, load
 from descentlab.store import Store
+from descentlab.store.store import Run
 from descentlab.train.core import StepLog
 
 
@@ -39,3 +40,30 @@ def test_compare_logs_each_runs_updates_and_the_report_plots_them(tmp_path):
     assert np.array_equal(losses, [s["loss"] for s in by_batch[1].steps])
     assert "Training loss per update" in html.render_html(report)
     assert figure.caption.startswith("The batch's training loss")
+
+
+def _run_with_epochs(epochs: list[dict]) -> RunData:
+    run = Run(1, 1, "k", "digits-mlp", "sgd", 0, {"batch_size": 32}, "completed", None, None, "t0", "t1")
+    return RunData(run, epochs, [{"step": k, "lr": 0.1, "loss": 1.0} for k in range(30)])
+
+
+def test_update_seconds_places_each_update_on_the_training_clock_linearly_within_its_epoch():
+    run = _run_with_epochs([{"epoch": 0, "steps": 0, "elapsed": 0.0},
+                            {"epoch": 1, "steps": 10, "elapsed": 2.0},
+                            {"epoch": 2, "steps": 20, "elapsed": 6.0}])
+    seconds = plots.update_seconds(run, np.array([0, 5, 10, 15, 19]))
+    assert np.allclose(seconds, [0.0, 1.0, 2.0, 4.0, 5.6])  # epoch 2's updates cost 0.4 s each, epoch 1's 0.2 s
+    assert np.isnan(plots.update_seconds(run, np.array([25]))).all()  # past the last stored epoch: not guessed
+    no_clock = _run_with_epochs([{"epoch": 1, "steps": None, "elapsed": None}])
+    assert np.isnan(plots.update_seconds(no_clock, np.array([0, 1]))).all()
+
+
+def test_the_per_update_figure_has_an_axis_in_training_seconds():
+    run = _run_with_epochs([{"epoch": 0, "steps": 0, "elapsed": 0.0},
+                            {"epoch": 1, "steps": 15, "elapsed": 3.0},
+                            {"epoch": 2, "steps": 30, "elapsed": 6.0}])
+    fig = plots.loss_per_update([run])
+    labels = [ax.get_xlabel() for ax in fig.axes]
+    assert labels == ["update (0-based)", "epoch", "training time (s, cumulative)"]
+    xs = fig.axes[2].get_lines()[0].get_xdata()
+    assert np.allclose(xs, np.arange(30) * 0.2)

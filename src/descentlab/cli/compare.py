@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import sys
+from pathlib import Path
 
 from rich.console import Console  # noqa: F401  (type of make_console())
 from rich.markup import escape
@@ -22,6 +25,7 @@ from descentlab.cli.output import (
     waiting_note,
     write_json,
 )
+from descentlab.cli.report import write_report
 from descentlab.cli.task_args import add_task_arguments, task_from
 from descentlab.experiments.compare import CompareSpec
 from descentlab.experiments.executors import make_executor
@@ -54,6 +58,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", help="SQLite results store (default: $DESCENTLAB_STORE or ~/.local/share/descentlab)")
     p.add_argument("--json", help="also write the summary as JSON to this path ('-': standard output; the rest "
                    "goes to stderr)")
+    p.add_argument("--html", type=Path, metavar="FILE", help="when done, write the experiment's report here "
+                   "(one self-contained HTML file; the same as `descentlab report ID --html FILE`)")
+    p.add_argument("--md", type=Path, metavar="FILE", help="when done, write the report as Markdown here, its "
+                   "figures as PNGs in FILE_files/")
     p.add_argument("--vectorize", action=argparse.BooleanOptionalAction, default=True,
                    help="train runs that share an architecture together, stacked (default; --no-vectorize: one by one)")
     p.add_argument("--fresh", action="store_true", help="start a new experiment even if this one was run before")
@@ -79,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
     spec = spec_from(args)
     configs = spec.configs()  # every name and value checked before anything runs
     check_output(None if args.json == "-" else args.json, "json")
+    check_output(args.html, "html")
+    check_output(args.md, "md")
     executor = make_executor("local", vectorize=args.vectorize)
     from descentlab.tasks import get_task
 
@@ -117,6 +127,9 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             write_json(args.json, experiment_json(store, experiment_id, groups))
         console.print(stored_line(experiment_id, store.path))
+        if args.html or args.md:
+            with contextlib.redirect_stdout(sys.stderr) if args.json == "-" else contextlib.nullcontext():
+                write_report(store, experiment_id, args.html, args.md)
     return 0
 
 

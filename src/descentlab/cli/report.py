@@ -31,25 +31,34 @@ def open_store(path: Path | None):
     return Store(path, read_only=True)
 
 
-def run(args: argparse.Namespace) -> int:
+def write_report(store, experiment: int | str, html_path: Path | None, md_path: Path | None) -> list[Path]:
+    """Build the report of ``experiment`` (an id or 'last') in ``store`` once and write it as HTML and/or Markdown
+    (paths already checked with ``check_output``); print and return the paths written."""
     from descentlab.kinds import KINDS
     from descentlab.report import html
     from descentlab.report.data import load
 
+    data = load(store, experiment)
+    kind = data.experiment.kind
+    if kind in KINDS and KINDS.get(kind).layout == "lr-range":
+        from descentlab.report.lr_find_report import build_lr_find_report
+
+        report = build_lr_find_report(store, data)
+    else:
+        report = html.build_report(data)
+    written = []
+    for path, write in ((html_path, html.write_html), (md_path, html.write_markdown)):
+        if path is not None:
+            written.append(write(report, path))
+            print(f"wrote {written[-1]}")
+    return written
+
+
+def run(args: argparse.Namespace) -> int:
     if args.html is None and args.md is None:
         raise UserError("say where to write the report: --html FILE and/or --md FILE")
     check_output(args.html, "html")  # before reading anything
     check_output(args.md, "md")
     with open_store(args.store) as store:
-        data = load(store, args.experiment)
-        kind = data.experiment.kind
-        if kind in KINDS and KINDS.get(kind).layout == "lr-range":
-            from descentlab.report.lr_find_report import build_lr_find_report
-
-            report = build_lr_find_report(store, data)
-        else:
-            report = html.build_report(data)
-    for path, write in ((args.html, html.write_html), (args.md, html.write_markdown)):
-        if path is not None:
-            print(f"wrote {write(report, path)}")
+        write_report(store, args.experiment, args.html, args.md)
     return 0

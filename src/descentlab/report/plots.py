@@ -229,24 +229,38 @@ def loss_points(run: RunData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return xs, epochs, np.array([y for _, y in pairs], dtype=float)
 
 
+def update_seconds(run: RunData, updates: np.ndarray) -> np.ndarray:
+    """Training seconds spent before each of ``updates`` (0-based): the cumulative training seconds at the end of
+    each epoch (:meth:`RunData.elapsed`) placed at its cumulative updates (``steps``), linearly interpolated within
+    an epoch (its updates are taken to cost the same time each); NaN when the run stored no such timings.
+    Evaluation time is not counted, as on the per-epoch curves against wall-clock time."""
+    steps, ends = run.values("steps"), run.elapsed()
+    ok = np.isfinite(steps) & np.isfinite(ends) & (steps > 0)  # epoch 0 (before any update) is the origin below
+    if not ok.any():
+        return np.full(len(updates), np.nan)
+    steps, ends = np.concatenate(([0.0], steps[ok])), np.concatenate(([0.0], ends[ok]))
+    return np.interp(np.asarray(updates, dtype=float), steps, ends, right=np.nan)
+
+
 def loss_per_update(runs: Sequence[RunData], *, by: Callable[[RunData], str] | None = None,
                     colors: Mapping[str, str] | None = None) -> Figure:
-    """The training loss of each logged update (the batch's, before the update), against the update and against
-    epochs: one line per group (``by``, default the optimizer) from its first run with logged updates. Unlike the
-    per-epoch means, this shows the noise of stochastic and mini-batch steps against full-batch descent."""
+    """The training loss of each logged update (the batch's, before the update), against the update, against
+    epochs and against training seconds (:func:`update_seconds`): one line per group (``by``, default the
+    optimizer) from its first run with logged updates. Unlike the per-epoch means, this shows the noise of
+    stochastic and mini-batch steps against full-batch descent, and which of them is ahead per second."""
     by = by or (lambda r: r.optimizer)
     groups = _group(runs, by)
     colors = with_colors(list(groups), colors)
-    fig = style.figure(12, 4.2)
-    axes = fig.subplots(1, 2)
+    fig = style.figure(15, 4.2)
+    axes = fig.subplots(1, 3)
     for label, members in groups.items():
         run = next((r for r in members if r.steps), None)
         if run is None:
             continue
         updates, epochs, losses = loss_points(run)
-        for ax, xs in zip(axes, (updates, epochs)):
+        for ax, xs in zip(axes, (updates, epochs, update_seconds(run, updates))):
             ax.plot(xs, losses, color=colors[label], lw=0.9, alpha=0.85, label=label)
-    for ax, xlabel in zip(axes, ("update (0-based)", "epoch")):
+    for ax, xlabel in zip(axes, ("update (0-based)", "epoch", _x_label("seconds"))):
         style.axes_style(ax)
         _mark_empty(ax)
         _log_if_wide(ax)
