@@ -67,3 +67,16 @@ def test_the_per_update_figure_has_an_axis_in_training_seconds():
     assert labels == ["update (0-based)", "epoch", "training time (s, cumulative)"]
     xs = fig.axes[2].get_lines()[0].get_xdata()
     assert np.allclose(xs, np.arange(30) * 0.2)
+
+
+def test_a_run_of_few_updates_stays_visible_beside_one_of_many():
+    clock = [{"epoch": 0, "steps": 0, "elapsed": 0.0}, {"epoch": 1, "steps": 3000, "elapsed": 3.0}]
+    many = _run_with_epochs(clock)
+    many = RunData(many.run, many.epochs, [{"step": k, "lr": 0.1, "loss": 1.0} for k in range(0, 3000, 3)])
+    few = RunData(Run(2, 1, "f", "digits-mlp", "adam", 0, {}, "completed", None, None, "t0", "t1"),
+                  [{"epoch": 0, "steps": 0, "elapsed": 0.0}, {"epoch": 1, "steps": 10, "elapsed": 1.0}],
+                  [{"step": k, "lr": 0.1, "loss": 2.0} for k in range(10)])
+    fig = plots.loss_per_update([many, few])
+    assert fig.axes[0].get_xscale() == "symlog"  # 10 updates beside 3000: a linear axis would hide the 10
+    markers = {line.get_label(): line.get_marker() for line in fig.axes[0].get_lines()}
+    assert markers["adam"] == "o" and markers["sgd"] in ("None", None, "")

@@ -258,8 +258,13 @@ def loss_per_update(runs: Sequence[RunData], *, by: Callable[[RunData], str] | N
         if run is None:
             continue
         updates, epochs, losses = loss_points(run)
+        few = len(updates) <= 50  # full-batch descent makes one update an epoch: dots, or its line is lost
         for ax, xs in zip(axes, (updates, epochs, update_seconds(run, updates))):
-            ax.plot(xs, losses, color=colors[label], lw=0.9, alpha=0.85, label=label)
+            ax.plot(xs, losses, color=colors[label], lw=0.9, alpha=0.85, label=label, marker="o" if few else None,
+                    ms=3)
+    spans = [float(np.nanmax(line.get_xdata())) for line in axes[0].get_lines() if len(line.get_xdata())]
+    if spans and min(spans) > 0 and max(spans) / min(spans) > 30:
+        axes[0].set_xscale("symlog", linthresh=1)  # 10 full-batch updates beside 10 000 stochastic ones
     for ax, xlabel in zip(axes, ("update (0-based)", "epoch", _x_label("seconds"))):
         style.axes_style(ax)
         _mark_empty(ax)
@@ -346,6 +351,8 @@ def _bars(ax, state: Mapping[str, float], peak: Mapping[str, float | None] | Non
     ax.yaxis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]) if scale == 1 else _ScaledLocator(scale))
     ax.set_ylabel(f"memory ({unit})")
     ax.margins(y=0.15)
+    if has_peak:  # room above the bars for the legend, which otherwise covers their labels
+        ax.set_ylim(0, max([*values, *pv, 1.0]) * 1.45)
     style.axes_style(ax, axis="y")
 
 
