@@ -145,3 +145,11 @@ def test_html_and_md_write_the_experiments_report_when_it_is_done(tmp_path, caps
     figures = sorted((tmp_path / "report_files").glob("figure-*.png"))
     assert figures and all(f.read_bytes().startswith(b"\x89PNG") for f in figures)
     assert all(f"report_files/{f.name}" in md.read_text() for f in figures)
+
+
+def test_json_dash_with_html_keeps_standard_output_for_the_json(tmp_path, capsys) -> None:
+    page = tmp_path / "r.html"
+    code, out, err = run(capsys, *FAST, "--optimizers", "sgd", "--store", str(tmp_path / "s.sqlite"),
+                         "--json", "-", "--html", str(page))
+    assert code == 0, err
+    assert json.loads(out)["runs"] and f"wrote {page}" in err and page.is_file()
