@@ -5,13 +5,18 @@ For each task × optimizer it runs
 1. ``lr-find`` (:func:`descentlab.experiments.lr_find.run`, the command's defaults unless ``--steps`` / ``--seeds``
    say otherwise) and reads its suggested lr and range;
 2. a sweep of the same optimizer over a log grid (``--grid-lo .. --grid-hi``, ``--per-decade`` points a decade,
-   ``--sweep-seeds`` seeds, the budget of ``BUDGETS`` below: a few epochs, Fashion-MNIST on a training subset),
-   trained by the vectorized local executor into a throw-away in-memory store, and reads per lr the mean final
-   validation accuracy (the sweep's own numbers: :func:`descentlab.report.sweep.sweep_rows`).
+   ``--sweep-seeds`` seeds, 4 by default, the budget of ``BUDGETS`` below: ≈ 1 100–1 200 updates a run,
+   Fashion-MNIST on a training subset), trained by the vectorized local executor into a throw-away in-memory
+   store, and reads per lr the mean final validation accuracy over the seeds (the sweep's own numbers:
+   :func:`descentlab.report.sweep.sweep_rows`).
 
 and checks the acceptance of issue 14:
 
-- **best**: the sweep's best lr is the swept lr with the highest mean final val acc (what ``sweep`` chooses);
+- **best**: the swept lr with the highest *neighbourhood* accuracy: the mean over seeds averaged with the rates
+  one grid point either side (±¼ decade; a diverged or missing rate counts at chance, a rate at the grid's edge
+  averages the neighbour it has). A validation split of 144 images (digits) puts one image at 0.7 points, and
+  the tops of these curves are flat over a decade, so the plain argmax of the mean (what ``sweep`` chooses, also
+  reported as **raw best**) picks one lucky point of the plateau;
 - **ratio**: suggested lr / best lr; PASS needs 1/3 ≤ ratio ≤ 3;
 - **collapse**: the smallest swept lr above the best whose mean val acc falls below
   ``chance + (best acc − chance) / 2`` or where a seed diverged; PASS needs the suggested range's upper end below it.
@@ -49,14 +54,21 @@ from descentlab.report.sweep import sweep_rows
 from descentlab.store import Store
 from descentlab.tasks import get_task
 
-# Per task: epochs of each sweep run and how many training examples it trains on (None: all). Small on purpose:
-# the machine is 2 shared cores; the lr-find runs see the same (sub)set.
+# Per task: epochs of each sweep run and how many training examples it trains on (None: all), chosen for one
+# budget in updates, not per task × optimizer: ≈ 1 100–1 200 updates a run at the task's batch size (digits-mlp:
+# 30 epochs × 41 batches, its own default; mnist1d: 30 × 36; fashion-mlp: 6 × 188 of its first 6 000 images). The
+# machine is 2 shared cores, so not each task's default epochs (mnist1d's 100, fashion's 5 × 54 000 images). The
+# lr-find runs see the same (sub)set.
 BUDGETS: dict[str, dict[str, Any]] = {
-    "digits-mlp": {"epochs": 10, "train": None},
-    "mnist1d-mlp": {"epochs": 10, "train": None},
-    "mnist1d-cnn": {"epochs": 10, "train": None},
-    "fashion-mlp": {"epochs": 2, "train": 6000},
+    "digits-mlp": {"epochs": 30, "train": None},
+    "mnist1d-mlp": {"epochs": 30, "train": None},
+    "mnist1d-cnn": {"epochs": 30, "train": None},
+    "fashion-mlp": {"epochs": 6, "train": 6000},
 }
+SWEEP_SEEDS = 4
+# The best rate is read off the per-rate mean val acc averaged with its neighbours on the grid (±1 point: ±¼ decade
+# at 4 a decade, the width of lr-find's own zero-phase window), so that one lucky point of a flat top is not "best".
+BEST_HALF_WIDTH = 1
 TASKS = tuple(BUDGETS)
 OPTIMIZERS = ("sgd", "momentum", "adam")
 
@@ -88,10 +100,19 @@ def sweep(task: str, optimizer: str, splits, lrs: tuple[float, ...], epochs: int
             for p in row.summary.points]
 
 
+def neighbourhood(points: list[dict], chance: float, half: int = BEST_HALF_WIDTH) -> list[float]:
+    """Per swept lr, the mean of the seeds' mean val acc over it and its ``half`` neighbours either side on the
+    grid (fewer at the grid's ends); a diverged or missing rate counts as ``chance``."""
+    acc = [chance if p["diverged"] or p["val_acc"] is None else p["val_acc"] for p in points]
+    return [float(np.mean(acc[max(0, i - half): i + half + 1])) for i in range(len(acc))]
+
+
 def judge(points: list[dict], suggestion: lf.Suggestion, chance: float) -> dict[str, Any]:
     """Best lr, collapse lr, ratio and the verdict of one task × optimizer (see the module docstring)."""
     finite = [p for p in points if p["val_acc"] is not None and not p["diverged"]]
-    best = max(finite, key=lambda p: p["val_acc"])
+    raw = max(finite, key=lambda p: p["val_acc"])
+    around = neighbourhood(points, chance)
+    best = points[max((i for i, p in enumerate(points) if p in finite), key=lambda i: around[i])]
     floor = chance + (best["val_acc"] - chance) / 2
     collapse = next((p["lr"] for p in points if p["lr"] > best["lr"]
                      and (p["diverged"] or p["val_acc"] is None or p["val_acc"] < floor)), None)
@@ -99,17 +120,21 @@ def judge(points: list[dict], suggestion: lf.Suggestion, chance: float) -> dict[
     ratio = lr / best["lr"] if lr else None
     within = ratio is not None and 1 / 3 <= ratio <= 3
     safe = suggestion.upper is not None and (collapse is None or suggestion.upper < collapse)
-    return {"best_lr": best["lr"], "best_val_acc": best["val_acc"], "collapse_lr": collapse,
+    return {"best_lr": best["lr"], "best_val_acc": best["val_acc"], "raw_best_lr": raw["lr"],
+            "raw_best_val_acc": raw["val_acc"], "raw_ratio": lr / raw["lr"] if lr else None,
+            "neighbourhood": around, "collapse_lr": collapse,
             "collapse_floor": floor, "ratio": ratio, "within_3x": within, "range_below_collapse": safe,
             "pass": within and safe}
 
 
-def record(path: str, results: list[dict], *, steps: int) -> None:
-    """The test's data: per task × optimizer the lr-find spec, each seed's raw losses (6 significant digits) and
-    what the sweep found; the test rebuilds the suggestion from the losses with :mod:`descentlab.lr_range`."""
+def record(path: str, results: list[dict], *, steps: int, sweep_seeds: int) -> None:
+    """The test's data: per task × optimizer the lr-find spec, each seed's raw losses (6 significant digits), the
+    sweep (per rate its mean val acc and whether a seed diverged), its budget and what :func:`judge` read off it;
+    the test rebuilds the suggestion from the losses with :mod:`descentlab.lr_range` and judges it again."""
     spec = {"start": lf.LRFindSpec.start, "end": lf.LRFindSpec.end, "steps": steps}
     cases = [{"task": r["task"], "optimizer": r["optimizer"], "spec": spec, "best_lr": r["best_lr"],
-              "collapse_lr": r["collapse_lr"], "sweep_budget": f"{r['epochs']} epochs × {r['train']} examples",
+              "raw_best_lr": r["raw_best_lr"], "collapse_lr": r["collapse_lr"], "chance": r["chance"],
+              "epochs": r["epochs"], "train": r["train"], "sweep_seeds": sweep_seeds, "sweep": r["sweep"],
               "seeds": [{"seed": c["seed"], "losses": [None if not math.isfinite(x) else float(f"{x:.6g}")
                                                        for x in c["losses"]]} for c in r["curves"]]}
              for r in results]
@@ -124,20 +149,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--optimizers", default=",".join(OPTIMIZERS))
     p.add_argument("--steps", type=int, default=lf.LRFindSpec.steps, help="lr-find steps (default: the command's)")
     p.add_argument("--seeds", type=int, default=lf.LRFindSpec.seeds, help="lr-find seeds (default: the command's)")
-    p.add_argument("--sweep-seeds", type=int, default=2)
+    p.add_argument("--sweep-seeds", type=int, default=SWEEP_SEEDS)
     p.add_argument("--sweep-epochs", type=int, help="epochs of every sweep run (default: BUDGETS' per task)")
     p.add_argument("--grid-lo", type=float, default=1e-4)
     p.add_argument("--grid-hi", type=float, default=10.0)
     p.add_argument("--per-decade", type=int, default=4)
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     p.add_argument("--json", help="write every number here")
     p.add_argument("--record", help="write the recorded curves and the sweeps' best and collapse rates here, the "
                                     "data of tests/experiments/test_lr_find_vs_sweep.py")
     p.add_argument("--sweeps-from", help="take the sweeps' numbers from this earlier --json (same grid) instead of "
                                           "training them again")
     args = p.parse_args(argv)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    # one thread: on 2 cores shared with other jobs, torch's two OpenMP threads wait on each other (a 3-rate digits
+    # sweep took 201 s with 2 threads and 13 s with 1 at load 11, with the same accuracies)
+    torch.set_num_threads(args.threads)
+    started = time.perf_counter()
     lrs = grid(args.grid_lo, args.grid_hi, args.per_decade)
-    print(f"python {platform.python_version()}, torch {torch.__version__}, numpy {np.__version__}; "
+    print(f"python {platform.python_version()}, torch {torch.__version__}, numpy {np.__version__}, "
+          f"{torch.get_num_threads()} thread(s); "
           f"lr-find steps {args.steps}, seeds {args.seeds}; sweep {lrs[0]:g}..{lrs[-1]:g}, {len(lrs)} points, "
           f"{args.sweep_seeds} seed(s)", file=sys.stderr)
     earlier = {}
@@ -162,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
             t2 = time.perf_counter()
             s = found.suggestion
             verdict = judge(points, s, chance)
-            results.append({"task": task, "optimizer": optimizer, "epochs": budget["epochs"],
+            results.append({"task": task, "optimizer": optimizer, "epochs": budget["epochs"], "chance": chance,
                             "train": len(splits.y_train), "suggestion": dataclasses.asdict(s), **verdict,
                             "sweep": points, "lr_find_s": t1 - t0, "sweep_s": t2 - t1,
                             "curves": [{"seed": c.seed, "lrs": c.lrs, "losses": c.losses} for c in found.curves]})
@@ -174,18 +204,22 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.json, "w") as f:
             json.dump({"lrs": lrs, "args": vars(args), "results": results}, f, default=float)
     if args.record:
-        record(args.record, results, steps=args.steps)
+        record(args.record, results, steps=args.steps, sweep_seeds=args.sweep_seeds)
     print("| task | optimizer | sweep budget | suggested lr | suggested range | sweep's best lr (val acc) | ratio "
-          "| collapse lr | verdict |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| raw best (ratio) | collapse lr | verdict |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    fmt = lambda x: "–" if x is None else f"{x:.3g}"  # noqa: E731
     for r in results:
         s = r["suggestion"]
-        fmt = lambda x: "–" if x is None else f"{x:.3g}"  # noqa: E731
         print(f"| {r['task']} | {r['optimizer']} | {r['epochs']} ep × {r['train']} | {fmt(s['lr'])} | "
               f"{fmt(s['lower'])} … {fmt(s['upper'])} | {fmt(r['best_lr'])} ({r['best_val_acc']:.1%}) | "
-              f"{fmt(r['ratio'])} | {fmt(r['collapse_lr'])} | {'PASS' if r['pass'] else 'FAIL'} |")
+              f"{fmt(r['ratio'])} | {fmt(r['raw_best_lr'])} ({fmt(r['raw_ratio'])}) | {fmt(r['collapse_lr'])} | "
+              f"{'PASS' if r['pass'] else 'FAIL'} |")
     passed = sum(r["pass"] for r in results)
-    print(f"\n{passed}/{len(results)} PASS")
+    raw = sum(r["raw_ratio"] is not None and 1 / 3 <= r["raw_ratio"] <= 3 and r["range_below_collapse"]
+              for r in results)
+    print(f"\n{passed}/{len(results)} PASS ({raw}/{len(results)} against the raw best); "
+          f"{time.perf_counter() - started:.0f} s in all")
     return 0 if passed == len(results) else 1
 
 

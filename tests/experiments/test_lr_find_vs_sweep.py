@@ -1,28 +1,40 @@
-"""lr-find's suggestion against the best learning rate of a sweep, on recorded curves (issue 14).
+"""lr-find's suggestion against the best learning rate of a sweep, on recorded curves and sweeps (issue 14).
 
 ``lr_find_vs_sweep.json`` holds what ``benchmarks/lr_find_vs_sweep.py --record`` wrote: for 4 tasks × 3 optimizers
-the raw losses of lr-find's seeds (the command's defaults: 3 seeds, 100 steps over 1e-7 … 10) and, from a sweep of
-the same optimizer (≈ 400 updates a run, 2 seeds, 1e-4 … 10 at 4 rates a decade), its best learning rate and the
-first rate above it where validation accuracy collapsed (below halfway from chance to the best, or diverged). The
-suggestion is rebuilt here from the losses by :mod:`descentlab.lr_range`; the live check at the end shows the
-recorded losses are what lr-find computes today.
+the raw losses of lr-find's seeds (the command's defaults: 3 seeds, 100 steps over 1e-7 … 10) and a sweep of the
+same optimizer (1e-4 … 10 at 4 rates a decade, 4 seeds, ≈ 1 100–1 200 updates a run): per rate the mean final
+validation accuracy and whether a seed diverged, and the best rate and the collapse the benchmark's judge read off
+them. Here the suggestion is rebuilt from the losses by :mod:`descentlab.lr_range`, the best and the collapse from
+the sweep's numbers by the benchmark's own judge, and the live checks at the end show that the recorded losses and
+sweep accuracies are what lr-find and the trainer compute today.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from descentlab.experiments import lr_find as lf
 from descentlab.lr_range import learning_rates, stored_result
 
 CASES = json.loads((Path(__file__).with_name("lr_find_vs_sweep.json")).read_text())["cases"]
-# The two cases the rule misses (BENCHMARKS.md, "lr-find against a sweep", says why): the suggestion is 3.8× above
-# digits-mlp / adam's best (its validation accuracy is within 2.5 points from 0.0056 to 0.1) and 4× below
-# mnist1d-mlp / sgd's (which, at ≈ 400 updates, wants the largest stable rate).
-MISSES = {("digits-mlp", "adam"), ("mnist1d-mlp", "sgd")}
+_BENCH = Path(__file__).parents[2] / "benchmarks" / "lr_find_vs_sweep.py"
+# The case the rule misses under the benchmark's protocol (BENCHMARKS.md, "lr-find against a sweep", says why):
+# mnist1d-cnn / momentum, 4.3× above the best of the neighbourhood (0.056); the plain argmax of the seed means (0.1,
+# 0.8 points higher) would put it at 2.4× and miss digits-mlp / sgd instead (7.4×: 0.1 and 0.56 tie at 97.4 %).
+MISSES = {("mnist1d-cnn", "momentum")}
+
+
+def _benchmark():
+    """The benchmark script as a module: its ``judge`` and ``sweep`` are the one definition of the protocol."""
+    spec = importlib.util.spec_from_file_location("lr_find_vs_sweep", _BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _result(case):
@@ -41,12 +53,46 @@ def test_the_record_covers_four_tasks_and_three_optimizers():
 @pytest.mark.parametrize("case", CASES, ids=[f"{c['task']}-{c['optimizer']}" for c in CASES])
 def test_suggestion_against_the_sweep(case):
     s = _result(case).suggestion
+    verdict = _benchmark().judge(case["sweep"], s, case["chance"])
+    # the recorded best and collapse are what the judge reads off the recorded sweep
+    assert (verdict["best_lr"], verdict["collapse_lr"]) == (case["best_lr"], case["collapse_lr"])
     ratio = s.lr / case["best_lr"]
     within = 1 / 3 <= ratio <= 3
     assert within == ((case["task"], case["optimizer"]) not in MISSES), f"ratio {ratio:.3g}"
     collapse = case["collapse_lr"]
     assert collapse is None or s.upper < collapse  # the range never reaches a rate where the sweep collapsed
     assert s.lower == pytest.approx(s.lr / 3) and s.upper == s.lr == s.steepest_lr
+    assert verdict["pass"] == within
+
+
+def test_eleven_of_twelve_pass_and_every_range_stays_below_the_collapse():
+    bench = _benchmark()
+    verdicts = [bench.judge(c["sweep"], _result(c).suggestion, c["chance"]) for c in CASES]
+    assert sum(v["pass"] for v in verdicts) == 11 and all(v["range_below_collapse"] for v in verdicts)
+    # against the plain argmax of the seed means: also 11 of 12, a different miss (see MISSES)
+    assert sum(1 / 3 <= v["raw_ratio"] <= 3 for v in verdicts) == 11
+
+
+def test_the_judge_reads_the_best_off_the_neighbourhood_and_the_collapse_off_the_rates():
+    bench = _benchmark()
+    s = lf.Suggestion(0.3, 0.1, 0.3, 0.3, 0.5, 1.0)
+    # one lucky point (0.01: 0.90) beside a flat top at 0.1 … 1: the neighbourhood's best is the top's middle
+    points = [{"lr": lr, "val_acc": acc, "diverged": False}
+              for lr, acc in [(0.001, 0.5), (0.01, 0.9), (0.03, 0.6), (0.1, 0.85), (0.3, 0.86), (1.0, 0.85),
+                              (3.0, 0.8)]] + [{"lr": 10.0, "val_acc": None, "diverged": True}]
+    v = bench.judge(points, s, 0.1)
+    assert (v["raw_best_lr"], v["best_lr"], v["collapse_lr"]) == (0.01, 0.3, 10.0)  # collapse: a diverged seed
+    assert v["neighbourhood"][0] == pytest.approx((0.5 + 0.9) / 2)  # the grid's edge averages what it has
+    assert v["neighbourhood"][-1] == pytest.approx((0.8 + 0.1) / 2)  # a diverged rate counts at chance
+    assert v["pass"] and v["ratio"] == pytest.approx(1.0) and v["raw_ratio"] == pytest.approx(30)
+    # the collapse: the first rate above the best under halfway from chance to the best (0.1 + (0.9 − 0.1) / 2)
+    points = [{"lr": lr, "val_acc": acc, "diverged": False}
+              for lr, acc in [(0.01, 0.5), (0.03, 0.8), (0.1, 0.9), (0.3, 0.85), (1.0, 0.2)]]
+    points.append({"lr": 3.0, "val_acc": None, "diverged": True})
+    v = bench.judge(points, s, 0.1)
+    assert (v["best_lr"], v["collapse_lr"], v["pass"]) == (0.1, 1.0, True)
+    v = bench.judge(points, lf.Suggestion(0.3, 0.1, 1.0, 0.3, 2.0, 1.0), 0.1)  # a range 0.1 … 1.0 around 0.3
+    assert v["within_3x"] and not v["range_below_collapse"] and not v["pass"]  # it reaches the collapse
 
 
 def test_the_recorded_losses_are_what_lr_find_computes_today():
@@ -59,3 +105,29 @@ def test_the_recorded_losses_are_what_lr_find_computes_today():
         # depends on the thread count (≈ 0.2 % apart there), so the comparison ends at the minimum
         assert curve.losses[:upto] == pytest.approx(seed["losses"][:upto], rel=1e-5)
     assert result.suggestion.lr == recorded.suggestion.lr and result.suggestion.min_lr == recorded.suggestion.min_lr
+
+
+@pytest.fixture
+def one_thread():
+    # as the benchmark runs: two OpenMP threads on two shared cores can wait on each other many times longer
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_the_recorded_sweep_is_what_training_computes_today(one_thread):
+    """digits-mlp / sgd retrained live at the best rate and its two neighbours, with the record's budget and seeds
+    (≈ 10 s): the same mean validation accuracy per rate as recorded."""
+    bench = _benchmark()
+    case = next(c for c in CASES if (c["task"], c["optimizer"]) == ("digits-mlp", "sgd"))
+    i = [p["lr"] for p in case["sweep"]].index(case["best_lr"])
+    recorded = case["sweep"][i - 1: i + 2]
+    splits = bench.splits_for(case["task"], case["train"])
+    live = bench.sweep(case["task"], case["optimizer"], splits, tuple(p["lr"] for p in recorded), case["epochs"],
+                       case["sweep_seeds"])
+    assert [p["lr"] for p in live] == [p["lr"] for p in recorded]
+    for p, q in zip(live, recorded):
+        assert p["diverged"] == q["diverged"]
+        # a mean of 4 seeds' accuracies on 144 images; float rounding may flip one prediction of one seed
+        assert p["val_acc"] == pytest.approx(q["val_acc"], abs=1 / 144 / 4 + 1e-9)
