@@ -23,10 +23,12 @@ and checks the acceptance of issue 14:
 
 The script prints a markdown table (for BENCHMARKS.md) and, with ``--json``, writes every number, the raw lr-find
 curves included (so a rule can be re-evaluated on them without training again). The sweeps are nearly all of the
-time (17 min of a 2-core machine at load 4–16; lr-find ≈ 1 min): ``--sweeps-from`` takes them from an earlier
-``--json`` of the same grid, for a change that touches only lr-find. The exit status is 0 when every case passes.
+time (21 min of a 2-core machine at load 6–10, 1 torch thread; lr-find ≈ 10 s): ``--sweeps-from`` takes them from
+an earlier ``--json`` of the same grid and seeds, for a change that touches only lr-find. The exit status is 0 when
+every case passes.
 
-    python benchmarks/lr_find_vs_sweep.py --json all.json             # 4 tasks × sgd, momentum, adam (.venv's python)
+    nice -n 10 python benchmarks/lr_find_vs_sweep.py --json all.json \
+        --record tests/experiments/lr_find_vs_sweep.json               # 4 tasks × sgd, momentum, adam (.venv's python)
     python benchmarks/lr_find_vs_sweep.py --sweeps-from all.json --record tests/experiments/lr_find_vs_sweep.json
     python benchmarks/lr_find_vs_sweep.py --tasks digits-mlp --optimizers adam --sweep-seeds 6
 """
@@ -176,6 +178,10 @@ def main(argv: list[str] | None = None) -> int:
             old = json.load(f)
         if tuple(old["lrs"]) != lrs:
             p.error(f"--sweeps-from {args.sweeps_from}: its grid is not {lrs[0]:g}..{lrs[-1]:g} × {len(lrs)}")
+        made = {k: old["args"].get(k) for k in ("sweep_seeds", "sweep_epochs")}
+        if made != {"sweep_seeds": args.sweep_seeds, "sweep_epochs": args.sweep_epochs}:
+            p.error(f"--sweeps-from {args.sweeps_from}: its sweeps had {made}, not --sweep-seeds {args.sweep_seeds} "
+                    f"--sweep-epochs {args.sweep_epochs}")
         earlier = {(r["task"], r["optimizer"]): r["sweep"] for r in old["results"]}
     results = []
     for task in args.tasks.split(","):
