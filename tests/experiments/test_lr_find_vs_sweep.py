@@ -54,8 +54,9 @@ def test_the_record_covers_four_tasks_and_three_optimizers():
 def test_suggestion_against_the_sweep(case):
     s = _result(case).suggestion
     verdict = _benchmark().judge(case["sweep"], s, case["chance"])
-    # the recorded best and collapse are what the judge reads off the recorded sweep
-    assert (verdict["best_lr"], verdict["collapse_lr"]) == (case["best_lr"], case["collapse_lr"])
+    # the recorded best, raw best and collapse are what the judge reads off the recorded sweep
+    assert ((verdict["best_lr"], verdict["raw_best_lr"], verdict["collapse_lr"])
+            == (case["best_lr"], case["raw_best_lr"], case["collapse_lr"]))
     ratio = s.lr / case["best_lr"]
     within = 1 / 3 <= ratio <= 3
     assert within == ((case["task"], case["optimizer"]) not in MISSES), f"ratio {ratio:.3g}"
