@@ -21,6 +21,7 @@ from descentlab.data.download import IDX_FILES, fetch_dataset
 from descentlab.data.idx import read_idx
 from descentlab.data.split import stratified_split
 from descentlab.errors import DataNotFoundError, DownloadError, UserError
+from descentlab.locations import user_dir
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")  # Debian package dataset-fashion-mnist
 _TORCHVISION_NAMES = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
@@ -45,9 +46,9 @@ class Raw:
 
 
 def cache_dir() -> Path:
-    """Our own cache: ``$XDG_CACHE_HOME/descentlab`` or ``~/.cache/descentlab``."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "descentlab"
+    """Our own cache: the platform's cache folder (:func:`descentlab.locations.user_dir`), e.g.
+    ``$XDG_CACHE_HOME/descentlab`` or ``~/.cache/descentlab`` on Linux."""
+    return user_dir("cache")
 
 
 def _keras_datasets_dir() -> Path:

@@ -2,10 +2,11 @@
 
 - :class:`Store` — experiments, runs (one per trial) and per-epoch metrics; written by the driver only.
 - :func:`trial_key` — a configuration's identity (SHA-256 of its canonical JSON), used for resume.
-- :func:`default_store_path` — ``$DESCENTLAB_STORE``, else ``$XDG_DATA_HOME/descentlab/runs.sqlite``, else
-  ``~/.local/share/descentlab/runs.sqlite``.
+- :func:`default_store_path` — ``$DESCENTLAB_STORE``, else ``runs.sqlite`` in the platform's data folder
+  (:mod:`descentlab.locations`; on Linux ``$XDG_DATA_HOME/descentlab`` or ``~/.local/share/descentlab``).
 
-Standard library only (``sqlite3``): a report can be rebuilt from the file on any machine.
+Standard library only (``sqlite3``; ``platformdirs`` only to find the default path): a report can be rebuilt from
+the file on any machine.
 """
 
 from descentlab.store.keys import canonical_json, trial_key

@@ -39,6 +39,7 @@ from typing import Any, Literal
 
 from descentlab.errors import UserError
 from descentlab.kinds import KINDS
+from descentlab.locations import user_dir
 from descentlab.store.keys import canonical_json, from_json
 from descentlab.store.schema import connect, database_error
 
@@ -91,11 +92,11 @@ class Claim:
 
 
 def default_store_path() -> Path:
-    """``$DESCENTLAB_STORE``, else ``$XDG_DATA_HOME/descentlab/runs.sqlite``, else ``~/.local/share/…``."""
+    """``$DESCENTLAB_STORE``, else ``runs.sqlite`` in the platform's data folder
+    (:func:`descentlab.locations.user_dir`; on Linux ``$XDG_DATA_HOME/descentlab``, else ``~/.local/share/…``)."""
     if os.environ.get("DESCENTLAB_STORE"):
         return Path(os.environ["DESCENTLAB_STORE"]).expanduser()
-    data_home = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(data_home).expanduser() / "descentlab" / "runs.sqlite"
+    return user_dir("data") / "runs.sqlite"
 
 
 def _alive(owner: str | None, lease_until: float | None, me: str) -> bool:
