@@ -3,8 +3,8 @@ self-check (train/engine.py)."""
 
 from __future__ import annotations
 
+import logging
 import math
-import warnings
 
 import pytest
 import torch
@@ -95,7 +95,7 @@ def test_max_steps_bounds_the_run_and_logged_losses_are_the_epochs_losses(task, 
                                                               "peak_memory_bytes")}}
 
 
-def test_the_explicit_engine_falls_back_to_autograd_when_its_check_fails(task, splits, monkeypatch):
+def test_the_explicit_engine_falls_back_to_autograd_when_its_check_fails(task, splits, monkeypatch, caplog):
     monkeypatch.setattr(engine_module, "_checked", {})
     real = engine_module.MLPGradients.single
 
@@ -105,12 +105,15 @@ def test_the_explicit_engine_falls_back_to_autograd_when_its_check_fails(task, s
 
     monkeypatch.setattr(engine_module.MLPGradients, "single", wrong)
     config = RunConfig.build(task, "sgd", {"lr": 0.1}, epochs=1)
-    with pytest.warns(RuntimeWarning, match="disagrees with autograd"):
+    with caplog.at_level(logging.WARNING, logger="descentlab"):
         result = train(config, task=task, splits=splits)
     assert result.engine == "autograd"
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # said once per process, not per run
+    said = [r for r in caplog.records if "disagrees with autograd" in r.getMessage()]
+    assert [(r.name, r.levelname) for r in said] == [("descentlab.train.engine", "WARNING")]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="descentlab"):  # said once per process, not per run
         assert train(config, task=task, splits=splits).engine == "autograd"
+    assert not [r for r in caplog.records if "disagrees" in r.getMessage()]
     with pytest.raises(UserError, match="disagrees with autograd"):
         train(config, task=task, splits=splits, engine="explicit")
     autograd = train(config, task=task, splits=splits, engine="autograd")

@@ -86,6 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "_run", None):  # plain `descentlab`: the help, as asked for
         parser.print_help()
         return 0
+    importlib.import_module("descentlab.cli.logs").install()  # the library's messages (logging) on stderr
     try:
         return int(args._run(args) or 0)
     except UserError as exc:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import http.client
+import logging
 import os
 import sys
 import tempfile
@@ -25,6 +26,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from descentlab.errors import DownloadError, UserError
+
+log = logging.getLogger(__name__)
 
 
 class Expected(NamedTuple):
@@ -157,14 +160,16 @@ def download_file(
 ) -> Path:
     """Download the first of ``urls`` that works to ``dest``, verified against ``expected``.
 
-    ``progress=None`` shows a progress bar only when stderr is a terminal. ``timeout`` (seconds) applies to
+    Each download is said through the ``descentlab.data.download`` logger (INFO). ``progress=None`` shows a
+    progress bar only when stderr is a terminal and that logger shows INFO (as the command line's does; silence
+    the ``descentlab`` logger and the bar goes too). ``timeout`` (seconds) applies to
     connecting and to each read. Raises :class:`DownloadError` naming each URL and its problem when none works;
     ``dest`` is then untouched and no temporary file is left behind.
     """
     dest = Path(dest)
     _make_folder(dest.parent)
     clean_stale_parts(dest.parent)
-    show = sys.stderr.isatty() if progress is None else progress
+    show = sys.stderr.isatty() and log.isEnabledFor(logging.INFO) if progress is None else progress
     problems = []
     for url in urls:
         try:
@@ -173,6 +178,7 @@ def download_file(
             raise UserError(f"cannot write to {dest.parent} ({e.strerror or e}); give a writable --data-dir or set "
                             "DESCENTLAB_DATA") from None
         try:
+            log.info("downloading %s from %s", dest.name, url)
             with os.fdopen(fd, "wb") as out:
                 got, sha256 = _stream(url, out, expected, timeout, show)
             if expected is not None and got != expected.size:
@@ -182,6 +188,7 @@ def download_file(
             os.replace(tmp, dest)
             return dest
         except _Failed as e:
+            log.info("could not download %s from %s: %s", dest.name, url, e)
             problems.append(f"{url}: {e}")
         finally:
             if os.path.exists(tmp):

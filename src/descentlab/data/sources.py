@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import os
 import tempfile
 import zipfile
@@ -22,6 +23,8 @@ from descentlab.data.idx import read_idx
 from descentlab.data.split import stratified_split
 from descentlab.errors import DataNotFoundError, DownloadError, UserError
 from descentlab.locations import user_dir
+
+log = logging.getLogger(__name__)
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")  # Debian package dataset-fashion-mnist
 _TORCHVISION_NAMES = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
@@ -197,6 +200,7 @@ def load_mnist1d() -> Raw:
             pass  # damaged: made again below
     try:
         path.parent.mkdir(parents=True, exist_ok=True)  # fails fast, before the seconds of generation
+        log.info("generating MNIST-1D once, into %s", path)
         _save_npz_atomic(path, _generate_mnist1d())
     except OSError as e:
         raise UserError(f"cannot write the MNIST-1D cache {path} ({e.strerror or e}); set XDG_CACHE_HOME to a "

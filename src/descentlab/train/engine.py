@@ -10,13 +10,14 @@ The explicit engine calls ATen kernels by their positional signatures (``nll_los
 checks itself: on a tiny batch (4 examples of the run's own data) the loss and every parameter gradient of one
 copy, and of two stacked copies, must match autograd's to ``rtol = 1e-4``, ``atol = 1e-6`` (float32; on CPU they
 are in fact bitwise equal). On any mismatch, or any error, it is not used: ``"auto"`` falls back to autograd and
-says so once per process (a :class:`RuntimeWarning`); ``"explicit"`` fails. The check runs once per network
-structure and dtype per process. Which engine trained a run is recorded with it (``RunResult.engine``).
+says so once per process (a warning of the ``descentlab.train.engine`` logger); ``"explicit"`` fails. The check
+runs once per network structure and dtype per process. Which engine trained a run is recorded with it
+(``RunResult.engine``).
 """
 
 from __future__ import annotations
 
-import warnings
+import logging
 from typing import Any
 
 import torch
@@ -29,6 +30,7 @@ from descentlab.train.mlp_gradients import MLPGradients
 ENGINES = ("auto", "explicit", "autograd")
 RTOL, ATOL = 1e-4, 1e-6
 _checked: dict[Any, str | None] = {}  # (graph, dtype) -> None when it agreed, else why not
+log = logging.getLogger(__name__)
 
 
 def gradient_engine(model: nn.Module, task: Task, engine: str, sample: tuple[Tensor, Tensor] | None = None
@@ -67,9 +69,8 @@ def self_check(found: MLPGradients, model: nn.Module, task: Task, sample: tuple[
     if key not in _checked:
         _checked[key] = _compare(found, model, task, params, sample)
         if _checked[key] is not None:
-            warnings.warn(f"descentlab: the explicit gradient engine disagrees with autograd on this torch "
-                          f"{torch.__version__} ({_checked[key]}); training with autograd instead",
-                          RuntimeWarning, stacklevel=3)
+            log.warning("the explicit gradient engine disagrees with autograd on this torch %s (%s); training "
+                        "with autograd instead", torch.__version__, _checked[key])
     return _checked[key]
 
 
