@@ -28,7 +28,7 @@ from descentlab.errors import UserError  # noqa: E402
 
 COMMANDS = ("compare", "sweep", "lr_find", "trace", "report", "runs", "list")
 # The workbench's dependencies: the `lab` extra (pyproject.toml). `pip install descentlab` alone is the library.
-LAB_MODULES = frozenset({"rich", "matplotlib", "PIL", "mnist1d", "sklearn", "scipy", "platformdirs"})
+LAB_MODULES = frozenset({"rich", "matplotlib", "PIL", "mnist1d", "sklearn", "scipy", "platformdirs", "tomli_w"})
 
 
 def _modules() -> list:

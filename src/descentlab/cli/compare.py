@@ -26,6 +26,7 @@ from descentlab.cli.output import (
     write_json,
 )
 from descentlab.cli.report import write_report
+from descentlab.cli.spec_option import add_spec_argument, apply_spec_file
 from descentlab.cli.task_args import add_task_arguments, task_from
 from descentlab.experiments.compare import CompareSpec
 from descentlab.experiments.executors import make_executor
@@ -66,6 +67,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="train runs that share an architecture together, stacked (default; --no-vectorize: one by one)")
     p.add_argument("--fresh", action="store_true", help="start a new experiment even if this one was run before")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+    add_spec_argument(p)  # last: it learns the flags above
 
 
 def spec_from(args: argparse.Namespace) -> CompareSpec:
@@ -83,6 +85,7 @@ def spec_from(args: argparse.Namespace) -> CompareSpec:
 
 
 def run(args: argparse.Namespace) -> int:
+    apply_spec_file(args)  # --spec FILE.toml: the file's values, then the flags given
     console = make_console(stderr=args.json == "-")  # --json -: standard output holds the JSON alone
     spec = spec_from(args)
     configs = spec.configs()  # every name and value checked before anything runs

@@ -17,6 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="experiment id, or 'last' (default)")
     parser.add_argument("--html", type=Path, metavar="FILE", help="write the HTML report here")
     parser.add_argument("--md", type=Path, metavar="FILE", help="write Markdown here, its PNGs in FILE_files/")
+    parser.add_argument("--toml", metavar="FILE", help="write the experiment's spec file here ('-': standard "
+                        "output), to rerun it with `descentlab compare|sweep --spec FILE`")
     parser.add_argument("--store", type=Path, metavar="PATH", help="results store (default: $DESCENTLAB_STORE or "
                         "~/.local/share/descentlab/runs.sqlite)")
 
@@ -29,6 +31,20 @@ def open_store(path: Path | None):
     if not path.is_file():
         raise UserError(f"no results store at {path}; run `descentlab compare` first or pass --store PATH")
     return Store(path, read_only=True)
+
+
+def write_spec(experiment, path: str) -> None:
+    """The experiment's spec file (:mod:`descentlab.specfile`) to ``path``, or standard output for ``-``."""
+    from descentlab.specfile import to_toml
+
+    text = to_toml(experiment.kind, experiment.spec)
+    if text is None:
+        raise UserError(f"experiment {experiment.id} is a {experiment.kind}: only compare and sweep have spec files")
+    if path == "-":
+        print(text, end="")
+    else:
+        Path(path).write_text(text, encoding="utf-8")
+        print(f"wrote {path}")
 
 
 def write_report(store, experiment: int | str, html_path: Path | None, md_path: Path | None) -> list[Path]:
@@ -55,10 +71,15 @@ def write_report(store, experiment: int | str, html_path: Path | None, md_path: 
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.html is None and args.md is None:
-        raise UserError("say where to write the report: --html FILE and/or --md FILE")
+    toml = getattr(args, "toml", None)
+    if args.html is None and args.md is None and toml is None:
+        raise UserError("say where to write the report: --html FILE and/or --md FILE (or --toml FILE, its spec)")
     check_output(args.html, "html")  # before reading anything
     check_output(args.md, "md")
+    check_output(None if toml == "-" else toml, "toml", (".toml",))
     with open_store(args.store) as store:
-        write_report(store, args.experiment, args.html, args.md)
+        if toml is not None:
+            write_spec(store.experiment(args.experiment), toml)
+        if args.html is not None or args.md is not None:
+            write_report(store, args.experiment, args.html, args.md)
     return 0

@@ -20,6 +20,7 @@ from descentlab.cli.output import (
     waiting_note,
     write_json,
 )
+from descentlab.cli.spec_option import add_spec_argument, apply_spec_file
 from descentlab.cli.task_args import add_task_arguments, task_from
 from descentlab.errors import UserError
 from descentlab.experiments.executors import DEFAULT_GROUP_SIZE, make_executor, vectorized_trainer
@@ -75,6 +76,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "goes to stderr)")
     p.add_argument("--fresh", action="store_true", help="start a new experiment even if this one was run before")
     p.add_argument("--quiet", action="store_true", help="no line per finished run")
+    add_spec_argument(p)  # last: it learns the flags above
 
 
 def _number(text: str, what: str) -> Any:
@@ -155,6 +157,7 @@ def _run_line(spec: SweepSpec, trial: Trial, result: RunResult) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    apply_spec_file(args)  # --spec FILE.toml: the file's values, then the flags given
     from descentlab.tasks import get_task
 
     console = make_console(stderr=args.json == "-")  # --json -: standard output holds the JSON alone

@@ -22,6 +22,7 @@ from descentlab.report.data import ExperimentData, RunData, batch_label
 from descentlab.report.summary import GroupSummary, SweepSummary, group_labels, summarize, sweep_summaries
 from descentlab.report.tables import Table
 from descentlab.schedules.spec import scheduled_label
+from descentlab.specfile import to_toml
 from descentlab.validation import check_output
 
 
@@ -205,8 +206,13 @@ def render_html(report: Report) -> str:
                      f"<figcaption><b>{_e(fig.title)}.</b> {_e(fig.caption)}</figcaption></figure>")
     for table in rest:
         parts.append(f"<h2>{_e(table.title)}</h2>{_html_table(table, report.colors)}")
-    spec = json.dumps(to_json_data(report.data.experiment.spec, default=str), indent=2, sort_keys=True)
-    parts.append(f"<h2>Specification</h2><details><summary>the experiment as it was specified</summary>"
+    exp = report.data.experiment
+    spec = json.dumps(to_json_data(exp.spec, default=str), indent=2, sort_keys=True)
+    toml = to_toml(exp.kind, exp.spec)
+    rerun = (f"<p>The spec file: save it as <code>spec.toml</code> (or write it with <code>descentlab report "
+             f"{exp.id} --toml spec.toml</code>) and rerun with <code>descentlab {_e(exp.kind)} --spec spec.toml"
+             f"</code>.</p><pre class=\"spec\">{_e(toml)}</pre>") if toml else ""
+    parts.append(f"<h2>Specification</h2>{rerun}<details><summary>the experiment as it was stored</summary>"
                  f"<pre>{_e(spec)}</pre></details>")
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
@@ -244,6 +250,11 @@ def render_markdown(report: Report, image_dir: str) -> str:
         out += [f"![{m(fig.title)}]({image_dir}/figure-{k}.png)", "", f"**{m(fig.title)}.** {m(fig.caption)}", ""]
     for table in report.tables[2:]:
         out += [f"## {m(table.title)}", "", _md_table(table)]
+    exp = report.data.experiment
+    toml = to_toml(exp.kind, exp.spec)
+    if toml:
+        out += ["## Specification", "", f"Rerun with `descentlab {exp.kind} --spec spec.toml`, this saved as "
+                "`spec.toml`:", "", "```toml", toml.rstrip("\n"), "```", ""]
     return "\n".join(out)
 
 

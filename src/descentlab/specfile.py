@@ -1,0 +1,106 @@
+"""Spec files: an experiment of ``compare`` or ``sweep`` as a TOML file whose keys are the command's flags.
+
+``descentlab compare --spec exp.toml`` reads the file (:func:`read`; the command line checks its keys against
+its own flags, and flags given on the command line win); the report shows a stored experiment's spec in the same
+form (:func:`flags_of`, :func:`to_toml`), so an experiment can be shared and rerun from a file::
+
+    task = "mnist1d-mlp"
+    optimizers = ["sgd", "adam(lr=0.003)"]
+    batch-size = 32
+    seeds = 3
+
+The stored spec (``CompareSpec.to_dict()``, ``SweepSpec.to_dict()``) is turned back into flag values that parse
+to the same spec: lists as TOML arrays (read back joined with commas), a sweep's range as ``"LO..HI"`` with each
+end's exact ``repr``, its hyperparameter grid as ``hp = ["NAME=V1,V2", …]`` in the stored order (each value's
+``repr``, so a float stays a float and an int an int). A value a flag leaves at its default (``epochs`` of the
+task) is left out, as it was on the command line.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from descentlab.errors import UserError
+
+KINDS = ("compare", "sweep")  # the kinds whose experiments a spec file describes
+DATA_SUFFIXES = (".npz", ".csv")  # a user's task given as a data file (--data FILE)
+
+
+def read(path: str | Path) -> dict[str, Any]:
+    """The table of a TOML file, or a UserError naming the file and what is wrong (missing, unreadable, not TOML)."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise UserError(f"--spec {path}: no such file") from None
+    except IsADirectoryError:
+        raise UserError(f"--spec {path}: it is a folder; give a .toml file") from None
+    except OSError as e:
+        raise UserError(f"--spec {path}: cannot read it ({e.strerror or e})") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise UserError(f"--spec {path}: not valid TOML ({e})") from None
+
+
+def flag_text(value: Any) -> str:
+    """A value as a flag's text that parses back to the same value (floats by their exact repr)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _task(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """``task`` (a name, or the reference a user's task came from) or ``data`` (a user's data file)."""
+    source = spec.get("task_source")
+    if isinstance(source, str) and source.lower().endswith(DATA_SUFFIXES):
+        return {"data": source}
+    if isinstance(source, str) and ":" in source:
+        return {"task": source}
+    return {"task": spec["task"]}
+
+
+def flags_of(kind: str, spec: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The flag values (by flag name) that make ``kind``'s command rebuild the stored ``spec``; None for a kind
+    that has no spec file (``lr-find``, …) or a spec without its fields."""
+    if kind not in KINDS or not isinstance(spec, Mapping):
+        return None
+    try:
+        return _flags(kind, spec)
+    except (KeyError, TypeError, ValueError):  # a spec stored without these fields: no spec file to show
+        return None
+
+
+def _flags(kind: str, spec: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {**_task(spec), "optimizers": list(spec["optimizers"])}
+    if kind == "sweep":
+        out["lr"] = f"{flag_text(float(spec['lr_min']))}..{flag_text(float(spec['lr_max']))}"
+        out["points"] = spec["points"]
+    if spec.get("epochs") is not None:
+        out["epochs"] = spec["epochs"]
+    sizes = spec.get("batch_sizes") or ([spec["batch_size"]] if spec.get("batch_size") is not None else [])
+    if sizes:
+        out["batch-size"] = sizes[0] if len(sizes) == 1 else list(sizes)
+    if spec.get("lr") is not None:
+        out["lr"] = spec["lr"]
+    out["seeds"] = spec.get("seeds", 1)
+    out["preset"] = spec.get("preset", "torch")
+    if spec.get("schedules"):
+        out["schedule"] = list(spec["schedules"])
+    grid = spec.get("grid") or {}
+    if grid:
+        out["hp"] = [f"{name}={','.join(flag_text(v) for v in values)}" for name, values in grid.items()]
+    return out
+
+
+def to_toml(kind: str, spec: Mapping[str, Any]) -> str | None:
+    """The spec file of a stored ``kind`` experiment (see :func:`flags_of`), headed by the command that runs it;
+    None when the kind has none."""
+    import tomli_w
+
+    values = flags_of(kind, spec)
+    if values is None:
+        return None
+    return f"# descentlab {kind} --spec THIS_FILE.toml\n" + tomli_w.dumps(values)

@@ -1,0 +1,139 @@
+"""``--spec FILE.toml`` of compare and sweep: the file's keys are the flags, flags given win, bad keys and values
+are one line (exit 2); the report's spec file reruns the same experiment (same identity, same numbers)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from descentlab.cli import build_parser, main
+from descentlab.cli import compare as compare_cli
+from descentlab.cli import sweep as sweep_cli
+from descentlab.cli.spec_option import apply_spec_file
+from descentlab.specfile import flags_of, to_toml
+
+
+def _args(argv: list[str]):
+    args = build_parser().parse_args(argv)
+    apply_spec_file(args)
+    return args
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "spec.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+COMPARE = ["compare", "--task", "digits-mlp", "--optimizers", "sgd,adam(lr=0.003)", "--epochs", "2", "--batch-size",
+           "full,32", "--lr", "0.05", "--seeds", "2", "--preset", "keras",
+           "--schedule", "constant,cosine(warmup_steps=0.1)"]
+SWEEP = ["sweep", "--task", "digits-mlp", "--optimizers", "sgd,momentum", "--lr", "1e-3..0.3", "--points", "3",
+         "--epochs", "1", "--batch-size", "16", "--momentum", "0.8,1", "--weight-decay", "0,1e-4", "--hp",
+         "nesterov=true,false", "--hp", "dampening=0", "--schedule", "cosine"]
+
+
+@pytest.mark.parametrize(("argv", "module"), [(COMPARE, compare_cli), (SWEEP, sweep_cli)], ids=["compare", "sweep"])
+def test_the_spec_file_of_a_spec_gives_the_same_spec(argv, module, tmp_path: Path) -> None:
+    """flags → stored spec → TOML → --spec → the same stored spec (the experiment's identity), exactly."""
+    stored = module.spec_from(_args(argv)).to_dict()
+    path = _write(tmp_path, to_toml(argv[0], stored))
+    again = module.spec_from(_args([argv[0], "--spec", str(path)])).to_dict()
+    assert again == stored
+    assert json.dumps(again) == json.dumps(stored)  # the same types too (1.0 stays a float, 0 an int)
+
+
+def test_flags_given_win_over_the_file(tmp_path: Path) -> None:
+    path = _write(tmp_path, 'task = "digits-mlp"\noptimizers = ["sgd", "adam"]\nepochs = 3\nseeds = 2\n'
+                            'batch_size = 32\nquiet = true\nvectorize = false\n')
+    args = _args(["compare", "--spec", str(path), "--epochs", "1", "--vectorize"])
+    spec = compare_cli.spec_from(args)
+    assert (spec.task, spec.optimizers, spec.epochs, spec.seeds, spec.batch_sizes) == \
+        ("digits-mlp", ("sgd", "adam"), 1, 2, (32,))
+    assert args.quiet is True and args.vectorize is True
+    args = _args(["compare", "--seeds", "1", "--spec", str(path)])  # a flag at its default value still wins
+    assert compare_cli.spec_from(args).seeds == 1
+
+
+def test_hp_as_a_table(tmp_path: Path) -> None:
+    path = _write(tmp_path, 'optimizers = "adam"\nlr = "1e-3..1e-2"\n[hp]\neps = [1e-8, 1e-6]\nbeta2 = 0.99\n')
+    spec = sweep_cli.spec_from(_args(["sweep", "--spec", str(path), "--task", "digits-mlp"]))
+    assert spec.grid == (("eps", (1e-8, 1e-6)), ("beta2", (0.99,)))
+    assert (spec.lr_min, spec.lr_max) == (1e-3, 1e-2)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("epoch = 3\n", "unknown key 'epoch'; allowed: task, data, label-column"),
+    ("epochs = 'three'\n", "--epochs 'three' is not a whole number"),
+    ("epochs = 0\n", "--epochs 0 must be ≥ 1"),
+    ("epochs = [1, 2]\n", "--epochs '1,2' is not a whole number"),
+    ("lr = inf\n", "--lr inf must be a finite number > 0"),
+    ("preset = 'pytorch'\n", "preset = 'pytorch': choose one of torch, keras"),
+    ("quiet = 1\n", "quiet = 1: must be true or false"),
+    ("optimizers = [['sgd']]\n", "give a text, a number or a list of them"),
+    ("optimizers = ['sgd', 'nope']\n", "'nope'"),
+    ("task = 'digits-mlp'\n[epochs]\nx = 1\n", "give a text, a number or a list of them"),
+    ("epochs = \n", "not valid TOML"),
+])
+def test_bad_keys_and_values_are_one_line_and_exit_2(text: str, message: str, tmp_path: Path, capsys) -> None:
+    path = _write(tmp_path, text)
+    code = main(["compare", "--spec", str(path), "--store", str(tmp_path / "r.sqlite")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and err.startswith("descentlab compare: error: ")
+    assert message in err
+    assert not (tmp_path / "r.sqlite").exists()  # refused before anything ran or was stored
+
+
+def test_a_missing_spec_file(tmp_path: Path, capsys) -> None:
+    assert main(["sweep", "--spec", str(tmp_path / "none.toml")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"descentlab sweep: error: --spec {tmp_path / 'none.toml'}: no such file\n"
+
+
+def test_a_users_data_task_is_written_as_data() -> None:
+    spec = {"task": "data-1234", "optimizers": ["sgd"], "seeds": 1, "preset": "torch", "task_source": "x/my.csv"}
+    assert flags_of("compare", spec)["data"] == "x/my.csv" and "task" not in flags_of("compare", spec)
+    assert flags_of("lr-find", {"task": "t", "optimizer": "adam"}) is None
+
+
+def _run(argv: list[str]) -> tuple[int, str]:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(argv)
+    return code, out.getvalue()
+
+
+def test_round_trip_through_the_report(tmp_path: Path) -> None:
+    """compare from flags → the spec file the report shows → compare --spec: the same experiment (resumed, nothing
+    trained again) and, in a fresh store, the same numbers."""
+    argv = ["compare", "--task", "digits-mlp", "--optimizers", "sgd,adam", "--epochs", "1", "--batch-size", "64",
+            "--quiet"]
+    first = tmp_path / "first.sqlite"
+    assert _run([*argv, "--store", str(first), "--json", str(tmp_path / "a.json")])[0] == 0
+    code, toml = _run(["report", "last", "--store", str(first), "--toml", "-"])
+    assert code == 0
+    assert _run(["report", "last", "--store", str(first), "--html", str(tmp_path / "r.html"), "--toml",
+                 str(tmp_path / "spec.toml")])[0] == 0
+    assert (tmp_path / "spec.toml").read_text() == toml
+    html = (tmp_path / "r.html").read_text()
+    assert "descentlab compare --spec spec.toml" in html and "optimizers = [" in html
+    spec = tmp_path / "spec.toml"
+
+    code, out = _run(["compare", "--spec", str(spec), "--store", str(first), "--quiet"])
+    assert code == 0 and "2 already in the store, resumed" in out
+
+    second = tmp_path / "second.sqlite"
+    assert _run(["compare", "--spec", str(spec), "--store", str(second), "--quiet", "--json",
+                 str(tmp_path / "b.json")])[0] == 0
+    a, b = (json.loads((tmp_path / f"{x}.json").read_text()) for x in "ab")
+
+    def numbers(payload: dict) -> list:
+        return sorted((r["optimizer"], r["summary"]["final"]["val_acc"], r["summary"]["final"]["test_acc"])
+                      for r in payload["runs"])
+
+    assert numbers(a) == numbers(b)
