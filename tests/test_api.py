@@ -34,7 +34,7 @@ def test_import_descentlab_stays_light() -> None:
     code = "import sys, descentlab; assert 'torch' not in sys.modules; print(sorted(descentlab.__all__))"
     env = {**os.environ, "PYTHONPATH": str(Path(descentlab.__file__).parents[1])}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
-    assert out.stdout.strip() == "['Trajectory', 'compare', 'lr_find', 'minimize', 'sweep']"
+    assert out.stdout.strip() == "['Trajectory', 'compare', 'load_experiment', 'lr_find', 'minimize', 'sweep']"
     assert descentlab.compare.__module__ == "descentlab.api"  # on first use
 
 

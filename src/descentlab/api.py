@@ -35,7 +35,7 @@ from descentlab.experiments.runner import open_experiment
 from descentlab.experiments.sweep import SweepSpec
 from descentlab.store import Store
 
-__all__ = ["ExperimentResult", "LRFindResult", "compare", "lr_find", "resolve_task", "sweep"]
+__all__ = ["ExperimentResult", "LRFindResult", "compare", "load_experiment", "lr_find", "resolve_task", "sweep"]
 
 
 # -- the task -----------------------------------------------------------------------------------------------------
@@ -107,6 +107,11 @@ class ExperimentResult:
     def rows(self) -> list[dict[str, Any]]:
         """One flat dict per (run, epoch) — ``pandas.DataFrame(result.rows)`` — as ``descentlab runs --csv``."""
         return self.store.to_records(self.experiment_id)
+
+    def dataframe(self) -> Any:
+        """:attr:`rows` as a ``pandas.DataFrame`` (one row per run and epoch, the columns of ``descentlab export
+        --csv``); needs pandas (``pip install 'descentlab[export]'``), else a UserError saying so."""
+        return self.store.to_dataframe(self.experiment_id)
 
     @property
     def summary(self) -> list[dict[str, str]]:
@@ -240,6 +245,20 @@ def sweep(task: Any = None, *, model: Any = None, data: Any = None,
                      grid=tuple((k, tuple(v)) for k, v in (grid or {}).items()), data_dir=data_dir,
                      schedules=_schedules(schedule))
     return _run("sweep", spec, store, vectorize=vectorize, fresh=fresh)
+
+
+def load_experiment(experiment: int | str = "last", store: str | Path | Store | None = None) -> ExperimentResult:
+    """A stored ``compare`` or ``sweep`` experiment (an id or ``"last"``) of ``store`` (default: the command
+    line's), read back: ``load_experiment(3).dataframe()`` is its runs as a ``pandas.DataFrame``. Only reads: a
+    store that does not exist is an error, not a new empty one."""
+    from descentlab.store import default_store_path
+
+    if not isinstance(store, Store):
+        path = Path(store or default_store_path())
+        if not path.is_file():
+            raise UserError(f"no results store at {path}")
+        store = Store(path, read_only=True)
+    return ExperimentResult(store, store.experiment(experiment).id)
 
 
 def lr_find(task: Any = None, *, model: Any = None, data: Any = None, optimizer: str = "adam", seeds: int = 3,

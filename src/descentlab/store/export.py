@@ -1,15 +1,19 @@
-"""Flat exports of the store: one record per (run, epoch), for CSV files and ``pandas.DataFrame``.
+"""Flat exports of the store: one record per (run, epoch), for CSV and Parquet files and ``pandas.DataFrame``.
 
 Columns, in order: ``experiment_id, experiment_kind, experiment_name, run_id, trial_key, task, optimizer, seed,
 status, diverged_step, epoch``, then the run's config flattened with dotted names (``config.optimizer.lr``),
 then the epoch's metrics under their own names (``val_loss``; a metric whose name is taken gets ``metrics.``
 in front). Every record has every column, ``None`` where a run has no such value. A run with no epochs (it
 failed or diverged before the first one ended) still has one record, with ``epoch`` None, so nothing is hidden.
+
+The CSV needs the standard library only; the DataFrame needs ``pandas`` and Parquet also ``pyarrow`` (the
+``export`` extra), imported only when asked for: without them, a one-line error says what to install.
 """
 
 from __future__ import annotations
 
 import csv
+import importlib
 import os
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
@@ -89,6 +93,53 @@ def write_csv(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
             writer.writerow(columns)
             for row in rows:
                 writer.writerow([_cell(row.get(column)) for column in columns])
+        os.replace(part, path)
+    finally:
+        part.unlink(missing_ok=True)
+
+
+def optional(module: str, what: str) -> Any:
+    """Import ``module`` (a package of the ``export`` extra) for ``what``, or a UserError saying how to get it."""
+    from descentlab.errors import UserError
+
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] != module.split(".")[0]:
+            raise
+        raise UserError(f"{what} needs {module.split('.')[0]!r}, which is not installed: "
+                        "pip install 'descentlab[export]'") from None
+
+
+def dataframe(rows: Sequence[Mapping[str, Any]]) -> Any:
+    """The records as a ``pandas.DataFrame``: one row per (run, epoch), the columns of :func:`records` in order
+    (values as stored: lists stay lists, None is missing)."""
+    pandas = optional("pandas", "a DataFrame of the store")
+    return pandas.DataFrame(list(rows), columns=_columns(rows))
+
+
+def _parquet_column(values: Any) -> Any:
+    """A column Parquet can hold: nested values as their JSON text (as in the CSV); a column mixing text with
+    numbers (``batch_size`` full and 32) as text; None stays missing."""
+    present = [v for v in values if v is not None]
+    if any(isinstance(v, (list, dict)) for v in present):
+        return [None if v is None else (canonical_json(v) if isinstance(v, (list, dict)) else str(v)) for v in values]
+    kinds = {bool if isinstance(v, bool) else str if isinstance(v, str) else float for v in present}
+    if len(kinds) > 1:
+        return [None if v is None else str(v) for v in values]
+    return values
+
+
+def write_parquet(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Write the records to a Parquet file (pyarrow), through a temporary name as :func:`write_csv`."""
+    optional("pyarrow", "a Parquet export")
+    frame = dataframe(rows)
+    for column in frame.columns:
+        if frame[column].dtype == object:
+            frame[column] = _parquet_column(list(frame[column]))
+    part = path.with_name(path.name + ".part")
+    try:
+        frame.to_parquet(part, engine="pyarrow", index=False)
         os.replace(part, path)
     finally:
         part.unlink(missing_ok=True)

@@ -548,3 +548,15 @@ class Store:
         from descentlab.store.export import write_csv
 
         write_csv(Path(path), self.to_records(experiment_id))
+
+    def to_dataframe(self, experiment_id: int | str | None = None) -> Any:
+        """:meth:`to_records` as a ``pandas.DataFrame`` (needs pandas: ``pip install 'descentlab[export]'``)."""
+        from descentlab.store.export import dataframe
+
+        return dataframe(self.to_records(experiment_id))
+
+    def to_parquet(self, path: str | Path, experiment_id: int | str | None = None) -> None:
+        """Write :meth:`to_records` to a Parquet file (needs pandas and pyarrow; nested values as JSON text)."""
+        from descentlab.store.export import write_parquet
+
+        write_parquet(Path(path), self.to_records(experiment_id))
