@@ -137,3 +137,15 @@ def test_round_trip_through_the_report(tmp_path: Path) -> None:
                       for r in payload["runs"])
 
     assert numbers(a) == numbers(b)
+
+
+def test_the_readme_spec_file_runs_as_written(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Spec files", 1)[1]
+    text = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    args = _args(["sweep", "--spec", str(_write(tmp_path, text))])
+    spec = sweep_cli.spec_from(args)
+    assert (spec.task, spec.optimizers, spec.lr_min, spec.lr_max, spec.points, spec.seeds, spec.epochs) == \
+        ("digits-mlp", ("sgd", "adam"), 1e-4, 1.0, 8, 3, 5)
+    assert spec.grid == (("momentum", (0.8, 0.9)),)
+    assert len(spec.configs()) == 2 * 8 * 3 * 2 - 8 * 3  # adam has no momentum: swept without it
