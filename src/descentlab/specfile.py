@@ -12,8 +12,9 @@ form (:func:`flags_of`, :func:`to_toml`), so an experiment can be shared and rer
 The stored spec (``CompareSpec.to_dict()``, ``SweepSpec.to_dict()``) is turned back into flag values that parse
 to the same spec: lists as TOML arrays (read back joined with commas), a sweep's range as ``"LO..HI"`` with each
 end's exact ``repr``, its hyperparameter grid as ``hp = ["NAME=V1,V2", …]`` in the stored order (each value's
-``repr``, so a float stays a float and an int an int). A value a flag leaves at its default (``epochs`` of the
-task) is left out, as it was on the command line.
+``repr``, so a float stays a float and an int an int), and how its trials ran (``vectorize``; a sweep's
+``group-size`` and ``device``), which is part of the experiment's identity. A value a flag leaves at its default
+(``epochs`` of the task) is left out, as it was on the command line.
 """
 
 from __future__ import annotations
@@ -92,6 +93,13 @@ def _flags(kind: str, spec: Mapping[str, Any]) -> dict[str, Any]:
     grid = spec.get("grid") or {}
     if grid:
         out["hp"] = [f"{name}={','.join(flag_text(v) for v in values)}" for name, values in grid.items()]
+    execution = spec.get("execution")  # how trials ran is part of the experiment's identity: kept with it
+    if isinstance(execution, Mapping):
+        if "vectorize" in execution:
+            out["vectorize"] = bool(execution["vectorize"])
+        if kind == "sweep":
+            out.update({flag: execution[key] for flag, key in (("group-size", "group_size"), ("device", "device"))
+                        if execution.get(key) is not None})
     return out
 
 
