@@ -82,7 +82,7 @@ def apply_spec_file(args: argparse.Namespace) -> None:
 
     where = f"--spec {args.spec}"
     options: dict[str, argparse.Action] = getattr(args, _OPTIONS)
-    given = getattr(args, _GIVEN, set())
+    given: set[str] = getattr(args, _GIVEN, set())
     for key, value in read(args.spec).items():
         action = options.get(key.replace("_", "-"))
         if action is None:

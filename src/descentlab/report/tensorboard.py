@@ -70,7 +70,7 @@ def write_tensorboard(data: ExperimentData, folder: str | Path) -> list[Path]:
 
     spec = data.experiment.spec if isinstance(data.experiment.spec, dict) else {}
     grid = list(spec.get("grid") or ())
-    written = []
+    written: list[Path] = []
     for run in data.runs:
         path = Path(folder) / run_name(run, grid)
         writer = SummaryWriter(log_dir=str(path))
@@ -85,8 +85,10 @@ def write_tensorboard(data: ExperimentData, folder: str | Path) -> list[Path]:
                         writer.add_scalar(UPDATE + name, v, int(step["step"]))
             metrics = final_metrics(run)
             # the plugin's three summaries, in this run's own file (add_hparams would open a second run for them)
+            file_writer = writer.file_writer
+            assert file_writer is not None  # opened by SummaryWriter.__init__
             for summary in hparams(hyperparameters(run), metrics):
-                writer.file_writer.add_summary(summary)
+                file_writer.add_summary(summary)
             last = int(run.epochs[-1]["epoch"]) if run.epochs else 0
             for name, value in metrics.items():
                 if math.isfinite(value):
