@@ -57,7 +57,9 @@ range (steepest / √3) were within 3× in 10, 4 and 11 of 12; no single factor 
 rule before (the lagging EMA's steepest descent … its lr_min / 10) was within 3× in 7 of 12 of the earlier,
 shorter sweeps (2 seeds, ≈ 400 updates), its range reaching into the collapse in 4; against those, a median of
 200-step curves did worse than of 100-step ones (mnist1d's minima move down, away from the sweeps' best), so the
-default stays 100 steps over 1e-7 … 10.
+default stays 100 steps over 1e-7 … 10. Against the longer sweeps, every default of steps ∈ {100 … 500} × seeds
+∈ {3, 5} was measured too (BENCHMARKS.md, "lr-find's defaults against the recorded sweeps"): none is within 3× in
+all 12; 100 × 3 and 200 × 3 reach 11, and more steps move nearly every suggestion down.
 
 The same rule on each seed's own curve (up to its stop) shows how much the suggestion varies across seeds.
 """
