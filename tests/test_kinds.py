@@ -18,14 +18,15 @@ def bench_kind():
 
 
 def test_the_built_in_kinds():
-    assert kinds.KINDS.names() == ["compare", "sweep", "lr-find"]
+    assert kinds.KINDS.names() == ["compare", "sweep", "lr-find", "benchmark"]
+    assert kinds.KINDS.get("benchmark").layout == "benchmark"
     assert kinds.KINDS.get("lr-find").layout == "lr-range" and kinds.KINDS.get("sweep").sweeps_lr
     assert not kinds.KINDS.get("compare").sweeps_lr
 
 
 def test_a_registered_kind_is_stored_and_read_back_by_its_declaration(bench_kind):
     with Store(":memory:") as store:
-        with pytest.raises(UserError, match="experiment kind must be one of compare, sweep, lr-find, bench; "
+        with pytest.raises(UserError, match="experiment kind must be one of compare, sweep, lr-find, benchmark, bench; "
                                             "got 'other'"):
             store.create_experiment("other", {}, {})
         experiment_id = store.create_experiment("bench", {"task": "digits-mlp"}, {})

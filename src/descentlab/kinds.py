@@ -13,14 +13,15 @@ from typing import Literal
 
 from descentlab.registry import Registry
 
-Layout = Literal["epochs", "lr-range"]
+Layout = Literal["epochs", "lr-range", "benchmark"]
 
 
 @dataclass(frozen=True)
 class Kind:
     """``layout``: ``"epochs"`` — runs with per-epoch metrics (the summary tables and training curves);
     ``"lr-range"`` — one run per seed of an LR range test, its updates in the store's steps table (the range-test
-    figure).
+    figure); ``"benchmark"`` — tuning trials and evaluation runs over several tasks (:mod:`descentlab.scoring`; the
+    per-task table, the performance profile and the budget plot).
     ``sweeps_lr``: each optimizer was run at several learning rates, and the report chooses one on validation."""
 
     name: str
@@ -41,3 +42,5 @@ register(Kind("sweep", "each optimizer over a log-spaced range of learning rates
               sweeps_lr=True))
 register(Kind("lr-find", "the LR range test: the learning rate raised exponentially, step by step, over seeds",
               layout="lr-range", sweeps_lr=True))
+register(Kind("benchmark", "every optimizer tuned with the same budget of trials on every task, the selected "
+              "configuration re-run over seeds; performance profiles", layout="benchmark"))

@@ -60,6 +60,10 @@ def write_report(store, experiment: int | str, html_path: Path | None, md_path: 
         from descentlab.report.lr_find_report import build_lr_find_report
 
         report = build_lr_find_report(store, data)
+    elif kind in KINDS and KINDS.get(kind).layout == "benchmark":
+        from descentlab.report.benchmark import build_benchmark_report
+
+        report = build_benchmark_report(data)
     else:
         report = html.build_report(data)
     written = []
