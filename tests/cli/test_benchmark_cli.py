@@ -1,0 +1,109 @@
+"""``descentlab benchmark`` end to end on a tiny real benchmark (digits, 1 epoch, a foreign optimizer taking part):
+the same command twice gives the same trials and scores, rerunning it resumes, bad input is one line."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+
+import pytest
+
+from descentlab.cli import main
+from descentlab.store import Store
+
+FOREIGN = '''
+import torch
+
+
+class MySGD(torch.optim.SGD):
+    """Heavy-ball SGD with its own defaults: a torch.optim.Optimizer from a file, not one of descentlab's rules."""
+
+    def __init__(self, params, lr=0.01, momentum=0.9):
+        super().__init__(params, lr=lr, momentum=momentum)
+'''
+
+
+def _args(tmp) -> list[str]:
+    return ["benchmark", "--tasks", "digits-mlp", "--optimizers", f"sgd,adam,{tmp / 'my_opt.py'}:MySGD",
+            "--budget", "1,2", "--seeds", "2", "--epochs", "1", "--quiet"]
+
+
+def _run(args: list[str]) -> tuple[int, str]:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(args)
+    return code, out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def benched(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("benchmark")
+    (tmp / "my_opt.py").write_text(FOREIGN)
+    results = []
+    for name in ("a", "b"):
+        code, out = _run([*_args(tmp), "--store", str(tmp / f"{name}.sqlite"), "--json", str(tmp / f"{name}.json")])
+        assert code == 0, out
+        results.append((out, json.loads((tmp / f"{name}.json").read_text())))
+    return tmp, results
+
+
+def _without_timings(payload: dict) -> dict:
+    cells = [{k: v for k, v in c.items() if k != "seconds_to_target"} for c in payload["cells"]]
+    return {"scores": payload["scores"], "cells": cells, "spec": payload["spec"]}
+
+
+def test_the_same_command_twice_gives_the_same_trials_and_scores(benched):
+    tmp, ((_, a), (_, b)) = benched
+    assert _without_timings(a) == _without_timings(b)
+    keys = []
+    for name in ("a", "b"):
+        with Store(tmp / f"{name}.sqlite") as store:
+            keys.append(sorted((r.trial_key, r.status) for r in store.runs("last")))
+    assert keys[0] == keys[1]
+    foreign = f"{tmp / 'my_opt.py'}:MySGD"
+    # tuning: sgd 2 points (lr), adam 2, MySGD 2 (lr, momentum); evaluation: 2 seeds per distinct selection
+    distinct = {(c["optimizer"], c["selected"]) for c in a["cells"]}
+    assert len(keys[0]) == 6 + 2 * len(distinct)
+    assert {c["optimizer"] for c in a["cells"]} == {"sgd", "adam", foreign}
+    assert a["spec"]["space"][foreign] == ["lr log-uniform on [0.0001, 1]",
+                                            "momentum: 1 − momentum log-uniform on [0.001, 0.5]"]
+    assert a["spec"]["search"][foreign][0] == {"lr": 0.01, "momentum": 0.9}  # trial #0: its own defaults
+
+
+def test_selection_is_the_best_validation_of_the_prefix_and_evaluated_at_fresh_seeds(benched):
+    tmp, ((out, a), _) = benched
+    with Store(tmp / "a.sqlite") as store:
+        runs = store.runs("last")
+    for cell in a["cells"]:
+        assert cell["selected"] in range(cell["budget"])
+        assert len(cell["test"]) == 2 and all(0 <= t <= 1 for t in cell["test"])
+        evals = [r for r in runs if r.optimizer == cell["optimizer"] and r.seed in (1, 2)
+                 and r.config["hyperparameters"]["lr"] == cell["point"]["lr"]]
+        assert sorted(r.summary["final"]["test_acc"] for r in evals) == sorted(cell["test"])
+    for budget in ("1", "2"):
+        assert set(a["scores"][budget]) == {c["optimizer"] for c in a["cells"]}
+    assert "Performance-profile score by tuning budget" in out and "Per task at budget 2" in out
+
+
+def test_rerunning_the_command_resumes_without_training_again(benched):
+    tmp, ((_, a), _) = benched
+    code, out = _run([*_args(tmp), "--store", str(tmp / "a.sqlite"), "--json", str(tmp / "again.json")])
+    assert code == 0 and "already in the store, resumed" in out
+    with Store(tmp / "a.sqlite") as store:
+        assert len(store.experiments()) == 1
+    assert _without_timings(json.loads((tmp / "again.json").read_text())) == _without_timings(a)
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--budget", "0"], "--budget 0 must be ≥ 1"),
+    (["--budget", "8,2"], "--budget 8,2: give increasing budgets, each once"),
+    (["--tasks", "digits-mlp,nope"], "unknown task 'nope'"),
+    (["--optimizers", "adam,nope"], "unknown optimizer 'nope'"),
+    (["--search-seed", "x"], "--search-seed 'x' must be a whole number ≥ 0"),
+])
+def test_bad_input_is_one_line_and_exit_2(flags, message, capsys, tmp_path):
+    code = main(["benchmark", *flags, "--store", str(tmp_path / "s.sqlite")])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "s.sqlite").exists()  # refused before anything was made
