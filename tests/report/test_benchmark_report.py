@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 
 import pytest
 
@@ -15,7 +14,7 @@ from descentlab.report.benchmark import analyse, build_benchmark_report, mean_ra
 from descentlab.report.data import load
 from descentlab.store import Store
 from tests.report import synthetic as syn
-from tests.report.test_html import CHROMIUM, _chromium
+from tests.report.test_html import CHROMIUM, decoded_images
 
 TASKS = ("digits-mlp", "mnist1d-mlp")
 SEARCH = {"sgd": [{"lr": 0.001}, {"lr": 0.1}],
@@ -122,13 +121,6 @@ def test_report_has_the_tables_figures_and_protocol(store_path, tmp_path):
 def test_benchmark_report_renders_in_headless_chromium(store_path, tmp_path):
     with Store(store_path) as store:
         report = build_benchmark_report(load(store, "last"))
-    page = html.write_html(report, tmp_path / "report.html")
-    probe = tmp_path / "probe.html"
-    script = ("<script>window.addEventListener('load', () => document.body.setAttribute('data-decoded', "
-              "Array.from(document.images).filter(i => i.complete && i.naturalWidth > 0).length));</script>")
-    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", script + "</body>"), encoding="utf-8")
-    dom = _chromium("--dump-dom", probe.as_uri(), tmp=tmp_path)
-    match = re.search(r'data-decoded="(\d+)"', dom.stdout)
-    assert match, dom.stderr[-2000:]
-    assert int(match.group(1)) == 2
-    assert "Confidence statements" in dom.stdout and "cannot tell apart: adam, sgd" in dom.stdout
+    decoded, dom = decoded_images(html.write_html(report, tmp_path / "report.html"), tmp_path)
+    assert decoded == 2
+    assert "Confidence statements" in dom and "cannot tell apart: adam, sgd" in dom

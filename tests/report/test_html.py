@@ -84,6 +84,19 @@ def _chromium(*args: str, tmp: Path) -> subprocess.CompletedProcess:
     return subprocess.run([CHROMIUM, *flags, *args], capture_output=True, text=True, timeout=120)
 
 
+def decoded_images(page: Path, tmp: Path) -> tuple[int, str]:
+    """How many images of the HTML file ``page`` headless Chromium decodes (counted by a tiny script in a copy:
+    the report itself has none), and the DOM it ends with."""
+    probe = tmp / "probe.html"
+    script = ("<script>window.addEventListener('load', () => document.body.setAttribute('data-decoded', "
+              "Array.from(document.images).filter(i => i.complete && i.naturalWidth > 0).length));</script>")
+    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", script + "</body>"), encoding="utf-8")
+    dom = _chromium("--dump-dom", probe.as_uri(), tmp=tmp)
+    match = re.search(r'data-decoded="(\d+)"', dom.stdout)
+    assert match, dom.stderr[-2000:]
+    return int(match.group(1)), dom.stdout
+
+
 def _crop_blank_bottom(image: np.ndarray, margin: int = 24) -> np.ndarray:
     rows = np.flatnonzero((image[..., :3] < 0.98).any(axis=(1, 2)))
     return image[: min(len(image), rows[-1] + margin)] if len(rows) else image
@@ -99,15 +112,7 @@ def test_report_renders_in_headless_chromium(compare_report, compare_html, tmp_p
     pixels = mpimg.imread(shot)
     assert pixels.shape[1] == 1280 and pixels[..., :3].var() > 1e-3  # not blank
 
-    # Count decoded images in a copy with a tiny script (the report itself has none).
-    probe = tmp_path / "probe.html"
-    script = ("<script>window.addEventListener('load', () => document.body.setAttribute('data-decoded', "
-              "Array.from(document.images).filter(i => i.complete && i.naturalWidth > 0).length));</script>")
-    probe.write_text(compare_html.read_text(encoding="utf-8").replace("</body>", script + "</body>"), encoding="utf-8")
-    dom = _chromium("--dump-dom", probe.as_uri(), tmp=tmp_path)
-    match = re.search(r'data-decoded="(\d+)"', dom.stdout)
-    assert match, dom.stderr[-2000:]
-    assert int(match.group(1)) == len(compare_report.figures)
+    assert decoded_images(compare_html, tmp_path)[0] == len(compare_report.figures)
 
     if os.environ.get("DESCENTLAB_UPDATE_SCREENSHOT"):  # refresh the README's picture
         DOCS.mkdir(exist_ok=True)

@@ -12,6 +12,8 @@ HELP = ("Tune every optimizer with the same budget of trials on every task, re-r
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from descentlab.cli.common import add_executor_arguments
+
     p.add_argument("--tasks", default="digits-mlp,mnist1d-mlp",
                    help="comma-separated task names or references (./my_task.py:task, package.module:name) "
                    "(default digits-mlp,mnist1d-mlp)")
@@ -24,14 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", help="epochs per run, every task (default: each task's)")
     p.add_argument("--preset", default="torch", choices=("torch", "keras"), help="defaults to start from")
     p.add_argument("--search-seed", default="0", help="seed of the quasi-random search sequence (default 0)")
-    p.add_argument("--executor", default="local", choices=("local", "ray"), help="where trials train")
-    p.add_argument("--ray-address", help="join this Ray cluster (default: start a local instance)")
-    p.add_argument("--ray-cpus", help="CPUs of the local Ray instance (default: all)")
-    p.add_argument("--cpus-per-task", default="1", help="CPUs (and torch threads) per Ray task (default 1)")
-    p.add_argument("--device", default="cpu", help="torch device to train on: cpu, cuda, … (default cpu)")
-    p.add_argument("--vectorize", action=argparse.BooleanOptionalAction, default=True,
-                   help="train groups of trials together with the vectorized trainer (default: on)")
-    p.add_argument("--group-size", default="16", help="trials per vectorized pass / Ray task (default 16)")
+    add_executor_arguments(p)
     p.add_argument("--data-dir", help="where MNIST / Fashion-MNIST files are (else searched and downloaded)")
     p.add_argument("--store", help="SQLite results store (default: $DESCENTLAB_STORE or ~/.local/share/descentlab)")
     p.add_argument("--json", help="also write the scores as JSON to this path ('-': standard output; the rest goes "
@@ -74,15 +69,16 @@ def run(args: argparse.Namespace) -> int:
 
     from rich.markup import escape
 
+    from descentlab.cli.common import executor_from
     from descentlab.cli.output import make_console, print_outcome, print_table, stored_line, waiting_note, write_json
     from descentlab.data.fingerprint import fingerprint
     from descentlab.experiments.benchmark import selected
-    from descentlab.experiments.executors import make_executor, vectorized_trainer
+    from descentlab.experiments.executors import vectorized_trainer
     from descentlab.experiments.runner import Trial, open_experiment, unique_trials
     from descentlab.store import Store
     from descentlab.tasks import get_task
     from descentlab.tasks.external import identity
-    from descentlab.validation import check_batch_sizes, check_output, parse_positive_int
+    from descentlab.validation import check_batch_sizes, check_output
 
     started = time.perf_counter()
     console = make_console(stderr=args.json == "-")
@@ -91,11 +87,7 @@ def run(args: argparse.Namespace) -> int:
     check_output(None if args.json == "-" else args.json, "json")
     if args.vectorize and vectorized_trainer() is None:
         console.print("note: the vectorized trainer is not available; training trials one by one")
-    executor = make_executor(args.executor, vectorize=args.vectorize, device=args.device,
-                             group_size=parse_positive_int(args.group_size, "group-size"),
-                             ray_address=args.ray_address,
-                             num_cpus=parse_positive_int(args.ray_cpus, "ray-cpus") if args.ray_cpus else None,
-                             cpus_per_task=parse_positive_int(args.cpus_per_task, "cpus-per-task"))
+    executor = executor_from(args)
     splits = {}
     for task, configs in tuning.items():
         splits[task] = get_task(task).load(data_dir=spec.data_dir, val_fraction=configs[0].val_fraction,

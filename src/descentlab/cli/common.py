@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from descentlab.errors import UserError
 
 
@@ -25,3 +27,32 @@ def optimizer_items(text: str) -> tuple[str, ...]:
     if not items:
         raise UserError(f"--optimizers {text[:60]!r} is empty; give a comma-separated list")
     return tuple(items)
+
+
+def add_executor_arguments(p: Any) -> None:
+    """The flags of where and how trials train (``sweep``, ``benchmark``): executor, Ray, device, vectorizing."""
+    import argparse
+
+    from descentlab.experiments.executors import DEFAULT_GROUP_SIZE
+
+    p.add_argument("--executor", default="local", choices=("local", "ray"), help="where trials train")
+    p.add_argument("--ray-address", help="join this Ray cluster (default: start a local instance)")
+    p.add_argument("--ray-cpus", help="CPUs of the local Ray instance (default: all)")
+    p.add_argument("--cpus-per-task", default="1", help="CPUs (and torch threads) per Ray task (default 1)")
+    p.add_argument("--device", default="cpu", help="torch device to train on: cpu, cuda, … (default cpu)")
+    p.add_argument("--vectorize", action=argparse.BooleanOptionalAction, default=True,
+                   help="train groups of trials together with the vectorized trainer (default: on)")
+    p.add_argument("--group-size", default=str(DEFAULT_GROUP_SIZE),
+                   help=f"trials per vectorized pass / Ray task (default {DEFAULT_GROUP_SIZE})")
+
+
+def executor_from(args: Any) -> Any:
+    """The executor the flags of :func:`add_executor_arguments` ask for (each value checked)."""
+    from descentlab.experiments.executors import make_executor
+    from descentlab.validation import parse_positive_int
+
+    return make_executor(args.executor, vectorize=args.vectorize, device=args.device,
+                         group_size=parse_positive_int(args.group_size, "group-size"),
+                         ray_address=args.ray_address,
+                         num_cpus=parse_positive_int(args.ray_cpus, "ray-cpus") if args.ray_cpus else None,
+                         cpus_per_task=parse_positive_int(args.cpus_per_task, "cpus-per-task"))

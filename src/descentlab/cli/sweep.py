@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from descentlab.cli.common import optimizer_items
+from descentlab.cli.common import add_executor_arguments, executor_from, optimizer_items
 from descentlab.cli.output import (
     experiment_json,
     make_console,
@@ -23,7 +23,7 @@ from descentlab.cli.output import (
 from descentlab.cli.spec_option import add_spec_argument, apply_spec_file
 from descentlab.cli.task_args import add_task_arguments, task_from
 from descentlab.errors import UserError
-from descentlab.experiments.executors import DEFAULT_GROUP_SIZE, make_executor, vectorized_trainer
+from descentlab.experiments.executors import vectorized_trainer
 from descentlab.experiments.runner import Trial, open_experiment
 from descentlab.experiments.sweep import SweepSpec
 from descentlab.grid import extras_of, variant_label
@@ -61,15 +61,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         p.add_argument(f"--{flag}", help=f"values of {name} to cross with the learning rates, e.g. 0.8,0.9")
     p.add_argument("--hp", action="append", default=[], metavar="NAME=V1,V2",
                    help="any other hyperparameter as a list (repeatable), e.g. --hp eps=1e-8,1e-6")
-    p.add_argument("--executor", default="local", choices=("local", "ray"), help="where trials train")
-    p.add_argument("--ray-address", help="join this Ray cluster (default: start a local instance)")
-    p.add_argument("--ray-cpus", help="CPUs of the local Ray instance (default: all)")
-    p.add_argument("--cpus-per-task", default="1", help="CPUs (and torch threads) per Ray task (default 1)")
-    p.add_argument("--device", default="cpu", help="torch device to train on: cpu, cuda, … (default cpu)")
-    p.add_argument("--vectorize", action=argparse.BooleanOptionalAction, default=True,
-                   help="train groups of trials together with the vectorized trainer (default: on)")
-    p.add_argument("--group-size", default=str(DEFAULT_GROUP_SIZE),
-                   help=f"trials per vectorized pass / Ray task (default {DEFAULT_GROUP_SIZE})")
+    add_executor_arguments(p)
     p.add_argument("--data-dir", help="where MNIST / Fashion-MNIST files are (else searched and downloaded)")
     p.add_argument("--store", help="SQLite results store (default: $DESCENTLAB_STORE or ~/.local/share/descentlab)")
     p.add_argument("--json", help="also write the summary as JSON to this path ('-': standard output; the rest "
@@ -168,11 +160,7 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"note: {optimizer} has no hyperparameter {name!r}; swept without it", highlight=False)
     if args.vectorize and vectorized_trainer() is None:
         console.print("note: the vectorized trainer is not available; training trials one by one")
-    executor = make_executor(args.executor, vectorize=args.vectorize, device=args.device,
-                             group_size=parse_positive_int(args.group_size, "group-size"),
-                             ray_address=args.ray_address,
-                             num_cpus=parse_positive_int(args.ray_cpus, "ray-cpus") if args.ray_cpus else None,
-                             cpus_per_task=parse_positive_int(args.cpus_per_task, "cpus-per-task"))
+    executor = executor_from(args)
     splits = get_task(spec.task).load(data_dir=spec.data_dir, val_fraction=configs[0].val_fraction,
                                       seed=configs[0].data_seed)
     check_batch_sizes({c.batch_size for c in configs}, splits.x_train.shape[0])
