@@ -97,8 +97,9 @@ def _kinds() -> Table:
     for col in ("name", "report", "what it is"):
         t.add_column(col)
     for name, kind in KINDS.items():
-        t.add_row(name, "LR range test" if kind.layout == "lr-range" else "per-epoch runs"
-                  + (", lr chosen on validation" if kind.sweeps_lr else ""), kind.summary)
+        report = {"lr-range": "LR range test", "benchmark": "performance profiles across tasks"}.get(
+            kind.layout, "per-epoch runs" + (", lr chosen on validation" if kind.sweeps_lr else ""))
+        t.add_row(name, report, kind.summary)
     return t
 
 

@@ -154,7 +154,8 @@ class BenchmarkSpec:
                 out.append({p.name: p.value(x) for p, x in zip(space, u)})
         return out
 
-    def _config(self, task: str, item: str, point: Mapping[str, float], seed: int) -> RunConfig:
+    def config(self, task: str, item: str, point: Mapping[str, float], seed: int) -> RunConfig:
+        """The run of ``item`` on ``task`` at the search point ``point`` (grid names) and ``seed``."""
         entry, base, resolved = self._item(item)
         preset, t = get_preset(self.preset), get_task(task)
         given = external.parse_item(item)[1]
@@ -164,7 +165,7 @@ class BenchmarkSpec:
 
     def tuning_configs(self, task: str | None = None) -> list[RunConfig]:
         """The tuning trials (of one task, or all), in the order task → optimizer → point."""
-        return [self._config(t, item, point, TUNING_SEED)
+        return [self.config(t, item, point, TUNING_SEED)
                 for t in ((task,) if task else self.tasks) for item in self.optimizers for point in self.points(item)]
 
     def evaluation_configs(self, chosen: Mapping[tuple[str, str, int], int | None], task: str | None = None
@@ -181,7 +182,7 @@ class BenchmarkSpec:
                     if index is None:
                         continue
                     for seed in range(1, self.seeds + 1):
-                        config = self._config(t, item, points[index], seed)
+                        config = self.config(t, item, points[index], seed)
                         out.setdefault(Trial.of(config).key, config)
         return list(out.values())
 
@@ -217,7 +218,7 @@ def selected(spec: BenchmarkSpec, runs: Sequence[Any], task: str | None = None
         for item in spec.optimizers:
             values = []
             for point in spec.points(item):
-                run = by_key.get(Trial.of(spec._config(t, item, point, TUNING_SEED)).key)
+                run = by_key.get(Trial.of(spec.config(t, item, point, TUNING_SEED)).key)
                 values.append(selection_value(run.status, run.summary, metric) if run is not None else None)
             for budget in spec.budgets:
                 out[(t, item, budget)] = select(values, budget, lower_is_better=metric == "loss")
