@@ -129,8 +129,10 @@ def run(args: argparse.Namespace) -> int:
                                          splits=splits[task], on_result=on_result("tune"),
                                          on_wait=waiting_note(console)))
         chosen = selected(spec, store.runs(eid))
-        for task in spec.tasks:  # phase 2: the selected configurations over the evaluation seeds
-            trials = unique_trials(spec.evaluation_configs(chosen, task))
+        evaluation = {task: unique_trials(spec.evaluation_configs(chosen, task)) for task in spec.tasks}
+        console.print(f"evaluation: {sum(map(len, evaluation.values()))} runs, the configurations selected at each "
+                      f"budget at seeds 1..{spec.seeds}", highlight=False)
+        for task, trials in evaluation.items():  # phase 2: the selected configurations over the evaluation seeds
             if trials:
                 outcomes.append(executor.run(trials, store=store, experiment_id=eid, splits=splits[task],
                                              on_result=on_result("eval"), on_wait=waiting_note(console)))
