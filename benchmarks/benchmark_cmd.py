@@ -49,6 +49,9 @@ def main() -> None:
     parser.add_argument("--seeds", default="2")
     parser.add_argument("--epochs", help="epochs per run, every task (default: each task's)")
     parser.add_argument("--skip-one-by-one", action="store_true", help="time the vectorized run only")
+    parser.add_argument("--one-by-one-first", action="store_true",
+                        help="run the one-by-one benchmark first (two runs in opposite orders balance a load that "
+                        "drifts)")
     parser.add_argument("--figure", type=Path, help="write the performance profile here (PNG)")
     parser.add_argument("--json", type=Path, help="write the timings and both results here")
     parser.add_argument("--keep", type=Path, help="keep the stores in this folder")
@@ -58,12 +61,14 @@ def main() -> None:
     folder = a.keep or Path(tempfile.mkdtemp(prefix="benchmark-cmd-"))
     folder.mkdir(parents=True, exist_ok=True)
     print(f"descentlab benchmark {' '.join(args)}  (stores in {folder})", flush=True)
-    timings = {"vectorized": _run(args, folder / "vectorized.sqlite", folder / "vectorized.json", True)}
-    print(f"vectorized: {timings['vectorized']['seconds']:.1f} s", flush=True)
+    modes = [] if a.skip_one_by_one else ["one-by-one"]
+    modes = [*modes, "vectorized"] if a.one_by_one_first else ["vectorized", *modes]
+    timings = {}
+    for mode in modes:
+        timings[mode] = _run(args, folder / f"{mode}.sqlite", folder / f"{mode}.json", mode == "vectorized")
+        print(f"{mode}: {timings[mode]['seconds']:.1f} s", flush=True)
     print(timings["vectorized"]["stdout"], flush=True)
     if not a.skip_one_by_one:
-        timings["one-by-one"] = _run(args, folder / "one-by-one.sqlite", folder / "one-by-one.json", False)
-        print(f"one by one: {timings['one-by-one']['seconds']:.1f} s", flush=True)
         v, o = (timings[k]["result"] for k in ("vectorized", "one-by-one"))
         same = [(c["task"], c["optimizer"], c["budget"]) for c, d in zip(v["cells"], o["cells"])
                 if c["selected"] == d["selected"]]
