@@ -123,7 +123,8 @@ def test_find_experiment_by_spec(store: Store) -> None:
     assert store.find_experiment_by_spec("compare", {**SPEC, "epochs": 4}) is None
     b = store.create_experiment("compare", SPEC, ENV)
     assert store.find_experiment_by_spec("compare", SPEC) == b  # the newest one
-    with pytest.raises(UserError, match="experiment kind must be one of compare, sweep, lr-find; got 'bench'"):
+    with pytest.raises(UserError,
+                       match="experiment kind must be one of compare, sweep, lr-find, benchmark; got 'bench'"):
         store.create_experiment("bench", SPEC, ENV)
 
 
