@@ -11,6 +11,7 @@ import schedulefree
 import torch
 
 from descentlab import optim
+from descentlab.rules import generated
 from descentlab.rules.base import HyperparameterError
 from descentlab.rules.muon import ADAMW_KEYS
 from tests.optim.cases import Case
@@ -18,6 +19,20 @@ from tests.optim.harness import assert_close_rel, loss_fn, run_side_by_side, sma
 
 TOLERANCE = {torch.float64: 1e-10, torch.float32: 1e-5}
 DTYPES = pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
+# fused=True: the fused step generated from the rule by torch.compile (rules/generated.py), compiled once per rule
+# and dtype in a session; the same tolerances as the readable rule.
+PATHS = pytest.mark.parametrize("fused", [False, True], ids=["readable", "generated"])
+
+
+def _generated_ran(opt: Any, fused: bool, calls: int) -> None:
+    """The generated path stepped every chunk of the run (``fused=True``) without falling back."""
+    if fused:
+        step = generated.fused_step(opt.rule)
+        assert step.compiled_calls > calls and not step.failed, "the generated fused step did not run"
+
+
+def _calls(opt_cls: Any) -> int:
+    return generated.fused_step(opt_cls.rule).compiled_calls
 
 
 def _compare_states(a: torch.nn.Module, ours: Any, b: torch.nn.Module, ref: Any, rtol: float, what: str) -> None:
@@ -39,11 +54,16 @@ LION_CASES = [
 ]
 
 
+@PATHS
 @DTYPES
 @pytest.mark.parametrize("case", LION_CASES, ids=str)
-def test_lion_matches_lion_pytorch(case: Case, dtype: torch.dtype) -> None:
-    (a, ours), (b, ref) = run_side_by_side(case, dtype)
+def test_lion_matches_lion_pytorch(case: Case, dtype: torch.dtype, fused: bool) -> None:
+    if fused and case.id != "lion-wd":
+        pytest.skip("the generated path is checked on one case per rule")
+    calls = _calls(case.ours)
+    (a, ours), (b, ref) = run_side_by_side(case, dtype, fused=fused)
     _compare_states(a, ours, b, ref, TOLERANCE[dtype], f"{case} {dtype}")
+    _generated_ran(ours, fused, calls)
 
 
 # --- Schedule-Free -------------------------------------------------------------------------------------------
@@ -77,13 +97,15 @@ def _compare_sf(a, ours, b, ref, rtol: float, what: str) -> None:
             assert ga[key] == pytest.approx(gb[key], rel=1e-12), f"{what}: group {key} {ga[key]} != {gb[key]}"
 
 
+@PATHS
 @DTYPES
 @pytest.mark.parametrize("case", SF_CASES, ids=str)
-def test_schedule_free_matches_authors(case: Case, dtype: torch.dtype) -> None:
+def test_schedule_free_matches_authors(case: Case, dtype: torch.dtype, fused: bool) -> None:
     rtol = TOLERANCE[dtype]
     a = small_mlp(dtype)
     b = copy.deepcopy(a)
-    ours = case.ours(two_groups(a, case.group2), **case.hyper)
+    calls = _calls(case.ours)
+    ours = case.ours(two_groups(a, case.group2), **case.hyper, fused=fused)
     ref = case.reference(two_groups(b, case.group2), **case.hyper)
     pairs = [(a, ours), (b, ref)]
     for _, opt in pairs:
@@ -100,6 +122,7 @@ def test_schedule_free_matches_authors(case: Case, dtype: torch.dtype) -> None:
     _compare_sf(a, ours, b, ref, rtol, f"{case} {dtype} train again")
     _train(pairs, dtype, 60, seed=2)
     _compare_sf(a, ours, b, ref, rtol, f"{case} {dtype} after 120 steps")
+    _generated_ran(ours, fused, calls)
 
 
 def test_schedule_free_train_eval_roundtrip_and_state_dict() -> None:
@@ -175,11 +198,16 @@ MUON_CASES = [
 ]
 
 
+@PATHS
 @DTYPES
 @pytest.mark.parametrize("case", MUON_CASES, ids=str)
-def test_muon_matches_torch_muon_and_adamw(case: Case, dtype: torch.dtype) -> None:
-    (a, ours), (b, ref) = run_side_by_side(case, dtype)
+def test_muon_matches_torch_muon_and_adamw(case: Case, dtype: torch.dtype, fused: bool) -> None:
+    if fused and case.id != "muon":
+        pytest.skip("the generated path is checked on one case per rule")
+    calls = _calls(case.ours)
+    (a, ours), (b, ref) = run_side_by_side(case, dtype, fused=fused)
     _compare_states(a, ours, b, ref, TOLERANCE[dtype], f"{case} {dtype}")
+    _generated_ran(ours, fused, calls)
 
 
 def test_muon_use_muon_false_is_adamw() -> None:

@@ -41,6 +41,25 @@ def test_fused_path_matches_reference(case: Case, dtype: torch.dtype) -> None:
     _compare(case, dtype, fused=True)
 
 
+# The fused step generated from the rule by torch.compile (rules/generated.py), for the rules torch has no fused
+# kernel of: one case per rule, the one with the most options on (a second group with other values), so each rule
+# compiles its program once per dtype in a session. Same tolerances as the readable rule: 1e-10 (f64), 1e-5 (f32).
+GENERATED_CASES = ["rmsprop-centered-momentum-wd", "adadelta-wd-maximize", "adamax-wd-maximize", "nadam-wd",
+                   "radam-decoupled"]
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("case", [c for c in CASES if c.id in GENERATED_CASES], ids=str)
+def test_generated_path_matches_reference(case: Case, dtype: torch.dtype) -> None:
+    from descentlab.rules import generated
+
+    step = generated.fused_step(case.ours.rule)
+    calls = step.compiled_calls
+    _compare(case, dtype, fused=True)
+    assert step.compiled_calls >= calls + 2 * case.steps, "the generated path did not run every step"
+    assert not step.failed, "a program fell back to the readable rule"
+
+
 @pytest.mark.parametrize("name", ["sgd", "momentum", "adam", "adamw"])
 def test_non_contiguous_gradients_match_reference(name: str) -> None:
     """torch's CPU fused kernels misread non-contiguous gradients; the default path must still be right."""

@@ -18,6 +18,7 @@ import torch.autograd.profiler as _profiler
 import torch.optim.optimizer as _torch_optimizer
 from torch import Tensor
 
+from descentlab.rules import generated
 from descentlab.rules.base import HyperparameterError, Rule, UnknownHyperparameterError
 
 ParamsT: TypeAlias = Iterable[Tensor] | Iterable[dict[str, Any]] | Iterable[tuple[str, Tensor]]
@@ -58,10 +59,14 @@ def scalar_dtype(fused: bool | None = None) -> torch.dtype:
 class RuleOptimizer(torch.optim.Optimizer):
     """A ``torch.optim.Optimizer`` whose ``step`` applies ``rule`` to every parameter with a gradient.
 
-    ``fused``: ``None`` (default) uses the rule's fused kernel when it has one and the group allows it
-    (real floating-point, contiguous parameters on CPU or CUDA); ``True`` requires it (and, as torch, keeps the
-    ``step`` counters on the parameters' device and honours ``GradScaler``'s ``grad_scale``/``found_inf``);
-    ``False`` always runs the readable per-tensor rule. Both paths are tested equal.
+    ``fused``: ``None`` (default) uses a fused kernel when the group allows it (real floating-point, contiguous
+    parameters on CPU or CUDA): the rule's own (torch's kernels for SGD, Adagrad, Adam, AdamW), else the fused
+    step generated from the rule by ``torch.compile`` (``rules/generated.py``) for groups of at least
+    ``generated.AUTO_MIN_NUMEL`` elements, where it is faster; ``True`` requires a fused path (the generated
+    one whatever the size; as torch, it keeps the ``step`` counters on the parameters' device and honours
+    ``GradScaler``'s ``grad_scale``/``found_inf``); ``False`` always runs the readable per-tensor rule. The
+    environment variable ``DESCENTLAB_COMPILE=0`` turns the generated path off (``1``: on for every group).
+    Every path is tested equal to the readable rule.
     ``foreach`` is accepted with torch's meaning of "a multi-tensor path may be used": the result is the same
     whichever path runs. ``differentiable=True`` runs the step with autograd recording (per-tensor rule, as
     torch's differentiable path), so one can differentiate through it. ``capturable=True`` keeps ``step`` on
@@ -94,9 +99,6 @@ class RuleOptimizer(torch.optim.Optimizer):
                 raise HyperparameterError(f"{self.rule.name}: invalid {key}={value!r}; allowed: None, True or False")
         _check_one_element(self.rule.name, hyper)
         defaults = self.rule.resolve(hyper)
-        if fused and self.rule.fused is None:
-            raise HyperparameterError(f"{self.rule.name}: fused=True is not available for this rule; "
-                                      "allowed: None or False")
         # torch's own refusals, in torch's words and types.
         if fused and differentiable:
             raise RuntimeError("`fused` does not support `differentiable`")
@@ -183,23 +185,38 @@ class RuleOptimizer(torch.optim.Optimizer):
                 s = self._new_state(p, group, h)
                 new.append((p, s))
             states.append(s)
-        grad_scale, found_inf = getattr(self, "grad_scale", None), getattr(self, "found_inf", None)
-        if self._may_fuse(group):
-            parts = _by_device_and_dtype(params)
-            for (device, dtype), idx in parts.items():
-                ps, gs, ss = ((params, grads, states) if len(parts) == 1 else
-                              ([params[i] for i in idx], [grads[i] for i in idx], [states[i] for i in idx]))
-                if self._fusable(group, device, dtype, ps, gs):
-                    fh = _numbers(h)
-                    if fh is not None and _call_fused(rule, ps, gs, ss, fh, grad_scale, found_inf):
-                        continue
-                # The kernel declined (e.g. Keras's ε placement it does not have): the rule, the same numbers.
-                self._per_tensor(ps, gs, ss, h, grad_scale, found_inf)
-        else:
-            self._per_tensor(params, grads, states, h, grad_scale, found_inf)
+        self._apply(group, params, grads, states, h)
         for p, s in new:
             if s:
                 state[p] = s
+
+    def _apply(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor], states: list[dict[str, Any]],
+               h: dict[str, Any]) -> None:
+        """One step of ``group``'s rule on these tensors: a fused path where the group may take one, else the
+        readable per-tensor rule."""
+        grad_scale, found_inf = getattr(self, "grad_scale", None), getattr(self, "found_inf", None)
+        if not self._may_fuse(group):
+            self._per_tensor(params, grads, states, h, grad_scale, found_inf)
+            return
+        parts = _by_device_and_dtype(params)
+        for (device, dtype), idx in parts.items():
+            ps, gs, ss = ((params, grads, states) if len(parts) == 1 else
+                          ([params[i] for i in idx], [grads[i] for i in idx], [states[i] for i in idx]))
+            kernel = self._kernel(group, ps)
+            if kernel is not None and self._fusable(group, device, dtype, ps, gs):
+                fh = _numbers(h)
+                if fh is not None and _call_fused(kernel, ps, gs, ss, fh, grad_scale, found_inf):
+                    continue
+            # The kernel declined (e.g. Keras's ε placement it does not have): the rule, the same numbers.
+            self._per_tensor(ps, gs, ss, h, grad_scale, found_inf)
+
+    def _kernel(self, group: dict[str, Any], params: list[Tensor]) -> Callable[..., bool] | None:
+        """The fused kernel for these tensors: the rule's own, else the generated one when it is wanted."""
+        if self.rule.fused is not None:
+            return self.rule.fused
+        if generated.wanted(sum(p.numel() for p in params), required=bool(group["fused"])):
+            return generated.fused_step(self.rule)
+        return None
 
     def _new_state(self, p: Tensor, group: dict[str, Any], h: dict[str, Any]) -> dict[str, Any]:
         s = self.rule.init_state(p, h)
@@ -237,8 +254,8 @@ class RuleOptimizer(torch.optim.Optimizer):
                 self.rule.update(p, g, state, h)
 
     def _may_fuse(self, group: dict[str, Any]) -> bool:
-        """Whether the group may take the fused path at all: a fused rule, not refused, not differentiable."""
-        return self.rule.fused is not None and group["fused"] is not False and not group["differentiable"]
+        """Whether the group may take a fused path at all: not refused, not differentiable."""
+        return group["fused"] is not False and not group["differentiable"]
 
     def _fusable(self, group: dict[str, Any], device: torch.device, dtype: torch.dtype, params: list[Tensor],
                  grads: list[Tensor]) -> bool:
@@ -252,14 +269,13 @@ class RuleOptimizer(torch.optim.Optimizer):
         return ok
 
 
-def _call_fused(rule: Rule, ps: list[Tensor], gs: list[Tensor], ss: list[dict[str, Any]], h: dict[str, Any],
-                grad_scale: Tensor | None, found_inf: Tensor | None) -> bool:
-    assert rule.fused is not None
+def _call_fused(kernel: Callable[..., bool], ps: list[Tensor], gs: list[Tensor], ss: list[dict[str, Any]],
+                h: dict[str, Any], grad_scale: Tensor | None, found_inf: Tensor | None) -> bool:
     if grad_scale is None and found_inf is None:  # the vectorized trainer's call, kept as it was
-        return rule.fused(ps, gs, ss, h)
+        return kernel(ps, gs, ss, h)
     device = ps[0].device
-    return rule.fused(ps, gs, ss, h, grad_scale=None if grad_scale is None else grad_scale.to(device),
-                      found_inf=None if found_inf is None else found_inf.to(device))
+    return kernel(ps, gs, ss, h, grad_scale=None if grad_scale is None else grad_scale.to(device),
+                  found_inf=None if found_inf is None else found_inf.to(device))
 
 
 def _numbers(h: dict[str, Any]) -> dict[str, Any] | None:

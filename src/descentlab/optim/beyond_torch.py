@@ -84,7 +84,7 @@ class ScheduleFreeOptimizer(RuleOptimizer):
                 if not self.state[p]:
                     self.state[p].update(self.rule.init_state(p, h))
             step_h = {**h, "k": k, "scheduled_lr": now.scheduled_lr, "ckp1": now.ckp1}
-            self._per_tensor(params, [p.grad for p in params], [self.state[p] for p in params], step_h)
+            self._apply(group, params, [p.grad for p in params], [self.state[p] for p in params], step_h)
         return loss
 
 

@@ -192,9 +192,15 @@ def addcdiv_(p: Tensor, a: Tensor, b: Tensor, value: Scalar) -> Tensor:
     return p.addcdiv_(a, b, value=value)
 
 
-def step_count(state: dict[str, Any]) -> int:
-    """Increment and return ``state['step']`` (torch keeps it as a float32 tensor; t = 1 on the first update)."""
+def step_count(state: dict[str, Any]) -> int | Tensor:
+    """Increment and return ``state['step']`` (torch keeps it as a float32 tensor; t = 1 on the first update).
+
+    While ``torch.compile`` traces the rule (the generated fused step, ``rules/generated.py``) the counter is
+    returned as the 0-d tensor itself, not read with ``.item()`` (which would split the compiled program): the
+    rules' scalar arithmetic takes either."""
     state["step"] += 1
+    if torch.compiler.is_compiling():
+        return state["step"]
     return int(state["step"].item())
 
 
