@@ -31,9 +31,10 @@ def _train(opt_cls: type, fused: bool | None, steps: int = 5, **hyper):
 def test_automatic_choice_keeps_small_groups_on_the_readable_rule(monkeypatch) -> None:
     monkeypatch.delenv(generated.ENV_VAR, raising=False)
     assert generated.mode() == "auto"
-    assert not generated.wanted(generated.AUTO_MIN_NUMEL - 1, required=False)
-    assert generated.wanted(generated.AUTO_MIN_NUMEL, required=False) == generated.available()
-    assert generated.wanted(10, required=True) == generated.available()
+    just_below = [torch.empty(generated.AUTO_MIN_NUMEL // 2), torch.empty(generated.AUTO_MIN_NUMEL // 2 - 1)]
+    assert not generated.wanted(just_below, required=False)
+    assert generated.wanted([*just_below, torch.empty(1)], required=False) == generated.available()
+    assert generated.wanted([torch.empty(10)], required=True) == generated.available()
     calls = generated.fused_step(optim.Adamax.rule).compiled_calls
     _train(optim.Adamax, None)  # a small MLP: compiling would cost more than it saves
     assert generated.fused_step(optim.Adamax.rule).compiled_calls == calls
@@ -43,8 +44,9 @@ def test_automatic_choice_keeps_small_groups_on_the_readable_rule(monkeypatch) -
                                                     ("", False, True)])
 def test_environment_variable(monkeypatch, value: str, small: bool, required: bool) -> None:
     monkeypatch.setenv(generated.ENV_VAR, value)
-    assert generated.wanted(10, required=False) is (small and generated.available())
-    assert generated.wanted(10, required=True) is (required and generated.available())
+    ten = [torch.empty(10)]
+    assert generated.wanted(ten, required=False) is (small and generated.available())
+    assert generated.wanted(ten, required=True) is (required and generated.available())
 
 
 def test_environment_variable_off_runs_the_readable_rule_even_with_fused_true(monkeypatch) -> None:

@@ -132,6 +132,10 @@ class Muon(RuleOptimizer):
                  adamw_weight_decay: float = 0.0, use_muon: bool | None = None, fused: bool | None = None) -> None:
         super().__init__(params, **given(locals()))
 
+    def _kernel(self, group: dict[str, Any], params: list[Tensor]) -> Callable[..., bool] | None:
+        # The AdamW half through torch's fused AdamW kernel, the matrices through the Muon rule.
+        return muon.fused_with_adamw
+
 
 register(Entry("lion", Lion, {}, "Lion: sign of interpolated momentum (use a 3–10× smaller lr than AdamW)"))
 register(Entry("sgd-schedulefree", SGDScheduleFree, {}, "schedule-free SGD (call train()/eval())"))

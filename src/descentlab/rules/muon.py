@@ -236,6 +236,27 @@ def _update_with_adamw(p: Tensor, g: Tensor, state: dict[str, Any], h: Hyper) ->
         adam.ADAMW.update(p, g, state, adamw_hyperparameters(h))
 
 
+def fused_with_adamw(params: list[Tensor], grads: list[Tensor], states: list[dict[str, Any]], h: Hyper, *,
+                      grad_scale: Tensor | None = None, found_inf: Tensor | None = None) -> bool:
+    """The AdamW half through torch's fused AdamW kernel (:func:`descentlab.rules.adam.fused`, the same math as
+    :func:`_update_with_adamw`'s AdamW branch), the matrices through :func:`update` one by one (matrix products:
+    there is no memory pass to save). Declines GradScaler's calls and anything the AdamW kernel declines.
+
+    Not the rule's ``fused``: the vectorized trainer would then split Muon sweeps into runs of equal
+    hyperparameters; ``descentlab.optim.Muon`` calls it for its groups."""
+    if grad_scale is not None or found_inf is not None:
+        return False
+    rest = [i for i, p in enumerate(params) if not uses_muon(p, h)]
+    if rest and not adam.fused([params[i] for i in rest], [grads[i] for i in rest], [states[i] for i in rest],
+                               adamw_hyperparameters(h)):
+        return False
+    taken = set(rest)
+    for i, (p, g, s) in enumerate(zip(params, grads, states)):
+        if i not in taken:
+            update(p, g, s, h)
+    return True
+
+
 MUON_WITH_ADAMW = Rule(
     name="muon",
     defaults=WITH_ADAMW_DEFAULTS,
