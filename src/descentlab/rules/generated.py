@@ -119,12 +119,13 @@ def _signature(v: Any) -> Any:
 
 
 def _options() -> dict[str, Any]:
-    """Inductor's options (each only where this torch has the private piece it needs; without it the program is
-    slower, never different):
+    """Inductor's options, each only where this torch has the private piece it needs:
 
-    - ``emulate_precision_casts``: round every reduced-precision intermediate as eager does, so that e.g. Muon's
-      bfloat16 Newton–Schulz iteration gives the readable rule's numbers (inductor would keep them in float32);
-    - ``post_grad_custom_post_pass``: :class:`_ScalarsOnce` (below)."""
+    - ``emulate_precision_casts``: round every reduced-precision intermediate as eager does. Without it inductor
+      keeps fused bfloat16/float16 intermediates in float32: Muon's bfloat16 Newton–Schulz iteration, compiled,
+      then differed from the readable rule by 8e-3 after 100 steps; with it, by < 1e-10 (float64 parameters);
+    - ``post_grad_custom_post_pass``: :func:`_scalars_once` (below); without it the program is slower, not
+      different."""
     try:
         from torch._inductor import config
         from torch._inductor.custom_graph_pass import CustomGraphPass
