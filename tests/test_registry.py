@@ -53,3 +53,26 @@ def test_every_closed_list_is_a_registry_of_this_shape():
     assert optim.names() == optim.registry.REGISTRY.names() and optim.get("ADAM").name == "adam"
     assert tasks.task_names() == tasks.TASKS.names()
     assert DATASETS.names() == ["mnist", "fashion-mnist", "mnist1d", "digits"]
+
+
+@pytest.mark.parametrize(("bad", "hint"), [
+    ("gren", " (did you mean 'green'?)"),
+    ("GREN ", " (did you mean 'green'?)"),  # compared as the registry spells names
+    ("reed", " (did you mean 'red' or 'green'?)"),  # both are close enough (similarity ≥ 0.6), red closer
+    ("yellow", ""),  # nothing close: no guess
+])
+def test_a_misspelt_name_says_which_valid_names_are_closest(bad, hint):
+    r = Registry("colour")
+    r.register("red", 1)
+    r.register("green", 2)
+    with pytest.raises(UserError) as info:
+        r.get(bad)
+    assert str(info.value) == f"unknown colour {bad!r}{hint}; valid names: red, green"
+
+
+def test_several_close_names_are_offered_closest_first():
+    r = Registry("optimizer")
+    for name in ("adam", "adamw", "adamax", "sgd"):
+        r.register(name, name)
+    with pytest.raises(UserError, match=r"^unknown optimizer 'adamx' \(did you mean 'adamax', 'adam' or 'adamw'\?\); "):
+        r.get("adamx")

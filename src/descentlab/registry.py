@@ -16,6 +16,10 @@ command line spells it (by default stripped and lower-cased) and fail with a one
     Traceback (most recent call last):
     ...
     descentlab.errors.UserError: unknown colour 'blue'; valid names: red
+    >>> colours.get("rde")
+    Traceback (most recent call last):
+    ...
+    descentlab.errors.UserError: unknown colour 'rde' (did you mean 'red'?); valid names: red
 
 Registering a name again replaces the entry (a user's own optimizer may take a built-in's name on purpose); the
 order of :meth:`names` stays that of the first registration.
@@ -23,7 +27,7 @@ order of :meth:`names` stays that of the first registration.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Generic, TypeVar
 
 from descentlab.errors import UserError
@@ -39,6 +43,20 @@ def lower(name: str) -> str:
 def dashed(name: str) -> str:
     """Lower case with ``_`` read as ``-`` (``mnist1d_mlp`` finds ``mnist1d-mlp``)."""
     return lower(name).replace("_", "-")
+
+
+def unknown(kind: str, name: object, valid: Iterable[str], *, listing: str = "valid names:", extra: str = "",
+            normalize: Callable[[str], str] = lower) -> UserError:
+    """The one error for a name that is not registered: ``unknown optimizer 'adma' (did you mean 'adam'?); valid
+    names: …``. The suggestions are the (at most three) closest valid names by :func:`difflib.get_close_matches`
+    (similarity ≥ 0.6, compared as ``normalize`` spells names), closest first; ``extra`` ends the line."""
+    import difflib
+
+    valid = list(valid)
+    typed = normalize(name) if isinstance(name, str) else ""
+    close = [repr(c) for c in difflib.get_close_matches(typed, valid, n=3)] if typed else []
+    hint = f" (did you mean {' or '.join(', '.join(close).rsplit(', ', 1))}?)" if close else ""
+    return UserError(f"unknown {kind} {name!r}{hint}; {listing} {', '.join(valid)}{extra}")
 
 
 class Registry(Generic[T]):
@@ -71,7 +89,7 @@ class Registry(Generic[T]):
         try:
             return self._items[self.normalize(name)]
         except (KeyError, AttributeError, TypeError):
-            raise UserError(f"unknown {self.kind} {name!r}; {self.listing} {', '.join(self._items)}") from None
+            raise unknown(self.kind, name, self._items, listing=self.listing, normalize=self.normalize) from None
 
     def source(self, name: str) -> str:
         """Where ``name`` was registered from."""

@@ -66,8 +66,8 @@ def test_vectorized_and_one_by_one_agree(tmp_path, capsys) -> None:
 
 
 @pytest.mark.parametrize(("argv", "expected"), [
-    (["--optimizers", "sgd,adamm"], "unknown optimizer 'adamm'; valid names: sgd, momentum"),
-    (["--task", "mnist2d"], "unknown task 'mnist2d'; valid names:"),
+    (["--optimizers", "sgd,adamm"], "unknown optimizer 'adamm' (did you mean 'adam', 'radam' or 'nadam'?); valid names: sgd, momentum"),
+    (["--task", "mnist2d"], "unknown task 'mnist2d' (did you mean 'mnist1d-mlp', 'mnist1d-cnn' or 'mnist-mlp'?); valid names:"),
     (["--lr", "-1"], "--lr -1 must be a finite number > 0"),
     (["--lr", "abc"], "--lr 'abc' is not a number"),
     (["--epochs", "0"], "--epochs 0 must be ≥ 1"),
@@ -153,3 +153,15 @@ def test_json_dash_with_html_keeps_standard_output_for_the_json(tmp_path, capsys
                          "--json", "-", "--html", str(page))
     assert code == 0, err
     assert json.loads(out)["runs"] and f"wrote {page}" in err and page.is_file()
+
+
+@pytest.mark.parametrize("vectorize", ["--vectorize", "--no-vectorize"])
+def test_progress_lines_name_runs_as_the_tables_do(tmp_path, capsys, vectorize) -> None:
+    """The per-epoch lines (live, or printed when a vectorized group comes back) say sgd(lr=0.1), the label the
+    tables and the store use, not the bare registry name sgd."""
+    code, out, err = run(capsys, "--task", "digits-mlp", "--epochs", "1", "--optimizers", "sgd(lr=0.1),adam",
+                         vectorize, "--store", str(tmp_path / "s.sqlite"))
+    assert code == 0, err
+    epoch_lines = [line for line in out.splitlines() if " epoch 1/1 " in line]
+    assert sorted(line.split("  epoch")[0] for line in epoch_lines) == ["adam", "sgd(lr=0.1)"]
+    assert "sgd(lr=0.1)" in out.split("Resolved hyperparameters")[1]  # the tables' name for the same run

@@ -43,7 +43,7 @@ def test_a_list_splits_at_commas_outside_parentheses() -> None:
 
 
 @pytest.mark.parametrize(("text", "expected"), [
-    ("cosin", "unknown schedule 'cosin'; valid names: constant, step,"),
+    ("cosin", "unknown schedule 'cosin' (did you mean 'cosine'?); valid names: constant, step,"),
     ("cosine(foo=1)", "unknown parameter(s) foo; allowed: base, T_max, eta_min, warmup_steps, warmup_start_factor"),
     ("step", "schedule 'step' needs step_size"),
     ("cosine(warmup_steps=", "unbalanced '('"),

@@ -85,8 +85,10 @@ def print_finished_run(console: Console, label: str, result: RunResult, verbose:
 
 
 def label_of(config: RunConfig, *, batch: bool, seed: bool) -> str:
-    """``adam``, ``adam (cosine) bs=32 seed=1``: the optimizer, its schedule's label, then what tells runs apart."""
-    parts = [scheduled_label(config.optimizer, getattr(config.schedule, "label", None))]
+    """``adam``, ``sgd(lr=0.1) (cosine) bs=32 seed=1``: the optimizer as the tables name it (its display name:
+    the hyperparameters the user gave, a foreign optimizer's label), its schedule's label, then what tells runs
+    apart."""
+    parts = [scheduled_label(config.display_name, getattr(config.schedule, "label", None))]
     if batch:
         parts.append(f"bs={config.batch_size}")
     if seed:

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from descentlab.errors import UserError
-from descentlab.registry import Registry
+from descentlab.registry import Registry, unknown
 from descentlab.rules.base import UnknownHyperparameterError
 
 
@@ -99,8 +99,8 @@ def get(name: str) -> Entry:
         return reference(name)
     load_plugins()
     if name not in REGISTRY:
-        raise UserError(f"unknown optimizer {name!r}; valid names: {', '.join(REGISTRY.names())}, or module:Name "
-                        "or path/file.py:Name for an optimizer of your own")
+        raise unknown("optimizer", name, REGISTRY.names(),
+                      extra=", or module:Name or path/file.py:Name for an optimizer of your own")
     return REGISTRY.get(name)
 
 
