@@ -66,8 +66,10 @@ def test_vectorized_and_one_by_one_agree(tmp_path, capsys) -> None:
 
 
 @pytest.mark.parametrize(("argv", "expected"), [
-    (["--optimizers", "sgd,adamm"], "unknown optimizer 'adamm' (did you mean 'adam', 'radam' or 'nadam'?); valid names: sgd, momentum"),
-    (["--task", "mnist2d"], "unknown task 'mnist2d' (did you mean 'mnist1d-mlp', 'mnist1d-cnn' or 'mnist-mlp'?); valid names:"),
+    (["--optimizers", "sgd,adamm"],
+     "unknown optimizer 'adamm' (did you mean 'adam', 'radam' or 'nadam'?); valid names: sgd, momentum"),
+    (["--task", "mnist2d"],
+     "unknown task 'mnist2d' (did you mean 'mnist1d-mlp', 'mnist1d-cnn' or 'mnist-mlp'?); valid names:"),
     (["--lr", "-1"], "--lr -1 must be a finite number > 0"),
     (["--lr", "abc"], "--lr 'abc' is not a number"),
     (["--epochs", "0"], "--epochs 0 must be ≥ 1"),

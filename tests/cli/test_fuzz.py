@@ -69,8 +69,8 @@ def command_lines(draw) -> list[str]:
 @pytest.fixture
 def workdir(tmp_path, monkeypatch):
     """A temporary folder with a store holding one tiny experiment; the training and tracing steps stubbed."""
-    from descentlab.cli import compare, lr_find
     from descentlab.experiments import executors, trace
+    from descentlab.experiments import lr_find as lf
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DESCENTLAB_STORE", str(tmp_path / "runs.sqlite"))
@@ -78,8 +78,7 @@ def workdir(tmp_path, monkeypatch):
         assert main(["compare", *TINY]) == 0  # something for runs and report to read
     monkeypatch.setattr(executors.LocalExecutor, "run", _accept)
     monkeypatch.setattr(trace, "trace", _accept)
-    monkeypatch.setattr(lr_find.lf, "run", _accept)
-    assert compare.make_executor is executors.make_executor  # sweep's: cli.common.executor_from, looked up at call
+    monkeypatch.setattr(lf, "run", _accept)  # the commands import these at run time, so the stubs are what they get
     return tmp_path
 
 

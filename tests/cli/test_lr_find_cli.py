@@ -27,7 +27,8 @@ def test_writes_png_json_and_the_store(tmp_path, capsys):
 
 @pytest.mark.parametrize("args, message", [
     (["--task", "nope", "--optimizer", "adam"], "unknown task 'nope'; valid names: mnist-mlp"),
-    (["--task", "digits-mlp", "--optimizer", "adamm"], "unknown optimizer 'adamm' (did you mean 'adam', 'radam' or 'nadam'?); valid names: sgd"),
+    (["--task", "digits-mlp", "--optimizer", "adamm"],
+     "unknown optimizer 'adamm' (did you mean 'adam', 'radam' or 'nadam'?); valid names: sgd"),
     (["--task", "digits-mlp", "--optimizer", "adam", "--start", "1", "--end", "0.1"], "must be < --end"),
     (["--task", "digits-mlp", "--optimizer", "adam", "--steps", "1"], "--steps 1 must be a whole number ≥ 2"),
     (["--task", "digits-mlp", "--optimizer", "adam", "--steps", "x"], "not a whole number"),

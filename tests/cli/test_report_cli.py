@@ -62,3 +62,42 @@ def test_runs_lists_experiments_and_runs_and_exports_csv(store_path, tmp_path, c
     with open(target, newline="") as f:
         rows = list(csv.DictReader(f))
     assert {r["experiment_id"] for r in rows} == {"1"} and len({r["run_id"] for r in rows}) == 12
+
+
+def test_runs_json_is_what_the_tables_show_and_dash_keeps_stdout_for_it(store_path, tmp_path, capsys):
+    import json
+
+    assert main(["runs", "--store", str(store_path), "--json", "-"]) == 0
+    captured = capsys.readouterr()
+    listing = json.loads(captured.out)  # standard output holds the JSON alone; the table went to stderr
+    assert "Experiments in" in captured.err
+    assert listing["store"] == str(store_path)
+    first = listing["experiments"][0]
+    assert (first["id"], first["kind"], first["tasks"], first["runs"]) == (1, "compare", ["mnist1d-mlp"], 12)
+    assert first["statuses"] == {"completed": 11, "diverged": 1}
+
+    target = tmp_path / "runs.json"
+    assert main(["runs", "1", "--store", str(store_path), "--json", str(target)]) == 0
+    out = capsys.readouterr().out
+    runs = json.loads(target.read_text())
+    assert runs["experiment"]["id"] == 1 and len(runs["runs"]) == 12 and f"wrote {target}" in out
+    diverged = [r for r in runs["runs"] if r["status"] == "diverged"]
+    assert [r["diverged_step"] for r in diverged] == [530] and "diverged at step 530" in out
+    assert 0.92 in [r["final_val_acc"] for r in runs["runs"]] and "92.00%" in out
+    assert set(runs["runs"][0]) == {"run_id", "optimizer", "batch_size", "lr", "seed", "status", "diverged_step",
+                                    "final_val_acc", "final_test_acc", "train_seconds"}
+
+
+def test_runs_json_of_a_store_that_does_not_exist_is_an_empty_list(tmp_path, capsys):
+    import json
+
+    assert main(["runs", "--store", str(tmp_path / "none.sqlite"), "--json", "-"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == {"store": str(tmp_path / "none.sqlite"), "experiments": []}
+    assert "no experiments yet" in captured.err and not (tmp_path / "none.sqlite").exists()
+
+
+def test_runs_refuses_a_json_path_it_cannot_write_before_reading(store_path, tmp_path, capsys):
+    assert main(["runs", "--store", str(store_path), "--json", str(tmp_path / "missing" / "x.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("descentlab runs: error: --json") and "does not exist" in err

@@ -70,7 +70,8 @@ def test_sweep_json_names_each_runs_schedule(tmp_path, capsys) -> None:
 
 
 @pytest.mark.parametrize(("argv", "expected"), [
-    (["compare", "--schedule", "cosin"], "unknown schedule 'cosin' (did you mean 'cosine'?); valid names: constant, step, multistep"),
+    (["compare", "--schedule", "cosin"],
+     "unknown schedule 'cosin' (did you mean 'cosine'?); valid names: constant, step, multistep"),
     (["compare", "--schedule", "cosine(t_max=5)"],
      "schedule 'cosine': unknown parameter(s) t_max; allowed: base, T_max, eta_min, warmup_steps"),
     (["compare", "--schedule", "step"], "schedule 'step' needs step_size"),

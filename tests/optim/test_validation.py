@@ -134,7 +134,8 @@ def test_add_param_group_validates_the_group(name: str, key: str) -> None:
 def test_registry_create_validates() -> None:
     with pytest.raises(ValueError, match=r"adam: invalid eps=0; allowed: a number > 0"):
         optim.create("adam", params(), eps=0)
-    with pytest.raises(ValueError, match=r"unknown optimizer 'adamx' \(did you mean 'adamax', 'adam' or 'radam'\?\); valid names: .*adam"):
+    with pytest.raises(ValueError, match=r"unknown optimizer 'adamx' \(did you mean 'adamax', 'adam' or "
+                                         r"'radam'\?\); valid names: .*adam"):
         optim.create("adamx", params())
 
 

@@ -1,9 +1,11 @@
-"""``descentlab`` command line: one small module per command.
+"""``descentlab`` command line: one small module per command, declared in :data:`COMMANDS`.
 
-Each command module defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``; a module of
-this package that defines them is a command (the built-ins come first, in :data:`COMMANDS` order). Bad input of
-any kind is a :class:`~descentlab.errors.UserError`: it is printed as one line and the exit code is 2; whatever
-was already computed has been stored by then.
+A command is one :class:`Command` line in :data:`COMMANDS` (its name, its one-line help and its module) and its
+module, which defines ``add_arguments(parser)`` and ``run(args) -> int``. The table is declared, not discovered,
+so that ``descentlab --help`` imports no command module and ``descentlab NAME ...`` imports only NAME's; a command
+module keeps its heavy imports (torch, numpy, matplotlib) inside ``run`` so that its ``--help`` and its argument
+errors answer at once. Bad input of any kind is a :class:`~descentlab.errors.UserError`: it is printed as one line
+and the exit code is 2; whatever was already computed has been stored by then.
 """
 
 from __future__ import annotations
@@ -22,30 +24,46 @@ import argparse  # noqa: E402
 import importlib  # noqa: E402
 import sqlite3  # noqa: E402
 import sys  # noqa: E402
-from collections.abc import Sequence
+import textwrap  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 
 from descentlab.errors import UserError  # noqa: E402
 
-COMMANDS = ("compare", "sweep", "lr_find", "trace", "report", "runs", "list")
+
+@dataclass(frozen=True)
+class Command:
+    """A command: its ``name`` on the command line, its one-line ``help`` and the ``module`` that defines
+    ``add_arguments(parser)`` and ``run(args)`` (imported only when the command is used)."""
+
+    name: str
+    help: str
+    module: str
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("compare", "Train optimizers side by side on one task (default: MLP on MNIST-1D, sgd vs adam vs "
+            "rmsprop, offline).", "descentlab.cli.compare"),
+    Command("sweep", "Sweep each optimizer over a log-spaced learning-rate range (× seeds × listed "
+            "hyperparameters).", "descentlab.cli.sweep"),
+    Command("lr-find", "LR range test (Smith 2017): raise the lr exponentially, batch by batch, over seeds; suggest "
+            "a range.", "descentlab.cli.lr_find"),
+    Command("trace", "Paths of optimizers on a test function (Rosenbrock, Beale, …): table, contour plot, GIF.",
+            "descentlab.cli.trace"),
+    Command("benchmark", "Tune every optimizer with the same budget of trials on every task, re-run the selection "
+            "over seeds, and score time to target with performance profiles.", "descentlab.cli.benchmark"),
+    Command("report", "Write the report of an experiment: one self-contained HTML file and/or Markdown with PNGs.",
+            "descentlab.cli.report"),
+    Command("runs", "List the experiments in the results store, or the runs of one; export them to CSV or JSON.",
+            "descentlab.cli.runs"),
+    Command("export", "Export a stored experiment: TensorBoard event files, CSV or Parquet (one row per run and "
+            "epoch).", "descentlab.cli.export"),
+    Command("list", "List optimizers, tasks, datasets, presets, schedules, 2-D test functions and experiment kinds.",
+            "descentlab.cli.list"),
+)
+"""Every command, in the order ``--help`` lists them. A new command is one line here and its module."""
 # The workbench's dependencies: the `lab` extra (pyproject.toml). `pip install descentlab` alone is the library.
 LAB_MODULES = frozenset({"rich", "matplotlib", "PIL", "mnist1d", "sklearn", "scipy", "platformdirs", "tomli_w"})
-
-
-def _modules() -> list:
-    import pkgutil
-
-    names = [*COMMANDS, *sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name not in COMMANDS)]
-    found = []
-    for name in names:
-        try:
-            module = importlib.import_module(f"descentlab.cli.{name}")
-        except ModuleNotFoundError as exc:  # a command not written yet must not break the others
-            if exc.name != f"descentlab.cli.{name}":
-                raise
-            continue
-        if all(hasattr(module, attr) for attr in ("NAME", "HELP", "add_arguments", "run")):
-            found.append(module)
-    return found
 
 
 class _Parser(argparse.ArgumentParser):
@@ -53,17 +71,32 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command (``only`` None), or of the one named ``only`` with the others listed by name and
+    help alone (``only=""``: none), which imports only that command's module."""
     from descentlab import __version__
 
-    parser = _Parser(prog="descentlab", description="Understand, choose and tune neural-network optimizers.")
+    parser = _Parser(prog="descentlab", description="Understand, choose and tune neural-network optimizers.",
+                     epilog="Run 'descentlab COMMAND --help' for a command's flags and examples.")
     parser.add_argument("--version", action="version", version=f"descentlab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for module in _modules():
-        p = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
+    for command in COMMANDS:
+        if only is not None and command.name != only:
+            sub.add_parser(command.name, help=command.help)
+            continue
+        module = importlib.import_module(command.module)
+        p = sub.add_parser(command.name, help=command.help, description=textwrap.fill(command.help, 100),
+                           epilog=getattr(module, "EXAMPLES", None),
+                           formatter_class=argparse.RawDescriptionHelpFormatter)  # the examples keep their lines
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
     return parser
+
+
+def _command_of(argv: Sequence[str]) -> str:
+    """The command ``argv`` names (its first word, the only place one can be), else ``""``."""
+    names = {c.name for c in COMMANDS}
+    return argv[0] if argv and argv[0] in names else ""
 
 
 def _missing_lab(exc: ModuleNotFoundError) -> bool:
@@ -76,8 +109,9 @@ def _missing_lab(exc: ModuleNotFoundError) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = [*(sys.argv[1:] if argv is None else argv)]  # (not list(): the `list` command module shadows it here)
     try:
-        parser = build_parser()
+        parser = build_parser(only=_command_of(argv))
     except ModuleNotFoundError as exc:
         if _missing_lab(exc):
             return 2

@@ -6,12 +6,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-NAME = "benchmark"
-HELP = ("Tune every optimizer with the same budget of trials on every task, re-run the selection over seeds, and "
-        "score time to target with performance profiles.")
+EXAMPLES = """examples:
+  descentlab benchmark                                 # sgd, nesterov, adam, rmsprop on digits-mlp and mnist1d-mlp
+  descentlab benchmark --tasks digits-mlp --optimizers adam,adamw --budget 1,8,32 --seeds 5 --json -
+"""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from descentlab.cli import flags
     from descentlab.cli.common import add_executor_arguments
 
     p.add_argument("--tasks", default="digits-mlp,mnist1d-mlp",
@@ -24,15 +26,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "e.g. 1,8,32 (1: the defaults, one-shot; each budget is a prefix of the next) (default 1,8)")
     p.add_argument("--seeds", default="3", help="seeds the selected configuration is re-run with (default 3)")
     p.add_argument("--epochs", help="epochs per run, every task (default: each task's)")
-    p.add_argument("--preset", default="torch", choices=("torch", "keras"), help="defaults to start from")
+    flags.add_preset(p)
     p.add_argument("--search-seed", default="0", help="seed of the quasi-random search sequence (default 0)")
     add_executor_arguments(p)
-    p.add_argument("--data-dir", help="where MNIST / Fashion-MNIST files are (else searched and downloaded)")
-    p.add_argument("--store", help="SQLite results store (default: $DESCENTLAB_STORE or ~/.local/share/descentlab)")
-    p.add_argument("--json", help="also write the scores as JSON to this path ('-': standard output; the rest goes "
-                   "to stderr)")
+    flags.add_data_dir(p)
+    flags.add_store(p)
+    flags.add_json(p)
     p.add_argument("--fresh", action="store_true", help="start a new experiment even if this one was run before")
-    p.add_argument("--quiet", action="store_true", help="no line per finished run")
+    flags.add_quiet(p)
 
 
 def spec_from(args: argparse.Namespace) -> Any:

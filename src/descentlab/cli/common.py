@@ -29,17 +29,51 @@ def optimizer_items(text: str) -> tuple[str, ...]:
     return tuple(items)
 
 
+def check_names(args: Any) -> None:
+    """The names among the flags (``--optimizers``/``--optimizer``, ``--task``, ``--function``, ``--schedule``)
+    checked against the torch-free catalogue (and the schedules' registry, torch-free too), so that a misspelt
+    one is one line with a "did you mean" before torch starts.
+    References (``module:Name``, ``file.py:Name``) and data files pass: they are checked when loaded. The
+    registries check every name again when the objects are built."""
+    from descentlab import catalogue
+    from descentlab.grid import split_items
+
+    for flag in ("optimizers", "optimizer"):
+        for item in split_items(getattr(args, flag, None) or ""):
+            name = item.split("(", 1)[0].strip()
+            if name:
+                catalogue.check_optimizer(name)
+    if getattr(args, "task", None):
+        catalogue.check_task(args.task)
+    if getattr(args, "function", None):
+        catalogue.check_function(args.function)
+    if getattr(args, "schedule", None):
+        from descentlab.registry import dashed
+        from descentlab.schedules import SCHEDULES
+
+        for item in split_items(args.schedule):
+            name = dashed(item.split("(", 1)[0])  # as parse_schedule reads it: case-insensitive, _ = -
+            if name:
+                SCHEDULES.get(name)
+
+
+# The executors' default (descentlab.experiments.executors.DEFAULT_GROUP_SIZE, which tests/cli/test_flags.py
+# checks equal): the flag's help shows it without importing the executors (and torch).
+DEFAULT_GROUP_SIZE = 16
+
+
 def add_executor_arguments(p: Any) -> None:
-    """The flags of where and how trials train (``sweep``, ``benchmark``): executor, Ray, device, vectorizing."""
+    """The flags of where and how trials train (``sweep``, ``benchmark``): executor, Ray, device, vectorizing
+    (torch-free: they are built for --help)."""
     import argparse
 
-    from descentlab.experiments.executors import DEFAULT_GROUP_SIZE
+    from descentlab.cli import flags
 
     p.add_argument("--executor", default="local", choices=("local", "ray"), help="where trials train")
     p.add_argument("--ray-address", help="join this Ray cluster (default: start a local instance)")
     p.add_argument("--ray-cpus", help="CPUs of the local Ray instance (default: all)")
     p.add_argument("--cpus-per-task", default="1", help="CPUs (and torch threads) per Ray task (default 1)")
-    p.add_argument("--device", default="cpu", help="torch device to train on: cpu, cuda, … (default cpu)")
+    flags.add_device(p)
     p.add_argument("--vectorize", action=argparse.BooleanOptionalAction, default=True,
                    help="train groups of trials together with the vectorized trainer (default: on)")
     p.add_argument("--group-size", default=str(DEFAULT_GROUP_SIZE),

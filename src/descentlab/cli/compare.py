@@ -6,34 +6,14 @@ import argparse
 import contextlib
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rich.console import Console  # noqa: F401  (type of make_console())
-from rich.markup import escape
-
-from descentlab.cli.common import optimizer_items
-from descentlab.cli.output import (
-    EpochPrinter,
-    experiment_json,
-    label_of,
-    make_console,
-    print_compare_summary,
-    print_finished_run,
-    print_outcome,
-    print_solo_note,
-    progress_bar,
-    stored_line,
-    waiting_note,
-    write_json,
-)
+from descentlab.cli import flags
+from descentlab.cli.common import check_names, optimizer_items
 from descentlab.cli.report import write_report
 from descentlab.cli.spec_option import add_spec_argument, apply_spec_file
 from descentlab.cli.task_args import add_task_arguments, task_from
-from descentlab.experiments.compare import CompareSpec
-from descentlab.experiments.executors import make_executor
-from descentlab.experiments.runner import Trial, open_experiment
 from descentlab.schedules.spec import SCHEDULE_HELP, schedule_list
-from descentlab.store import Store
-from descentlab.train import RunResult
 from descentlab.validation import (
     check_batch_sizes,
     check_output,
@@ -42,35 +22,55 @@ from descentlab.validation import (
     parse_positive_int,
 )
 
-NAME = "compare"
-HELP = "Train optimizers side by side on one task (default: MLP on MNIST-1D, sgd vs adam vs rmsprop, offline)."
+if TYPE_CHECKING:  # the heavy modules (torch, rich) are imported by run(), so that --help answers at once
+    from rich.console import Console
+
+    from descentlab.experiments.compare import CompareSpec
+    from descentlab.store import Store
+
+EXAMPLES = """examples:
+  descentlab compare                                   # sgd, adam, rmsprop on MNIST-1D (offline)
+  descentlab compare --optimizers sgd,momentum,adam --seeds 3
+  descentlab compare --task mnist-mlp --optimizers 'sgd(lr=0.1),adam' --batch-size full,32
+  descentlab compare --schedule constant,'cosine(warmup_steps=0.1)' --json - | jq .runs
+"""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_task_arguments(p, "mnist1d-mlp")
-    p.add_argument("--optimizers", default="sgd,adam,rmsprop", help="comma-separated optimizer names")
-    p.add_argument("--epochs", help="epochs per run (default: the task's)")
-    p.add_argument("--batch-size", help="B, 1, 'full' or a list such as full,1,32 (default: the preset's/task's)")
-    p.add_argument("--lr", help="learning rate for every optimizer (default: the preset's)")
-    p.add_argument("--schedule", help=SCHEDULE_HELP + " (default: a constant lr)")
-    p.add_argument("--seeds", default="1", help="number of seeds per configuration (default 1)")
-    p.add_argument("--preset", default="torch", choices=("torch", "keras"), help="defaults to start from")
-    p.add_argument("--data-dir", help="where MNIST / Fashion-MNIST files are (else searched and downloaded)")
-    p.add_argument("--store", help="SQLite results store (default: $DESCENTLAB_STORE or ~/.local/share/descentlab)")
-    p.add_argument("--json", help="also write the summary as JSON to this path ('-': standard output; the rest "
-                   "goes to stderr)")
-    p.add_argument("--html", type=Path, metavar="FILE", help="when done, write the experiment's report here "
-                   "(one self-contained HTML file; the same as `descentlab report ID --html FILE`)")
-    p.add_argument("--md", type=Path, metavar="FILE", help="when done, write the report as Markdown here, its "
-                   "figures as PNGs in FILE_files/")
-    p.add_argument("--vectorize", action=argparse.BooleanOptionalAction, default=True,
-                   help="train runs that share an architecture together, stacked (default; --no-vectorize: one by one)")
-    p.add_argument("--fresh", action="store_true", help="start a new experiment even if this one was run before")
-    p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+    what = p.add_argument_group("what to train")
+    add_task_arguments(what, "mnist1d-mlp")
+    flags.add_data_dir(what)
+    how = p.add_argument_group("optimizers and hyperparameters")
+    how.add_argument("--optimizers", default="sgd,adam,rmsprop", metavar="LIST",
+                     help="comma-separated optimizers, each a name, NAME(key=value,...), module:Name or "
+                          "path/file.py:Name (default sgd,adam,rmsprop; names: `descentlab list optimizers`)")
+    how.add_argument("--lr", help="learning rate for every optimizer (default: the preset's)")
+    how.add_argument("--schedule", help=SCHEDULE_HELP + " (default: a constant lr)")
+    how.add_argument("--epochs", help="epochs per run (default: the task's)")
+    how.add_argument("--batch-size", help="B, 1, 'full' or a list such as full,1,32 (default: the preset's/task's)")
+    how.add_argument("--seeds", default="1", help="number of seeds per configuration (default 1)")
+    flags.add_preset(how)
+    run_ = p.add_argument_group("execution")
+    flags.add_device(run_)
+    run_.add_argument("--vectorize", action=argparse.BooleanOptionalAction, default=True,
+                      help="train runs that share an architecture together, stacked (default; --no-vectorize: one "
+                           "by one)")
+    run_.add_argument("--fresh", action="store_true",
+                      help="start a new experiment even if this one was run before")
+    out = p.add_argument_group("output")
+    flags.add_store(out)
+    flags.add_json(out)
+    out.add_argument("--html", type=Path, metavar="FILE", help="when done, write the experiment's report here "
+                     "(one self-contained HTML file; the same as `descentlab report ID --html FILE`)")
+    out.add_argument("--md", type=Path, metavar="FILE", help="when done, write the report as Markdown here, its "
+                     "figures as PNGs in FILE_files/")
+    flags.add_quiet(out)
     add_spec_argument(p)  # last: it learns the flags above
 
 
 def spec_from(args: argparse.Namespace) -> CompareSpec:
+    check_names(args)  # a misspelt name answers before torch starts
+    from descentlab.experiments.compare import CompareSpec
     return CompareSpec(
         task=task_from(args, "mnist1d-mlp"),  # names are case-insensitive: stored as the registry spells them
         optimizers=optimizer_items(args.optimizers),
@@ -86,14 +86,34 @@ def spec_from(args: argparse.Namespace) -> CompareSpec:
 
 def run(args: argparse.Namespace) -> int:
     apply_spec_file(args)  # --spec FILE.toml: the file's values, then the flags given
-    console = make_console(stderr=args.json == "-")  # --json -: standard output holds the JSON alone
     spec = spec_from(args)
+    from rich.markup import escape
+
+    from descentlab.cli.output import (
+        EpochPrinter,
+        experiment_json,
+        label_of,
+        make_console,
+        print_finished_run,
+        print_outcome,
+        print_solo_note,
+        progress_bar,
+        stored_line,
+        waiting_note,
+        write_json,
+    )
+    from descentlab.experiments.executors import make_executor
+    from descentlab.experiments.runner import Trial, open_experiment
+    from descentlab.store import Store
+    from descentlab.tasks import get_task
+    from descentlab.train import RunResult
+
+    console = make_console(stderr=args.json == "-")  # --json -: standard output holds the JSON alone
     configs = spec.configs()  # every name and value checked before anything runs
     check_output(None if args.json == "-" else args.json, "json")
     check_output(args.html, "html")
     check_output(args.md, "md")
-    executor = make_executor("local", vectorize=args.vectorize)
-    from descentlab.tasks import get_task
+    executor = make_executor("local", vectorize=args.vectorize, device=args.device)
 
     splits = get_task(spec.task).load(data_dir=spec.data_dir, val_fraction=configs[0].val_fraction,
                                       seed=configs[0].data_seed)
@@ -137,6 +157,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def show_summary(console: Console, store: Store, experiment_id: int) -> list:
+    from rich.markup import escape
+
+    from descentlab.cli.output import print_compare_summary
     from descentlab.report import data as report_data
     from descentlab.report.summary import group_labels, summarize
     from descentlab.report.tables import UNTUNED

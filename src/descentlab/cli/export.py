@@ -7,22 +7,23 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from descentlab.cli import flags
 from descentlab.errors import UserError
 from descentlab.validation import check_output
 
-NAME = "export"
-HELP = "Export a stored experiment: TensorBoard event files, CSV or Parquet (one row per run and epoch)."
+EXAMPLES = """examples:
+  descentlab export --tensorboard runs/                # the latest experiment; then: tensorboard --logdir runs/
+  descentlab export 3 --csv exp3.csv --parquet exp3.parquet
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("experiment", nargs="?", default="last", metavar="EXPERIMENT",
-                        help="experiment id, or 'last' (default)")
+    flags.add_experiment(parser, "last", "default: last")
     parser.add_argument("--tensorboard", type=Path, metavar="DIR", help="write one TensorBoard run per run under "
                         "DIR/<kind>-<id>/ (scalars per epoch and per update, hyperparameters for the HParams tab)")
     parser.add_argument("--csv", type=Path, metavar="FILE", help="write one row per run and epoch to this CSV")
     parser.add_argument("--parquet", type=Path, metavar="FILE", help="write the same rows to this Parquet file")
-    parser.add_argument("--store", type=Path, metavar="PATH", help="results store (default: $DESCENTLAB_STORE or "
-                        "the platform's data folder, see README)")
+    flags.add_store(parser)
 
 
 def _check_folder(folder: Path) -> None:

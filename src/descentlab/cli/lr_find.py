@@ -3,35 +3,45 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.markup import escape
-
-from descentlab.cli.common import optimizer_items
-from descentlab.cli.output import make_console, print_table, progress_bar, write_json
+from descentlab.cli import flags
+from descentlab.cli.common import check_names, optimizer_items
 from descentlab.cli.task_args import add_task_arguments, task_from
 from descentlab.errors import UserError
-from descentlab.experiments import lr_find as lf
-from descentlab.lr_range import LRFindResult
 from descentlab.validation import check_output, parse_batch_sizes, parse_float, parse_positive_int
 
-NAME = "lr-find"
-HELP = "LR range test (Smith 2017): raise the lr exponentially, batch by batch, over seeds; suggest a range."
+if TYPE_CHECKING:  # the heavy modules (torch, rich) are imported by run(), so that --help answers at once
+    from rich.console import Console
+
+    from descentlab.experiments import lr_find as lf
+    from descentlab.lr_range import LRFindResult
+
+EXAMPLES = """examples:
+  descentlab lr-find --task mnist1d-mlp --optimizer adam
+  descentlab lr-find --task mnist-mlp --optimizer 'sgd(momentum=0.9)' --seeds 5 --png lr.png
+  descentlab lr-find --data my.csv --optimizer adamw --json - | jq .suggestion
+"""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_task_arguments(p, None)
-    p.add_argument("--optimizer", required=True, help="optimizer name (see `descentlab list`)")
-    p.add_argument("--seeds", default="3", help="number of seeds: init and data order (default 3)")
-    p.add_argument("--start", default="1e-7", help="first learning rate (default 1e-7)")
-    p.add_argument("--end", default="10", help="last learning rate (default 10)")
-    p.add_argument("--steps", default="100", help="mini-batches at most, ≥ 2 (default 100)")
-    p.add_argument("--batch-size", help="B or 'full' (default: the preset's, else the task's)")
-    p.add_argument("--preset", default="torch", choices=("torch", "keras"), help="defaults to start from")
-    p.add_argument("--png", help="write the figure here (.png or .svg)")
-    p.add_argument("--json", help="write the numbers as JSON here ('-': standard output, the rest to stderr)")
-    p.add_argument("--store", help="SQLite results store (default: $DESCENTLAB_STORE or ~/.local/share/descentlab)")
-    p.add_argument("--data-dir", help="where MNIST / Fashion-MNIST files are (else searched and downloaded)")
+    what = p.add_argument_group("what to train")
+    add_task_arguments(what, None)
+    flags.add_data_dir(what)
+    how = p.add_argument_group("the test")
+    how.add_argument("--optimizer", required=True, metavar="NAME",
+                     help="the optimizer: a name, NAME(key=value,...), module:Name or path/file.py:Name (names: "
+                          "`descentlab list optimizers`)")
+    how.add_argument("--seeds", default="3", help="number of seeds: init and data order (default 3)")
+    how.add_argument("--start", default="1e-7", help="first learning rate (default 1e-7)")
+    how.add_argument("--end", default="10", help="last learning rate (default 10)")
+    how.add_argument("--steps", default="100", help="mini-batches at most, ≥ 2 (default 100)")
+    how.add_argument("--batch-size", help="B or 'full' (default: the preset's, else the task's)")
+    flags.add_preset(how)
+    out = p.add_argument_group("output")
+    out.add_argument("--png", help="write the figure here (.png or .svg)")
+    flags.add_store(out)
+    flags.add_json(out)
 
 
 def _one_optimizer(text: str) -> str:
@@ -42,6 +52,8 @@ def _one_optimizer(text: str) -> str:
 
 
 def spec_from(args: argparse.Namespace) -> lf.LRFindSpec:
+    check_names(args)  # a misspelt name answers before torch starts
+    from descentlab.experiments import lr_find as lf
     batch = parse_batch_sizes(args.batch_size) if args.batch_size else None
     if batch and len(batch) > 1:
         raise UserError(f"--batch-size {args.batch_size!r}: lr-find takes one batch size")
@@ -54,6 +66,8 @@ def spec_from(args: argparse.Namespace) -> lf.LRFindSpec:
 
 def print_result(console: Console, result: LRFindResult) -> None:
     """Each seed's own suggestion (the report's table), how far they spread, and the suggested range."""
+    from descentlab.cli.output import print_table
+    from descentlab.experiments import lr_find as lf
     from descentlab.report.lr_find_report import seed_table
 
     print_table(console, seed_table(result))
@@ -75,11 +89,15 @@ def print_result(console: Console, result: LRFindResult) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    spec = spec_from(args)
+    from rich.markup import escape
+
+    from descentlab.cli.output import make_console, progress_bar, write_json
     from descentlab.environment import environment
+    from descentlab.experiments import lr_find as lf
     from descentlab.store import Store
 
     console = make_console(stderr=args.json == "-")  # --json -: standard output holds the JSON alone
-    spec = spec_from(args)
     task, optimizer, _, batch_size, _ = spec.resolve()  # every name and value checked before anything runs
     check_output(args.png, "png", (".png", ".svg"))  # fail before training, not after
     check_output(None if args.json == "-" else args.json, "json")

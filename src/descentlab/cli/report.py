@@ -5,22 +5,26 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from descentlab.cli import flags
 from descentlab.errors import UserError
 from descentlab.validation import check_output
 
-NAME = "report"
-HELP = "Write the report of an experiment: one self-contained HTML file and/or Markdown with PNGs."
+EXAMPLES = """examples:
+  descentlab report --html report.html            # the latest experiment
+  descentlab report 3 --md report.md              # experiment 3 as Markdown, its figures in report_files/
+  descentlab report last --html r.html --store /tmp/runs.sqlite
+  descentlab report 3 --toml spec.toml            # its spec file: descentlab compare --spec spec.toml reruns it
+"""
+
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("experiment", nargs="?", default="last", metavar="EXPERIMENT",
-                        help="experiment id, or 'last' (default)")
+    flags.add_experiment(parser, "last", "default: last")
     parser.add_argument("--html", type=Path, metavar="FILE", help="write the HTML report here")
     parser.add_argument("--md", type=Path, metavar="FILE", help="write Markdown here, its PNGs in FILE_files/")
     parser.add_argument("--toml", metavar="FILE", help="write the experiment's spec file here ('-': standard "
                         "output), to rerun it with `descentlab compare|sweep --spec FILE`")
-    parser.add_argument("--store", type=Path, metavar="PATH", help="results store (default: $DESCENTLAB_STORE or "
-                        "~/.local/share/descentlab/runs.sqlite)")
+    flags.add_store(parser)
 
 
 def open_store(path: Path | None):

@@ -1,67 +1,100 @@
-"""``descentlab runs [--experiment ID|last] [--csv out.csv]``: what the results store holds."""
+"""``descentlab runs [EXPERIMENT] [--csv out.csv] [--json FILE|-]``: what the results store holds."""
 
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
+from typing import Any
 
-NAME = "runs"
-HELP = "List the experiments in the results store, or the runs of one; export them to CSV."
+from descentlab.cli import flags
+
+EXAMPLES = """examples:
+  descentlab runs                          # the experiments in the store
+  descentlab runs last                     # the runs of the latest experiment
+  descentlab runs 3 --csv runs.csv         # experiment 3's runs, every epoch, as CSV
+  descentlab runs --json - | jq '.experiments[].id'
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--experiment", metavar="ID", help="list the runs of this experiment (an id or 'last')")
+    flags.add_experiment(parser, None, "list its runs; default: list the experiments")
     parser.add_argument("--csv", type=Path, metavar="FILE", help="also export the runs (every epoch) to this CSV")
-    parser.add_argument("--store", type=Path, metavar="PATH", help="results store (default: $DESCENTLAB_STORE or "
-                        "~/.local/share/descentlab/runs.sqlite)")
+    flags.add_json(parser)
+    flags.add_store(parser)
 
 
-def _pct(value: float) -> str:
-    return "–" if value != value else f"{value:.2%}"
+def _number(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else value
 
 
-def _experiments_table(store):
-    from rich.markup import escape
-    from rich.table import Table
-
+def experiment_rows(store: Any) -> list[dict[str, Any]]:
+    """One row per experiment: what the table shows and ``--json`` writes."""
     from descentlab.report.data import load
 
-    table = Table(title=f"Experiments in {escape(str(store.path))}")
-    for name, justify in (("id", "right"), ("kind", "left"), ("name", "left"), ("created (UTC)", "left"),
-                          ("task", "left"), ("runs", "right"), ("statuses", "left")):
-        table.add_column(name, justify=justify)
+    rows = []
     for exp in store.experiments():
         data = load(store, exp.id)
         counts: dict[str, int] = {}
         for r in data.runs:
             counts[r.status] = counts.get(r.status, 0) + 1
-        statuses = ", ".join(f"{n} {s}" for s, n in counts.items())
-        table.add_row(str(exp.id), exp.kind, exp.name or "", exp.created_at[:19].replace("T", " "),
-                      ", ".join(data.tasks), str(len(data.runs)), statuses)
-    return table
+        rows.append({"id": exp.id, "kind": exp.kind, "name": exp.name or "", "created_at": exp.created_at,
+                     "tasks": list(data.tasks), "runs": len(data.runs), "statuses": counts})
+    return rows
 
 
-def _runs_table(store, experiment: str):
-    from rich.markup import escape
-    from rich.table import Table
-
+def run_rows(store: Any, experiment: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The experiment (id, kind, name, created) and one row per run: what the table shows and ``--json`` writes."""
     from descentlab.report.data import load
     from descentlab.schedules.spec import scheduled_label
 
     data = load(store, experiment)
     exp = data.experiment
-    table = Table(title=escape(f"Runs of {exp.kind} #{exp.id}" + (f" — {exp.name}" if exp.name else "")))
+    rows = []
+    for r in data.runs:
+        seconds = r.elapsed()
+        rows.append({"run_id": r.run.id, "optimizer": scheduled_label(r.optimizer, r.schedule),
+                     "batch_size": r.batch_size, "lr": r.lr, "seed": r.seed, "status": r.status,
+                     "diverged_step": r.run.diverged_step, "final_val_acc": _number(r.final("val_acc")),
+                     "final_test_acc": _number(r.final("test_acc")),
+                     "train_seconds": float(seconds[-1]) if len(seconds) else None})
+    return {"id": exp.id, "kind": exp.kind, "name": exp.name or "", "created_at": exp.created_at}, rows
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2%}"
+
+
+def _experiments_table(store: Any, rows: list[dict[str, Any]]) -> Any:
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=f"Experiments in {escape(str(store.path))}")
+    for name, justify in (("id", "right"), ("kind", "left"), ("name", "left"), ("created (UTC)", "left"),
+                          ("task", "left"), ("runs", "right"), ("statuses", "left")):
+        table.add_column(name, justify=justify)
+    for row in rows:
+        statuses = ", ".join(f"{n} {s}" for s, n in row["statuses"].items())
+        table.add_row(str(row["id"]), row["kind"], row["name"], row["created_at"][:19].replace("T", " "),
+                      ", ".join(row["tasks"]), str(row["runs"]), statuses)
+    return table
+
+
+def _runs_table(exp: dict[str, Any], rows: list[dict[str, Any]]) -> Any:
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=escape(f"Runs of {exp['kind']} #{exp['id']}" + (f" — {exp['name']}" if exp["name"] else "")))
     for name, justify in (("run", "right"), ("optimizer", "left"), ("batch", "right"), ("lr", "right"),
                           ("seed", "right"), ("status", "left"), ("final val acc", "right"),
                           ("final test acc", "right"), ("train seconds", "right")):
         table.add_column(name, justify=justify)
-    for r in data.runs:
-        status = r.status + (f" at step {r.run.diverged_step}" if r.run.diverged_step is not None else "")
-        seconds = r.elapsed()
-        table.add_row(str(r.run.id), scheduled_label(r.optimizer, r.schedule), str(r.batch_size),
-                      f"{r.lr:.3g}" if r.lr is not None else "–", str(r.seed), status, _pct(r.final("val_acc")),
-                      _pct(r.final("test_acc")),
-                      f"{seconds[-1]:.1f}" if len(seconds) else "–")
+    for r in rows:
+        status = r["status"] + (f" at step {r['diverged_step']}" if r["diverged_step"] is not None else "")
+        table.add_row(str(r["run_id"]), r["optimizer"], str(r["batch_size"]),
+                      f"{r['lr']:.3g}" if r["lr"] is not None else "–", str(r["seed"]), status,
+                      _pct(r["final_val_acc"]), _pct(r["final_test_acc"]),
+                      f"{r['train_seconds']:.1f}" if r["train_seconds"] is not None else "–")
     return table
 
 
@@ -69,26 +102,41 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.markup import escape
 
+    from descentlab.cli.output import write_json
     from descentlab.cli.report import open_store
     from descentlab.store import default_store_path
     from descentlab.validation import check_output
 
     check_output(args.csv, "csv")
-    console = Console()
+    check_output(None if args.json == "-" else args.json, "json")
+    console = Console(stderr=args.json == "-")  # --json -: standard output holds the JSON alone
     if not console.is_terminal:  # piped or captured: no terminal width to fit, so do not squash the columns
-        console = Console(width=max(console.width, 150))
+        console = Console(width=max(console.width, 150), stderr=args.json == "-")
     path = Path(args.store or default_store_path())
     if args.experiment is None and args.csv is None and not path.exists():  # nothing stored yet is no error
         console.print(f"no experiments yet: there is no results store at {escape(str(path))}; run "
                       "`descentlab compare` to make one")
+        if args.json:
+            write_json(args.json, {"store": str(path), "experiments": []})
         return 0
     with open_store(args.store) as store:
-        if args.experiment is None and not store.experiments():
-            console.print(f"no experiments in {escape(str(store.path))} yet; run `descentlab compare` to make one")
-            return 0
-        table = _experiments_table(store) if args.experiment is None else _runs_table(store, args.experiment)
-        console.print(table)
+        if args.experiment is None:
+            rows = experiment_rows(store)
+            payload: dict[str, Any] = {"store": str(store.path), "experiments": rows}
+            if rows:
+                console.print(_experiments_table(store, rows))
+            else:
+                console.print(f"no experiments in {escape(str(store.path))} yet; run `descentlab compare` to make "
+                              "one")
+        else:
+            exp, rows = run_rows(store, args.experiment)
+            payload = {"store": str(store.path), "experiment": exp, "runs": rows}
+            console.print(_runs_table(exp, rows))
         if args.csv is not None:
             store.to_csv(args.csv, args.experiment)
             console.print(f"wrote {escape(str(args.csv))}")
+        if args.json:
+            write_json(args.json, payload)
+            if args.json != "-":
+                console.print(f"wrote {escape(str(args.json))}")
     return 0

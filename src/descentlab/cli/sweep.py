@@ -3,33 +3,15 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.markup import escape
-
-from descentlab.cli.common import add_executor_arguments, executor_from, optimizer_items
-from descentlab.cli.output import (
-    experiment_json,
-    make_console,
-    print_outcome,
-    print_solo_note,
-    print_table,
-    progress_bar,
-    stored_line,
-    waiting_note,
-    write_json,
-)
+from descentlab.cli import flags
+from descentlab.cli.common import add_executor_arguments, check_names, executor_from, optimizer_items
 from descentlab.cli.spec_option import add_spec_argument, apply_spec_file
 from descentlab.cli.task_args import add_task_arguments, task_from
 from descentlab.errors import UserError
-from descentlab.experiments.executors import vectorized_trainer
-from descentlab.experiments.runner import Trial, open_experiment
-from descentlab.experiments.sweep import SweepSpec
 from descentlab.grid import extras_of, variant_label
 from descentlab.schedules.spec import SCHEDULE_HELP, schedule_list, scheduled_label
-from descentlab.store import Store
-from descentlab.train import Callback, RunResult
 from descentlab.validation import (
     check_batch_sizes,
     check_output,
@@ -41,33 +23,51 @@ from descentlab.validation import (
     parse_range,
 )
 
-NAME = "sweep"
-HELP = "Sweep each optimizer over a log-spaced learning-rate range (× seeds × listed hyperparameters)."
+if TYPE_CHECKING:  # the heavy modules (torch, rich) are imported by run(), so that --help answers at once
+    from rich.console import Console
+
+    from descentlab.experiments.runner import Trial
+    from descentlab.experiments.sweep import SweepSpec
+    from descentlab.store import Store
+    from descentlab.train import RunResult
+
 LISTS = {"momentum": "momentum", "weight-decay": "weight_decay", "beta1": "beta1", "beta2": "beta2"}
+EXAMPLES = """examples:
+  descentlab sweep                                     # sgd, momentum, adam over 1e-4..1 on MNIST-1D
+  descentlab sweep --optimizers adam,adamw --lr 1e-5..1e-1 --points 9 --seeds 3
+  descentlab sweep --optimizers momentum --momentum 0.8,0.9,0.99 --hp weight_decay=0,1e-4
+  descentlab sweep --executor ray --ray-cpus 8 --json sweep.json
+"""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_task_arguments(p, "mnist1d-mlp")
-    p.add_argument("--optimizers", default="sgd,momentum,adam", help="comma-separated optimizer names")
-    p.add_argument("--lr", default="1e-4..1", help="learning-rate range LO..HI (default 1e-4..1)")
-    p.add_argument("--points", default="8", help="log-spaced learning rates in the range (default 8)")
-    p.add_argument("--schedule", help=SCHEDULE_HELP + "; each learning rate of the range is the peak of each "
-                   "schedule, e.g. --schedule constant,cosine (default: a constant lr)")
-    p.add_argument("--seeds", default="1", help="seeds per configuration (default 1)")
-    p.add_argument("--epochs", help="epochs per run (default: the task's)")
-    p.add_argument("--batch-size", help="B, 1 or 'full' (default: the preset's/task's)")
-    p.add_argument("--preset", default="torch", choices=("torch", "keras"), help="defaults to start from")
+    what = p.add_argument_group("what to train")
+    add_task_arguments(what, "mnist1d-mlp")
+    flags.add_data_dir(what)
+    how = p.add_argument_group("optimizers and the grid")
+    how.add_argument("--optimizers", default="sgd,momentum,adam", metavar="LIST",
+                     help="comma-separated optimizers, each a name, NAME(key=value,...), module:Name or "
+                          "path/file.py:Name (default sgd,momentum,adam; names: `descentlab list optimizers`)")
+    how.add_argument("--lr", default="1e-4..1", help="learning-rate range LO..HI (default 1e-4..1)")
+    how.add_argument("--points", default="8", help="log-spaced learning rates in the range (default 8)")
+    how.add_argument("--schedule", help=SCHEDULE_HELP + "; each learning rate of the range is the peak of each "
+                     "schedule, e.g. --schedule constant,cosine (default: a constant lr)")
     for flag, name in LISTS.items():
-        p.add_argument(f"--{flag}", help=f"values of {name} to cross with the learning rates, e.g. 0.8,0.9")
-    p.add_argument("--hp", action="append", default=[], metavar="NAME=V1,V2",
-                   help="any other hyperparameter as a list (repeatable), e.g. --hp eps=1e-8,1e-6")
-    add_executor_arguments(p)
-    p.add_argument("--data-dir", help="where MNIST / Fashion-MNIST files are (else searched and downloaded)")
-    p.add_argument("--store", help="SQLite results store (default: $DESCENTLAB_STORE or ~/.local/share/descentlab)")
-    p.add_argument("--json", help="also write the summary as JSON to this path ('-': standard output; the rest "
-                   "goes to stderr)")
-    p.add_argument("--fresh", action="store_true", help="start a new experiment even if this one was run before")
-    p.add_argument("--quiet", action="store_true", help="no line per finished run")
+        how.add_argument(f"--{flag}", help=f"values of {name} to cross with the learning rates, e.g. 0.8,0.9")
+    how.add_argument("--hp", action="append", default=[], metavar="NAME=V1,V2",
+                     help="any other hyperparameter as a list (repeatable), e.g. --hp eps=1e-8,1e-6")
+    how.add_argument("--seeds", default="1", help="seeds per configuration (default 1)")
+    how.add_argument("--epochs", help="epochs per run (default: the task's)")
+    how.add_argument("--batch-size", help="B, 1 or 'full' (default: the preset's/task's)")
+    flags.add_preset(how)
+    run_ = p.add_argument_group("execution")
+    add_executor_arguments(run_)  # executor, Ray, device, vectorizing: shared with benchmark
+    run_.add_argument("--fresh", action="store_true",
+                      help="start a new experiment even if this one was run before")
+    out = p.add_argument_group("output")
+    flags.add_store(out)
+    flags.add_json(out)
+    flags.add_quiet(out)
     add_spec_argument(p)  # last: it learns the flags above
 
 
@@ -94,6 +94,8 @@ def grid_from(args: argparse.Namespace) -> tuple[tuple[str, tuple[Any, ...]], ..
 
 
 def spec_from(args: argparse.Namespace) -> SweepSpec:
+    check_names(args)  # a misspelt name answers before torch starts
+    from descentlab.experiments.sweep import SweepSpec
     lo, hi = parse_range(args.lr, "lr")
     points = parse_positive_int(args.points, "points")
     check_points(lo, hi, points)
@@ -109,29 +111,36 @@ def spec_from(args: argparse.Namespace) -> SweepSpec:
         schedules=tuple(s.label for s in schedule_list(args.schedule)) if args.schedule else ())
 
 
-class _Progress(Callback):
-    """Advances the bar per epoch of a run trained in this process; :meth:`done` catches up the rest."""
+def _progress(progress: Any, bar: Any) -> Any:
+    """The tracker that advances the bar per epoch of a run trained in this process; its ``done`` catches up the
+    rest. (Defined here so that the trainer's Callback, and torch, are imported only when a sweep runs.)"""
+    from descentlab.train import Callback
 
-    def __init__(self, progress: Any, bar: Any) -> None:
-        self.progress, self.bar, self.advanced, self.finished = progress, bar, {}, 0
+    class Progress(Callback):
+        def __init__(self) -> None:
+            self.progress, self.bar, self.advanced, self.finished = progress, bar, {}, 0
 
-    def live(self, trial: Trial) -> list[Callback]:
-        tracker = self
+        def live(self, trial: Trial) -> list[Callback]:
+            tracker = self
 
-        class Epochs(Callback):
-            def on_epoch_end(self, epoch: int, metrics: dict[str, Any]) -> None:
-                tracker.advanced[trial.key] = tracker.advanced.get(trial.key, 0) + 1
-                tracker.progress.advance(tracker.bar)
+            class Epochs(Callback):
+                def on_epoch_end(self, epoch: int, metrics: dict[str, Any]) -> None:
+                    tracker.advanced[trial.key] = tracker.advanced.get(trial.key, 0) + 1
+                    tracker.progress.advance(tracker.bar)
 
-        return [Epochs()]
+            return [Epochs()]
 
-    def done(self, trial: Trial, total: int) -> None:
-        self.finished += 1
-        self.progress.advance(self.bar, trial.config.epochs - self.advanced.get(trial.key, 0))
-        self.progress.update(self.bar, description=f"sweep: {self.finished}/{total} trials")
+        def done(self, trial: Trial, total: int) -> None:
+            self.finished += 1
+            self.progress.advance(self.bar, trial.config.epochs - self.advanced.get(trial.key, 0))
+            self.progress.update(self.bar, description=f"sweep: {self.finished}/{total} trials")
+
+    return Progress()
 
 
 def _run_line(spec: SweepSpec, trial: Trial, result: RunResult) -> str:
+    from rich.markup import escape
+
     c = trial.config
     extras = extras_of(c.hyperparameters, [name for name, _ in spec.grid])
     label = scheduled_label(variant_label(c.display_name, extras), getattr(c.schedule, "label", None))
@@ -150,10 +159,21 @@ def _run_line(spec: SweepSpec, trial: Trial, result: RunResult) -> str:
 
 def run(args: argparse.Namespace) -> int:
     apply_spec_file(args)  # --spec FILE.toml: the file's values, then the flags given
+    spec = spec_from(args)
+    from descentlab.cli.output import (
+        make_console,
+        print_outcome,
+        print_solo_note,
+        progress_bar,
+        stored_line,
+        waiting_note,
+    )
+    from descentlab.experiments.executors import vectorized_trainer
+    from descentlab.experiments.runner import open_experiment
+    from descentlab.store import Store
     from descentlab.tasks import get_task
 
     console = make_console(stderr=args.json == "-")  # --json -: standard output holds the JSON alone
-    spec = spec_from(args)
     configs = spec.configs()  # every name and value checked before anything runs
     check_output(None if args.json == "-" else args.json, "json")
     for optimizer, name in spec.skipped():
@@ -177,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
         print_solo_note(console, configs, args.vectorize)
         with progress_bar(console) as progress:
             bar = progress.add_task(f"sweep: 0/{len(todo)} trials", total=sum(t.config.epochs for t in todo))
-            tracker = _Progress(progress, bar)
+            tracker = _progress(progress, bar)
 
             def on_result(trial: Trial, result: RunResult) -> None:
                 tracker.done(trial, len(todo))
@@ -193,6 +213,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def show_summary(console: Console, store: Store, experiment_id: int, spec: SweepSpec, json_path: str | None) -> None:
+    from rich.markup import escape
+
+    from descentlab.cli.output import experiment_json, print_table, write_json
     from descentlab.report import data as report_data
     from descentlab.report.sweep import best_per_optimizer, sensitivity_table, sweep_json, sweep_rows
     from descentlab.report.tables import tuning_table

@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.markup import escape
-
-from descentlab import optim
-from descentlab.cli.common import optimizer_items
-from descentlab.cli.output import make_console, print_table
+from descentlab.catalogue import function_names
+from descentlab.cli import flags
+from descentlab.cli.common import check_names, optimizer_items
 from descentlab.errors import UserError
-from descentlab.experiments import trace as search
-from descentlab.optim import external
-from descentlab.report import trace as tr
 from descentlab.schedules import SCHEDULES
 from descentlab.schedules.spec import parse_schedule
-from descentlab.tasks.functions import TestFunction, function_names, get_function
 from descentlab.validation import (
     check_output,
     finite_point,
@@ -27,31 +21,55 @@ from descentlab.validation import (
     parse_positive_int,
 )
 
-NAME = "trace"
-HELP = "Paths of optimizers on a test function (Rosenbrock, Beale, …): table, contour plot, GIF."
+if TYPE_CHECKING:  # the heavy modules (torch, rich) are imported by run(), so that --help answers at once
+    from rich.console import Console
+
+    from descentlab.tasks.functions import TestFunction
+
+# The tracer's default (descentlab.experiments.trace.DEFAULT_STEPS, which tests/cli/test_flags.py checks equal),
+# shown in --help without importing the tracer (and torch).
+DEFAULT_STEPS = 500
+EXAMPLES = """examples:
+  descentlab trace                                     # sgd, momentum, adam on Rosenbrock, each at its best lr
+  descentlab trace --function beale --optimizers adam,rmsprop --png beale.png --gif beale.gif
+  descentlab trace --function quadratic --optimizers sgd --lr 0.01,0.05,0.079 --steps 100
+  descentlab trace --html trace.html                   # an interactive page with sliders
+"""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--function", default="rosenbrock", help=f"one of {', '.join(function_names())}")
-    p.add_argument("--optimizers", default="sgd,momentum,adam", help="comma-separated registry names")
-    p.add_argument("--steps", default=search.DEFAULT_STEPS,
-                   help=f"updates per optimizer (default {search.DEFAULT_STEPS})")
-    p.add_argument("--lr", help="learning rate(s) for all, e.g. --lr 0.01,0.1,0.5,1.05 overlays one path per rate "
-                                "(default: each optimizer's best of 1e-4 … 1)")
-    p.add_argument("--schedule", help="learning-rate schedule of every path: NAME or 'NAME(key=value,...)', one of "
-                   + ", ".join(SCHEDULES) + "; its peak is the lr and its horizon --steps unless given, e.g. "
-                   "'cosine(warmup_steps=0.1)' (default: a constant lr)")
-    p.add_argument("--start", help="start point, e.g. --start=-1.5,2 (default: the function's)")
-    p.add_argument("--png", help="write the contour plot here (.png or .svg)")
-    p.add_argument("--gif", help="write an animated GIF of the paths here (.gif)")
-    p.add_argument("--html", help="write an interactive offline page here: sliders for the learning rate, momentum "
-                                  "or β and the step over paths precomputed for the page's own functions (--function "
-                                  "first) and optimizers, up to 200 steps")
-    p.add_argument("--verbose", action="store_true",
-                   help="print the start, then every iteration: x, f(x), the gradient and the update")
+    what = p.add_argument_group("what to trace")
+    what.add_argument("--function", default="rosenbrock", help=f"one of {', '.join(function_names())}")
+    what.add_argument("--optimizers", default="sgd,momentum,adam", metavar="LIST",
+                      help="comma-separated optimizers, each a name, module:Name or path/file.py:Name (default "
+                           "sgd,momentum,adam; names: `descentlab list optimizers`)")
+    what.add_argument("--steps", default=str(DEFAULT_STEPS), help=f"updates per optimizer (default {DEFAULT_STEPS})")
+    what.add_argument("--lr", help="learning rate(s) for all, e.g. --lr 0.01,0.1,0.5,1.05 overlays one path per "
+                                   "rate (default: each optimizer's best of 1e-4 … 1)")
+    what.add_argument("--schedule", help="learning-rate schedule of every path: NAME or 'NAME(key=value,...)', one "
+                      "of " + ", ".join(SCHEDULES) + "; its peak is the lr and its horizon --steps unless given, "
+                      "e.g. 'cosine(warmup_steps=0.1)' (default: a constant lr)")
+    what.add_argument("--start", help="start point, e.g. --start=-1.5,2 (default: the function's)")
+    out = p.add_argument_group("output")
+    out.add_argument("--png", help="write the contour plot here (.png or .svg)")
+    out.add_argument("--gif", help="write an animated GIF of the paths here (.gif)")
+    out.add_argument("--html", help="write an interactive offline page here: sliders for the learning rate, "
+                                    "momentum or β and the step over paths precomputed for the page's own functions "
+                                    "(--function first) and optimizers, up to 200 steps")
+    flags.add_verbose(out)
 
 
 def run(args: argparse.Namespace) -> int:
+    check_names(args)  # a misspelt name answers before torch starts
+    from rich.markup import escape
+
+    from descentlab import optim
+    from descentlab.cli.output import make_console, print_table
+    from descentlab.experiments import trace as search
+    from descentlab.optim import external
+    from descentlab.report import trace as tr
+    from descentlab.tasks.functions import get_function
+
     function = get_function(args.function)
     names = []
     for item in optimizer_items(args.optimizers):

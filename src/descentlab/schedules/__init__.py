@@ -35,7 +35,6 @@ Example: minimise ``sum(x**2)`` with SGD, a 10-step warmup and cosine decay, plu
 True
 """
 
-from descentlab.schedules.adapter import ScheduleAdapter
 from descentlab.schedules.base import Schedule
 from descentlab.schedules.cosine import Cosine, CosineRestarts
 from descentlab.schedules.cyclic import Cyclic, OneCycle
@@ -64,3 +63,13 @@ __all__ = [
     "make_schedule",
     "wsd",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # ScheduleAdapter wraps a torch optimizer: imported on first use, so that the schedules' names and parameters
+    # (what `descentlab list`, --help and shell completion show) are read without starting torch.
+    if name == "ScheduleAdapter":
+        from descentlab.schedules.adapter import ScheduleAdapter
+
+        return ScheduleAdapter
+    raise AttributeError(f"module 'descentlab.schedules' has no attribute {name!r}")
