@@ -45,6 +45,7 @@ def _probe(argv: list[str] | None) -> dict:
     (["compare", "--help"], 0),
     (["sweep", "--help"], 0),
     (["list"], 0),
+    (["completion", "bash"], 0),
     (["compare", "--bogus"], 2),
     (["compare", "--optimizers", "adma"], 2),
     (["sweep", "--task", "mnist1d_mpl"], 2),

@@ -60,6 +60,7 @@ COMMANDS: tuple[Command, ...] = (
             "epoch).", "descentlab.cli.export"),
     Command("list", "List optimizers, tasks, datasets, presets, schedules, 2-D test functions and experiment kinds.",
             "descentlab.cli.list"),
+    Command("completion", "Print a shell completion script for bash, zsh or fish.", "descentlab.cli.completion"),
 )
 """Every command, in the order ``--help`` lists them. A new command is one line here and its module."""
 # The workbench's dependencies: the `lab` extra (pyproject.toml). `pip install descentlab` alone is the library.
