@@ -9,8 +9,14 @@ import pytest
 
 from descentlab.cli import COMMANDS, build_parser, main
 
-SHARED = ("--store", "--data-dir", "--device", "--preset", "--json", "--quiet", "--verbose", "--experiment",
-          "experiment")
+SHARED = ("--store", "--data-dir", "--device", "--preset", "--json", "--quiet", "--verbose", "--vectorize",
+          "--fresh", "--data", "--label-column", "--test-data", "--optimizer")
+# The same spelling, destination, type and metavar everywhere; what the command does by default (and so its
+# help) is its own: --task's default task, how many seeds, and --lr, which is one rate in compare, a range LO..HI
+# in sweep and a list in trace (each command's own reading of "the learning rate(s)"), --batch-size (a list only
+# in compare), --schedule (a list in compare and sweep, one in trace), --png (the command's figure).
+SAME_SHAPE = ("--task", "--seeds", "--epochs", "--batch-size", "--lr", "--schedule", "--png", "--optimizers",
+              "experiment", "--experiment")
 FIELDS = ("option_strings", "dest", "type", "metavar", "default", "choices", "help", "nargs", "const")
 
 
@@ -27,14 +33,14 @@ def _actions(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
     return found
 
 
-@pytest.mark.parametrize("flag", SHARED)
+@pytest.mark.parametrize("flag", SHARED + SAME_SHAPE)
 def test_a_shared_flag_is_the_same_in_every_command_that_has_it(flag):
     seen = {name: _actions(p)[flag] for name, p in _parsers().items() if flag in _actions(p)}
     assert seen, f"no command has {flag}"
     (first, reference), *others = seen.items()
     # What a command does without an experiment is its own (runs lists them all, report writes the last one);
     # what EXPERIMENT means is shared: the help says it first, the same words.
-    fields = [f for f in FIELDS if f not in ("default", "help")] if "experiment" in flag else FIELDS
+    fields = [f for f in FIELDS if f not in ("default", "help")] if flag in SAME_SHAPE else FIELDS
     for name, action in others:
         for field in fields:
             assert getattr(action, field) == getattr(reference, field), f"{flag}: {field} of {name} ≠ {first}'s"

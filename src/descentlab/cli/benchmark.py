@@ -19,12 +19,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tasks", default="digits-mlp,mnist1d-mlp",
                    help="comma-separated task names or references (./my_task.py:task, package.module:name) "
                    "(default digits-mlp,mnist1d-mlp)")
-    p.add_argument("--optimizers", default="sgd,nesterov,adam,rmsprop",
-                   help="comma-separated optimizer names, name(k=v, ...), module:Name or path/file.py:Name "
-                   "(default sgd,nesterov,adam,rmsprop)")
+    flags.add_optimizers(p, "sgd,nesterov,adam,rmsprop")
     p.add_argument("--budget", default="1,8", help="tuning budgets in trials per task and optimizer, increasing, "
                    "e.g. 1,8,32 (1: the defaults, one-shot; each budget is a prefix of the next) (default 1,8)")
-    p.add_argument("--seeds", default="3", help="seeds the selected configuration is re-run with (default 3)")
+    flags.add_seeds(p, 3)  # the seeds the selected configuration is re-run with
     p.add_argument("--epochs", help="epochs per run, every task (default: each task's)")
     flags.add_preset(p)
     p.add_argument("--search-seed", default="0", help="seed of the quasi-random search sequence (default 0)")
@@ -32,7 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     flags.add_data_dir(p)
     flags.add_store(p)
     flags.add_json(p)
-    p.add_argument("--fresh", action="store_true", help="start a new experiment even if this one was run before")
+    flags.add_fresh(p)
     flags.add_quiet(p)
 
 

@@ -65,8 +65,6 @@ DEFAULT_GROUP_SIZE = 16
 def add_executor_arguments(p: Any) -> None:
     """The flags of where and how trials train (``sweep``, ``benchmark``): executor, Ray, device, vectorizing
     (torch-free: they are built for --help)."""
-    import argparse
-
     from descentlab.cli import flags
 
     p.add_argument("--executor", default="local", choices=("local", "ray"), help="where trials train")
@@ -74,8 +72,7 @@ def add_executor_arguments(p: Any) -> None:
     p.add_argument("--ray-cpus", help="CPUs of the local Ray instance (default: all)")
     p.add_argument("--cpus-per-task", default="1", help="CPUs (and torch threads) per Ray task (default 1)")
     flags.add_device(p)
-    p.add_argument("--vectorize", action=argparse.BooleanOptionalAction, default=True,
-                   help="train groups of trials together with the vectorized trainer (default: on)")
+    flags.add_vectorize(p)
     p.add_argument("--group-size", default=str(DEFAULT_GROUP_SIZE),
                    help=f"trials per vectorized pass / Ray task (default {DEFAULT_GROUP_SIZE})")
 

@@ -41,22 +41,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_task_arguments(what, "mnist1d-mlp")
     flags.add_data_dir(what)
     how = p.add_argument_group("optimizers and hyperparameters")
-    how.add_argument("--optimizers", default="sgd,adam,rmsprop", metavar="LIST",
-                     help="comma-separated optimizers, each a name, NAME(key=value,...), module:Name or "
-                          "path/file.py:Name (default sgd,adam,rmsprop; names: `descentlab list optimizers`)")
+    flags.add_optimizers(how, "sgd,adam,rmsprop")
     how.add_argument("--lr", help="learning rate for every optimizer (default: the preset's)")
     how.add_argument("--schedule", help=SCHEDULE_HELP + " (default: a constant lr)")
     how.add_argument("--epochs", help="epochs per run (default: the task's)")
     how.add_argument("--batch-size", help="B, 1, 'full' or a list such as full,1,32 (default: the preset's/task's)")
-    how.add_argument("--seeds", default="1", help="number of seeds per configuration (default 1)")
+    flags.add_seeds(how, 1)
     flags.add_preset(how)
     run_ = p.add_argument_group("execution")
     flags.add_device(run_)
-    run_.add_argument("--vectorize", action=argparse.BooleanOptionalAction, default=True,
-                      help="train runs that share an architecture together, stacked (default; --no-vectorize: one "
-                           "by one)")
-    run_.add_argument("--fresh", action="store_true",
-                      help="start a new experiment even if this one was run before")
+    flags.add_vectorize(run_)
+    flags.add_fresh(run_)
     out = p.add_argument_group("output")
     flags.add_store(out)
     flags.add_json(out)

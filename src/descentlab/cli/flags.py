@@ -33,6 +33,21 @@ def add_preset(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
                         "`descentlab list presets`)")
 
 
+def add_seeds(p: argparse.ArgumentParser | argparse._ArgumentGroup, default: int) -> None:
+    p.add_argument("--seeds", default=str(default), metavar="N",
+                   help=f"seeds per configuration, each its own initialization and data order (default {default})")
+
+
+def add_vectorize(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    p.add_argument("--vectorize", action=argparse.BooleanOptionalAction, default=True,
+                   help="train runs that share an architecture together, stacked, with the vectorized trainer "
+                        "(default; --no-vectorize: one by one)")
+
+
+def add_fresh(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    p.add_argument("--fresh", action="store_true", help="start a new experiment even if this one was run before")
+
+
 def add_json(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE ('-': to standard output, "
                    "alone; everything else goes to standard error)")
@@ -58,8 +73,10 @@ def add_experiment(p: argparse.ArgumentParser, default: str | None, meaning: str
     p.add_argument("--experiment", dest="experiment", default=default, metavar="EXPERIMENT", help=argparse.SUPPRESS)
 
 
-def optimizer_names_help() -> str:
-    """``sgd, momentum, …`` for a help text, from the torch-free catalogue."""
-    from descentlab.catalogue import optimizer_names
-
-    return ", ".join(optimizer_names())
+def add_optimizers(p: argparse.ArgumentParser | argparse._ArgumentGroup, default: str, *,
+                   hyperparameters: bool = True) -> None:
+    """``--optimizers LIST`` with the command's ``default``; ``hyperparameters``: items may be NAME(key=value,...)."""
+    forms = "a name, NAME(key=value,...), module:Name" if hyperparameters else "a name, module:Name"
+    p.add_argument("--optimizers", default=default, metavar="LIST",
+                   help=f"comma-separated optimizers, each {forms} or path/file.py:Name (default {default}; "
+                        "names: `descentlab list optimizers`)")

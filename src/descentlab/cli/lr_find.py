@@ -32,7 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     how.add_argument("--optimizer", required=True, metavar="NAME",
                      help="the optimizer: a name, NAME(key=value,...), module:Name or path/file.py:Name (names: "
                           "`descentlab list optimizers`)")
-    how.add_argument("--seeds", default="3", help="number of seeds: init and data order (default 3)")
+    flags.add_seeds(how, 3)
     how.add_argument("--start", default="1e-7", help="first learning rate (default 1e-7)")
     how.add_argument("--end", default="10", help="last learning rate (default 10)")
     how.add_argument("--steps", default="100", help="mini-batches at most, ≥ 2 (default 100)")

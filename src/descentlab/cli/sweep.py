@@ -45,9 +45,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_task_arguments(what, "mnist1d-mlp")
     flags.add_data_dir(what)
     how = p.add_argument_group("optimizers and the grid")
-    how.add_argument("--optimizers", default="sgd,momentum,adam", metavar="LIST",
-                     help="comma-separated optimizers, each a name, NAME(key=value,...), module:Name or "
-                          "path/file.py:Name (default sgd,momentum,adam; names: `descentlab list optimizers`)")
+    flags.add_optimizers(how, "sgd,momentum,adam")
     how.add_argument("--lr", default="1e-4..1", help="learning-rate range LO..HI (default 1e-4..1)")
     how.add_argument("--points", default="8", help="log-spaced learning rates in the range (default 8)")
     how.add_argument("--schedule", help=SCHEDULE_HELP + "; each learning rate of the range is the peak of each "
@@ -56,14 +54,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         how.add_argument(f"--{flag}", help=f"values of {name} to cross with the learning rates, e.g. 0.8,0.9")
     how.add_argument("--hp", action="append", default=[], metavar="NAME=V1,V2",
                      help="any other hyperparameter as a list (repeatable), e.g. --hp eps=1e-8,1e-6")
-    how.add_argument("--seeds", default="1", help="seeds per configuration (default 1)")
+    flags.add_seeds(how, 1)
     how.add_argument("--epochs", help="epochs per run (default: the task's)")
     how.add_argument("--batch-size", help="B, 1 or 'full' (default: the preset's/task's)")
     flags.add_preset(how)
     run_ = p.add_argument_group("execution")
     add_executor_arguments(run_)  # executor, Ray, device, vectorizing: shared with benchmark
-    run_.add_argument("--fresh", action="store_true",
-                      help="start a new experiment even if this one was run before")
+    flags.add_fresh(run_)
     out = p.add_argument_group("output")
     flags.add_store(out)
     flags.add_json(out)

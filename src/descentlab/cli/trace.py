@@ -40,9 +40,7 @@ EXAMPLES = """examples:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     what = p.add_argument_group("what to trace")
     what.add_argument("--function", default="rosenbrock", help=f"one of {', '.join(function_names())}")
-    what.add_argument("--optimizers", default="sgd,momentum,adam", metavar="LIST",
-                      help="comma-separated optimizers, each a name, module:Name or path/file.py:Name (default "
-                           "sgd,momentum,adam; names: `descentlab list optimizers`)")
+    flags.add_optimizers(what, "sgd,momentum,adam", hyperparameters=False)  # trace sets the lr itself
     what.add_argument("--steps", default=str(DEFAULT_STEPS), help=f"updates per optimizer (default {DEFAULT_STEPS})")
     what.add_argument("--lr", help="learning rate(s) for all, e.g. --lr 0.01,0.1,0.5,1.05 overlays one path per "
                                    "rate (default: each optimizer's best of 1e-4 … 1)")
