@@ -94,3 +94,40 @@ def test_fish_completes_commands_flags_and_names(tmp_path):
     assert complete("descentlab compare --opt") == ["--optimizers"]
     assert sorted(complete("descentlab lr-find --optimizer ")) == sorted(catalogue.optimizer_names())
     assert complete("descentlab sweep --executor ") == ["local", "ray"]
+
+
+# An interactive zsh in a pseudo-terminal (zpty), compinit run and the script sourced: the line is typed, then TAB,
+# and what the terminal shows afterwards is printed (the completed line, or the listed candidates).
+ZSH_DRIVER = r"""
+zmodload zsh/zpty
+zpty z zsh -f -i
+local line out=""
+zpty -w z "PROMPT='' RPROMPT=''; autoload -U compinit; compinit -u -d ${TMPDIR:-/tmp}/zcompdump.\$\$"
+zpty -w z "source ${1}"
+zpty -w z 'print -- "<""ready>"'
+while zpty -r z line; do [[ $line == *'<ready>'* ]] && break; done
+zpty -w -n z "${2}"$'\t'
+sleep 1
+while zpty -r -t z line; do out+=$line; done
+zpty -d z
+print -r -- $out
+"""
+
+
+@pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed")
+@pytest.mark.parametrize(("typed", "shown"), [
+    ("descentlab compare --optim", ["descentlab compare --optimizers "]),
+    ("descentlab sweep --task mnist1d-m", ["descentlab sweep --task mnist1d-mlp "]),
+    ("descentlab lr-find --optimizer rmsprop-c", ["descentlab lr-find --optimizer rmsprop-centered "]),
+    ("descentlab compare --optimizers sgd,ada", ["adadelta", "adamw-schedulefree"]),  # the list's next item
+])
+def test_zsh_completes_commands_flags_and_names(tmp_path, typed, shown):
+    import re
+
+    script_path, driver = tmp_path / "_descentlab", tmp_path / "drive.zsh"
+    script_path.write_text(script("zsh"))
+    driver.write_text(ZSH_DRIVER)
+    out = subprocess.run(["zsh", "-f", str(driver), str(script_path), typed], capture_output=True, text=True,
+                         timeout=60, env={"TMPDIR": str(tmp_path), "PATH": "/usr/bin:/bin", "TERM": "dumb"}).stdout
+    screen = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", out).replace("\r", "").replace("\b", "")
+    assert all(text in screen for text in shown), screen[-400:]
