@@ -135,6 +135,9 @@ def test_unknown_name_lists_the_choices():
     with pytest.raises(UserError, match="unknown dataset 'cifar'; choose one of mnist, fashion-mnist"):
         load_dataset("cifar")
     assert DATASETS == ("mnist", "fashion-mnist", "mnist1d", "digits")
+    with pytest.raises(UserError, match=r"^unknown dataset 'Fashion_MNST' \(did you mean 'fashion-mnist'\?\); "
+                                        "choose one of mnist, "):
+        load_dataset("Fashion_MNST")  # compared as the registry spells names: lower case, _ read as -
 
 
 def test_repr_is_short(tmp_path):
