@@ -14,9 +14,10 @@ SHARED = ("--store", "--data-dir", "--device", "--preset", "--json", "--quiet", 
 # The same spelling, destination, type and metavar everywhere; what the command does by default (and so its
 # help) is its own: --task's default task, how many seeds, and --lr, which is one rate in compare, a range LO..HI
 # in sweep and a list in trace (each command's own reading of "the learning rate(s)"), --batch-size (a list only
-# in compare), --schedule (a list in compare and sweep, one in trace), --png (the command's figure).
-SAME_SHAPE = ("--task", "--seeds", "--epochs", "--batch-size", "--lr", "--schedule", "--png", "--optimizers",
-              "experiment", "--experiment")
+# in compare), --schedule (a list in compare and sweep, one in trace), --png (the command's figure), --html and
+# --md (trace: its paths' page; report and compare: the experiment's report).
+SAME_SHAPE = ("--task", "--seeds", "--epochs", "--batch-size", "--lr", "--schedule", "--png", "--html", "--md",
+              "--optimizers", "experiment", "--experiment")
 FIELDS = ("option_strings", "dest", "type", "metavar", "default", "choices", "help", "nargs", "const")
 
 

@@ -39,7 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     how.add_argument("--batch-size", help="B or 'full' (default: the preset's, else the task's)")
     flags.add_preset(how)
     out = p.add_argument_group("output")
-    out.add_argument("--png", help="write the figure here (.png or .svg)")
+    out.add_argument("--png", metavar="FILE", help="write the figure here (.png or .svg)")
     flags.add_store(out)
     flags.add_json(out)
 

@@ -49,11 +49,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                       "e.g. 'cosine(warmup_steps=0.1)' (default: a constant lr)")
     what.add_argument("--start", help="start point, e.g. --start=-1.5,2 (default: the function's)")
     out = p.add_argument_group("output")
-    out.add_argument("--png", help="write the contour plot here (.png or .svg)")
-    out.add_argument("--gif", help="write an animated GIF of the paths here (.gif)")
-    out.add_argument("--html", help="write an interactive offline page here: sliders for the learning rate, "
-                                    "momentum or β and the step over paths precomputed for the page's own functions "
-                                    "(--function first) and optimizers, up to 200 steps")
+    out.add_argument("--png", metavar="FILE", help="write the contour plot here (.png or .svg)")
+    out.add_argument("--gif", metavar="FILE", help="write an animated GIF of the paths here (.gif)")
+    out.add_argument("--html", type=Path, metavar="FILE", help="write an interactive offline page here: sliders "
+                     "for the learning rate, momentum or β and the step over paths precomputed for the page's own "
+                     "functions (--function first) and optimizers, up to 200 steps")
     flags.add_verbose(out)
 
 
