@@ -49,3 +49,11 @@ def test_report_of_an_lr_find_experiment(tmp_path, capsys) -> None:
     page = out.read_text()
     assert "descentlab lr-find #1" in page and "Suggested learning-rate range" in page
     assert page.count('<img src="data:image/png;base64,') == 1 and "Per seed" in page
+
+
+def test_json_dash_writes_only_json_to_stdout(tmp_path, capsys):
+    assert main(["lr-find", "--task", "digits-mlp", "--optimizer", "sgd", "--seeds", "1", "--steps", "10",
+                 "--store", str(tmp_path / "s.sqlite"), "--json", "-"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["seeds"]  # the whole of standard output is the JSON
+    assert "wrote -" not in captured.err and "Stored as experiment" in captured.err

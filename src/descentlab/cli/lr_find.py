@@ -117,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"wrote {escape(str(save(lr_find_figure(result), args.png)))}")
     if args.json:
         write_json(args.json, {"experiment_id": experiment_id, "store": str(store_path), **result.to_dict()})
-        console.print(f"wrote {escape(args.json)}")
+        if args.json != "-":  # on standard output the JSON is the whole of it: nothing to say where it went
+            console.print(f"wrote {escape(args.json)}")
     console.print(f"Stored as experiment {experiment_id} in {escape(str(store_path))}")
     return 0
