@@ -15,13 +15,13 @@ import re
 from dataclasses import dataclass
 
 SHELLS = ("bash", "zsh", "fish")
-EXAMPLES = """install (one line, for your shell):
-  bash:  descentlab completion bash > ~/.local/share/bash-completion/completions/descentlab
-  zsh:   descentlab completion zsh > "${fpath[1]}/_descentlab"      # then restart zsh
+EXAMPLES = """install (one line, for your shell; README.md, "Shell completion"):
+  bash:  mkdir -p ~/.local/share/bash-completion/completions &&
+         descentlab completion bash > ~/.local/share/bash-completion/completions/descentlab
+  zsh:   echo 'source <(descentlab completion zsh)' >> ~/.zshrc        # after compinit in ~/.zshrc
   fish:  descentlab completion fish > ~/.config/fish/completions/descentlab.fish
-or for this shell only:  eval "$(descentlab completion bash)"   (zsh: source <(descentlab completion zsh))
+for this shell only:  eval "$(descentlab completion bash)"   or   source <(descentlab completion zsh)
 """
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("shell", choices=SHELLS, help="the shell to complete in")
