@@ -9,15 +9,16 @@ import pytest
 
 from descentlab.cli import COMMANDS, build_parser, main
 
-SHARED = ("--store", "--data-dir", "--device", "--preset", "--json", "--quiet", "--verbose", "--vectorize",
+SHARED = ("--store", "--data-dir", "--device", "--preset", "--json", "--quiet", "--verbose", "--vectorize", "--spec",
           "--fresh", "--data", "--label-column", "--test-data", "--optimizer")
 # The same spelling, destination, type and metavar everywhere; what the command does by default (and so its
 # help) is its own: --task's default task, how many seeds, and --lr, which is one rate in compare, a range LO..HI
 # in sweep and a list in trace (each command's own reading of "the learning rate(s)"), --batch-size (a list only
 # in compare), --schedule (a list in compare and sweep, one in trace), --png (the command's figure), --html and
-# --md (trace: its paths' page; report and compare: the experiment's report).
+# --md (trace: its paths' page; report and compare: the experiment's report), --csv (runs: the runs' epochs;
+# export: the same rows).
 SAME_SHAPE = ("--task", "--seeds", "--epochs", "--batch-size", "--lr", "--schedule", "--png", "--html", "--md",
-              "--optimizers", "experiment", "--experiment")
+              "--optimizers", "--csv", "experiment", "--experiment")
 FIELDS = ("option_strings", "dest", "type", "metavar", "default", "choices", "help", "nargs", "const")
 
 
@@ -55,7 +56,8 @@ def test_the_commands_that_train_share_their_flags():
         assert all(flag in _actions(parsers[c]) for c in ("compare", "sweep", "lr-find")), flag
     for flag in ("--device", "--quiet"):
         assert all(flag in _actions(parsers[c]) for c in ("compare", "sweep")), flag
-    assert all("--store" in _actions(parsers[c]) and "experiment" in _actions(parsers[c]) for c in ("runs", "report"))
+    assert all("--store" in _actions(parsers[c]) and "experiment" in _actions(parsers[c])
+               for c in ("runs", "report", "export"))
 
 
 def test_every_command_has_examples_and_the_long_ones_group_their_flags():
@@ -69,7 +71,7 @@ def test_every_command_has_examples_and_the_long_ones_group_their_flags():
         assert "output" in titles and len(titles) >= 3, (name, titles)
 
 
-@pytest.mark.parametrize("command", ["runs", "report"])
+@pytest.mark.parametrize("command", ["runs", "report", "export"])
 def test_the_experiment_is_a_positional_argument_and_experiment_flag_is_its_alias(command):
     p = _parsers()[command]
     assert p.parse_args(["3"]).experiment == "3"

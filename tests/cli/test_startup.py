@@ -14,7 +14,7 @@ import pytest
 
 import descentlab.cli as cli
 
-HEAVY = ("torch", "numpy", "matplotlib", "scipy", "sklearn")
+HEAVY = ("torch", "numpy", "matplotlib", "scipy", "sklearn", "pandas", "pyarrow", "tensorboard")
 PROBE = f"HEAVY = {HEAVY!r}\n" + """
 import json, sys, contextlib, io
 from descentlab.cli import build_parser, main

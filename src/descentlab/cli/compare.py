@@ -33,6 +33,7 @@ EXAMPLES = """examples:
   descentlab compare --optimizers sgd,momentum,adam --seeds 3
   descentlab compare --task mnist-mlp --optimizers 'sgd(lr=0.1),adam' --batch-size full,32
   descentlab compare --schedule constant,'cosine(warmup_steps=0.1)' --json - | jq .runs
+  descentlab compare --spec exp.toml --seeds 3         # a spec file (descentlab report N --toml); flags win
 """
 
 

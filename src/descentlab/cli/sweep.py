@@ -37,6 +37,7 @@ EXAMPLES = """examples:
   descentlab sweep --optimizers adam,adamw --lr 1e-5..1e-1 --points 9 --seeds 3
   descentlab sweep --optimizers momentum --momentum 0.8,0.9,0.99 --hp weight_decay=0,1e-4
   descentlab sweep --executor ray --ray-cpus 8 --json sweep.json
+  descentlab sweep --spec sweep.toml --points 12       # a spec file (descentlab report N --toml); flags win
 """
 
 
