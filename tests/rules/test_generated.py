@@ -13,7 +13,7 @@ import torch
 
 from descentlab import optim
 from descentlab.rules import generated
-from tests.optim.harness import loss_fn, small_mlp
+from tests.optim.harness import assert_close_rel, loss_fn, small_mlp
 
 
 def _train(opt_cls: type, fused: bool | None, steps: int = 5, **hyper):
@@ -104,3 +104,129 @@ def test_a_changing_learning_rate_does_not_recompile() -> None:
         if i == 0:
             compiles = step.compiles
     assert step.compiles == compiles and not step.failed
+
+
+# --- elementwise rules: 1-D views, one program for every pattern of dimensions ---------------------------------
+
+# Every optimizer whose rule declares ``elementwise``, with options that create or touch every state tensor (SGD's
+# momentum buffer is created by its first update: stored back in the parameter's shape).
+ELEMENTWISE = {
+    "sgd": (optim.SGD, {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 0.1}),
+    "adam": (optim.Adam, {"lr": 0.01, "amsgrad": True, "weight_decay": 0.1}),
+    "adamw": (optim.AdamW, {"lr": 0.01}),
+    "adagrad": (optim.Adagrad, {"lr": 0.05, "lr_decay": 0.01, "weight_decay": 0.1}),
+    "rmsprop": (optim.RMSprop, {"lr": 0.01, "momentum": 0.5, "centered": True}),
+    "adadelta": (optim.Adadelta, {"lr": 0.5, "weight_decay": 0.1, "maximize": True}),
+    "adamax": (optim.Adamax, {"lr": 0.01, "weight_decay": 0.1}),
+    "nadam": (optim.NAdam, {"lr": 0.01, "weight_decay": 0.1}),
+    "radam": (optim.RAdam, {"lr": 0.01, "decoupled_weight_decay": True, "weight_decay": 0.1}),
+    "lion": (optim.Lion, {"lr": 0.001, "weight_decay": 0.1}),
+    "sgd-schedulefree": (optim.SGDScheduleFree, {"lr": 0.1, "warmup_steps": 2}),
+    "adamw-schedulefree": (optim.AdamWScheduleFree, {"lr": 0.01, "weight_decay": 0.1}),
+}
+# A convolutional network's tensors: 4-d convolution weights, 1-d biases and norms, 2-d linear weights.
+MIXED = [(3, 2, 2, 2), (3,), (3,), (5, 12), (5,), (2, 3, 1, 1)]
+
+
+def _mixed(dtype: torch.dtype) -> list[torch.nn.Parameter]:
+    gen = torch.Generator().manual_seed(1)
+    return [torch.nn.Parameter(torch.randn(s, generator=gen, dtype=dtype)) for s in MIXED]
+
+
+def _grads(params: list[torch.Tensor], i: int) -> None:
+    gen = torch.Generator().manual_seed(100 + i)
+    for p in params:
+        p.grad = torch.randn(p.shape, generator=gen, dtype=p.dtype) + p.detach()
+
+
+def test_only_muon_is_not_elementwise() -> None:
+    """Muon orthogonalizes matrices (a shape, matrix products): it must not be stepped on 1-D views."""
+    from descentlab.optim import registry
+    from descentlab.optim.capabilities import rule_of
+
+    found = [rule_of(registry.get(name).cls) for name in registry.names() if isinstance(registry.get(name).cls, type)]
+    rules = {rule.name: rule for rule in found if rule is not None}
+    assert {name for name, rule in rules.items() if not rule.elementwise} == {"muon"}
+    assert set(ELEMENTWISE) == {name for name, rule in rules.items() if rule.elementwise}
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("name", list(ELEMENTWISE))
+def test_elementwise_rule_on_mixed_dimensions_equals_the_readable_rule(name: str, dtype: torch.dtype) -> None:
+    """The generated step on flattened views equals the readable rule (parameters, every state tensor and its
+    shape) on 4-d, 1-d and 2-d parameters, with one compiled program for the whole list."""
+    cls, hyper = ELEMENTWISE[name]
+    if cls.rule.fused is not None:  # torch's kernel would be taken: a copy of the rule without it
+        cls = type(cls.__name__ + "Generated", (cls,), {"rule": dataclasses.replace(cls.rule, fused=None)})
+    step = generated.fused_step(cls.rule)
+    compiles, calls = step.compiles, step.compiled_calls
+    ours, ref = _mixed(dtype), _mixed(dtype)
+    opt_ours, opt_ref = cls(ours, fused=True, **hyper), cls(ref, fused=False, **hyper)
+    if cls.rule.averaged_iterate:  # schedule-free: trained at y
+        opt_ours.train(), opt_ref.train()
+    for i in range(3):
+        for params, opt in ((ours, opt_ours), (ref, opt_ref)):
+            _grads(params, i)
+            opt.step()
+    assert step.compiled_calls == calls + 3 and not step.failed
+    assert step.compiles - compiles <= 1  # one program (none where an earlier test of this dtype compiled it)
+    rtol = {torch.float64: 1e-10, torch.float32: 1e-5}[dtype]
+    for i, (a, b) in enumerate(zip(ours, ref)):
+        assert_close_rel(a.detach(), b.detach(), rtol, f"{name} parameter {i}")
+        sa, sb = opt_ours.state[a], opt_ref.state[b]
+        assert sorted(sa) == sorted(sb)
+        for key, va in sa.items():
+            if torch.is_tensor(va):
+                assert va.shape == sb[key].shape, f"{name} state {key} shape"
+                assert_close_rel(va.double(), sb[key].double(), rtol, f"{name} state {key} of parameter {i}")
+
+
+def test_one_program_per_chunk_length_whatever_the_dimensions() -> None:
+    """36 tensors of 4-d, 2-d and 1-d shapes in a network's varying order: chunks of 16, 16 and 4 tensors whose
+    patterns of dimensions all differ (three programs if keyed by them), two programs (16 and 4 tensors)."""
+    conv = [(2, 3, 2, 2), (2,), (2,), (2,)]  # weight, bias, norm weight and bias
+    linear = [(4, 3), (4,)]
+    shapes = conv * 3 + linear * 2 + linear * 4 + conv * 2 + [(3,), (1, 1, 2, 2), (5, 2), (3,)]
+    patterns = {tuple(len(s) for s in shapes[i:i + generated.CHUNK]) for i in range(0, len(shapes), generated.CHUNK)}
+    assert len(shapes) == 36 and len(patterns) == 3
+    rule = dataclasses.replace(optim.Adamax.rule, name="adamax-flat")
+    step = generated.fused_step(rule)
+    params = [torch.randn(s, dtype=torch.float64) for s in shapes]
+    grads = [torch.randn(s, dtype=torch.float64) for s in shapes]
+    h = rule.resolve({"weight_decay": 0.1})
+    states = [rule.init_state(p, h) for p in params]
+    expected = [p.clone() for p in params]
+    expected_states = [rule.init_state(p, h) for p in params]
+    with torch.no_grad():
+        for _ in range(2):
+            assert step(params, grads, states, h)
+            for p, g, s in zip(expected, grads, expected_states):
+                rule.update(p, g, s, h)
+    assert step.compiles == 2 and step.compiled_calls == 6 and not step.failed
+    assert sorted(len(k[2]) for k in step._programs) == [4, 16]
+    for p, q, s, t in zip(params, expected, states, expected_states):
+        assert_close_rel(p, q, 1e-10, "parameter")  # the views' in-place updates reached the real tensors
+        for key in ("exp_avg", "exp_inf"):
+            assert s[key].shape == p.shape
+            assert_close_rel(s[key], t[key], 1e-10, key)
+
+
+def test_tensors_that_cannot_be_viewed_keep_their_shape() -> None:
+    """A channels-last 4-d and a transposed 2-d parameter are not flattened (a view would need a copy, which
+    would not be updated in place): their numbers of dimensions stay in the program's key, the numbers equal."""
+    rule = dataclasses.replace(optim.NAdam.rule, name="nadam-strided")
+    step = generated.fused_step(rule)
+    params = [torch.randn(2, 3, 2, 2, dtype=torch.float64).to(memory_format=torch.channels_last),
+              torch.randn(4, 3, dtype=torch.float64).t(), torch.randn(3, 2, dtype=torch.float64)]
+    grads = [torch.randn_like(p) for p in params]
+    h = rule.resolve({})
+    states, expected_states = [rule.init_state(p, h) for p in params], [rule.init_state(p, h) for p in params]
+    expected = [p.clone(memory_format=torch.preserve_format) for p in params]
+    with torch.no_grad():
+        assert step(params, grads, states, h)
+        for p, g, s in zip(expected, grads, expected_states):
+            rule.update(p, g, s, h)
+    assert [k[2] for k in step._programs] == [(4, 2, 1)] and not step.failed
+    for p, q, s, t in zip(params, expected, states, expected_states):
+        assert_close_rel(p, q, 1e-10, "parameter")
+        assert_close_rel(s["exp_avg"], t["exp_avg"], 1e-10, "exp_avg")

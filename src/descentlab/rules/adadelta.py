@@ -89,4 +89,5 @@ ADADELTA = Rule(
     validate=validate,
     flags=frozenset({"maximize"}),
     paper="Zeiler 2012 (arXiv:1212.5701)",
+    elementwise=True,
 )

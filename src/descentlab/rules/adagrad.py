@@ -144,4 +144,5 @@ ADAGRAD = Rule(
     fused=fused,
     sparse=True,
     paper="Duchi, Hazan & Singer 2011 (JMLR)",
+    elementwise=True,
 )

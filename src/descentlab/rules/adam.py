@@ -160,6 +160,7 @@ ADAM = Rule(
     flags=frozenset({"amsgrad", "maximize", "decoupled_weight_decay"}),
     fused=fused,
     paper="Kingma & Ba 2015 (ICLR); Reddi et al. 2018 (AMSGrad)",
+    elementwise=True,
 )
 
 
@@ -172,4 +173,5 @@ ADAMW = Rule(
     flags=frozenset({"amsgrad", "maximize", "decoupled_weight_decay"}),
     fused=fused,
     paper="Loshchilov & Hutter 2019 (ICLR)",
+    elementwise=True,
 )

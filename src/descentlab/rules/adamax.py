@@ -84,4 +84,5 @@ ADAMAX = Rule(
     validate=validate,
     flags=frozenset({"maximize"}),
     paper="Kingma & Ba 2015 (ICLR), §7.1",
+    elementwise=True,
 )

@@ -67,6 +67,12 @@ class Rule:
     for_shape: Callable[[Hyper, torch.Size], Hyper] | None = None
     # - sparse: whether ``update`` takes sparse gradients (``nn.Embedding(sparse=True)``); others are refused.
     sparse: bool = False
+    # - elementwise: with Python-number hyperparameters, ``update`` computes each element of the parameter and of
+    #   every parameter-shaped state tensor from the same element of the parameter, gradient and state alone (no
+    #   shape, reduction over dimensions or matrix product): updating 1-D views of them is the same step. The
+    #   generated fused step (``rules/generated.py``) then compiles one program for parameters of every number of
+    #   dimensions. False (the default) is always safe: the step keeps the parameters' shapes.
+    elementwise: bool = False
 
     def resolve(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Defaults updated by ``overrides``; unknown keys and bad values raise :class:`HyperparameterError`."""

@@ -17,8 +17,16 @@ How the rule is traced, so that one program serves every step:
 - ``step_count`` (``rules/base.py``) returns the step counter as a 0-d tensor while tracing instead of reading
   it with ``.item()``; the rules' scalar arithmetic takes either.
 - Tensors are taken :data:`CHUNK` at a time in the group's order, and each (rule, dtype, device, flags, the
-  chunk's numbers of dimensions) gets a compiled function of its own (its own dynamo cache entries). A layered
-  network's chunks repeat one pattern (weight, bias, weight, bias…), so a model needs one or two programs.
+  chunk's numbers of dimensions) gets a compiled function of its own (its own dynamo cache entries).
+- A rule that declares ``elementwise`` (``Rule.elementwise``: every rule but Muon) is handed 1-D views
+  (``t.view(-1)``) of each contiguous parameter of two or more dimensions, of its gradient and of its state
+  tensors of the parameter's shape (0-d counters as they are): the views share the tensors' memory, so the
+  program's in-place updates are the real tensors', and a state tensor the update creates (SGD's first momentum
+  buffer, Adam's ``max_exp_avg_sq`` when amsgrad is switched on) is stored back in the parameter's shape. A
+  network's chunks, mixing 4-d convolution weights, 1-d biases and 2-d linear weights, then all read "1-d": one
+  program per chunk length instead of one per pattern of dimensions (each 15–30 s to compile on a cold cache).
+  A tensor that cannot be viewed so (non-contiguous, channels-last, sparse) keeps its shape and its number of
+  dimensions in the key.
 
 Cost and cache: the first compilation of a program takes seconds to tens of seconds (inductor generates C++
 and runs the system's compiler); inductor keeps what it generated in its on-disk caches (FX graph cache and
@@ -183,6 +191,32 @@ def _chunk_step(update: Callable[..., None]) -> Callable[..., None]:
     return step
 
 
+def _flat(p: Tensor, g: Tensor, state: dict[str, Any]) -> tuple[Tensor, Tensor, dict[str, Any]] | None:
+    """1-D views of ``p``, ``g`` and the state tensors of ``p``'s shape (other entries as they are), or ``None``
+    where ``p`` is already at most 1-D or one of them cannot be viewed without a copy (a copy would not be
+    updated in place)."""
+    if p.ndim < 2:
+        return None
+    shaped = {k: v for k, v in state.items() if isinstance(v, Tensor) and v.shape == p.shape}
+    if not all(t.layout == torch.strided and t.is_contiguous() for t in (p, g, *shaped.values())):
+        return None
+    return p.view(-1), g.view(-1), {k: v.view(-1) if k in shaped else v for k, v in state.items()}
+
+
+def _store_back(p: Tensor, given: dict[str, Any], flat: dict[str, Any], state: dict[str, Any]) -> None:
+    """What the program did to the flat state dict (``given``: its entries as handed over), on the real one:
+    entries it (re)assigned — a new tensor of the parameter's number of elements is stored in the parameter's
+    shape — or removed. The views it updated in place already are the real tensors."""
+    for k, v in flat.items():
+        if k in given and given[k] is v:
+            continue
+        if isinstance(v, Tensor) and v.ndim == 1 and v.numel() == p.numel():
+            v = v.view(p.shape)
+        state[k] = v
+    for k in set(state) - set(flat):
+        del state[k]
+
+
 class GeneratedStep:
     """The fused step of ``rule``, with the signature of ``Rule.fused``: returns ``False`` (nothing done) where
     it cannot take the call, and the caller then runs the readable rule."""
@@ -217,11 +251,19 @@ class GeneratedStep:
         first = params[0]
         for start in range(0, len(params), CHUNK):
             ps, gs, ss = params[start:start + CHUNK], grads[start:start + CHUNK], states[start:start + CHUNK]
-            key = (first.dtype, first.device.type, tuple(p.ndim for p in ps), flags)
+            flat = [_flat(p, g, s) if self.rule.elementwise else None for p, g, s in zip(ps, gs, ss)]
+            given = [None if f is None else dict(f[2]) for f in flat]
+            args = ([p if f is None else f[0] for p, f in zip(ps, flat)],
+                    [g if f is None else f[1] for g, f in zip(gs, flat)],
+                    [s if f is None else f[2] for s, f in zip(ss, flat)])
+            key = (first.dtype, first.device.type, tuple(p.ndim for p in args[0]), flags)
             program = self._program(key)
             if program is not None:
                 try:
-                    program(ps, gs, ss, traced)
+                    program(*args, traced)
+                    for p, s, f, d in zip(ps, ss, flat, given):
+                        if f is not None:
+                            _store_back(p, d, f[2], s)
                     self.compiled_calls += 1
                 except Exception as e:  # noqa: BLE001 — any failure of the compiler: the readable rule instead
                     self._programs[key] = None

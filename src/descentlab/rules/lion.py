@@ -93,4 +93,5 @@ LION = Rule(
     validate=validate,
     flags=frozenset({"maximize"}),
     paper="Chen et al. 2023, Symbolic Discovery of Optimization Algorithms (NeurIPS)",
+    elementwise=True,
 )

@@ -123,4 +123,5 @@ NADAM = Rule(
     validate=validate,
     flags=frozenset({"maximize", "decoupled_weight_decay"}),
     paper="Dozat 2016 (ICLR workshop)",
+    elementwise=True,
 )

@@ -108,4 +108,5 @@ RADAM = Rule(
     validate=validate,
     flags=frozenset({"maximize", "decoupled_weight_decay"}),
     paper="Liu et al. 2020 (ICLR)",
+    elementwise=True,
 )

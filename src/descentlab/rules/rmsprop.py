@@ -117,4 +117,5 @@ RMSPROP = Rule(
     validate=validate,
     flags=frozenset({"centered", "maximize", "eps_inside_sqrt"}),
     paper="Tieleman & Hinton 2012 (lecture 6.5); Graves 2013 (centered)",
+    elementwise=True,
 )

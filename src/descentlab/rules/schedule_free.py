@@ -180,11 +180,11 @@ PAPER = "Defazio et al. 2024, The Road Less Scheduled (NeurIPS)"
 SGD_SCHEDULE_FREE = Rule(
     name="sgd-schedulefree", defaults=SGD_DEFAULTS, init_state=_init_sgd, update=_update_sgd,
     validate=_validate_sgd, paper=PAPER, fixed=frozenset({"warmup_steps"}), group_state=True,
-    averaged_iterate=True,
+    averaged_iterate=True, elementwise=True,
 )
 
 ADAMW_SCHEDULE_FREE = Rule(
     name="adamw-schedulefree", defaults=ADAMW_DEFAULTS, init_state=_init_adamw, update=_update_adamw,
     validate=_validate_adamw, paper=PAPER, fixed=frozenset({"warmup_steps"}), group_state=True,
-    averaged_iterate=True,
+    averaged_iterate=True, elementwise=True,
 )

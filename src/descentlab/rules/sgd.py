@@ -133,4 +133,5 @@ SGD = Rule(
     fused=fused,
     sparse=True,  # every operation of update() takes a sparse g as torch's SGD does
     paper="Robbins & Monro 1951; Polyak 1964; Sutskever et al. 2013 (ICML)",
+    elementwise=True,
 )
