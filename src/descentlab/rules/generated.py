@@ -26,7 +26,9 @@ How the rule is traced, so that one program serves every step:
   network's chunks, mixing 4-d convolution weights, 1-d biases and 2-d linear weights, then all read "1-d": one
   program per chunk length instead of one per pattern of dimensions (each 15–30 s to compile on a cold cache).
   A tensor that cannot be viewed so (non-contiguous, channels-last, sparse) keeps its shape and its number of
-  dimensions in the key.
+  dimensions in the key. Two details make "one program" one compilation: the views are detached (dynamo guards
+  a view on its base's sizes), and dynamo gives each size its own symbol while compiling (by default equal sizes
+  share one, and every chunk with another pattern of equal sizes recompiled).
 
 Cost and cache: the first compilation of a program takes seconds to tens of seconds (inductor generates C++
 and runs the system's compiler); inductor keeps what it generated in its on-disk caches (FX graph cache and
@@ -42,6 +44,7 @@ faster once compiled).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -183,6 +186,17 @@ def _scalars_once(base: type) -> Any:
     return _PASS[0]
 
 
+def _no_duck_shapes() -> Any:
+    """A context in which dynamo gives every size a symbol of its own: by default ("duck shapes") equal sizes
+    share one, and the program is guarded on which of a chunk's sizes are equal, so each chunk of a network
+    (biases of 256, weights of 4,000 elements, in another order) recompiled its program (≈ 6 s each, cold)."""
+    try:
+        from torch.fx.experimental import _config
+    except ImportError:
+        return contextlib.nullcontext()
+    return _config.patch(use_duck_shape=False) if hasattr(_config, "use_duck_shape") else contextlib.nullcontext()
+
+
 def _chunk_step(update: Callable[..., None]) -> Callable[..., None]:
     def step(params: Sequence[Tensor], grads: Sequence[Tensor], states: Sequence[dict[str, Any]], h: Hyper) -> None:
         for p, g, s in zip(params, grads, states):
@@ -200,7 +214,13 @@ def _flat(p: Tensor, g: Tensor, state: dict[str, Any]) -> tuple[Tensor, Tensor, 
     shaped = {k: v for k, v in state.items() if isinstance(v, Tensor) and v.shape == p.shape}
     if not all(t.layout == torch.strided and t.is_contiguous() for t in (p, g, *shaped.values())):
         return None
-    return p.view(-1), g.view(-1), {k: v.view(-1) if k in shaped else v for k, v in state.items()}
+    return _flat_view(p), _flat_view(g), {k: _flat_view(v) if k in shaped else v for k, v in state.items()}
+
+
+def _flat_view(t: Tensor) -> Tensor:
+    """``t`` as 1-D, sharing its memory and version counter. Detached so that it has no ``_base``: dynamo guards
+    a view on its base's sizes and strides, which would key the program by the base's dimensions again."""
+    return t.view(-1).detach()
 
 
 def _store_back(p: Tensor, given: dict[str, Any], flat: dict[str, Any], state: dict[str, Any]) -> None:
@@ -260,7 +280,8 @@ class GeneratedStep:
             program = self._program(key)
             if program is not None:
                 try:
-                    program(*args, traced)
+                    with _no_duck_shapes():
+                        program(*args, traced)
                     for p, s, f, d in zip(ps, ss, flat, given):
                         if f is not None:
                             _store_back(p, d, f[2], s)
