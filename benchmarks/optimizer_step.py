@@ -16,11 +16,22 @@ step of ours (which compiles the generated step, or loads it from inductor's dis
     python benchmarks/optimizer_step.py --shapes 100 --optimizers RMSprop,Adam --rounds 10
     python benchmarks/optimizer_step.py --cold-cache         # a fresh inductor cache: the first compile on a machine
     python benchmarks/optimizer_step.py --device cuda --rounds 50 --json step.json
+
+``--mixed`` gives the tensors a convolutional network's mix of shapes (4-d convolution weights, 1-d norms and
+biases, 2-d linear weights, in a repeating order) instead of 1-d tensors, so that chunks of 16 tensors have
+different patterns of dimensions; ``--by-dimensions`` keys the generated step's programs by those patterns again
+(the rule's ``elementwise`` declaration switched off), the step before 1-D views. The first-step time of the two,
+each with ``--cold-cache``, is what a user of a CNN waits for at the first step:
+
+    python benchmarks/optimizer_step.py --mixed --cold-cache --shapes 100 --optimizers RMSprop --rounds 3
+    python benchmarks/optimizer_step.py --mixed --cold-cache --shapes 100 --optimizers RMSprop --rounds 3 \
+        --by-dimensions
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import os
@@ -71,6 +82,37 @@ def make_params(n_params: int, n_tensors: int, device: str) -> list[torch.Tensor
     return params
 
 
+# --mixed: one block of a convolutional network, repeated: convolution weight, norm weight and bias, linear weight
+# and bias. Its length (5) is prime to the chunk length (16): consecutive chunks have different patterns.
+MIXED_BLOCK = (4, 1, 1, 2, 1)
+SMALL = 256  # elements of a 1-d tensor (norms and biases are small)
+
+
+def make_mixed_params(n_params: int, n_tensors: int, device: str) -> list[torch.Tensor]:
+    """About ``n_params`` float32 parameters in ``n_tensors`` tensors of :data:`MIXED_BLOCK`'s dimensions."""
+    gen = torch.Generator().manual_seed(0)
+    dims = [MIXED_BLOCK[i % len(MIXED_BLOCK)] for i in range(n_tensors)]
+    n_big = sum(d > 1 for d in dims)
+    big = max((n_params - SMALL * (n_tensors - n_big)) // max(n_big, 1), 18 * 100)
+    shapes = {1: (SMALL,), 2: (big // 100, 100), 4: (big // 18, 2, 3, 3)}
+    params = []
+    for d in dims:
+        p = torch.randn(shapes[d], generator=gen).to(device).requires_grad_(True)
+        p.grad = torch.randn(shapes[d], generator=gen).to(device) * 1e-2
+        params.append(p)
+    return params
+
+
+def by_dimensions(entry: Any) -> Any:
+    """``entry`` with its rule's ``elementwise`` declaration off: the generated step keys its programs by the
+    chunks' patterns of dimensions (the step before 1-D views), for comparing first-step times."""
+    rule = getattr(entry.cls, "rule", None)
+    if rule is None or not rule.elementwise:
+        return entry
+    cls = type(entry.cls.__name__, (entry.cls,), {"rule": dataclasses.replace(rule, elementwise=False)})
+    return dataclasses.replace(entry, cls=cls)
+
+
 def copy_params(params: list[torch.Tensor]) -> list[torch.Tensor]:
     out = []
     for p in params:
@@ -95,16 +137,21 @@ def prepared(opt: torch.optim.Optimizer) -> torch.optim.Optimizer:
 
 
 def variants(name: str, params: list[torch.Tensor], console: Console,
-             timer: Callable[[Callable[[], Any]], float]) -> tuple[dict[str, torch.optim.Optimizer], float]:
-    """The optimizers to time, and the seconds of ours' first step (compilation or a cache load included)."""
+             timer: Callable[[Callable[[], Any]], float],
+             dimensions: bool = False) -> tuple[dict[str, torch.optim.Optimizer], float]:
+    """The optimizers to time, and the seconds of ours' first step (compilation or a cache load included);
+    ``dimensions``: see :func:`by_dimensions`."""
     from descentlab import optim
 
     registry_name, ref_path, hyper = OPTIMIZERS[name]
     entry = optim.get(registry_name)
+    if dimensions:
+        entry = by_dimensions(entry)
     ours_hyper = {f"adamw_{k}": v for k, v in MUON_ADAMW.items()} if registry_name == "muon" else hyper
     ref_hyper = MUON_ADAMW if registry_name == "muon" else hyper
     ours = prepared(entry.create(copy_params(params), **ours_hyper))
     first = timer(ours.step) / 1e3
+    console.print(f"{name}: first step {first:.1f} s, {programs(ours)} generated programs")
     out: dict[str, torch.optim.Optimizer] = {"ours": ours,
                                              "ours readable": prepared(entry.create(copy_params(params), fused=False,
                                                                                     **ours_hyper))}
@@ -124,6 +171,14 @@ def variants(name: str, params: list[torch.Tensor], console: Console,
             continue
         out[f"{ref_path.split('.')[0]} {label}"] = opt
     return out, first
+
+
+def programs(opt: torch.optim.Optimizer) -> int:
+    """How many programs the generated step of ``opt``'s rule has compiled in this process (0: torch's kernel)."""
+    from descentlab.rules import generated
+
+    rule = getattr(type(opt), "rule", None)
+    return 0 if rule is None or rule.fused is not None else generated.fused_step(rule).compiles
 
 
 def timed(step: Callable[[], Any], device: str) -> float:
@@ -189,17 +244,20 @@ def machine(device: str) -> dict[str, Any]:
 
 
 def run_shape(args: argparse.Namespace, n_tensors: int, console: Console, rng: random.Random) -> dict[str, Any]:
-    params = make_params(args.params, n_tensors, args.device)
-    bandwidth = copy_bandwidth(args.params, args.rounds, args.device)
-    console.print(f"\n{args.params:,} float32 parameters in {n_tensors} tensors on {args.device}; copy bandwidth "
+    params = (make_mixed_params if args.mixed else make_params)(args.params, n_tensors, args.device)
+    n_params = sum(p.numel() for p in params)
+    bandwidth = copy_bandwidth(n_params, args.rounds, args.device)
+    kinds = f" ({'-d, '.join(str(d) for d in MIXED_BLOCK)}-d, repeated)" if args.mixed else ""
+    console.print(f"\n{n_params:,} float32 parameters in {n_tensors} tensors{kinds} on {args.device}; copy bandwidth "
                   f"{bandwidth / 1e9:.1f} GB/s (read + written); {args.rounds} interleaved rounds after {WARMUP} "
                   "warm-up steps")
     results: dict[str, Any] = {}
     for name in args.optimizers.split(","):
-        opts, first = variants(name, params, console, lambda step: timed(step, args.device))
+        opts, first = variants(name, params, console, lambda step: timed(step, args.device), args.by_dimensions)
         timings = bench(opts, args.rounds, args.device, rng)
         limit_ms = bytes_moved(opts["ours"]) / bandwidth * 1e3
         results[name] = {"best_ms": timings["best"], "median_ms": timings["median"], "first_step_s": first,
+                         "programs": programs(opts["ours"]),
                          "bandwidth_limit_ms": limit_ms}
         del opts
     refs = sorted({label for r in results.values() for label in r["best_ms"]} - {"ours", "ours readable"},
@@ -230,6 +288,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, help="torch's intra-op threads (default: torch's own choice)")
     parser.add_argument("--cold-cache", action="store_true",
                         help="compile into a fresh, empty inductor cache (what the first run on a machine pays)")
+    parser.add_argument("--mixed", action="store_true",
+                        help="4-d, 1-d and 2-d tensors as in a convolutional network, instead of 1-d ones")
+    parser.add_argument("--by-dimensions", action="store_true",
+                        help="key the generated step's programs by the chunks' dimensions (no 1-D views), to "
+                             "compare the first step")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = parser.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -260,7 +323,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"machine": info, "params": args.params, "rounds": args.rounds, "device": args.device,
-                       "cold_cache": args.cold_cache, "shapes": out}, f, indent=2)
+                       "cold_cache": args.cold_cache, "mixed": args.mixed,
+                       "by_dimensions": args.by_dimensions, "shapes": out}, f, indent=2)
 
 
 if __name__ == "__main__":
