@@ -21,8 +21,8 @@ How the rule is traced, so that one program serves every step:
 - A rule that declares ``elementwise`` (``Rule.elementwise``: every rule but Muon) is handed 1-D views
   (``t.view(-1)``) of each contiguous parameter of two or more dimensions, of its gradient and of its state
   tensors of the parameter's shape (0-d counters as they are): the views share the tensors' memory, so the
-  program's in-place updates are the real tensors', and a state tensor the update creates (SGD's first momentum
-  buffer, Adam's ``max_exp_avg_sq`` when amsgrad is switched on) is stored back in the parameter's shape. A
+  program's in-place updates are the real tensors', and a state tensor the update creates (SGD's momentum
+  buffer, made from the first gradient) is stored back in the parameter's shape. A
   network's chunks, mixing 4-d convolution weights, 1-d biases and 2-d linear weights, then all read "1-d": one
   program per chunk length instead of one per pattern of dimensions (each 15–30 s to compile on a cold cache).
   A tensor that cannot be viewed so (non-contiguous, channels-last, sparse) keeps its shape and its number of
