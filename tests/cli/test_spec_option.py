@@ -74,7 +74,9 @@ def test_hp_as_a_table(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("epoch = 3\n", "unknown key 'epoch'; allowed: task, data, label-column"),
+    ("epoch = 3\n", "unknown key 'epoch' (did you mean 'epochs'?); allowed: task, data, label-column"),
+    ("optimzers = ['adam']\n", "unknown key 'optimzers' (did you mean 'optimizers'?)"),
+    ("batch_sise = 32\n", "unknown key 'batch_sise' (did you mean 'batch-size'?)"),
     ("epochs = 'three'\n", "--epochs 'three' is not a whole number"),
     ("epochs = 0\n", "--epochs 0 must be ≥ 1"),
     ("epochs = [1, 2]\n", "--epochs '1,2' is not a whole number"),

@@ -52,6 +52,8 @@ def _probe(argv: list[str] | None) -> dict:
     (["trace", "--function", "rosenbrok"], 2),
     (["lr-find", "--task", "digits-mlp", "--optimizer", "lino"], 2),
     (["compare", "--schedule", "cosin"], 2),
+    (["benchmark", "--tasks", "digits-mlp,mnist1d-mpl"], 2),
+    (["benchmark", "--optimizers", "sgd,adma"], 2),
 ])
 def test_help_list_and_argument_errors_do_not_import_torch(argv, code):
     result = _probe(argv)
@@ -89,3 +91,11 @@ def test_the_top_level_help_lists_every_command_with_its_help(capsys):
     assert exit_.value.code == 0
     for command in cli.COMMANDS:
         assert command.name in out and command.help.split()[0] in out
+
+
+@pytest.mark.parametrize("module", ["descentlab", "descentlab.cli"])
+def test_python_dash_m_runs_the_command_line(module):
+    from descentlab import __version__
+
+    out = subprocess.run([sys.executable, "-m", module, "--version"], capture_output=True, text=True, timeout=120)
+    assert (out.returncode, out.stdout) == (0, f"descentlab {__version__}\n")

@@ -64,6 +64,9 @@ def _whole(text: str, what: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from descentlab.cli.common import check_names
+
+    check_names(args)  # a misspelt name answers before torch starts
     import time
 
     from rich.markup import escape

@@ -30,7 +30,8 @@ def optimizer_items(text: str) -> tuple[str, ...]:
 
 
 def check_names(args: Any) -> None:
-    """The names among the flags (``--optimizers``/``--optimizer``, ``--task``, ``--function``, ``--schedule``)
+    """The names among the flags (``--optimizers``/``--optimizer``, ``--task``/``--tasks``, ``--function``,
+    ``--schedule``)
     checked against the torch-free catalogue (and the schedules' registry, torch-free too), so that a misspelt
     one is one line with a "did you mean" before torch starts.
     References (``module:Name``, ``file.py:Name``) and data files pass: they are checked when loaded. The
@@ -45,6 +46,9 @@ def check_names(args: Any) -> None:
                 catalogue.check_optimizer(name)
     if getattr(args, "task", None):
         catalogue.check_task(args.task)
+    for item in split_items(getattr(args, "tasks", None) or ""):  # benchmark's list of tasks
+        if item.strip():
+            catalogue.check_task(item)
     if getattr(args, "function", None):
         catalogue.check_function(args.function)
     if getattr(args, "schedule", None):

@@ -86,6 +86,9 @@ def apply_spec_file(args: argparse.Namespace) -> None:
     for key, value in read(args.spec).items():
         action = options.get(key.replace("_", "-"))
         if action is None:
-            raise UserError(f"{where}: unknown key {key!r}; allowed: {', '.join(options)}")
+            from descentlab.registry import unknown
+
+            error = unknown("key", key, options, listing="allowed:", normalize=lambda k: k.replace("_", "-"))
+            raise UserError(f"{where}: {error}")
         if action.dest not in given:
             setattr(args, action.dest, _flag_value(where, key, action, value))

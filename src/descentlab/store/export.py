@@ -49,7 +49,8 @@ def flatten(value: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def records(conn: sqlite3.Connection, experiment_ids: Sequence[int] | None = None) -> list[dict[str, Any]]:
     """The (run, epoch) records of the given experiments (all when None), in experiment, run, epoch order."""
-    where, params = "", ()
+    where = ""
+    params: tuple[int, ...] = ()
     if experiment_ids is not None:
         where = f"WHERE r.experiment_id IN ({', '.join('?' * len(experiment_ids))})"
         params = tuple(experiment_ids)
