@@ -56,6 +56,9 @@ def test_metadata_declares_what_the_code_imports_and_one_version():
     assert [d.split(">")[0] for d in meta["dependencies"]] == ["torch", "numpy"]
     lab = {d.split(">")[0].lower() for d in meta["optional-dependencies"]["lab"]}
     assert {"rich", "matplotlib", "pillow", "mnist1d", "scikit-learn"} <= lab
+    # every module the workbench imports (cli.LAB_MODULES, what the missing-extra message names) is declared
+    distribution = {"PIL": "pillow", "sklearn": "scikit-learn", "tomli_w": "tomli-w"}
+    assert {distribution.get(m, m) for m in LAB_MODULES} <= lab
     assert meta["dynamic"] == ["version"] and "version" not in meta
     assert meta["requires-python"] == ">=3.11" and (ROOT / "LICENSE").is_file() and (ROOT / "CHANGELOG.md").is_file()
     pins = {line.split("==")[0].lower() for line in (ROOT / "constraints.txt").read_text().splitlines()
