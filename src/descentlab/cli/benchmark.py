@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from descentlab.cli import flags
+
 EXAMPLES = """examples:
   descentlab benchmark                                 # sgd, nesterov, adam, rmsprop on digits-mlp and mnist1d-mlp
   descentlab benchmark --tasks digits-mlp --optimizers adam,adamw --budget 1,8,32 --seeds 5 --json -
@@ -13,7 +15,6 @@ EXAMPLES = """examples:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from descentlab.cli import flags
     from descentlab.cli.common import add_executor_arguments
 
     p.add_argument("--tasks", default="digits-mlp,mnist1d-mlp",
@@ -80,13 +81,13 @@ def run(args: argparse.Namespace) -> int:
     from descentlab.store import Store
     from descentlab.tasks import get_task
     from descentlab.tasks.external import identity
-    from descentlab.validation import check_batch_sizes, check_output
+    from descentlab.validation import check_batch_sizes
 
     started = time.perf_counter()
     console = make_console(stderr=args.json == "-")
     spec = spec_from(args)
     tuning = {task: spec.tuning_configs(task) for task in spec.tasks}  # every name and value checked here
-    check_output(None if args.json == "-" else args.json, "json")
+    flags.check_json(args)
     if args.vectorize and vectorized_trainer() is None:
         console.print("note: the vectorized trainer is not available; training trials one by one")
     executor = executor_from(args)

@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
 
     console = make_console(stderr=args.json == "-")  # --json -: standard output holds the JSON alone
     configs = spec.configs()  # every name and value checked before anything runs
-    check_output(None if args.json == "-" else args.json, "json")
+    flags.check_json(args)
     check_output(args.html, "html")
     check_output(args.md, "md")
     executor = make_executor("local", vectorize=args.vectorize, device=args.device)

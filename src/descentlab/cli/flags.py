@@ -53,6 +53,14 @@ def add_json(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
                    "alone; everything else goes to standard error)")
 
 
+def check_json(args: argparse.Namespace) -> None:
+    """``--json FILE``: one line and exit 2 now, before any work, if FILE cannot be written (``-``, standard
+    output, always can)."""
+    from descentlab.validation import check_output
+
+    check_output(None if args.json == "-" else args.json, "json")
+
+
 def add_quiet(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     p.add_argument("-q", "--quiet", action="store_true",
                    help="print less: no line per epoch or per run, only the summary")

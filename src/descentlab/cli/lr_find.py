@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     console = make_console(stderr=args.json == "-")  # --json -: standard output holds the JSON alone
     task, optimizer, _, batch_size, _ = spec.resolve()  # every name and value checked before anything runs
     check_output(args.png, "png", (".png", ".svg"))  # fail before training, not after
-    check_output(None if args.json == "-" else args.json, "json")
+    flags.check_json(args)
     splits = task.load(data_dir=spec.data_dir)
     console.print(f"[bold]{task.name}[/]: lr range test of {optimizer}, lr {spec.start:g} → {spec.end:g} over "
                   f"≤ {spec.steps} steps of batch {batch_size}, {spec.seeds} seed(s)")

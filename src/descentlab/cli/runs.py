@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     from descentlab.validation import check_output
 
     check_output(args.csv, "csv")
-    check_output(None if args.json == "-" else args.json, "json")
+    flags.check_json(args)
     console = Console(stderr=args.json == "-")  # --json -: standard output holds the JSON alone
     if not console.is_terminal:  # piped or captured: no terminal width to fit, so do not squash the columns
         console = Console(width=max(console.width, 150), stderr=args.json == "-")

@@ -14,7 +14,6 @@ from descentlab.grid import extras_of, variant_label
 from descentlab.schedules.spec import SCHEDULE_HELP, schedule_list, scheduled_label
 from descentlab.validation import (
     check_batch_sizes,
-    check_output,
     check_points,
     parse_batch_sizes,
     parse_float,
@@ -173,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
 
     console = make_console(stderr=args.json == "-")  # --json -: standard output holds the JSON alone
     configs = spec.configs()  # every name and value checked before anything runs
-    check_output(None if args.json == "-" else args.json, "json")
+    flags.check_json(args)
     for optimizer, name in spec.skipped():
         console.print(f"note: {optimizer} has no hyperparameter {name!r}; swept without it", highlight=False)
     if args.vectorize and vectorized_trainer() is None:
