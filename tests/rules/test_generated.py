@@ -41,6 +41,22 @@ def test_automatic_choice_keeps_small_groups_on_the_readable_rule(monkeypatch) -
     assert generated.fused_step(optim.Adamax.rule).compiled_calls == calls
 
 
+@pytest.mark.parametrize("value, compiled", [("auto", False), ("1", True), ("0", False)])
+def test_a_rule_that_does_not_compile_by_default_keeps_its_readable_step(monkeypatch, value: str,
+                                                                          compiled: bool) -> None:
+    # SGD-schedulefree declares compile_by_default=False (its readable step was measured faster): a large group
+    # stays on the readable rule under "auto", and compiles only when asked (DESCENTLAB_COMPILE=1 or fused=True).
+    monkeypatch.setenv(generated.ENV_VAR, value)
+    rule = optim.SGDScheduleFree.rule
+    assert rule.compile_by_default is False and optim.AdamWScheduleFree.rule.compile_by_default is True
+    big = [torch.zeros(generated.AUTO_MIN_NUMEL)]
+    opt = optim.SGDScheduleFree(big, lr=0.1)
+    assert (opt._kernel(opt.param_groups[0], big) is not None) is (compiled and generated.available())
+    assert generated.wanted(big, required=False, by_default=False) is (compiled and generated.available())
+    assert generated.wanted(big, required=True, by_default=False) is (value != "0" and generated.available())
+    assert generated.wanted(big, required=False) is (value != "0" and generated.available())
+
+
 @pytest.mark.parametrize("value, small, required", [("0", False, False), ("1", True, True), ("auto", False, True),
                                                     ("", False, True)])
 def test_environment_variable(monkeypatch, value: str, small: bool, required: bool) -> None:

@@ -214,7 +214,7 @@ class RuleOptimizer(torch.optim.Optimizer):
         """The fused kernel for these tensors: the rule's own, else the generated one when it is wanted."""
         if self.rule.fused is not None:
             return self.rule.fused
-        if generated.wanted(params, required=bool(group["fused"])):
+        if generated.wanted(params, required=bool(group["fused"]), by_default=self.rule.compile_by_default):
             return generated.fused_step(self.rule)
         return None
 

@@ -73,6 +73,11 @@ class Rule:
     #   generated fused step (``rules/generated.py``) then compiles one program for parameters of every number of
     #   dimensions. False (the default) is always safe: the step keeps the parameters' shapes.
     elementwise: bool = False
+    # - compile_by_default: whether ``DESCENTLAB_COMPILE=auto`` (the default) takes the generated fused step for a
+    #   large group of this rule. False where the readable ``update`` was measured no slower than the compiled one
+    #   (benchmarks/optimizer_step.py): a step of two or three tensor operations whose operands stay in cache.
+    #   ``fused=True`` and ``DESCENTLAB_COMPILE=1`` still compile it.
+    compile_by_default: bool = True
 
     def resolve(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Defaults updated by ``overrides``; unknown keys and bad values raise :class:`HyperparameterError`."""
