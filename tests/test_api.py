@@ -1,4 +1,5 @@
-"""descentlab.compare / sweep / lr_find: the commands' experiments from Python, stored and read back by the report."""
+"""descentlab.compare / sweep / lr_find / benchmark: the commands' experiments from Python, stored and read back by
+the report."""
 
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ def test_import_descentlab_stays_light() -> None:
     code = "import sys, descentlab; assert 'torch' not in sys.modules; print(sorted(descentlab.__all__))"
     env = {**os.environ, "PYTHONPATH": str(Path(descentlab.__file__).parents[1])}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
-    assert out.stdout.strip() == "['Trajectory', 'compare', 'load_experiment', 'lr_find', 'minimize', 'sweep']"
+    assert out.stdout.strip() == ("['Trajectory', 'benchmark', 'compare', 'load_experiment', 'lr_find', 'minimize', "
+                                  "'sweep']")
     assert descentlab.compare.__module__ == "descentlab.api"  # on first use
 
 
@@ -79,3 +81,51 @@ def test_model_with_a_data_file_and_bad_calls(tmp_path) -> None:
         descentlab.compare((lambda: nn.Linear(5, 2), (x, y, xt, yt)), store=":memory:")
     with pytest.raises(UserError, match="lr must be a pair"):
         descentlab.sweep((net, (x, y, xt, yt)), lr=0.1, store=":memory:")
+
+
+def test_benchmark_from_python_is_the_command_s_benchmark(tmp_path) -> None:
+    import contextlib
+    import io
+    import json
+
+    from descentlab.cli import main
+
+    result = descentlab.benchmark("digits-mlp", optimizers=["sgd", "adam(eps=1e-6)"], budget=(1, 2), seeds=2,
+                                  epochs=1, store=tmp_path / "api.sqlite")
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["benchmark", "--tasks", "digits-mlp", "--optimizers", "sgd,adam(eps=1e-6)", "--budget", "1,2",
+                     "--seeds", "2", "--epochs", "1", "--quiet", "--store", str(tmp_path / "cli.sqlite"),
+                     "--json", str(tmp_path / "cli.json")]) == 0
+    cli = json.loads((tmp_path / "cli.json").read_text())
+    ours = json.loads(json.dumps(result.to_json(), default=str).replace("Infinity", "null").replace("NaN", "null"))
+    timeless = [{k: v for k, v in c.items() if k != "seconds_to_target"} for c in cli["cells"]]
+    assert [{k: v for k, v in c.items() if k != "seconds_to_target"} for c in ours["cells"]] == timeless
+    assert {int(b): s for b, s in cli["scores"].items()} == result.scores()
+    assert [c["selected"] for c in result.cells] == [c["selected"] for c in cli["cells"]]
+    assert [row["optimizer"] for row in result.summary] == ["sgd", "adam(eps=1e-06)"]
+    with pytest.raises(UserError, match="budget 5 is not one of this benchmark's: 1, 2"):
+        result.scores(5)
+    html = result.report(tmp_path / "bench.html").read_text()
+    assert "Performance profiles" in html and "Per task at budget 2" in html
+    assert result.figure().axes[0].get_title() == "budget 1"
+    again = descentlab.load_experiment("last", store=tmp_path / "api.sqlite")
+    assert isinstance(again, descentlab.api.BenchmarkResult) and again.scores() == result.scores()
+    rerun = descentlab.benchmark(["digits-mlp"], optimizers="sgd,adam(eps=1e-6)", budget=[1, 2], seeds=2, epochs=1,
+                                 store=tmp_path / "api.sqlite")
+    assert rerun.experiment_id == result.experiment_id  # the same call resumes
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"budget": (2, 1)}, "give increasing budgets"),
+    ({"seeds": 0}, "--seeds 0 must be a whole number"),
+    ({"optimizers": "adma"}, "unknown optimizer 'adma'"),
+    ({"optimizers": []}, "is empty"),
+    ({"epochs": 0}, "epochs must be a whole number ≥ 1, got 0"),
+    ({"tasks": []}, "tasks is empty"),
+    ({"tasks": "no-such-task"}, "no-such-task"),
+])
+def test_benchmark_bad_calls_are_user_errors_before_anything_trains(tmp_path, kwargs, message) -> None:
+    call = {"tasks": "digits-mlp", **kwargs}
+    with pytest.raises(UserError, match=message):
+        descentlab.benchmark(call.pop("tasks"), store=tmp_path / "s.sqlite", **call)
+    assert not (tmp_path / "s.sqlite").exists()  # checked before the store is opened

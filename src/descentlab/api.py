@@ -1,4 +1,5 @@
-"""The workbench from Python (a notebook, a script): :func:`compare`, :func:`sweep` and :func:`lr_find`.
+"""The workbench from Python (a notebook, a script): :func:`compare`, :func:`sweep`, :func:`lr_find` and
+:func:`benchmark`.
 
 Each runs what the command of the same name runs — the same specs, runner, executors, store and report — and
 returns a result to look at instead of printing::
@@ -35,7 +36,8 @@ from descentlab.experiments.runner import open_experiment
 from descentlab.experiments.sweep import SweepSpec
 from descentlab.store import Store
 
-__all__ = ["ExperimentResult", "LRFindResult", "compare", "load_experiment", "lr_find", "resolve_task", "sweep"]
+__all__ = ["BenchmarkResult", "ExperimentResult", "LRFindResult", "benchmark", "compare", "load_experiment", "lr_find",
+           "resolve_task", "sweep"]
 
 
 # -- the task -----------------------------------------------------------------------------------------------------
@@ -129,11 +131,7 @@ class ExperimentResult:
 
     def report(self, path: str | Path) -> Path:
         """Write the report: HTML (one self-contained file) or, for a ``.md`` path, Markdown with its PNGs."""
-        from descentlab.report import html
-
-        write = html.write_markdown if str(path).lower().endswith(".md") else html.write_html
-        html.check_writable(path)
-        return write(html.build_report(self.data), path)
+        return _write_report(self.store, self.experiment_id, path)
 
     def __repr__(self) -> str:
         runs = self.data.runs
@@ -170,18 +168,80 @@ class LRFindResult:
         return lr_find_figure(self.result)
 
     def report(self, path: str | Path) -> Path:
-        from descentlab.report import html
-        from descentlab.report.data import load
-        from descentlab.report.lr_find_report import build_lr_find_report
-
-        write = html.write_markdown if str(path).lower().endswith(".md") else html.write_html
-        html.check_writable(path)
-        return write(build_lr_find_report(self.store, load(self.store, self.experiment_id)), path)
+        return _write_report(self.store, self.experiment_id, path)
 
     def __repr__(self) -> str:
         s = self.result.suggestion
         text = "no suggestion" if s.lr is None else f"suggested lr {s.lr:.3g}, range {s.lower:.3g} … {s.upper:.3g}"
         return f"<descentlab lr-find #{self.experiment_id}: {self.result.optimizer}, {text}>"
+
+
+class BenchmarkResult:
+    """A stored ``benchmark`` experiment, read back by the report's own analysis (:mod:`descentlab.report.benchmark`):
+    the selection of every budget, the evaluation runs' test numbers and time to target, the profile scores."""
+
+    def __init__(self, store: Store, experiment_id: int) -> None:
+        from descentlab.report import benchmark as report_benchmark
+        from descentlab.report import data as report_data
+
+        self.store, self.experiment_id = store, experiment_id
+        self.data = report_data.load(store, experiment_id)
+        self.benchmark = report_benchmark.analyse(self.data)
+
+    def scores(self, budget: int | None = None) -> dict[Any, Any]:
+        """The performance-profile score of every optimizer (1 = the fastest to target on every task, 0 = never
+        within 4×): at ``budget``, or ``{budget: {optimizer: score}}`` for every budget."""
+        if budget is None:
+            return {b: self.benchmark.scores(b) for b in self.benchmark.budgets}
+        if budget not in self.benchmark.budgets:
+            raise UserError(f"budget {budget!r} is not one of this benchmark's: "
+                            f"{', '.join(map(str, self.benchmark.budgets))}")
+        return self.benchmark.scores(budget)
+
+    @property
+    def summary(self) -> list[dict[str, str]]:
+        """The scores table, one dict per optimizer (a column per budget), as the report shows it."""
+        from descentlab.report import benchmark as report_benchmark
+
+        return _table_rows(report_benchmark.score_table(self.benchmark))
+
+    @property
+    def cells(self) -> list[dict[str, Any]]:
+        """One dict per (task, optimizer, budget): the selected trial and point, its validation number, the
+        evaluation seeds' test values, mean and 95 % interval, updates and seconds to target — ``--json``'s."""
+        return self.to_json()["cells"]
+
+    def to_json(self) -> dict[str, Any]:
+        """What ``descentlab benchmark --json`` writes."""
+        from descentlab.report import benchmark as report_benchmark
+
+        return report_benchmark.to_json(self.benchmark)
+
+    def figure(self) -> Any:
+        """The performance profiles, one panel per budget (a matplotlib Figure)."""
+        from descentlab.report import benchmark as report_benchmark
+        from descentlab.report import style
+
+        return report_benchmark.profile_figure(self.benchmark, style.optimizer_colors(self.benchmark.optimizers))
+
+    def report(self, path: str | Path) -> Path:
+        """Write the benchmark's report: HTML, or Markdown with its PNGs for a ``.md`` path."""
+        return _write_report(self.store, self.experiment_id, path)
+
+    def __repr__(self) -> str:
+        b = self.benchmark
+        return (f"<descentlab benchmark #{self.experiment_id}: {', '.join(b.optimizers)} on {', '.join(b.tasks)}, "
+                f"budgets {', '.join(map(str, b.budgets))}, in {self.store.path}>")
+
+
+def _write_report(store: Store, experiment_id: int, path: str | Path) -> Path:
+    """The experiment's report (the builder its kind declares, as ``descentlab report``) to ``path``."""
+    from descentlab.report import by_kind, html
+    from descentlab.report.data import load
+
+    write = html.write_markdown if str(path).lower().endswith(".md") else html.write_html
+    html.check_writable(path)
+    return write(by_kind.build(store, load(store, experiment_id)), path)
 
 
 # -- the experiments ----------------------------------------------------------------------------------------------
@@ -247,10 +307,12 @@ def sweep(task: Any = None, *, model: Any = None, data: Any = None,
     return _run("sweep", spec, store, vectorize=vectorize, fresh=fresh)
 
 
-def load_experiment(experiment: int | str = "last", store: str | Path | Store | None = None) -> ExperimentResult:
-    """A stored ``compare`` or ``sweep`` experiment (an id or ``"last"``) of ``store`` (default: the command
-    line's), read back: ``load_experiment(3).dataframe()`` is its runs as a ``pandas.DataFrame``. Only reads: a
-    store that does not exist is an error, not a new empty one."""
+def load_experiment(experiment: int | str = "last", store: str | Path | Store | None = None
+                    ) -> ExperimentResult | BenchmarkResult:
+    """A stored experiment (an id or ``"last"``) of ``store`` (default: the command line's), read back: a
+    :class:`BenchmarkResult` for a benchmark, else an :class:`ExperimentResult` — ``load_experiment(3).dataframe()``
+    is its runs as a ``pandas.DataFrame``. Only reads: a store that does not exist is an error, not a new empty
+    one."""
     from descentlab.store import default_store_path
 
     if not isinstance(store, Store):
@@ -258,7 +320,8 @@ def load_experiment(experiment: int | str = "last", store: str | Path | Store | 
         if not path.is_file():
             raise UserError(f"no results store at {path}")
         store = Store(path, read_only=True)
-    return ExperimentResult(store, store.experiment(experiment).id)
+    found = store.experiment(experiment)
+    return (BenchmarkResult if found.kind == "benchmark" else ExperimentResult)(store, found.id)
 
 
 def lr_find(task: Any = None, *, model: Any = None, data: Any = None, optimizer: str = "adam", seeds: int = 3,
@@ -277,3 +340,33 @@ def lr_find(task: Any = None, *, model: Any = None, data: Any = None, optimizer:
     opened = _store(store)
     result, experiment_id = lf.run(spec, store=opened, env=environment())
     return LRFindResult(opened, experiment_id, result)
+
+
+def benchmark(tasks: Any = ("digits-mlp", "mnist1d-mlp"), *,
+              optimizers: str | Sequence[str] = ("sgd", "nesterov", "adam", "rmsprop"),
+              budget: int | Sequence[int] = (1, 8), seeds: int = 3, epochs: int | None = None, preset: str = "torch",
+              search_seed: int = 0, store: str | Path | Store | None = None, vectorize: bool = True,
+              fresh: bool = False, data_dir: str | None = None) -> BenchmarkResult:
+    """``descentlab benchmark`` from Python (``docs/benchmark.md`` is the protocol): every optimizer gets the same
+    ``budget`` of tuning trials on every task (trial 0 its defaults, then a quasi-random search; several budgets,
+    increasing, are prefixes of one sequence), the trial selected on validation is re-run at ``seeds`` fresh
+    seeds, and the optimizers are scored by performance profiles. ``tasks``: one task or a list, each as
+    :func:`compare` takes it (a name, a reference, a :class:`~descentlab.tasks.Task`); ``optimizers`` as
+    ``--optimizers`` (names, ``file.py:Class`` references, ``name(k=v)``). The same call again resumes."""
+    from descentlab.experiments import benchmark as bench
+    from descentlab.optim import external
+
+    task_list = [tasks] if isinstance(tasks, (str, Path)) or not isinstance(tasks, Sequence) else list(tasks)
+    if not task_list:
+        raise UserError("tasks is empty; give one task or a list")
+    items = external.items(optimizers if isinstance(optimizers, str) else ",".join(map(str, optimizers)))
+    budgets = (budget,) if isinstance(budget, int) else tuple(budget)
+    if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
+        raise UserError(f"epochs must be a whole number ≥ 1, got {epochs!r}")
+    spec = bench.BenchmarkSpec(tasks=tuple(resolve_task(t) for t in task_list), optimizers=items,
+                               budgets=budgets, seeds=seeds, epochs=epochs, preset=preset, search_seed=search_seed,
+                               data_dir=data_dir)
+    spec.check()
+    opened = _store(store)
+    experiment_id, _ = bench.run(spec, opened, make_executor("local", vectorize=vectorize), fresh=fresh)
+    return BenchmarkResult(opened, experiment_id)

@@ -74,77 +74,44 @@ def run(args: argparse.Namespace) -> int:
 
     from descentlab.cli.common import executor_from
     from descentlab.cli.output import make_console, print_outcome, print_table, stored_line, waiting_note, write_json
-    from descentlab.data.fingerprint import fingerprint
-    from descentlab.experiments.benchmark import selected
+    from descentlab.experiments import benchmark
     from descentlab.experiments.executors import vectorized_trainer
-    from descentlab.experiments.runner import Trial, open_experiment, unique_trials
     from descentlab.store import Store
-    from descentlab.tasks import get_task
-    from descentlab.tasks.external import identity
-    from descentlab.validation import check_batch_sizes
 
     started = time.perf_counter()
     console = make_console(stderr=args.json == "-")
     spec = spec_from(args)
-    tuning = {task: spec.tuning_configs(task) for task in spec.tasks}  # every name and value checked here
+    spec.tuning_configs()  # every name and value checked before anything else
     flags.check_json(args)
     if args.vectorize and vectorized_trainer() is None:
         console.print("note: the vectorized trainer is not available; training trials one by one")
     executor = executor_from(args)
-    splits = {}
-    for task, configs in tuning.items():
-        splits[task] = get_task(task).load(data_dir=spec.data_dir, val_fraction=configs[0].val_fraction,
-                                           seed=configs[0].data_seed)
-        check_batch_sizes({c.batch_size for c in configs}, splits[task].x_train.shape[0])
-    stored_spec = {**spec.to_dict(), "datasets": {task: fingerprint(s) for task, s in splits.items()}}
-    users = {task: identity(get_task(task)) for task in spec.tasks}
-    if any(users.values()):  # a user's task: where it came from and its fingerprints are part of the identity
-        stored_spec["task_identity"] = users
-    all_tuning = [c for configs in tuning.values() for c in configs]
 
-    with Store(args.store) as store:
-        opened = open_experiment(store, "benchmark", stored_spec, all_tuning, fresh=args.fresh,
-                                 execution=executor.identity())
-        eid = opened.experiment_id
-        already = len(store.completed_trial_keys(eid))
+    def opened(o: benchmark.Opened) -> None:
         console.print(f"[bold]benchmark[/] of {', '.join(spec.optimizers)} on {', '.join(spec.tasks)}: budgets "
                       f"{', '.join(map(str, spec.budgets))} trials, {spec.seeds} evaluation seed(s) — "
-                      f"{len(opened.trials)} tuning trials"
-                      + (f" ({already} runs already in the store, resumed)" if already else "")
+                      f"{o.tuning_trials} tuning trials"
+                      + (f" ({o.already} runs already in the store, resumed)" if o.already else "")
                       + f" — executor {args.executor}" + (", vectorized" if args.vectorize else ""), highlight=False)
 
-        def on_result(phase: str) -> Any:
-            def report(trial: Trial, result: Any) -> None:
-                if args.quiet:
-                    return
-                c = trial.config
-                last = result.epochs[-1] if result.epochs else {}
-                value = last.get("val_loss") if last.get("val_acc") is None else last.get("val_acc")
-                shown = f"val {value:.4g}" if isinstance(value, float) else escape(result.error or "")
-                console.print(f"{phase} {c.task} {escape(c.display_name)} seed {c.seed} "
-                              f"lr {c.hyperparameters.get('lr', float('nan')):.4g}: {result.status} {shown}",
-                              highlight=False)
-            return report
+    def evaluation(n: int) -> None:
+        console.print(f"evaluation: {n} runs, the configurations selected at each budget at seeds 1..{spec.seeds}",
+                      highlight=False)
 
-        outcomes = []
-        for task in spec.tasks:  # phase 1: the tuning trials
-            outcomes.append(executor.run(unique_trials(tuning[task]), store=store, experiment_id=eid,
-                                         splits=splits[task], on_result=on_result("tune"),
-                                         on_wait=waiting_note(console)))
-        chosen = selected(spec, store.runs(eid))
-        evaluation = {task: unique_trials(spec.evaluation_configs(chosen, task)) for task in spec.tasks}
-        console.print(f"evaluation: {sum(map(len, evaluation.values()))} runs, the configurations selected at each "
-                      f"budget at seeds 1..{spec.seeds}", highlight=False)
-        for task, trials in evaluation.items():  # phase 2: the selected configurations over the evaluation seeds
-            if trials:
-                outcomes.append(executor.run(trials, store=store, experiment_id=eid, splits=splits[task],
-                                             on_result=on_result("eval"), on_wait=waiting_note(console)))
-        for outcome in outcomes[1:]:
-            outcomes[0].trained += outcome.trained
-            outcomes[0].finished_elsewhere += outcome.finished_elsewhere
-            outcomes[0].waited += outcome.waited
-            outcomes[0].holders |= outcome.holders
-        print_outcome(console, outcomes[0])
+    def report(phase: str, trial: Any, result: Any) -> None:
+        if args.quiet:
+            return
+        c = trial.config
+        last = result.epochs[-1] if result.epochs else {}
+        value = last.get("val_loss") if last.get("val_acc") is None else last.get("val_acc")
+        shown = f"val {value:.4g}" if isinstance(value, float) else escape(result.error or "")
+        console.print(f"{phase} {c.task} {escape(c.display_name)} seed {c.seed} "
+                      f"lr {c.hyperparameters.get('lr', float('nan')):.4g}: {result.status} {shown}", highlight=False)
+
+    with Store(args.store) as store:
+        eid, outcome = benchmark.run(spec, store, executor, fresh=args.fresh, on_opened=opened,
+                                     on_evaluation=evaluation, on_result=report, on_wait=waiting_note(console))
+        print_outcome(console, outcome)
 
         from descentlab.report import benchmark as report_benchmark
         from descentlab.report.data import load

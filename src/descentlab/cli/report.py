@@ -54,22 +54,10 @@ def write_spec(experiment, path: str) -> None:
 def write_report(store, experiment: int | str, html_path: Path | None, md_path: Path | None) -> list[Path]:
     """Build the report of ``experiment`` (an id or 'last') in ``store`` once and write it as HTML and/or Markdown
     (paths already checked with ``check_output``); print and return the paths written."""
-    from descentlab.kinds import KINDS
-    from descentlab.report import html
+    from descentlab.report import by_kind, html
     from descentlab.report.data import load
 
-    data = load(store, experiment)
-    kind = data.experiment.kind
-    if kind in KINDS and KINDS.get(kind).layout == "lr-range":
-        from descentlab.report.lr_find_report import build_lr_find_report
-
-        report = build_lr_find_report(store, data)
-    elif kind in KINDS and KINDS.get(kind).layout == "benchmark":
-        from descentlab.report.benchmark import build_benchmark_report
-
-        report = build_benchmark_report(data)
-    else:
-        report = html.build_report(data)
+    report = by_kind.build(store, load(store, experiment))
     written = []
     for path, write in ((html_path, html.write_html), (md_path, html.write_markdown)):
         if path is not None:

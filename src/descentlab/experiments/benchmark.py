@@ -22,7 +22,7 @@ the same evaluation runs. Reading a benchmark back is the report's (:mod:`descen
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -224,3 +224,69 @@ def selected(spec: BenchmarkSpec, runs: Sequence[Any], task: str | None = None
                 out[(t, item, budget)] = select(values, budget, lower_is_better=metric == "loss")
     return out
 
+
+
+@dataclass
+class Opened:
+    """What :func:`run` tells its caller once the experiment is open, before anything trains."""
+
+    experiment_id: int
+    tuning_trials: int  # the tuning phase's trials
+    already: int  # runs already finished in the store (a resumed benchmark)
+
+
+def run(spec: BenchmarkSpec, store: Any, executor: Any, *, fresh: bool = False,
+        on_opened: Callable[[Opened], None] | None = None,
+        on_evaluation: Callable[[int], None] | None = None,
+        on_result: Callable[[str, Trial, Any], None] | None = None,
+        on_wait: Callable[[Sequence[Trial], str], None] | None = None) -> tuple[int, Any]:
+    """Run the benchmark ``spec`` into ``store`` with ``executor`` (``experiments.executors``): both phases of the
+    module docstring, in one experiment; resumes what the store already holds. The one implementation behind
+    ``descentlab benchmark`` and ``descentlab.benchmark(...)``.
+
+    Every name, value and batch size is checked before the experiment is opened. ``on_opened`` hears the
+    experiment's id and size, ``on_evaluation`` the number of evaluation runs once the selections are made,
+    ``on_result(phase, trial, result)`` each finished run (``phase``: ``"tune"`` or ``"eval"``), ``on_wait`` the
+    trials another process is training. Returns ``(experiment_id, outcome)``: the executors' ``Outcome`` of both
+    phases together."""
+    from descentlab.data.fingerprint import fingerprint
+    from descentlab.experiments.runner import open_experiment, unique_trials
+    from descentlab.tasks.external import identity
+    from descentlab.validation import check_batch_sizes
+
+    tuning = {task: spec.tuning_configs(task) for task in spec.tasks}  # every name and value checked here
+    splits = {}
+    for task, configs in tuning.items():
+        splits[task] = get_task(task).load(data_dir=spec.data_dir, val_fraction=configs[0].val_fraction,
+                                           seed=configs[0].data_seed)
+        check_batch_sizes({c.batch_size for c in configs}, splits[task].x_train.shape[0])
+    stored_spec = {**spec.to_dict(), "datasets": {task: fingerprint(s) for task, s in splits.items()}}
+    users = {task: identity(get_task(task)) for task in spec.tasks}
+    if any(users.values()):  # a user's task: where it came from and its fingerprints are part of the identity
+        stored_spec["task_identity"] = users
+    opened = open_experiment(store, "benchmark", stored_spec, [c for cs in tuning.values() for c in cs],
+                             fresh=fresh, execution=executor.identity())
+    eid = opened.experiment_id
+    if on_opened is not None:
+        on_opened(Opened(eid, len(opened.trials), len(store.completed_trial_keys(eid))))
+
+    def heard(phase: str) -> Callable[[Trial, Any], None]:
+        return (lambda trial, result: None) if on_result is None else (
+            lambda trial, result: on_result(phase, trial, result))
+
+    waiting = {} if on_wait is None else {"on_wait": on_wait}
+    outcomes = [executor.run(unique_trials(tuning[task]), store=store, experiment_id=eid, splits=splits[task],
+                             on_result=heard("tune"), **waiting) for task in spec.tasks]
+    chosen = selected(spec, store.runs(eid))
+    evaluation = {task: unique_trials(spec.evaluation_configs(chosen, task)) for task in spec.tasks}
+    if on_evaluation is not None:
+        on_evaluation(sum(map(len, evaluation.values())))
+    outcomes += [executor.run(trials, store=store, experiment_id=eid, splits=splits[task],
+                              on_result=heard("eval"), **waiting) for task, trials in evaluation.items() if trials]
+    total = outcomes[0]
+    for outcome in outcomes[1:]:
+        total.trained += outcome.trained
+        total.finished_elsewhere += outcome.finished_elsewhere
+        total.waited += outcome.waited
+        total.holders |= outcome.holders
+    return eid, total

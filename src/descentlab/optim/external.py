@@ -45,6 +45,26 @@ from descentlab.grid import split_items  # noqa: F401 - external.split_items, th
 _JSON_SCALARS = (bool, int, float, str, type(None))
 
 
+def items(text: str) -> tuple[str, ...]:
+    """The optimizers of ``--optimizers`` (or of the Python API's list, joined by commas): registry names,
+    ``module:Name`` or ``path/file.py:Name``, each optionally with hyperparameters ``name(k=v, ...)``,
+    comma-separated (commas inside parentheses stay). Registry names are case-insensitive and stored lower-cased; a
+    Python name keeps its case. An item given twice, or none, is refused."""
+    found: list[str] = []
+    for item in split_items(text):
+        if not item:
+            continue
+        ref, given = parse_item(item)
+        ref = ref if is_reference(ref) else ref.lower()
+        formatted = format_item(ref, given)
+        if formatted in found:
+            raise UserError(f"--optimizers {text[:60]!r} names {formatted} twice; give each once")
+        found.append(formatted)
+    if not found:
+        raise UserError(f"--optimizers {text[:60]!r} is empty; give a comma-separated list")
+    return tuple(found)
+
+
 def is_reference(name: str) -> bool:
     """Whether ``name`` names an object by module or file (``module:Name``, ``file.py:Name``), not a registry name."""
     return ":" in name
