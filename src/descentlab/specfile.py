@@ -1,4 +1,5 @@
-"""Spec files: an experiment of ``compare`` or ``sweep`` as a TOML file whose keys are the command's flags.
+"""Spec files: an experiment of ``compare``, ``sweep`` or ``benchmark`` as a TOML file whose keys are the command's
+flags.
 
 ``descentlab compare --spec exp.toml`` reads the file (:func:`read`; the command line checks its keys against
 its own flags, and flags given on the command line win); the report shows a stored experiment's spec in the same
@@ -9,12 +10,15 @@ form (:func:`flags_of`, :func:`to_toml`), so an experiment can be shared and rer
     batch-size = 32
     seeds = 3
 
-The stored spec (``CompareSpec.to_dict()``, ``SweepSpec.to_dict()``) is turned back into flag values that parse
+The stored spec (``CompareSpec.to_dict()``, ``SweepSpec.to_dict()``, ``BenchmarkSpec.to_dict()``) is turned back into
+flag values that parse
 to the same spec: lists as TOML arrays (read back joined with commas), a sweep's range as ``"LO..HI"`` with each
 end's exact ``repr``, its hyperparameter grid as ``hp = ["NAME=V1,V2", …]`` in the stored order (each value's
 ``repr``, so a float stays a float and an int an int), and how its trials ran (``vectorize``; a sweep's
 ``group-size`` and ``device``), which is part of the experiment's identity. A value a flag leaves at its default
-(``epochs`` of the task) is left out, as it was on the command line.
+(``epochs`` of the task) is left out, as it was on the command line. A benchmark's file names its ``tasks`` (a
+user's task by the reference it came from), ``optimizers``, ``budget``, ``seeds``, ``search-seed``, ``preset``,
+``epochs`` when given, and its execution.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import Any
 
 from descentlab.errors import UserError
 
-KINDS = ("compare", "sweep")  # the kinds whose experiments a spec file describes
+KINDS = ("compare", "sweep", "benchmark")  # the kinds whose experiments a spec file describes
 DATA_SUFFIXES = (".npz", ".csv")  # a user's task given as a data file (--data FILE)
 
 
@@ -74,7 +78,32 @@ def flags_of(kind: str, spec: Mapping[str, Any]) -> dict[str, Any] | None:
         return None
 
 
+def _benchmark_flags(spec: Mapping[str, Any]) -> dict[str, Any]:
+    users = spec.get("task_identity") or {}
+    tasks = [(users.get(t) or {}).get("task_source") or t for t in spec["tasks"]]
+    out: dict[str, Any] = {"tasks": [str(t) for t in tasks], "optimizers": list(spec["optimizers"]),
+                           "budget": [int(b) for b in spec["budgets"]], "seeds": int(spec["seeds"])}
+    if spec.get("epochs") is not None:
+        out["epochs"] = spec["epochs"]
+    out["preset"] = spec.get("preset", "torch")
+    out["search-seed"] = int(spec.get("search_seed", 0))
+    _execution(out, spec, "benchmark")
+    return out
+
+
+def _execution(out: dict[str, Any], spec: Mapping[str, Any], kind: str) -> None:
+    execution = spec.get("execution")  # how trials ran is part of the experiment's identity: kept with it
+    if isinstance(execution, Mapping):
+        if "vectorize" in execution:
+            out["vectorize"] = bool(execution["vectorize"])
+        if kind in ("sweep", "benchmark"):
+            out.update({flag: execution[key] for flag, key in (("group-size", "group_size"), ("device", "device"))
+                        if execution.get(key) is not None})
+
+
 def _flags(kind: str, spec: Mapping[str, Any]) -> dict[str, Any]:
+    if kind == "benchmark":
+        return _benchmark_flags(spec)
     out: dict[str, Any] = {**_task(spec), "optimizers": list(spec["optimizers"])}
     if kind == "sweep":
         out["lr"] = f"{flag_text(float(spec['lr_min']))}..{flag_text(float(spec['lr_max']))}"
@@ -93,13 +122,7 @@ def _flags(kind: str, spec: Mapping[str, Any]) -> dict[str, Any]:
     grid = spec.get("grid") or {}
     if grid:
         out["hp"] = [f"{name}={','.join(flag_text(v) for v in values)}" for name, values in grid.items()]
-    execution = spec.get("execution")  # how trials ran is part of the experiment's identity: kept with it
-    if isinstance(execution, Mapping):
-        if "vectorize" in execution:
-            out["vectorize"] = bool(execution["vectorize"])
-        if kind == "sweep":
-            out.update({flag: execution[key] for flag, key in (("group-size", "group_size"), ("device", "device"))
-                        if execution.get(key) is not None})
+    _execution(out, spec, kind)
     return out
 
 

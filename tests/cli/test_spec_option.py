@@ -1,5 +1,5 @@
-"""``--spec FILE.toml`` of compare and sweep: the file's keys are the flags, flags given win, bad keys and values
-are one line (exit 2); the report's spec file reruns the same experiment (same identity, same numbers)."""
+"""``--spec FILE.toml`` of compare, sweep and benchmark: the file's keys are the flags, flags given win, bad keys and
+values are one line (exit 2); the report's spec file reruns the same experiment (same identity, same numbers)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from descentlab.cli import benchmark as benchmark_cli
 from descentlab.cli import build_parser, main
 from descentlab.cli import compare as compare_cli
 from descentlab.cli import sweep as sweep_cli
@@ -36,13 +37,18 @@ COMPARE = ["compare", "--task", "digits-mlp", "--optimizers", "sgd,adam(lr=0.003
 SWEEP = ["sweep", "--task", "digits-mlp", "--optimizers", "sgd,momentum", "--lr", "1e-3..0.3", "--points", "3",
          "--epochs", "1", "--batch-size", "16", "--momentum", "0.8,1", "--weight-decay", "0,1e-4", "--hp",
          "nesterov=true,false", "--hp", "dampening=0", "--schedule", "cosine"]
+BENCHMARK = ["benchmark", "--tasks", "digits-mlp,mnist1d-mlp", "--optimizers", "sgd,adam(eps=1e-06)", "--budget",
+             "1,4,8", "--seeds", "2", "--epochs", "3", "--preset", "keras", "--search-seed", "7", "--group-size", "8"]
 
 
-@pytest.mark.parametrize(("argv", "module"), [(COMPARE, compare_cli), (SWEEP, sweep_cli)], ids=["compare", "sweep"])
+@pytest.mark.parametrize(("argv", "module"), [(COMPARE, compare_cli), (SWEEP, sweep_cli), (BENCHMARK, benchmark_cli)],
+                         ids=["compare", "sweep", "benchmark"])
 def test_the_spec_file_of_a_spec_gives_the_same_spec(argv, module, tmp_path: Path) -> None:
     """flags → stored spec → TOML → --spec → the same stored spec (the experiment's identity), exactly."""
     args = _args([*argv, "--no-vectorize"])
-    stored = {**module.spec_from(args).to_dict(), "execution": {"vectorize": False, "group_size": 16, "device": "cpu"}}
+    group = 8 if argv[0] == "benchmark" else 16
+    stored = {**module.spec_from(args).to_dict(),
+              "execution": {"vectorize": False, "group_size": group, "device": "cpu"}}
     path = _write(tmp_path, to_toml(argv[0], stored))
     back = _args([argv[0], "--spec", str(path)])
     again = module.spec_from(back).to_dict()
@@ -50,8 +56,8 @@ def test_the_spec_file_of_a_spec_gives_the_same_spec(argv, module, tmp_path: Pat
     assert again == spec
     assert json.dumps(again) == json.dumps(spec)  # the same types too (1.0 stays a float, 0 an int)
     assert back.vectorize is False
-    if argv[0] == "sweep":
-        assert (back.group_size, back.device) == ("16", "cpu")
+    if argv[0] in ("sweep", "benchmark"):
+        assert (back.group_size, back.device) == (str(group), "cpu")
 
 
 def test_flags_given_win_over_the_file(tmp_path: Path) -> None:
@@ -160,3 +166,28 @@ def test_the_readme_spec_file_runs_as_written(tmp_path: Path) -> None:
         ("digits-mlp", ("sgd", "adam"), 1e-4, 1.0, 8, 3, 5)
     assert spec.grid == (("momentum", (0.8, 0.9)),)
     assert len(spec.configs()) == 2 * 8 * 3 * 2 - 8 * 3  # adam has no momentum: swept without it
+
+
+def test_a_benchmark_reruns_from_its_spec_file(tmp_path: Path, capsys) -> None:
+    """benchmark from flags → report --toml → benchmark --spec: the same experiment, resumed with nothing trained;
+    a misspelt key is one line, exit 2."""
+    store = tmp_path / "b.sqlite"
+    argv = ["benchmark", "--tasks", "digits-mlp", "--optimizers", "sgd,adam", "--budget", "1,2", "--seeds", "1",
+            "--epochs", "1", "--quiet", "--store", str(store)]
+    code, out = _run(argv)
+    assert code == 0, out
+    code, toml = _run(["report", "last", "--store", str(store), "--toml", "-"])
+    assert code == 0 and toml.startswith("# descentlab benchmark --spec THIS_FILE.toml")
+    assert 'tasks = [\n    "digits-mlp",\n]' in toml and "budget = [\n    1,\n    2,\n]" in toml
+    spec = _write(tmp_path, toml)
+    code, out = _run(["benchmark", "--spec", str(spec), "--store", str(store), "--quiet"])
+    assert code == 0 and "runs already in the store, resumed" in out and "evaluation: 4 runs" in out
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["report", "last", "--store", str(store), "--html", str(tmp_path / "b.html")]) == 0
+    assert "descentlab benchmark --spec spec.toml" in (tmp_path / "b.html").read_text()
+    bad = _write(tmp_path, 'tasks = ["digits-mlp"]\nbudgets = [1, 2]\n')
+    capsys.readouterr()
+    assert main(["benchmark", "--spec", str(bad), "--store", str(tmp_path / "c.sqlite")]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "unknown key 'budgets' (did you mean 'budget'?)" in err
+    assert not (tmp_path / "c.sqlite").exists()

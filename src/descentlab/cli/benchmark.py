@@ -7,10 +7,12 @@ import argparse
 from typing import Any
 
 from descentlab.cli import flags
+from descentlab.cli.spec_option import add_spec_argument, apply_spec_file
 
 EXAMPLES = """examples:
   descentlab benchmark                                 # sgd, nesterov, adam, rmsprop on digits-mlp and mnist1d-mlp
   descentlab benchmark --tasks digits-mlp --optimizers adam,adamw --budget 1,8,32 --seeds 5 --json -
+  descentlab benchmark --spec bench.toml                 # the flags from a file (descentlab report N --toml writes it)
 """
 
 
@@ -33,6 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     flags.add_json(p)
     flags.add_fresh(p)
     flags.add_quiet(p)
+    add_spec_argument(p)  # last: it learns the flags above
 
 
 def spec_from(args: argparse.Namespace) -> Any:
@@ -67,6 +70,7 @@ def _whole(text: str, what: str) -> int:
 def run(args: argparse.Namespace) -> int:
     from descentlab.cli.common import check_names
 
+    apply_spec_file(args)  # --spec FILE.toml: the file's values, then the flags given
     check_names(args)  # a misspelt name answers before torch starts
     import time
 
