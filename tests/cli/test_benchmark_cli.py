@@ -107,3 +107,20 @@ def test_bad_input_is_one_line_and_exit_2(flags, message, capsys, tmp_path):
     err = capsys.readouterr().err
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "s.sqlite").exists()  # refused before anything was made
+
+
+def test_a_batch_size_larger_than_the_data_is_refused_before_the_store_is_made(capsys, tmp_path):
+    """The data are loaded and the batch sizes checked before the store file is created (as before the benchmark
+    moved into experiments/benchmark.run)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(12, 4)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    np.savez(tmp_path / "small.npz", x_train=x[:8], y_train=y[:8], x_test=x[8:], y_test=y[8:])
+    code = main(["benchmark", "--tasks", str(tmp_path / "small.npz"), "--optimizers", "adam", "--budget", "1",
+                 "--seeds", "1", "--epochs", "1", "--store", str(tmp_path / "s.sqlite")])
+    err = capsys.readouterr().err
+    assert code == 2 and "--batch-size 32 is larger than the 7 training examples" in err, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "s.sqlite").exists()

@@ -90,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
     if args.vectorize and vectorized_trainer() is None:
         console.print("note: the vectorized trainer is not available; training trials one by one")
     executor = executor_from(args)
+    prepared = benchmark.prepare(spec)  # the data loaded and the batch sizes checked before the store is made
 
     def opened(o: benchmark.Opened) -> None:
         console.print(f"[bold]benchmark[/] of {', '.join(spec.optimizers)} on {', '.join(spec.tasks)}: budgets "
@@ -113,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
                       f"lr {c.hyperparameters.get('lr', float('nan')):.4g}: {result.status} {shown}", highlight=False)
 
     with Store(args.store) as store:
-        eid, outcome = benchmark.run(spec, store, executor, fresh=args.fresh, on_opened=opened,
+        eid, outcome = benchmark.run(spec, store, executor, fresh=args.fresh, prepared=prepared, on_opened=opened,
                                      on_evaluation=evaluation, on_result=report, on_wait=waiting_note(console))
         print_outcome(console, outcome)
 

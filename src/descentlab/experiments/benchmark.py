@@ -235,22 +235,20 @@ class Opened:
     already: int  # runs already finished in the store (a resumed benchmark)
 
 
-def run(spec: BenchmarkSpec, store: Any, executor: Any, *, fresh: bool = False,
-        on_opened: Callable[[Opened], None] | None = None,
-        on_evaluation: Callable[[int], None] | None = None,
-        on_result: Callable[[str, Trial, Any], None] | None = None,
-        on_wait: Callable[[Sequence[Trial], str], None] | None = None) -> tuple[int, Any]:
-    """Run the benchmark ``spec`` into ``store`` with ``executor`` (``experiments.executors``): both phases of the
-    module docstring, in one experiment; resumes what the store already holds. The one implementation behind
-    ``descentlab benchmark`` and ``descentlab.benchmark(...)``.
+@dataclass
+class Prepared:
+    """What :func:`run` needs before it opens the experiment (:func:`prepare`): every task's tuning trials and
+    data, and the spec as stored (with the data's fingerprints and a user's task's identity)."""
 
-    Every name, value and batch size is checked before the experiment is opened. ``on_opened`` hears the
-    experiment's id and size, ``on_evaluation`` the number of evaluation runs once the selections are made,
-    ``on_result(phase, trial, result)`` each finished run (``phase``: ``"tune"`` or ``"eval"``), ``on_wait`` the
-    trials another process is training. Returns ``(experiment_id, outcome)``: the executors' ``Outcome`` of both
-    phases together."""
+    tuning: dict[str, list[RunConfig]]
+    splits: dict[str, Any]
+    stored_spec: dict[str, Any]
+
+
+def prepare(spec: BenchmarkSpec) -> Prepared:
+    """Every name, value and batch size of ``spec`` checked and every task's data loaded (UserError naming the bad
+    value): callers do this before they create the store, so that bad input leaves no file behind."""
     from descentlab.data.fingerprint import fingerprint
-    from descentlab.experiments.runner import open_experiment, unique_trials
     from descentlab.tasks.external import identity
     from descentlab.validation import check_batch_sizes
 
@@ -264,6 +262,28 @@ def run(spec: BenchmarkSpec, store: Any, executor: Any, *, fresh: bool = False,
     users = {task: identity(get_task(task)) for task in spec.tasks}
     if any(users.values()):  # a user's task: where it came from and its fingerprints are part of the identity
         stored_spec["task_identity"] = users
+    return Prepared(tuning, splits, stored_spec)
+
+
+def run(spec: BenchmarkSpec, store: Any, executor: Any, *, fresh: bool = False, prepared: Prepared | None = None,
+        on_opened: Callable[[Opened], None] | None = None,
+        on_evaluation: Callable[[int], None] | None = None,
+        on_result: Callable[[str, Trial, Any], None] | None = None,
+        on_wait: Callable[[Sequence[Trial], str], None] | None = None) -> tuple[int, Any]:
+    """Run the benchmark ``spec`` into ``store`` with ``executor`` (``experiments.executors``): both phases of the
+    module docstring, in one experiment; resumes what the store already holds. The one implementation behind
+    ``descentlab benchmark`` and ``descentlab.benchmark(...)``.
+
+    ``prepared``: :func:`prepare`'s result for ``spec`` (made here when not given; a caller that creates the store
+    prepares first, so that bad input leaves no file). ``on_opened`` hears the experiment's id and size,
+    ``on_evaluation`` the number of evaluation runs once the selections are made, ``on_result(phase, trial,
+    result)`` each finished run (``phase``: ``"tune"`` or ``"eval"``), ``on_wait`` the trials another process is
+    training. Returns ``(experiment_id, outcome)``: the executors' ``Outcome`` of both
+    phases together."""
+    from descentlab.experiments.runner import open_experiment, unique_trials
+
+    prepared = prepared if prepared is not None else prepare(spec)
+    tuning, splits, stored_spec = prepared.tuning, prepared.splits, prepared.stored_spec
     opened = open_experiment(store, "benchmark", stored_spec, [c for cs in tuning.values() for c in cs],
                              fresh=fresh, execution=executor.identity())
     eid = opened.experiment_id
