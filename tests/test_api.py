@@ -123,9 +123,27 @@ def test_benchmark_from_python_is_the_command_s_benchmark(tmp_path) -> None:
     ({"epochs": 0}, "epochs must be a whole number ≥ 1, got 0"),
     ({"tasks": []}, "tasks is empty"),
     ({"tasks": "no-such-task"}, "no-such-task"),
+    ({"budget": 8.0}, "budget"),
+    ({"budget": "1,8"}, "budget"),
+    ({"optimizers": 5}, "optimizers"),
+    ({"tasks": (net, (*data(12)[:2], *data(100)[2:]))}, "--batch-size 32 is larger than the"),
 ])
 def test_benchmark_bad_calls_are_user_errors_before_anything_trains(tmp_path, kwargs, message) -> None:
     call = {"tasks": "digits-mlp", **kwargs}
     with pytest.raises(UserError, match=message):
         descentlab.benchmark(call.pop("tasks"), store=tmp_path / "s.sqlite", **call)
     assert not (tmp_path / "s.sqlite").exists()  # checked before the store is opened
+
+
+def test_benchmark_of_one_model_and_data_pair_and_its_spec_file(tmp_path) -> None:
+    """A pair ``(model, data)`` is one task, as compare takes it (not two tasks ``model`` and ``data``); the spec
+    file of a benchmark on a task made in Python names the task (as compare's does), not its source ``python``."""
+    from descentlab.specfile import flags_of
+
+    result = descentlab.benchmark((net, data()), optimizers="adam", budget=1, seeds=1, epochs=1,
+                                  store=tmp_path / "s.sqlite")
+    assert result.benchmark.tasks == ["my-task"]
+    assert flags_of("benchmark", result.data.experiment.spec)["tasks"] == ["my-task"]
+    two = descentlab.benchmark(("digits-mlp", "mnist1d-mlp"), optimizers="adam", budget=1, seeds=1, epochs=1,
+                               store=tmp_path / "s.sqlite")
+    assert two.benchmark.tasks == ["digits-mlp", "mnist1d-mlp"]  # a pair of names stays two tasks

@@ -356,17 +356,24 @@ def benchmark(tasks: Any = ("digits-mlp", "mnist1d-mlp"), *,
     from descentlab.experiments import benchmark as bench
     from descentlab.optim import external
 
-    task_list = [tasks] if isinstance(tasks, (str, Path)) or not isinstance(tasks, Sequence) else list(tasks)
+    # one task (a name, a reference, a Task, a pair (model, data) — a model is callable, a name is not) or a list
+    one = isinstance(tasks, (str, Path)) or not isinstance(tasks, Sequence) or (
+        isinstance(tasks, tuple) and len(tasks) == 2 and callable(tasks[0]))
+    task_list = [tasks] if one else list(tasks)
     if not task_list:
         raise UserError("tasks is empty; give one task or a list")
+    if not isinstance(optimizers, (str, Sequence)):
+        raise UserError(f"optimizers must be a name or a list of names, got {type(optimizers).__name__}")
     items = external.items(optimizers if isinstance(optimizers, str) else ",".join(map(str, optimizers)))
-    budgets = (budget,) if isinstance(budget, int) else tuple(budget)
+    budgets = tuple(budget) if isinstance(budget, Sequence) and not isinstance(budget, str) else (budget,)
     if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
         raise UserError(f"epochs must be a whole number ≥ 1, got {epochs!r}")
     spec = bench.BenchmarkSpec(tasks=tuple(resolve_task(t) for t in task_list), optimizers=items,
                                budgets=budgets, seeds=seeds, epochs=epochs, preset=preset, search_seed=search_seed,
                                data_dir=data_dir)
     spec.check()
+    prepared = bench.prepare(spec)  # the data loaded and the batch sizes checked before the store is made
     opened = _store(store)
-    experiment_id, _ = bench.run(spec, opened, make_executor("local", vectorize=vectorize), fresh=fresh)
+    experiment_id, _ = bench.run(spec, opened, make_executor("local", vectorize=vectorize), fresh=fresh,
+                                 prepared=prepared)
     return BenchmarkResult(opened, experiment_id)

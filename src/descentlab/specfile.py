@@ -80,7 +80,9 @@ def flags_of(kind: str, spec: Mapping[str, Any]) -> dict[str, Any] | None:
 
 def _benchmark_flags(spec: Mapping[str, Any]) -> dict[str, Any]:
     users = spec.get("task_identity") or {}
-    tasks = [(users.get(t) or {}).get("task_source") or t for t in spec["tasks"]]
+    # each task as compare's file names it: a user's task by its file or data reference, else (a built-in task, or
+    # one made in Python, whose source is "python") by its name
+    tasks = [next(iter(_task({"task": t, **(users.get(t) or {})}).values())) for t in spec["tasks"]]
     out: dict[str, Any] = {"tasks": [str(t) for t in tasks], "optimizers": list(spec["optimizers"]),
                            "budget": [int(b) for b in spec["budgets"]], "seeds": int(spec["seeds"])}
     if spec.get("epochs") is not None:
