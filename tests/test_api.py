@@ -66,6 +66,10 @@ def test_sweep_of_a_task_object_and_lr_find(tmp_path) -> None:
     s = found.suggestion
     assert repr(found).endswith(f"adam, suggested lr {s.lr:.3g}, range {s.lower:.3g} … {s.upper:.3g}>")
     assert found.report(tmp_path / "lr.md").read_text().startswith("# descentlab lr-find")
+    stored = descentlab.lr_find(task, optimizer="adam", seeds=1, steps=12, store=tmp_path / "lr.sqlite")
+    again = descentlab.load_experiment("last", store=tmp_path / "lr.sqlite")  # read back: its own report
+    assert again.experiment_id == stored.experiment_id
+    assert again.report(tmp_path / "again.md").read_text().startswith("# descentlab lr-find")
 
 
 def test_model_with_a_data_file_and_bad_calls(tmp_path) -> None:

@@ -191,3 +191,27 @@ def test_a_benchmark_reruns_from_its_spec_file(tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "unknown key 'budgets' (did you mean 'budget'?)" in err
     assert not (tmp_path / "c.sqlite").exists()
+
+
+def test_a_benchmark_of_a_user_s_task_reruns_from_its_spec_file(tmp_path: Path) -> None:
+    """A user's task (a file reference) in a benchmark's spec file: report --toml names it by its reference, and
+    benchmark --spec is the same experiment (same id), with nothing trained again."""
+    from descentlab.store import Store
+    from descentlab.tasks.external import forget
+
+    task = str(Path(__file__).resolve().parents[2] / "examples" / "my_task.py") + ":task"
+    store = tmp_path / "b.sqlite"
+    try:
+        code, out = _run(["benchmark", "--tasks", f"digits-mlp,{task}", "--optimizers", "adam", "--budget", "1",
+                          "--seeds", "1", "--epochs", "1", "--quiet", "--store", str(store)])
+        assert code == 0, out
+        code, toml = _run(["report", "last", "--store", str(store), "--toml", "-"])
+        assert code == 0 and f'"{task}"' in toml, toml
+        with Store(store) as s:
+            runs = len(s.runs(1))
+        code, out = _run(["benchmark", "--spec", str(_write(tmp_path, toml)), "--store", str(store), "--quiet"])
+        assert code == 0 and "Stored as experiment 1 " in out and "resumed" in out, out
+        with Store(store) as s:
+            assert len(s.experiments()) == 1 and len(s.runs(1)) == runs
+    finally:
+        forget()
