@@ -43,8 +43,8 @@ def write_spec(experiment, path: str) -> None:
 
     text = to_toml(experiment.kind, experiment.spec)
     if text is None:
-        raise UserError(f"experiment {experiment.id} is a {experiment.kind}: only compare, sweep and benchmark have "
-                        "spec files")
+        raise UserError(f"experiment {experiment.id} is of kind {experiment.kind}: only compare, sweep and benchmark "
+                        "have spec files")
     if path == "-":
         print(text, end="")
     else:
