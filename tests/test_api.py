@@ -121,7 +121,11 @@ def test_benchmark_from_python_is_the_command_s_benchmark(tmp_path) -> None:
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"budget": (2, 1)}, "give increasing budgets"),
-    ({"seeds": 0}, "--seeds 0 must be a whole number"),
+    ({"seeds": 0}, "seeds must be a whole number ≥ 1, got 0"),
+    ({"seeds": 2.5}, "seeds must be a whole number ≥ 1, got 2.5"),
+    ({"search_seed": -1}, "search_seed must be a whole number ≥ 0, got -1"),
+    ({"store": 5}, "store must be a path"),
+    ({"tasks": [(net, data()), (net, data())], "budget": True}, "budget must be a whole number ≥ 1, got True"),
     ({"optimizers": "adma"}, "unknown optimizer 'adma'"),
     ({"optimizers": []}, "is empty"),
     ({"epochs": 0}, "epochs must be a whole number ≥ 1, got 0"),
@@ -133,9 +137,9 @@ def test_benchmark_from_python_is_the_command_s_benchmark(tmp_path) -> None:
     ({"tasks": (net, (*data(12)[:2], *data(100)[2:]))}, "--batch-size 32 is larger than the"),
 ])
 def test_benchmark_bad_calls_are_user_errors_before_anything_trains(tmp_path, kwargs, message) -> None:
-    call = {"tasks": "digits-mlp", **kwargs}
+    call = {"tasks": "digits-mlp", "store": tmp_path / "s.sqlite", **kwargs}
     with pytest.raises(UserError, match=message):
-        descentlab.benchmark(call.pop("tasks"), store=tmp_path / "s.sqlite", **call)
+        descentlab.benchmark(call.pop("tasks"), **call)
     assert not (tmp_path / "s.sqlite").exists()  # checked before the store is opened
 
 
@@ -151,3 +155,8 @@ def test_benchmark_of_one_model_and_data_pair_and_its_spec_file(tmp_path) -> Non
     two = descentlab.benchmark(("digits-mlp", "mnist1d-mlp"), optimizers="adam", budget=1, seeds=1, epochs=1,
                                store=tmp_path / "s.sqlite")
     assert two.benchmark.tasks == ["digits-mlp", "mnist1d-mlp"]  # a pair of names stays two tasks
+    import numpy as np
+
+    both = descentlab.benchmark([(net, data()), (net, data(90))], optimizers="adam", budget=np.array([1]),
+                                seeds=np.int64(1), epochs=1, store=tmp_path / "s.sqlite")
+    assert both.benchmark.tasks == ["my-task", "my-task-2"]  # two pairs: two tasks, one name each

@@ -25,7 +25,8 @@ the commands do.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import operator
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +83,20 @@ def resolve_task(task: Any = None, *, model: Any = None, data: Any = None, name:
 
 
 def _store(store: str | Path | Store | None) -> Store:
+    if store is not None and not isinstance(store, (str, Path, Store)):
+        raise UserError(f"store must be a path, \":memory:\" or a Store, got {type(store).__name__}")
     return store if isinstance(store, Store) else Store(store)
+
+
+def _whole(value: Any, what: str, low: int = 1) -> int:
+    """``value`` as an int (numpy's integers too), or a UserError naming it."""
+    try:
+        number = operator.index(value) if not isinstance(value, bool) else None
+    except TypeError:
+        number = None
+    if number is None or number < low:
+        raise UserError(f"{what} must be a whole number ≥ {low}, got {value!r}")
+    return number
 
 
 # -- results ------------------------------------------------------------------------------------------------------
@@ -362,15 +376,21 @@ def benchmark(tasks: Any = ("digits-mlp", "mnist1d-mlp"), *,
     task_list = [tasks] if one else list(tasks)
     if not task_list:
         raise UserError("tasks is empty; give one task or a list")
+    pairs = 0
+    names = []
+    for t in task_list:  # several (model, data) pairs: my-task, my-task-2, … (one name each)
+        is_pair = isinstance(t, tuple) and len(t) == 2 and callable(t[0])
+        pairs += is_pair
+        names.append(resolve_task(t, name="my-task" if pairs <= 1 else f"my-task-{pairs}") if is_pair
+                     else resolve_task(t))
     if not isinstance(optimizers, (str, Sequence)):
         raise UserError(f"optimizers must be a name or a list of names, got {type(optimizers).__name__}")
     items = external.items(optimizers if isinstance(optimizers, str) else ",".join(map(str, optimizers)))
-    budgets = tuple(budget) if isinstance(budget, Sequence) and not isinstance(budget, str) else (budget,)
-    if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
-        raise UserError(f"epochs must be a whole number ≥ 1, got {epochs!r}")
-    spec = bench.BenchmarkSpec(tasks=tuple(resolve_task(t) for t in task_list), optimizers=items,
-                               budgets=budgets, seeds=seeds, epochs=epochs, preset=preset, search_seed=search_seed,
-                               data_dir=data_dir)
+    several = isinstance(budget, Iterable) and not isinstance(budget, (str, bytes))
+    budgets = tuple(_whole(b, "budget") for b in (budget if several else [budget]))
+    spec = bench.BenchmarkSpec(tasks=tuple(names), optimizers=items, budgets=budgets, seeds=_whole(seeds, "seeds"),
+                               epochs=None if epochs is None else _whole(epochs, "epochs"), preset=preset,
+                               search_seed=_whole(search_seed, "search_seed", 0), data_dir=data_dir)
     spec.check()
     prepared = bench.prepare(spec)  # the data loaded and the batch sizes checked before the store is made
     opened = _store(store)
