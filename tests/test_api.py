@@ -70,6 +70,8 @@ def test_sweep_of_a_task_object_and_lr_find(tmp_path) -> None:
     again = descentlab.load_experiment("last", store=tmp_path / "lr.sqlite")  # read back: its own report
     assert again.experiment_id == stored.experiment_id
     assert again.report(tmp_path / "again.md").read_text().startswith("# descentlab lr-find")
+    assert isinstance(again, descentlab.api.LRFindResult)  # the result rebuilt from the stored curves
+    assert again.summary == stored.summary and again.rows == stored.rows
 
 
 def test_model_with_a_data_file_and_bad_calls(tmp_path) -> None:

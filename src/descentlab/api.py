@@ -322,11 +322,11 @@ def sweep(task: Any = None, *, model: Any = None, data: Any = None,
 
 
 def load_experiment(experiment: int | str = "last", store: str | Path | Store | None = None
-                    ) -> ExperimentResult | BenchmarkResult:
+                    ) -> ExperimentResult | BenchmarkResult | LRFindResult:
     """A stored experiment (an id or ``"last"``) of ``store`` (default: the command line's), read back: a
-    :class:`BenchmarkResult` for a benchmark, else an :class:`ExperimentResult` — ``load_experiment(3).dataframe()``
-    is its runs as a ``pandas.DataFrame``. Only reads: a store that does not exist is an error, not a new empty
-    one."""
+    :class:`BenchmarkResult` for a benchmark, an :class:`LRFindResult` for an lr-find (its result rebuilt from the
+    stored curves, as the report does), else an :class:`ExperimentResult` — ``load_experiment(3).dataframe()`` is its
+    runs as a ``pandas.DataFrame``. Only reads: a store that does not exist is an error, not a new empty one."""
     from descentlab.store import default_store_path
 
     if not isinstance(store, Store):
@@ -335,7 +335,14 @@ def load_experiment(experiment: int | str = "last", store: str | Path | Store | 
             raise UserError(f"no results store at {path}")
         store = Store(path, read_only=True)
     found = store.experiment(experiment)
-    return (BenchmarkResult if found.kind == "benchmark" else ExperimentResult)(store, found.id)
+    from descentlab.kinds import KINDS
+
+    layout = KINDS.get(found.kind).layout if found.kind in KINDS else None
+    if layout == "lr-range":
+        from descentlab.report.lr_find_report import load
+
+        return LRFindResult(store, found.id, load(store, found.id))
+    return (BenchmarkResult if layout == "benchmark" else ExperimentResult)(store, found.id)
 
 
 def lr_find(task: Any = None, *, model: Any = None, data: Any = None, optimizer: str = "adam", seeds: int = 3,

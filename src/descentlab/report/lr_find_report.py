@@ -25,7 +25,7 @@ def load(store: Any, experiment_id: int | str) -> LRFindResult:
     UserError for an experiment of another kind."""
     experiment = store.experiment(experiment_id)
     if experiment.kind not in KINDS or KINDS.get(experiment.kind).layout != "lr-range":
-        raise UserError(f"experiment {experiment.id} is a {experiment.kind}, not an lr-find")
+        raise UserError(f"experiment {experiment.id} is of kind {experiment.kind}, not an lr-find")
     finished = [(r.seed, r.config, store.steps(r.id)) for r in store.runs(experiment.id) if r.status in FINISHED]
     return stored_result(experiment.spec, finished)
 
