@@ -86,8 +86,10 @@ def test_compiled_step_equals_eager() -> None:
     """``torch.compile`` of the training step (forward, backward, our Adam's step) gives the eager result.
 
     Backend "eager": Dynamo captures the graphs (and the graph breaks around ``.item()``) but runs them with the
-    eager kernels, which keeps the test fast (inductor would take tens of seconds to compile here) and makes the
-    comparison exact.
+    eager kernels, which keeps the test fast (inductor would take tens of seconds to compile here). Traced, our
+    step runs the readable rule (torch's fused kernels cannot be traced: ``tests/optim/test_torch_usage.py``),
+    which the eager step does not: equal to rounding, not bitwise (``1 − β**t`` from a float64 tensor ``t``
+    rather than a Python int). The ``step`` counts are equal.
     """
     a = small_mlp(torch.float64)
     b = copy.deepcopy(a)
@@ -103,7 +105,7 @@ def test_compiled_step_equals_eager() -> None:
     for x, y in batches(10, torch.float64):
         train_step(a, eager_opt, x, y)
         compiled(b, compiled_opt, x, y)
+    assert_models_close(a, b, 1e-12, "compiled")
     for p, q in zip(a.parameters(), b.parameters()):
-        assert torch.equal(p, q)
-    for p, q in zip(a.parameters(), b.parameters()):
-        assert all(torch.equal(v, compiled_opt.state[q][k]) for k, v in eager_opt.state[p].items())
+        for k, v in eager_opt.state[p].items():
+            torch.testing.assert_close(compiled_opt.state[q][k], v, rtol=1e-12, atol=1e-15)

@@ -254,8 +254,11 @@ class RuleOptimizer(torch.optim.Optimizer):
                 self.rule.update(p, g, state, h)
 
     def _may_fuse(self, group: dict[str, Any]) -> bool:
-        """Whether the group may take a fused path at all: not refused, not differentiable."""
-        return group["fused"] is not False and not group["differentiable"]
+        """Whether the group may take a fused path at all: not refused, not differentiable, not being traced by
+        ``torch.compile`` (torch's CPU fused kernels cannot be traced by AOTAutograd — no fake-tensor
+        implementation, or a functionalization error — and the generated step is itself compiled: the
+        readable rule is traced, and fused by the compiler, as torch's own optimizers are)."""
+        return group["fused"] is not False and not group["differentiable"] and not torch.compiler.is_compiling()
 
     def _fusable(self, group: dict[str, Any], device: torch.device, dtype: torch.dtype, params: list[Tensor],
                  grads: list[Tensor]) -> bool:

@@ -206,12 +206,14 @@ def addcdiv_(p: Tensor, a: Tensor, b: Tensor, value: Scalar) -> Tensor:
 def step_count(state: dict[str, Any]) -> int | Tensor:
     """Increment and return ``state['step']`` (torch keeps it as a float32 tensor; t = 1 on the first update).
 
-    While ``torch.compile`` traces the rule (the generated fused step, ``rules/generated.py``) the counter is
-    returned as the 0-d tensor itself, not read with ``.item()`` (which would split the compiled program): the
-    rules' scalar arithmetic takes either."""
+    While ``torch.compile`` traces the rule (the generated fused step, ``rules/generated.py``, or a user's compiled
+    training step) the counter is returned as a 0-d float64 tensor, not read with ``.item()`` (which would split
+    the compiled program): the rules' scalar arithmetic takes either."""
     state["step"] += 1
     if torch.compiler.is_compiling():
-        return state["step"]
+        # In float64, as the Python int it stands for: a float32 count would round the bias corrections
+        # (1 − 0.999ᵗ) to float32, ≈ 1e-7 from the uncompiled step (torch's compiled Adam does so).
+        return state["step"].to(torch.float64)
     return int(state["step"].item())
 
 

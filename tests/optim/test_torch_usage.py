@@ -1,0 +1,70 @@
+"""Our classes used as real PyTorch code uses ``torch.optim``: each check runs ours and torch's class of the same
+name the same way and compares what a user sees (parameters after training, errors).
+
+What ``test_drop_in.py`` already covers (signatures, per-step numbers and state, state_dict cross-loading, hooks,
+``torch.compile`` of ``step`` alone with dynamo's eager backend) is not repeated here; these are the usage
+patterns that broke: a training step compiled with AOTAutograd (what the default ``inductor`` backend runs),
+half-precision parameters on the default path, NumPy scalars as hyperparameters.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import torch
+from torch import Tensor, nn
+
+from descentlab import optim
+
+# The four classes whose default path on CPU may call torch's fused kernel (rules with a kernel of their own).
+KERNEL_PAIRS = [(optim.SGD, torch.optim.SGD, {"lr": 0.1, "momentum": 0.9}), (optim.Adam, torch.optim.Adam, {}),
+                (optim.AdamW, torch.optim.AdamW, {}), (optim.Adagrad, torch.optim.Adagrad, {"lr": 0.1})]
+PAIRS = [*KERNEL_PAIRS, (optim.RMSprop, torch.optim.RMSprop, {}), (optim.Adadelta, torch.optim.Adadelta, {}),
+         (optim.Adamax, torch.optim.Adamax, {}), (optim.NAdam, torch.optim.NAdam, {}),
+         (optim.RAdam, torch.optim.RAdam, {}), (optim.Muon, torch.optim.Muon, {})]
+
+
+def by_name(pairs: list[tuple[type, type, dict[str, Any]]]) -> list[Any]:
+    return [pytest.param(*pair, id=pair[0].__name__) for pair in pairs]
+
+
+def mlp(dtype: torch.dtype = torch.float32) -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(5, 6, bias=False), nn.Tanh(), nn.Linear(6, 2, bias=False)).to(dtype)
+
+
+def data(dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor]:
+    gen = torch.Generator().manual_seed(1)
+    return torch.randn(16, 5, generator=gen).to(dtype), torch.randn(16, 2, generator=gen).to(dtype)
+
+
+@pytest.mark.parametrize(("ours", "theirs", "kwargs"), [
+    pytest.param(*pair[:2], {**pair[2], **fused}, id=f"{pair[0].__name__}-fused={fused.get('fused')}")
+    for pair, fused in zip(KERNEL_PAIRS, ({}, {}, {"fused": True}, {"fused": True}))])
+def test_compiled_training_step_with_aot_autograd(ours: type, theirs: type, kwargs: dict[str, Any]) -> None:
+    """``torch.compile`` of forward, backward and ``step`` together, through AOTAutograd (``aot_eager``: the
+    stage that ``inductor``, the default backend, runs too, without its code generation). Ours crashed there:
+    torch's CPU fused kernels have no fake-tensor implementation (``_fused_sgd_``, ``_fused_adagrad_``) or break
+    functionalization (``_fused_adam_``), with ``fused=True`` as with the default ``fused=None`` (torch's own
+    compiled ``fused=True`` works)."""
+    x, y = data()
+    results = []
+    for cls in (ours, theirs):
+        torch._dynamo.reset()
+        model = mlp()
+        opt = cls(model.parameters(), **kwargs)
+
+        @torch.compile(backend="aot_eager")
+        def train_step(model: nn.Module = model, opt: torch.optim.Optimizer = opt) -> Tensor:
+            opt.zero_grad()
+            loss = ((model(x) - y) ** 2).mean()
+            loss.backward()
+            opt.step()
+            return loss
+
+        for _ in range(3):
+            train_step()
+        results.append([p.detach() for p in model.parameters()])
+    for p, q in zip(*results):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
