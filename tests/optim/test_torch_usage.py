@@ -68,3 +68,24 @@ def test_compiled_training_step_with_aot_autograd(ours: type, theirs: type, kwar
         results.append([p.detach() for p in model.parameters()])
     for p, q in zip(*results):
         torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=str)
+@pytest.mark.parametrize(("ours", "theirs", "kwargs"), by_name(KERNEL_PAIRS))
+def test_half_precision_parameters_train_as_torchs_default(ours: type, theirs: type, kwargs: dict[str, Any],
+                                                           dtype: torch.dtype) -> None:
+    """A bfloat16/float16 model on CPU with the default ``fused=None``: the same numbers as torch's default path.
+    Ours took torch's CPU fused kernel, whose SGD in these dtypes leaves most elements unchanged (torch 2.13's
+    ``_fused_sgd_``; its Adam in float16 also differs from torch's default, which overflows where it does not)."""
+    x, y = data(dtype)
+    results = []
+    for cls in (ours, theirs):
+        model = mlp(dtype)
+        opt = cls(model.parameters(), **kwargs)
+        for _ in range(3):
+            opt.zero_grad()
+            ((model(x) - y) ** 2).mean().backward()
+            opt.step()
+        results.append([p.detach().double() for p in model.parameters()])
+    for p, q in zip(*results):
+        torch.testing.assert_close(p, q, rtol=0, atol=0, equal_nan=True)

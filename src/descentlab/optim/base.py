@@ -26,6 +26,7 @@ ParamsT: TypeAlias = Iterable[Tensor] | Iterable[dict[str, Any]] | Iterable[tupl
 # Group keys that torch.optim writes: the front-end's flags (torch's defaults), not the rule's hyperparameters.
 FRONT_END_DEFAULTS: dict[str, Any] = {"foreach": None, "capturable": False, "differentiable": False, "fused": None}
 _FUSED_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+_AUTO_FUSED_DTYPES = (torch.float32, torch.float64)  # where a rule's own (torch's) kernel is taken unasked
 # Per-parameter state entries that torch keeps as tensors and older torch versions saved as plain numbers.
 _SCALAR_STATE = ("step", "mu_product")
 
@@ -60,7 +61,8 @@ class RuleOptimizer(torch.optim.Optimizer):
     """A ``torch.optim.Optimizer`` whose ``step`` applies ``rule`` to every parameter with a gradient.
 
     ``fused``: ``None`` (default) uses a fused kernel when the group allows it (real floating-point, contiguous
-    parameters on CPU or CUDA): the rule's own (torch's kernels for SGD, Adagrad, Adam, AdamW), else the fused
+    parameters on CPU or CUDA): the rule's own (torch's kernels for SGD, Adagrad, Adam, AdamW; unasked only in
+    float32/float64), else the fused
     step generated from the rule by ``torch.compile`` (``rules/generated.py``) for groups of at least
     ``generated.AUTO_MIN_NUMEL`` elements, where it is faster; ``True`` requires a fused path (the generated
     one whatever the size; as torch, it keeps the ``step`` counters on the parameters' device and honours
@@ -213,6 +215,11 @@ class RuleOptimizer(torch.optim.Optimizer):
     def _kernel(self, group: dict[str, Any], params: list[Tensor]) -> Callable[..., bool] | None:
         """The fused kernel for these tensors: the rule's own, else the generated one when it is wanted."""
         if self.rule.fused is not None:
+            # Automatically (fused=None) only in float32/float64: in float16/bfloat16 torch's CPU kernels do not
+            # give its default path's numbers (torch 2.13's _fused_sgd_ leaves most elements unchanged; its fused
+            # Adam stays finite where the default overflows), so those take the readable rule, torch's numbers.
+            if group["fused"] is None and params[0].dtype not in _AUTO_FUSED_DTYPES:
+                return None
             return self.rule.fused
         if generated.wanted(params, required=bool(group["fused"]), by_default=self.rule.compile_by_default):
             return generated.fused_step(self.rule)
