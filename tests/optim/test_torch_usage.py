@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from torch import Tensor, nn
@@ -89,3 +90,35 @@ def test_half_precision_parameters_train_as_torchs_default(ours: type, theirs: t
         results.append([p.detach().double() for p in model.parameters()])
     for p, q in zip(*results):
         torch.testing.assert_close(p, q, rtol=0, atol=0, equal_nan=True)
+
+
+@pytest.mark.parametrize("scalar", [np.float32, np.float64, np.int64], ids=lambda t: t.__name__)
+@pytest.mark.parametrize(("ours", "theirs", "kwargs"), by_name(PAIRS))
+def test_numpy_scalar_hyperparameters(ours: type, theirs: type, kwargs: dict[str, Any], scalar: type) -> None:
+    """Hyperparameters drawn with NumPy (a search's ``np.logspace(...)[i]``, a config read with NumPy) are taken
+    as torch takes them; ours refused ``np.float32`` and NumPy integers as "not a number"."""
+    hyper = dict(kwargs)
+    hyper["lr"] = scalar(1) if scalar is np.int64 else scalar(0.01)
+    hyper["weight_decay"] = scalar(0) if scalar is np.int64 else scalar(0.01)
+    if "betas" in theirs.__init__.__code__.co_varnames and scalar is not np.int64:
+        hyper["betas"] = (scalar(0.9), scalar(0.99))
+        try:
+            theirs(mlp().parameters(), **hyper)
+        except ValueError as e:  # torch's Adam and AdamW: "betas must be either both floats or both Tensors"
+            assert "betas" in str(e)
+            del hyper["betas"]
+    results = []
+    for cls in (ours, theirs):
+        model = mlp(torch.float64)
+        opt = cls(model.parameters(), **hyper)
+        x, y = data(torch.float64)
+        for _ in range(3):
+            opt.zero_grad()
+            ((model(x) - y) ** 2).mean().backward()
+            opt.step()
+        results.append([p.detach() for p in model.parameters()])
+    # torch's Python arithmetic on an np.float32 (its step size lr / (1 - β₁ᵗ)) rounds to float32, where our fused
+    # kernel (Adam, AdamW) computes in double: float32's precision, then. Muon: bfloat16 Newton–Schulz.
+    tol = 1e-6 if scalar is np.float32 or ours is optim.Muon else 1e-10
+    for p, q in zip(*results):
+        torch.testing.assert_close(p, q, rtol=tol, atol=tol)

@@ -14,6 +14,7 @@ trainer, shape ``[K, 1, …]`` against parameters stacked as ``[K, …]``). Flag
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -115,7 +116,8 @@ def check_number(rule: str, name: str, value: Any, *, lo: float | None = None, h
     if lo is not None and hi is None:
         allowed = f"a number {'>' if lo_open else '≥'} {lo}"
     for v in _values(value):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(v):
+        # numbers.Real: Python's and NumPy's (np.float32, np.int64), as torch takes them; not bools.
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or math.isnan(v):
             _fail(rule, name, value, allowed)
         if lo is not None and (v < lo or (lo_open and v == lo)):
             _fail(rule, name, value, allowed)
