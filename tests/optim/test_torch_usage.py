@@ -9,6 +9,7 @@ half-precision parameters on the default path, NumPy scalars as hyperparameters.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import numpy as np
@@ -122,3 +123,22 @@ def test_numpy_scalar_hyperparameters(ours: type, theirs: type, kwargs: dict[str
     tol = 1e-6 if scalar is np.float32 or ours is optim.Muon else 1e-10
     for p, q in zip(*results):
         torch.testing.assert_close(p, q, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta", "Adamax", "NAdam", "RAdam",
+                                  "Muon", "Lion", "SGDScheduleFree", "AdamWScheduleFree"])
+def test_rebuilt_from_its_own_defaults(name: str) -> None:
+    """``type(opt)(params, **opt.defaults)`` — how wrappers (SAM, Lookahead) and checkpoint code rebuild an
+    optimizer — works as with torch's classes: ``defaults`` holds only keywords the constructor takes. Ours wrote
+    torch's front-end flags into every class's ``defaults`` (``capturable`` into ``SGD``'s and ``Adagrad``'s,
+    ``foreach``/``capturable``/``differentiable`` into ``Muon``'s), keys their constructors refuse."""
+    cls = getattr(optim, name)
+    params = [torch.zeros(3, 3, requires_grad=True)]
+    opt = cls(params, lr=0.05)
+    rebuilt = cls(params, **opt.defaults)
+    assert rebuilt.defaults == opt.defaults
+    theirs = getattr(torch.optim, name, None)
+    if theirs is not None:  # torch's keys, and beyond them only our own keywords
+        ours_only = set(inspect.signature(cls.__init__).parameters) - set(inspect.signature(theirs.__init__).parameters)
+        torch_keys = set(theirs(params, lr=0.05).defaults)
+        assert torch_keys <= set(opt.defaults) and set(opt.defaults) - torch_keys <= ours_only

@@ -10,6 +10,7 @@ unchanged with our optimizers.
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, TypeAlias
 
@@ -106,7 +107,10 @@ class RuleOptimizer(torch.optim.Optimizer):
             raise RuntimeError("`fused` does not support `differentiable`")
         if fused and foreach:
             raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
-        defaults.update(foreach=foreach, capturable=capturable, differentiable=differentiable, fused=fused)
+        # Only the flags this class's constructor takes (as torch's: its SGD has no ``capturable``), so that
+        # ``type(opt)(params, **opt.defaults)`` rebuilds it; a flag not taken reads as torch's default (_flag).
+        given_flags = {"foreach": foreach, "capturable": capturable, "differentiable": differentiable, "fused": fused}
+        defaults.update({k: v for k, v in given_flags.items() if k in _front_end_keywords(type(self))})
         super().__init__(params, defaults)
         if self.eager_state:
             for group in self.param_groups:
@@ -131,16 +135,16 @@ class RuleOptimizer(torch.optim.Optimizer):
         for group in self.param_groups:
             for key, value in self.rule.defaults.items():
                 group.setdefault(key, value)
-            for key, value in FRONT_END_DEFAULTS.items():
-                group.setdefault(key, value)
-            on_device = group["fused"] or group["capturable"]
+            for key in _front_end_keywords(type(self)):
+                group.setdefault(key, FRONT_END_DEFAULTS[key])
+            on_device = _flag(group, "fused") or _flag(group, "capturable")
             for p in group["params"]:
                 s = self.state.get(p)
                 if not s:
                     continue
                 for key in _SCALAR_STATE:
                     if key in s and not torch.is_tensor(s[key]):
-                        s[key] = torch.tensor(float(s[key]), dtype=scalar_dtype(group["fused"]),
+                        s[key] = torch.tensor(float(s[key]), dtype=scalar_dtype(_flag(group, "fused")),
                                               device=p.device if on_device else None)
 
     def hyperparameters(self, group: dict[str, Any]) -> dict[str, Any]:
@@ -218,19 +222,20 @@ class RuleOptimizer(torch.optim.Optimizer):
             # Automatically (fused=None) only in float32/float64: in float16/bfloat16 torch's CPU kernels do not
             # give its default path's numbers (torch 2.13's _fused_sgd_ leaves most elements unchanged; its fused
             # Adam stays finite where the default overflows), so those take the readable rule, torch's numbers.
-            if group["fused"] is None and params[0].dtype not in _AUTO_FUSED_DTYPES:
+            if _flag(group, "fused") is None and params[0].dtype not in _AUTO_FUSED_DTYPES:
                 return None
             return self.rule.fused
-        if generated.wanted(params, required=bool(group["fused"]), by_default=self.rule.compile_by_default):
+        if generated.wanted(params, required=bool(_flag(group, "fused")), by_default=self.rule.compile_by_default):
             return generated.fused_step(self.rule)
         return None
 
     def _new_state(self, p: Tensor, group: dict[str, Any], h: dict[str, Any]) -> dict[str, Any]:
         s = self.rule.init_state(p, h)
-        if group["fused"] or group["capturable"]:  # torch keeps its scalar counters beside the parameter then
+        # torch keeps its scalar counters beside the parameter then
+        if _flag(group, "fused") or _flag(group, "capturable"):
             for key in _SCALAR_STATE:
                 if key in s:
-                    dtype = scalar_dtype(group["fused"]) if key == "step" else None
+                    dtype = scalar_dtype(_flag(group, "fused")) if key == "step" else None
                     s[key] = s[key].to(device=p.device, dtype=dtype)
         return s
 
@@ -265,7 +270,8 @@ class RuleOptimizer(torch.optim.Optimizer):
         ``torch.compile`` (torch's CPU fused kernels cannot be traced by AOTAutograd — no fake-tensor
         implementation, or a functionalization error — and the generated step is itself compiled: the
         readable rule is traced, and fused by the compiler, as torch's own optimizers are)."""
-        return group["fused"] is not False and not group["differentiable"] and not torch.compiler.is_compiling()
+        return (_flag(group, "fused") is not False and not _flag(group, "differentiable")
+                and not torch.compiler.is_compiling())
 
     def _fusable(self, group: dict[str, Any], device: torch.device, dtype: torch.dtype, params: list[Tensor],
                  grads: list[Tensor]) -> bool:
@@ -273,10 +279,23 @@ class RuleOptimizer(torch.optim.Optimizer):
         # results (seen with transposed gradients), so only contiguous tensors take the fused path.
         ok = (dtype in _FUSED_DTYPES and device.type in ("cpu", "cuda")
               and all(not g.is_sparse and p.is_contiguous() and g.is_contiguous() for p, g in zip(params, grads)))
-        if group["fused"] and not ok:
+        if _flag(group, "fused") and not ok:
             raise RuntimeError(f"{self.rule.name}: fused=True needs contiguous real floating-point parameters and "
                                "dense gradients on CPU or CUDA")
         return ok
+
+
+@functools.cache
+def _front_end_keywords(cls: type) -> tuple[str, ...]:
+    """The front-end flags (``foreach``, ``capturable``, ``differentiable``, ``fused``) that ``cls``'s constructor
+    takes: those its ``defaults`` and parameter groups hold."""
+    taken = inspect.signature(cls.__init__).parameters
+    return tuple(k for k in FRONT_END_DEFAULTS if k in taken)
+
+
+def _flag(group: dict[str, Any], key: str) -> Any:
+    """A front-end flag of ``group``; torch's default where the class does not take it."""
+    return group.get(key, FRONT_END_DEFAULTS[key])
 
 
 def _call_fused(kernel: Callable[..., bool], ps: list[Tensor], gs: list[Tensor], ss: list[dict[str, Any]],
