@@ -162,3 +162,42 @@ def test_csv_file_label_column_and_test_split(tmp_path) -> None:
     (tmp_path / "ragged.csv").write_text("a,label\n1,0\n2\n")
     with pytest.raises(UserError, match=r"line 3: 1 values for 2 columns"):
         data_task(tmp_path / "ragged.csv")
+
+
+def _write_csv(path, x: np.ndarray, labels) -> None:
+    path.write_text("a,b,species\n" + "".join(f"{r[0]},{r[1]},{n}\n" for r, n in zip(x, labels)))
+
+
+def test_csv_test_file_class_names_are_numbered_as_the_training_files(tmp_path) -> None:
+    # The test file lacks a class of the training file: 'virginica' is still class 2, as in training (numbering
+    # each file's names on its own made it 1, and the test accuracy of a perfect network ~50 %).
+    x, y = blobs(60, features=2)
+    names = np.array(["setosa", "versicolor", "virginica"])
+    _write_csv(tmp_path / "train.csv", x, names[y])
+    keep = y != 1
+    _write_csv(tmp_path / "test.csv", x[keep], names[y[keep]])
+    task = data_task(tmp_path / "train.csv", test=tmp_path / "test.csv")
+    splits = task.load(val_fraction=0.1, seed=0)
+    assert splits.num_classes == 3
+    assert splits.y_test.tolist() == y[keep].tolist()
+    _write_csv(tmp_path / "other.csv", x[:3], ["setosa", "daisy", "setosa"])
+    with pytest.raises(UserError, match=r"other.csv, line 3: label 'daisy' is no class of .*train.csv; its classes "
+                                        r"are setosa, versicolor, virginica"):
+        data_task(tmp_path / "train.csv", test=tmp_path / "other.csv")
+    _write_csv(tmp_path / "numbers.csv", x[:3], [0, 1, 0])
+    with pytest.raises(UserError, match=r"numbers.csv, line 2: label '0' is no class of .*train.csv"):
+        data_task(tmp_path / "train.csv", test=tmp_path / "numbers.csv")
+    _write_csv(tmp_path / "numeric.csv", x, y)
+    _write_csv(tmp_path / "names.csv", x[:3], ["setosa"] * 3)
+    with pytest.raises(UserError, match=r"names.csv, line 2: label 'setosa' is not a number, as the labels of "
+                                        r".*numeric.csv are"):
+        data_task(tmp_path / "numeric.csv", test=tmp_path / "names.csv")
+
+
+def test_csv_empty_label_is_an_error_not_a_class(tmp_path) -> None:
+    x, y = blobs(20, features=2)
+    labels = [str(v) for v in y]
+    labels[4] = " "
+    _write_csv(tmp_path / "gap.csv", x, labels)
+    with pytest.raises(UserError, match=r"gap.csv, line 6: the label \(column 'species'\) is empty"):
+        data_task(tmp_path / "gap.csv")

@@ -332,10 +332,10 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
         raise UserError(f"{path}: not a readable .npz file ({exc})") from None
 
 
-def read_csv(path: Path, label_column: str | None) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """(feature names, features [N, F] float, labels [N]) of a CSV file with a header row. The label column is
-    ``label_column``, else a column named ``label``, else the last one. Labels that are not numbers are class
-    names, numbered in sorted order."""
+def read_csv(path: Path, label_column: str | None) -> tuple[list[str], np.ndarray, list[str]]:
+    """(feature names, features [N, F] float, labels as written) of a CSV file with a header row. The label
+    column is ``label_column``, else a column named ``label``, else the last one; an empty label is an error
+    (a missing value, never a class of its own). :func:`encode_labels` turns the labels into numbers."""
     try:
         with open(path, newline="", encoding="utf-8") as f:
             rows = [row for row in csv.reader(f) if row]
@@ -361,13 +361,35 @@ def read_csv(path: Path, label_column: str | None) -> tuple[list[str], np.ndarra
             bad = next(v for i, v in enumerate(row) if i != j and not _is_number(v))
             raise UserError(f"{path}, line {line}: feature value {bad!r} is not a number") from None
         labels.append(row[j].strip())
+        if not labels[-1]:
+            raise UserError(f"{path}, line {line}: the label (column {label_column!r}) is empty; every row needs one")
+    return [h for i, h in enumerate(header) if i != j], np.array(features, dtype=np.float64), labels
+
+
+def encode_labels(labels: list[str], path: Path, classes: list[str] | None = None,
+                  classes_of: Path | None = None) -> tuple[np.ndarray, list[str] | None]:
+    """(labels as numbers, class names or ``None``). Without ``classes``: numbers stay numbers (whole ones as
+    int64 classes, others float targets) and names are numbered in sorted order (they are returned). With the
+    ``classes`` of the training file ``classes_of`` (a test file): each label is that class's number there, so
+    both files number a class alike; a label that is none of them is a UserError naming its line, and so is a
+    name in a test file whose training file's labels are numbers."""
+    if classes is None and classes_of is not None:
+        for line, v in enumerate(labels, start=2):
+            if not _is_number(v):
+                raise UserError(f"{path}, line {line}: label {v!r} is not a number, as the labels of {classes_of} are")
+    if classes is not None:
+        index = {name: i for i, name in enumerate(classes)}
+        for line, v in enumerate(labels, start=2):
+            if v not in index:
+                raise UserError(f"{path}, line {line}: label {v!r} is no class of {classes_of}; its classes are "
+                                f"{', '.join(classes)}")
+        return np.array([index[v] for v in labels], dtype=np.int64), classes
     if all(_is_number(v) for v in labels):
         y = np.array([float(v) for v in labels])
-        y = y.astype(np.int64) if _is_integral(y) else y
-    else:
-        names = sorted(set(labels))
-        y = np.array([names.index(v) for v in labels], dtype=np.int64)
-    return [h for i, h in enumerate(header) if i != j], np.array(features, dtype=np.float64), y
+        return (y.astype(np.int64) if _is_integral(y) else y), None
+    names = sorted(set(labels))
+    index = {name: i for i, name in enumerate(names)}
+    return np.array([index[v] for v in labels], dtype=np.int64), names
 
 
 def _is_number(text: str) -> bool:
@@ -396,15 +418,17 @@ def read_data_file(path: str | Path, *, label_column: str | None = None, test: s
             raise UserError(f"{path}: --label-column and --test-data are for CSV files; an .npz holds its splits")
         arrays, source = read_npz(path), str(path)
     elif suffix == ".csv":
-        names, x, y = read_csv(path, label_column)
+        names, x, labels = read_csv(path, label_column)
+        y, classes = encode_labels(labels, path)
         if test is not None:
             test = Path(test)
             if not test.is_file():
                 raise UserError(f"test data file {str(test)!r} not found")
-            test_names, x_test, y_test = read_csv(test, label_column)
+            test_names, x_test, test_labels = read_csv(test, label_column)
             if test_names != names:
                 raise UserError(f"{test}: its feature columns {', '.join(test_names)} differ from {path}'s "
                                 f"{', '.join(names)}")
+            y_test, _ = encode_labels(test_labels, test, classes, path)
             arrays, source = {"x_train": x, "y_train": y, "x_test": x_test, "y_test": y_test}, f"{path} + {test}"
         else:
             labels = y if y.dtype.kind in "iu" else np.zeros(len(y), dtype=np.int64)
