@@ -276,3 +276,28 @@ def test_peak_memory_is_measured_per_run_and_grows_with_the_batch() -> None:
     out = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True, cwd=root)
     peaks = json.loads(out.stdout.strip().splitlines()[-1])
     assert peaks["8"] > 0 and peaks["full"] > peaks["8"] + 10 * 2**20, peaks
+
+
+def test_a_dropout_network_is_a_function_of_its_seed_alone() -> None:
+    """Dropout draws from the run's own stream, seeded from the run's seed: what ran before it in the process (the
+    other runs of a group, of another grouping, of a resumed experiment) changes nothing, and the process's
+    random state is left as it was."""
+    from torch import nn
+
+    from descentlab.tasks import custom_task
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(120, 6, generator=g)
+    y = (x[:, 0] > 0).long()
+    task = custom_task("dropout-net", model=lambda: nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Dropout(0.5),
+                                                                    nn.Linear(16, 2)),
+                       x_train=x[:100], y_train=y[:100], x_test=x[100:], y_test=y[100:], epochs=2, batch_size=16)
+    cfg = RunConfig.build(task, "sgd", {"lr": 0.1}, seed=3)
+    first = train(cfg, task=task)
+    torch.rand(1000)  # another run's draws
+    state = torch.get_rng_state()
+    second = train(cfg, task=task)
+    assert untimed(second.epochs) == untimed(first.epochs)
+    assert torch.equal(torch.get_rng_state(), state)
+    other = train(RunConfig.build(task, "sgd", {"lr": 0.1}, seed=4), task=task)
+    assert untimed(other.epochs) != untimed(first.epochs)

@@ -42,9 +42,10 @@ both call it:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +67,19 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
     saved generator state and no two (seed, epoch) pairs share a stream."""
     state = np.random.SeedSequence([seed, epoch]).generate_state(2, np.uint32)
     return torch.Generator().manual_seed(int(state[0]) << 31 ^ int(state[1]))
+
+
+@contextlib.contextmanager
+def run_random_stream(seed: int, device: torch.device) -> Iterator[None]:
+    """Inside, torch's global generators (the CPU's, and ``device``'s when it is CUDA) are the run's own stream,
+    seeded from ``seed`` alone; on exit they are as they were. Random layers (dropout) draw from it, so a run's
+    numbers never depend on what trained before it in the process (its group, the grouping, a resume). The stream
+    is distinct from the weights' (``seed`` itself) and the data order's (:func:`epoch_generator`)."""
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        state = np.random.SeedSequence(seed, spawn_key=(1,)).generate_state(2, np.uint32)
+        torch.manual_seed(int(state[0]) << 31 ^ int(state[1]))
+        yield
 
 
 def permutation(n: int, seed: int, epoch: int) -> torch.Tensor:

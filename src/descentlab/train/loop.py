@@ -51,6 +51,7 @@ from descentlab.train.core import (
     epoch_record,
     lr_at,
     permutation,
+    run_random_stream,
     step_callbacks,
     total_updates,
 )
@@ -117,6 +118,14 @@ def train(config: RunConfig, *, task: Task | None = None, splits=None, callbacks
     device = torch.device(device)
     check_every = check_every or (1 if device.type == "cpu" else 50)
     reset_peak(device)
+    with run_random_stream(config.seed, device):  # dropout & co. draw from the run's own stream
+        return _train(config, task, splits, callbacks, checkpoint_path, device, check_every, engine, max_steps,
+                      log_steps, max_logged)
+
+
+def _train(config: RunConfig, task: Task, splits, callbacks: Sequence[Callback], checkpoint_path: str | Path | None,
+           device: torch.device, check_every: int, engine: str, max_steps: int | None, log_steps: bool,
+           max_logged: int | None) -> RunResult:
     x_train, y_train = splits.x_train.to(device), splits.y_train.to(device)
     held_out = {k: (getattr(splits, f"x_{k}").to(device), getattr(splits, f"y_{k}").to(device))
                 for k in ("val", "test")}
