@@ -23,6 +23,8 @@ user's task by the reference it came from), ``optimizers``, ``budget``, ``seeds`
 
 from __future__ import annotations
 
+import json
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,7 +33,6 @@ from typing import Any
 from descentlab.errors import UserError
 
 KINDS = ("compare", "sweep", "benchmark")  # the kinds whose experiments a spec file describes
-DATA_SUFFIXES = (".npz", ".csv")  # a user's task given as a data file (--data FILE)
 
 
 def read(path: str | Path) -> dict[str, Any]:
@@ -57,11 +58,44 @@ def flag_text(value: Any) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
-def _task(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """``task`` (a name, or the reference a user's task came from) or ``data`` (a user's data file)."""
-    source = spec.get("task_source")
-    if isinstance(source, str) and source.lower().endswith(DATA_SUFFIXES):
+_CSV_SOURCE = re.compile(r'(?P<data>.+?\.csv)(?: \+ (?P<test>.+?\.csv))?'
+                         r'(?: \((?:label column (?P<label>"(?:[^"\\]|\\.)*"))?(?:; )?(?:test: [^)]*)?\))?',
+                         re.IGNORECASE)
+
+
+def data_source(path: str | Path, label_column: str | None, test: str | Path | None, test_fraction: float,
+                test_seed: int) -> str:
+    """How a CSV data task says where it came from (its ``task_source``, part of the experiment's identity): the
+    file, the test file or how the test split was carved, and the label column when it is not the default one.
+    :func:`data_flags` reads the flags back from it."""
+    label = f"label column {json.dumps(label_column)}" if label_column is not None else ""
+    if test is not None:
+        return f"{path} + {test}" + (f" ({label})" if label else "")
+    return f"{path} ({label + '; ' if label else ''}test: {test_fraction:.0%} of the rows, seed {test_seed})"
+
+
+def data_flags(source: str) -> dict[str, Any] | None:
+    """``{"data", "label-column", "test-data"}`` (those that apply) of a data task's ``source``; None when the
+    source is no data file."""
+    if source.lower().endswith(".npz"):
         return {"data": source}
+    match = _CSV_SOURCE.fullmatch(source)
+    if match is None:
+        return None
+    out: dict[str, Any] = {"data": match["data"]}
+    if match["label"]:
+        out["label-column"] = json.loads(match["label"])
+    if match["test"]:
+        out["test-data"] = match["test"]
+    return out
+
+
+def _task(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """``task`` (a name, or the reference a user's task came from) or ``data`` (a user's data file, with its
+    ``label-column`` and ``test-data`` when they were given)."""
+    source = spec.get("task_source")
+    if isinstance(source, str) and (flags := data_flags(source)) is not None:
+        return flags
     if isinstance(source, str) and ":" in source:
         return {"task": source}
     return {"task": spec["task"]}

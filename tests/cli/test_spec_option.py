@@ -215,3 +215,37 @@ def test_a_benchmark_of_a_user_s_task_reruns_from_its_spec_file(tmp_path: Path) 
             assert len(s.experiments()) == 1 and len(s.runs(1)) == runs
     finally:
         forget()
+
+
+@pytest.mark.parametrize("extra", [[], ["--label-column", "kind"], ["--label-column", "kind", "--test-data", "t.csv"]])
+def test_a_csv_data_experiment_reruns_from_its_spec_file(extra: list[str], tmp_path: Path, monkeypatch) -> None:
+    """compare --data FILE.csv (with its --label-column and --test-data) → report --toml → compare --spec: the same
+    experiment, nothing trained again (the file named the data by its description, 'FILE.csv (test: 20 % …)', and
+    lost the label column, so it could not run)."""
+    from descentlab.tasks.external import forget
+
+    monkeypatch.chdir(tmp_path)
+    rows = "".join(f"{i % 7},{(i * 3) % 5},{i % 2},{i % 3}\n" for i in range(60))
+    for name in ("d.csv", "t.csv"):
+        Path(name).write_text("x,y,kind,z\n" + rows)
+    try:
+        argv = ["compare", "--data", "d.csv", *extra, "--optimizers", "sgd", "--epochs", "1", "--quiet"]
+        assert _run([*argv, "--store", "s.sqlite"])[0] == 0
+        code, toml = _run(["report", "last", "--store", "s.sqlite", "--toml", "-"])
+        assert code == 0 and 'data = "d.csv"\n' in toml, toml
+        code, out = _run(["compare", "--spec", str(_write(tmp_path, toml)), "--store", "s.sqlite", "--quiet"])
+        assert code == 0 and "1 already in the store, resumed" in out and "Stored as experiment 1 " in out, out
+    finally:
+        forget()
+
+
+@pytest.mark.parametrize("label", [None, "kind", 'the "odd" (label); test: x'])
+@pytest.mark.parametrize("test", [None, "my tests + more.csv"])
+def test_a_csv_source_gives_back_its_flags(label: str | None, test: str | None) -> None:
+    from descentlab.specfile import data_flags, data_source
+
+    source = data_source("my data.csv", label, test, 0.2, 0)
+    expected = {"data": "my data.csv"} | ({"label-column": label} if label else {}) | ({"test-data": test} if test
+                                                                                       else {})
+    assert data_flags(source) == expected
+    assert data_flags("digits-mlp") is None and data_flags("x/my.npz") == {"data": "x/my.npz"}

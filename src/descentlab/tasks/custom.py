@@ -36,6 +36,7 @@ from torch import Tensor, nn
 
 from descentlab.data import Splits, stratified_split
 from descentlab.errors import UserError
+from descentlab.specfile import data_source
 from descentlab.tasks import models
 from descentlab.tasks.registry import LOSSES, Task
 
@@ -332,10 +333,11 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
         raise UserError(f"{path}: not a readable .npz file ({exc})") from None
 
 
-def read_csv(path: Path, label_column: str | None) -> tuple[list[str], np.ndarray, list[str]]:
-    """(feature names, features [N, F] float, labels as written) of a CSV file with a header row. The label
-    column is ``label_column``, else a column named ``label``, else the last one; an empty label is an error
-    (a missing value, never a class of its own). :func:`encode_labels` turns the labels into numbers."""
+def read_csv(path: Path, label_column: str | None) -> tuple[list[str], np.ndarray, list[str], str | None]:
+    """(feature names, features [N, F] float, labels as written, the label column when it is not the default one)
+    of a CSV file with a header row. The label column is ``label_column``, else a column named ``label``, else the
+    last one; an empty label is an error (a missing value, never a class of its own). :func:`encode_labels` turns
+    the labels into numbers."""
     try:
         with open(path, newline="", encoding="utf-8") as f:
             rows = [row for row in csv.reader(f) if row]
@@ -344,8 +346,8 @@ def read_csv(path: Path, label_column: str | None) -> tuple[list[str], np.ndarra
     if len(rows) < 2:
         raise UserError(f"{path}: a CSV needs a header row and at least one row of data")
     header = [h.strip() for h in rows[0]]
-    if label_column is None:
-        label_column = "label" if "label" in header else header[-1]
+    default = "label" if "label" in header else header[-1]
+    label_column = default if label_column is None else label_column
     if label_column not in header:
         raise UserError(f"{path}: no column {label_column!r}; the columns are {', '.join(header)}")
     if len(header) < 2:
@@ -363,7 +365,8 @@ def read_csv(path: Path, label_column: str | None) -> tuple[list[str], np.ndarra
         labels.append(row[j].strip())
         if not labels[-1]:
             raise UserError(f"{path}, line {line}: the label (column {label_column!r}) is empty; every row needs one")
-    return [h for i, h in enumerate(header) if i != j], np.array(features, dtype=np.float64), labels
+    return ([h for i, h in enumerate(header) if i != j], np.array(features, dtype=np.float64), labels,
+            None if label_column == default else label_column)
 
 
 def encode_labels(labels: list[str], path: Path, classes: list[str] | None = None,
@@ -418,23 +421,23 @@ def read_data_file(path: str | Path, *, label_column: str | None = None, test: s
             raise UserError(f"{path}: --label-column and --test-data are for CSV files; an .npz holds its splits")
         arrays, source = read_npz(path), str(path)
     elif suffix == ".csv":
-        names, x, labels = read_csv(path, label_column)
+        names, x, labels, label = read_csv(path, label_column)
         y, classes = encode_labels(labels, path)
         if test is not None:
             test = Path(test)
             if not test.is_file():
                 raise UserError(f"test data file {str(test)!r} not found")
-            test_names, x_test, test_labels = read_csv(test, label_column)
+            test_names, x_test, test_labels, _ = read_csv(test, label_column)
             if test_names != names:
                 raise UserError(f"{test}: its feature columns {', '.join(test_names)} differ from {path}'s "
                                 f"{', '.join(names)}")
             y_test, _ = encode_labels(test_labels, test, classes, path)
-            arrays, source = {"x_train": x, "y_train": y, "x_test": x_test, "y_test": y_test}, f"{path} + {test}"
+            arrays = {"x_train": x, "y_train": y, "x_test": x_test, "y_test": y_test}
         else:
             labels = y if y.dtype.kind in "iu" else np.zeros(len(y), dtype=np.int64)
             keep, held = stratified_split(labels, CSV_TEST_FRACTION, CSV_TEST_SEED)
             arrays = {"x_train": x[keep], "y_train": y[keep], "x_test": x[held], "y_test": y[held]}
-            source = f"{path} (test: {CSV_TEST_FRACTION:.0%} of the rows, seed {CSV_TEST_SEED})"
+        source = data_source(path, label, test, CSV_TEST_FRACTION, CSV_TEST_SEED)
     else:
         raise UserError(f"data file {str(path)!r}: use an .npz or a .csv file")
     digest = ":".join(hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in (path, test) if p is not None)
