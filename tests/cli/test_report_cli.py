@@ -85,7 +85,8 @@ def test_runs_json_is_what_the_tables_show_and_dash_keeps_stdout_for_it(store_pa
     assert [r["diverged_step"] for r in diverged] == [530] and "diverged at step 530" in out
     assert 0.92 in [r["final_val_acc"] for r in runs["runs"]] and "92.00%" in out
     assert set(runs["runs"][0]) == {"run_id", "optimizer", "batch_size", "lr", "seed", "status", "diverged_step",
-                                    "final_val_acc", "final_test_acc", "train_seconds"}
+                                    "final_val_acc", "final_test_acc", "final_val_loss", "final_test_loss",
+                                    "train_seconds"}
 
 
 def test_runs_json_of_a_store_that_does_not_exist_is_an_empty_list(tmp_path, capsys):
@@ -101,3 +102,26 @@ def test_runs_refuses_a_json_path_it_cannot_write_before_reading(store_path, tmp
     assert main(["runs", "--store", str(store_path), "--json", str(tmp_path / "missing" / "x.json")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("descentlab runs: error: --json") and "does not exist" in err
+
+
+def test_runs_of_a_regression_show_its_losses(tmp_path, capsys):
+    """A task whose metric is the loss (mse) has no accuracies: `runs` shows and writes its final validation and
+    test losses (its table was all dashes)."""
+    import json
+    from pathlib import Path
+
+    from descentlab.tasks.external import forget
+
+    task = str(Path(__file__).resolve().parents[2] / "examples" / "my_task.py") + ":regression"
+    store = str(tmp_path / "r.sqlite")
+    try:
+        assert main(["compare", "--task", task, "--optimizers", "sgd", "--epochs", "1", "-q", "--store", store]) == 0
+    finally:
+        forget()
+    capsys.readouterr()
+    assert main(["runs", "last", "--store", store, "--json", "-"]) == 0
+    captured = capsys.readouterr()
+    (run,) = json.loads(captured.out)["runs"]
+    assert run["final_val_acc"] is None and run["final_val_loss"] > 0 and run["final_test_loss"] > 0
+    assert "final val loss" in captured.err and "final val acc" not in captured.err
+    assert f"{run['final_val_loss']:.4g}" in captured.err and f"{run['final_test_loss']:.4g}" in captured.err

@@ -57,6 +57,7 @@ def run_rows(store: Any, experiment: str) -> tuple[dict[str, Any], list[dict[str
                      "batch_size": r.batch_size, "lr": r.lr, "seed": r.seed, "status": r.status,
                      "diverged_step": r.run.diverged_step, "final_val_acc": _number(r.final("val_acc")),
                      "final_test_acc": _number(r.final("test_acc")),
+                     "final_val_loss": _number(r.final("val_loss")), "final_test_loss": _number(r.final("test_loss")),
                      "train_seconds": float(seconds[-1]) if len(seconds) else None})
     return {"id": exp.id, "kind": exp.kind, "name": exp.name or "", "created_at": exp.created_at}, rows
 
@@ -80,20 +81,28 @@ def _experiments_table(store: Any, rows: list[dict[str, Any]]) -> Any:
     return table
 
 
+def _loss(value: float | None) -> str:
+    return "–" if value is None else f"{value:.4g}"
+
+
 def _runs_table(exp: dict[str, Any], rows: list[dict[str, Any]]) -> Any:
     from rich.markup import escape
     from rich.table import Table
 
+    # a task whose metric is the loss (regression) has no accuracies: its final losses are what to show
+    accuracy = any(r["final_val_acc"] is not None or r["final_test_acc"] is not None for r in rows) or not any(
+        r["final_val_loss"] is not None for r in rows)
+    metric, show = ("acc", _pct) if accuracy else ("loss", _loss)
     table = Table(title=escape(f"Runs of {exp['kind']} #{exp['id']}" + (f" — {exp['name']}" if exp["name"] else "")))
     for name, justify in (("run", "right"), ("optimizer", "left"), ("batch", "right"), ("lr", "right"),
-                          ("seed", "right"), ("status", "left"), ("final val acc", "right"),
-                          ("final test acc", "right"), ("train seconds", "right")):
+                          ("seed", "right"), ("status", "left"), (f"final val {metric}", "right"),
+                          (f"final test {metric}", "right"), ("train seconds", "right")):
         table.add_column(name, justify=justify)
     for r in rows:
         status = r["status"] + (f" at step {r['diverged_step']}" if r["diverged_step"] is not None else "")
         table.add_row(str(r["run_id"]), r["optimizer"], str(r["batch_size"]),
                       f"{r['lr']:.3g}" if r["lr"] is not None else "–", str(r["seed"]), status,
-                      _pct(r["final_val_acc"]), _pct(r["final_test_acc"]),
+                      show(r[f"final_val_{metric}"]), show(r[f"final_test_{metric}"]),
                       f"{r['train_seconds']:.1f}" if r["train_seconds"] is not None else "–")
     return table
 
