@@ -201,3 +201,13 @@ def test_csv_empty_label_is_an_error_not_a_class(tmp_path) -> None:
     _write_csv(tmp_path / "gap.csv", x, labels)
     with pytest.raises(UserError, match=r"gap.csv, line 6: the label \(column 'species'\) is empty"):
         data_task(tmp_path / "gap.csv")
+
+
+def test_a_semicolon_csv_and_a_folder_say_what_is_wrong(tmp_path) -> None:
+    (tmp_path / "semi.csv").write_text("a;b;label\n1;2;0\n3;4;1\n")
+    with pytest.raises(UserError, match=r"semi.csv: the header 'a;b;label' is one column; descentlab reads "
+                                        r"comma-separated files \(this one looks separated by ';'\)"):
+        data_task(tmp_path / "semi.csv")
+    (tmp_path / "folder.csv").mkdir()
+    with pytest.raises(UserError, match=r"data file '.*folder.csv' is a folder, not a file"):
+        data_task(tmp_path / "folder.csv")

@@ -346,6 +346,10 @@ def read_csv(path: Path, label_column: str | None) -> tuple[list[str], np.ndarra
     if len(rows) < 2:
         raise UserError(f"{path}: a CSV needs a header row and at least one row of data")
     header = [h.strip() for h in rows[0]]
+    separator = next((c for c in ";\t|" if c in header[0]), None) if len(header) == 1 else None
+    if separator is not None:  # checked first: the label column cannot be found in such a header either
+        raise UserError(f"{path}: the header {header[0]!r} is one column; descentlab reads comma-separated files "
+                        f"(this one looks separated by {separator!r})")
     default = "label" if "label" in header else header[-1]
     label_column = default if label_column is None else label_column
     if label_column not in header:
@@ -413,6 +417,8 @@ def read_data_file(path: str | Path, *, label_column: str | None = None, test: s
     classification). Integer labels are classes, other numbers regression targets.
     """
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"data file {str(path)!r} is a folder, not a file")
     if not path.is_file():
         raise UserError(f"data file {str(path)!r} not found")
     suffix = path.suffix.lower()
