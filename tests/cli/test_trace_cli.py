@@ -70,3 +70,17 @@ def test_bad_input_is_one_line_and_exit_code_2(args, message, capsys):
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.count("\n") == 1 and message in captured.err
+
+
+def test_a_users_optimizer_that_raises_is_one_line_and_exit_code_2(tmp_path, capsys):
+    (tmp_path / "boom.py").write_text(
+        "import torch\n\n"
+        "class Boom(torch.optim.SGD):\n"
+        "    def step(self, closure=None):\n"
+        "        raise RuntimeError('boom in step')\n")
+    for lr in (["--lr", "0.1"], []):  # a given rate, and the grid search
+        assert main(["trace", "--function", "rosenbrock", "--optimizers", f"sgd,{tmp_path / 'boom.py'}:Boom",
+                     "--steps", "5", *lr]) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1, err
+        assert "Boom" in err and "RuntimeError: boom in step" in err and "rosenbrock" in err

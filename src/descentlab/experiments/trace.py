@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from descentlab.errors import UserError
+from descentlab.experiments.runner import error_text
 from descentlab.schedules.spec import ScheduleSpec
 from descentlab.tasks.functions import TestFunction
 from descentlab.trajectories import Traced, escape_step, minimize
@@ -40,7 +41,12 @@ def run(function: TestFunction, optimizer: str, lr: float, steps: int,
     ``schedule``, resolved at peak ``lr`` over ``steps`` updates."""
     x0 = torch.tensor(check_start(function, start), dtype=torch.float64)
     resolved = schedule.resolve(lr, steps) if schedule is not None and steps > 0 else None
-    path = minimize(function.fn, x0, optimizer=optimizer, lr=lr, steps=steps, schedule=resolved)
+    try:
+        path = minimize(function.fn, x0, optimizer=optimizer, lr=lr, steps=steps, schedule=resolved)
+    except UserError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a user's optimizer raised: one line naming it, never a traceback
+        raise UserError(f"optimizer {optimizer!r} raised on {function.name} at lr {lr:g}: {error_text(exc)}") from None
     return Traced(optimizer, lr, path, escaped_at=escape_step(function, path),
                   schedule=schedule.label if schedule is not None else None)
 
