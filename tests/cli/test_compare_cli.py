@@ -167,3 +167,16 @@ def test_progress_lines_name_runs_as_the_tables_do(tmp_path, capsys, vectorize) 
     epoch_lines = [line for line in out.splitlines() if " epoch 1/1 " in line]
     assert sorted(line.split("  epoch")[0] for line in epoch_lines) == ["adam", "sgd(lr=0.1)"]
     assert "sgd(lr=0.1)" in out.split("Resolved hyperparameters")[1]  # the tables' name for the same run
+
+
+def test_a_users_names_are_printed_as_written(tmp_path, capsys) -> None:
+    """Names the user wrote are text, not rich markup or emoji codes: 'boom.py:Boom' followed by ': …' printed as
+    'boom.py💥 …' (':Boom:' is an emoji code)."""
+    (tmp_path / "boom.py").write_text("import torch\n\n\nclass Boom(torch.optim.SGD):\n    pass\n")
+    name = f"{tmp_path / 'boom.py'}:Boom"
+    code, out, err = run(capsys, "--task", "digits-mlp", "--epochs", "1", "--optimizers", name,
+                         "--store", str(tmp_path / "s.sqlite"))
+    assert code == 0, err
+    assert f"  {name}: " in out and "\N{COLLISION SYMBOL}" not in out + err
+    assert main(["runs", "last", "--store", str(tmp_path / "s.sqlite")]) == 0
+    assert "\N{COLLISION SYMBOL}" not in "".join(capsys.readouterr())

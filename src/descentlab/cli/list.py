@@ -109,9 +109,9 @@ def _kinds() -> Table:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    console = Console(highlight=False)
+    console = Console(highlight=False, emoji=False)
     if not console.is_terminal:  # piped or captured: wide enough for the tables (as make_console)
-        console = Console(highlight=False, width=160)
+        console = Console(highlight=False, emoji=False, width=160)
     makers = {"optimizers": _optimizers, "tasks": _tasks, "datasets": _datasets, "presets": _presets,
               "schedules": _schedules, "functions": _functions, "kinds": _kinds}
     for what in WHAT if args.what == "all" else (args.what,):

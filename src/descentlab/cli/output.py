@@ -140,15 +140,16 @@ def print_compare_summary(console: Console, groups: Sequence[Any]) -> None:
     for g in groups:
         batch = f" (batch {g.batch_size})" if many_batches else ""
         schedule = f", schedule {g.schedule}" if g.schedule else ""
-        console.print(f"  {g.optimizer}{batch}: {hyperparameter_text(g.hyperparameters)}{schedule}", highlight=False)
+        console.print(escape(f"  {g.optimizer}{batch}: {hyperparameter_text(g.hyperparameters)}{schedule}"),
+                      highlight=False)
     print_table(console, summary_table(groups))
 
 
 def make_console(stderr: bool = False) -> Console:
     """A console that is wide enough for the tables also when the output goes to a file or a pipe; on standard
     error with ``stderr`` (when ``--json -`` keeps standard output for the JSON alone)."""
-    console = Console(highlight=False, stderr=stderr)
-    return console if console.is_terminal else Console(highlight=False, width=160, stderr=stderr)
+    console = Console(highlight=False, emoji=False, stderr=stderr)
+    return console if console.is_terminal else Console(highlight=False, emoji=False, width=160, stderr=stderr)
 
 
 def print_solo_note(console: Console, configs: Sequence[RunConfig], vectorize: bool) -> None:

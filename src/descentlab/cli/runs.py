@@ -118,9 +118,9 @@ def run(args: argparse.Namespace) -> int:
 
     check_output(args.csv, "csv")
     flags.check_json(args)
-    console = Console(stderr=args.json == "-")  # --json -: standard output holds the JSON alone
+    console = Console(emoji=False, stderr=args.json == "-")  # --json -: standard output holds the JSON alone
     if not console.is_terminal:  # piped or captured: no terminal width to fit, so do not squash the columns
-        console = Console(width=max(console.width, 150), stderr=args.json == "-")
+        console = Console(width=max(console.width, 150), emoji=False, stderr=args.json == "-")
     path = Path(args.store or default_store_path())
     if args.experiment is None and args.csv is None and not path.exists():  # nothing stored yet is no error
         console.print(f"no experiments yet: there is no results store at {escape(str(path))}; run "
