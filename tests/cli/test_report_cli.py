@@ -125,3 +125,16 @@ def test_runs_of_a_regression_show_its_losses(tmp_path, capsys):
     assert run["final_val_acc"] is None and run["final_val_loss"] > 0 and run["final_test_loss"] > 0
     assert "final val loss" in captured.err and "final val acc" not in captured.err
     assert f"{run['final_val_loss']:.4g}" in captured.err and f"{run['final_test_loss']:.4g}" in captured.err
+
+
+def test_the_report_of_a_sweep_whose_every_run_diverged(tmp_path, capsys):
+    """Every point of the sweep diverged: its sensitivity figure marks them × on a log axis spanning the swept rates
+    (matplotlib raised 'Data cannot be log-scaled' on an axis that held no point in data coordinates)."""
+    store = str(tmp_path / "d.sqlite")
+    assert main(["sweep", "--task", "digits-mlp", "--optimizers", "sgd", "--lr", "1e5..1e6", "--points", "2",
+                 "--epochs", "1", "-q", "--store", store]) == 0
+    capsys.readouterr()
+    page = tmp_path / "d.html"
+    assert main(["report", "last", "--store", store, "--html", str(page)]) == 0
+    text = page.read_text(encoding="utf-8")
+    assert "Learning-rate sensitivity" in text and text.count('<img src="data:image/png;base64,') >= 1

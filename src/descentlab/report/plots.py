@@ -419,6 +419,13 @@ def lr_sensitivity(sweeps: Sequence[SweepSummary], *, metric: str = "val_acc",
         if best is not None and getattr(best, metric).n:
             ax.scatter([best.lr], [getattr(best, metric).mean], s=260, facecolors="none", edgecolors=color,
                        linewidths=2.2, zorder=7)
+    swept = [p.lr for sweep in sweeps for p in sweep.points if p.lr and p.lr > 0]
+    if swept and not any(getattr(p, metric).n for sweep in sweeps for p in sweep.points):
+        # no point in data coordinates (every one diverged or failed: × marks at the top edge only): the log axis
+        # gets the swept rates' span, which matplotlib cannot find from an empty plot
+        ax.set_xlim(min(swept) / 2, max(swept) * 2)
+        if not metric.endswith("loss"):
+            ax.set_ylim(0, 1)  # an accuracy's whole range, not matplotlib's ±4 % around nothing
     ax.set_xscale("log")
     ax.set_xlabel("learning rate (log scale)")
     split = "validation" if metric.startswith("val") else "test"
