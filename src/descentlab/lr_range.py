@@ -193,6 +193,8 @@ def skip_steps(steps: int) -> int:
 def median_curve(curves: Sequence[Sequence[float]], steps: int) -> np.ndarray:
     """Per step, the median over seeds of their (zero-phase) curves; a seed past its stop (or with a non-finite
     value) counts as +∞, and from the first step where the median is not finite on, the curve is NaN."""
+    if not curves:  # every seed failed: no curve, and no median (numpy would warn of an empty mean)
+        return np.full(steps, np.nan)
     table = np.full((len(curves), steps), np.inf)
     for i, c in enumerate(curves):
         values = np.asarray(c, dtype=float)

@@ -57,3 +57,20 @@ def test_json_dash_writes_only_json_to_stdout(tmp_path, capsys):
     captured = capsys.readouterr()
     assert json.loads(captured.out)["seeds"]  # the whole of standard output is the JSON
     assert "wrote -" not in captured.err and "Stored as experiment" in captured.err
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # numpy's "Mean of empty slice" reached the user's terminal
+def test_an_lr_find_whose_every_seed_failed_has_a_report(tmp_path, capsys) -> None:
+    """A user's optimizer that raises in every seed: the lr-find stores the failures, says there is no suggestion,
+    and its figure and report are written (the figure raised on no curve at all)."""
+    (tmp_path / "boom.py").write_text("import torch\n\n\nclass Boom(torch.optim.SGD):\n"
+                                      "    def step(self, closure=None):\n        raise RuntimeError('boom')\n")
+    store = str(tmp_path / "f.sqlite")
+    png = tmp_path / "lr.png"
+    assert main(["lr-find", "--task", "digits-mlp", "--optimizer", f"{tmp_path / 'boom.py'}:Boom", "--seeds", "2",
+                 "--steps", "20", "--store", store, "--png", str(png)]) == 0
+    captured = capsys.readouterr()
+    assert "No suggestion" in captured.out and png.stat().st_size > 0
+    page = tmp_path / "lr.html"
+    assert main(["report", "last", "--store", store, "--html", str(page)]) == 0
+    assert "<img" in page.read_text(encoding="utf-8")

@@ -20,6 +20,9 @@ def _y_limits(result: LRFindResult) -> tuple[float, float]:
     """From a little below the lowest smoothed loss to as far above the highest first value as that lowest point
     is below it: the descent fills the axes, the blow-up leaves through the top."""
     used = [np.asarray(c.zero_phase or c.losses[:1], dtype=float) for c in result.curves]
+    used = [u for u in used if len(u)]  # a seed that failed before its first update has no curve
+    if not used:
+        return 0.0, 1.0
     values = np.concatenate(used)
     values = values[np.isfinite(values)]
     if not len(values):

@@ -62,8 +62,8 @@ def build_lr_find_report(store: Any, data: ExperimentData, *, dpi: int = 100) ->
     from descentlab.report.lr_find_plot import lr_find_figure
 
     result = load(store, data.experiment.id)
-    hyper = Table("Resolved hyperparameters", tuple(result.hyperparameters),
-                  (tuple(str(v) for v in result.hyperparameters.values()),))
+    hyper = Table("Resolved hyperparameters", tuple(result.hyperparameters),  # none when no seed ran: no row
+                  (tuple(str(v) for v in result.hyperparameters.values()),) if result.hyperparameters else ())
     figure = Figure("LR range test", "Training loss (centred moving average) as the learning rate grows "
                     "exponentially; median over seeds with the min–max band, the suggested range shaded.",
                     plots.png_bytes(lr_find_figure(result), dpi=dpi))
