@@ -162,3 +162,31 @@ def test_benchmark_of_one_model_and_data_pair_and_its_spec_file(tmp_path) -> Non
     both = descentlab.benchmark([(net, data()), (net, data(90))], optimizers="adam", budget=np.array([1]),
                                 seeds=np.int64(1), epochs=1, store=tmp_path / "s.sqlite")
     assert both.benchmark.tasks == ["my-task", "my-task-2"]  # two pairs: two tasks, one name each
+
+
+def test_a_notebook_that_edits_the_network_or_the_data_trains_again(tmp_path) -> None:
+    """The same call under the same default name resumes only for the same network code and data: an edited
+    forward (same layers, same repr) or other labels is a new experiment, never the old one's numbers."""
+    store = tmp_path / "runs.sqlite"
+    x, y, xt, yt = data()
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a, self.b = nn.Linear(3, 8), nn.Linear(8, 2)
+
+        def forward(self, x):
+            return self.b(self.a(x).tanh())
+
+    first = descentlab.compare((Net, (x, y, xt, yt)), optimizers=["sgd"], lr=0.5, epochs=1, store=store)
+
+    class Net(Net):  # noqa: F811 - the cell edited and run again
+        def forward(self, x):
+            return self.b(self.a(x).relu() * 5)
+
+    edited = descentlab.compare((Net, (x, y, xt, yt)), optimizers=["sgd"], lr=0.5, epochs=1, store=store)
+    alone = descentlab.compare((Net, (x, y, xt, yt)), optimizers=["sgd"], lr=0.5, epochs=1, store=":memory:")
+    assert edited.experiment_id != first.experiment_id
+    assert edited.rows[0]["train_loss"] == alone.rows[0]["train_loss"] != first.rows[0]["train_loss"]
+    relabelled = descentlab.compare((Net, (x, 1 - y, xt, 1 - yt)), optimizers=["sgd"], lr=0.5, epochs=1, store=store)
+    assert relabelled.experiment_id not in (first.experiment_id, edited.experiment_id)

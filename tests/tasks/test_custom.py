@@ -95,6 +95,41 @@ def test_fingerprint_follows_the_data_and_the_network() -> None:
     assert base.data_fingerprint["shapes"]["x_train"] == [100, 4]
 
 
+class TanhNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.b = nn.Linear(4, 8), nn.Linear(8, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.b(torch.tanh(self.a(x)))
+
+
+class ReluNet(TanhNet):  # the same layers, so the same repr; another forward
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.b(torch.relu(self.a(x)))
+
+
+def test_fingerprint_follows_the_networks_code_not_only_its_layers() -> None:
+    """A notebook that edits forward (same layers, same repr) must not resume the old network's runs."""
+    tanh, relu = (custom_task("f", model=m, data=arrays()) for m in (TanhNet, ReluNet))
+    assert tanh.structure.replace("TanhNet", "ReluNet") == relu.structure
+    assert tanh.fingerprint != relu.fingerprint
+    assert custom_task("f", model=TanhNet(), data=arrays()).fingerprint != \
+        custom_task("f", model=ReluNet(), data=arrays()).fingerprint  # instances too
+    first = lambda: nn.Sequential(nn.Linear(4, 3), nn.Tanh())  # noqa: E731
+    again = lambda: nn.Sequential(nn.Linear(4, 3), nn.Tanh())  # noqa: E731 - the same code on another line
+    assert custom_task("f", model=first, data=arrays()).fingerprint == \
+        custom_task("f", model=again, data=arrays()).fingerprint  # (a cell run again or moved): the same task
+
+    def zero_bias() -> nn.Module:  # the same layers as nn.Linear(4, 3): another initialisation
+        layer = nn.Linear(4, 3)
+        nn.init.zeros_(layer.bias)
+        return layer
+
+    assert custom_task("f", model=zero_bias, data=arrays()).fingerprint != \
+        custom_task("f", model=lambda: nn.Linear(4, 3), data=arrays()).fingerprint
+
+
 @pytest.mark.parametrize(("change", "message"), [
     ({"x_test": None}, r"missing x_test"),
     ({"y_train": np.zeros(99, dtype=np.int64)}, r"x_train has 100 examples but y_train has 99"),

@@ -3,7 +3,8 @@
 
 A :class:`CustomTask` is a :class:`~descentlab.tasks.registry.Task` whose data are held in memory and whose
 identity is stated: ``source`` says where it came from (a file, a module, Python), ``fingerprint`` is the SHA-256
-of the code it was read from (when there is a file), the network's structure (``repr`` of the model), the loss
+of the code it was read from (the file; without one, the network's own Python code: its factory and the methods
+of its classes, e.g. ``forward``), the network's structure (``repr`` of the model), the loss
 and the data's content, and ``data_fingerprint`` is the data's own fingerprint (``sha256``, ``shapes``,
 ``dtypes``), so that editing the file, the network or the data is never mistaken for the same task.
 
@@ -88,11 +89,13 @@ class CustomTask(Task):
     code_sha256: str | None = None  # of the file the task was read from, when there is one
     data_fingerprint: Mapping[str, Any] = field(default_factory=dict)
     structure: str = ""  # repr of the network: its layers and sizes
+    model_code: str = ""  # SHA-256 of the network's own Python code (its factory and classes), see model_code_of
 
     @property
     def fingerprint(self) -> str:
-        """SHA-256 of the code (when read from a file), the network's structure, the loss and the data."""
-        parts = (self.code_sha256 or "", self.structure, self.loss, self.metric, str(self.target_val_acc),
+        """SHA-256 of the code (the file it was read from; without one, the network's own code), the network's
+        structure, the loss and the data."""
+        parts = (self.code_sha256 or self.model_code, self.structure, self.loss, self.metric, str(self.target_val_acc),
                  str(self.target_val_loss), str(self.data_fingerprint.get("sha256", "")))
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
@@ -225,9 +228,42 @@ def architecture_of(model: Any, task: str) -> Callable[[], nn.Module]:
                     f"got {type(model).__name__}")
 
 
-def check_model(task: str, architecture: Callable[[], nn.Module], data: CustomData, loss: str) -> str:
-    """Build the network (seed 0) and run it on two training examples; its ``repr`` (the structure) when the
-    outputs fit the loss, else UserError saying what the network did."""
+def _hash_code(code: Any, digest: Any) -> None:
+    """Feed a code object's instructions, names and constants (nested functions' too) to ``digest``; never its
+    file name or line numbers, which change when a notebook cell is run again or moved."""
+    digest.update(code.co_code)
+    digest.update(repr((code.co_names, code.co_varnames, code.co_freevars)).encode())
+    for const in code.co_consts:
+        if hasattr(const, "co_code"):
+            _hash_code(const, digest)
+        else:
+            digest.update(repr(const).encode())
+
+
+def model_code_of(architecture: Callable[[], nn.Module], model: nn.Module) -> str:
+    """SHA-256 of the Python code that defines the network, beyond its layers' ``repr``: the factory (a function,
+    a lambda, a ``partial``'s function) and every method of the user's classes in the built module (not torch's).
+    Two networks with the same layers whose ``forward`` differs (``tanh`` vs ``relu`` called in it) differ here."""
+    digest = hashlib.sha256()
+    factory = architecture.func if isinstance(architecture, partial) else architecture
+    code = getattr(factory, "__code__", None)
+    if code is not None:
+        _hash_code(code, digest)
+    classes = {c for sub in model.modules() for c in type(sub).__mro__
+               if not c.__module__.startswith(("torch", "builtins"))}
+    for cls in sorted(classes, key=lambda c: f"{c.__module__}.{c.__qualname__}"):
+        digest.update(f"{cls.__qualname__};".encode())
+        for attr, value in sorted(vars(cls).items()):
+            function = getattr(value, "__func__", value)  # staticmethod / classmethod
+            if hasattr(function, "__code__"):
+                digest.update(attr.encode())
+                _hash_code(function.__code__, digest)
+    return digest.hexdigest()
+
+
+def check_model(task: str, architecture: Callable[[], nn.Module], data: CustomData, loss: str) -> tuple[str, str]:
+    """Build the network (seed 0) and run it on two training examples; its ``repr`` (the structure) and
+    :func:`model_code_of` when the outputs fit the loss, else UserError saying what the network did."""
     try:
         model = models.build(architecture, 0)
     except Exception as exc:  # noqa: BLE001 - user code: any error is reported as one line
@@ -250,7 +286,7 @@ def check_model(task: str, architecture: Callable[[], nn.Module], data: CustomDa
     elif out.shape[0] != len(x) or out[0].numel() != y[0].numel():
         raise UserError(f"task {task!r}: the model's output has shape {tuple(out.shape)} for targets of shape "
                         f"{tuple(y.shape)}; the mse loss needs one output per target value")
-    return repr(model)
+    return repr(model), model_code_of(architecture, model)
 
 
 def default_mlp(features: int, outputs: int) -> tuple[Callable[[], nn.Module], int]:
@@ -300,7 +336,7 @@ def custom_task(name: str, *, model: Any, data: Mapping[str, Any] | None = None,
     if target is not None and not (isinstance(target, (int, float)) and np.isfinite(target)):
         raise UserError(f"task {name!r}: target must be a number, got {target!r}")
     architecture = architecture_of(model, name)
-    structure = check_model(name, architecture, arrays, loss)
+    structure, model_code = check_model(name, architecture, arrays, loss)
     classification = loss == "cross_entropy"
     return CustomTask(
         name=name, dataset=name, architecture=architecture, default_epochs=epochs, default_batch_size=batch_size,
@@ -308,7 +344,8 @@ def custom_task(name: str, *, model: Any, data: Mapping[str, Any] | None = None,
         target_val_loss=float(target) if not classification and target is not None else None,
         description=description or f"{'classification' if classification else 'regression'} from {source}",
         loss=loss, metric="accuracy" if classification else "loss", data=arrays, source=source,
-        code_sha256=code_sha256, data_fingerprint=data_fingerprint(arrays), structure=structure)
+        code_sha256=code_sha256, data_fingerprint=data_fingerprint(arrays), structure=structure,
+        model_code=model_code)
 
 
 def _standardize(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
