@@ -72,6 +72,29 @@ def test_accepts_an_optimizer_class_torch_included() -> None:
     assert theirs.hyperparameters["lr"] == 0.1 and theirs.hyperparameters["betas"] == (0.9, 0.999)
 
 
+def test_an_optimizer_that_needs_a_closure_gets_one_lbfgs() -> None:
+    """torch.optim.LBFGS (its step takes a closure; it was a TypeError): the path equals LBFGS's own loop."""
+    def fn(x: torch.Tensor) -> torch.Tensor:
+        return ((x - 1) ** 2 * torch.tensor([1.0, 10.0], dtype=x.dtype)).sum() + x.prod() ** 2
+
+    path = minimize(fn, [3.0, -2.0], optimizer=torch.optim.LBFGS, lr=0.5, steps=4, max_iter=3)
+    x = torch.tensor([[3.0, -2.0]], dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([x], lr=0.5, max_iter=3)
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        value = fn(x.view(2))
+        value.backward()
+        return value
+
+    expected = [x.detach().clone().view(2)]
+    for _ in range(4):
+        opt.step(closure)
+        expected.append(x.detach().clone().view(2))
+    assert torch.equal(path.positions, torch.stack(expected))
+    assert path.optimizer == "LBFGS" and path.steps == 4 and path.values[-1] < path.values[0]
+
+
 def test_schedule_free_records_the_averaged_point() -> None:
     name = "sgd-schedulefree"
     if name not in optim.names():

@@ -17,7 +17,9 @@ True
 Step convention: ``positions[k]`` is the point after ``k`` updates (``positions[0]`` is ``x0``) and
 ``values[k] = fn(positions[k])``. Optimizers that keep an averaged iterate and expose ``train()``/``eval()``
 (schedule-free) take gradients at their interpolated point *y*, but the trajectory records the averaged point
-*x* (the one to evaluate or report) and ``fn`` there; ``fn`` is then called twice per step.
+*x* (the one to evaluate or report) and ``fn`` there; ``fn`` is then called twice per step. An optimizer whose
+``step`` requires a closure (``torch.optim.LBFGS``) is given one that evaluates ``fn`` and its gradient: one of its
+steps (several evaluations) is one entry of the path.
 
 :class:`Traced` is one optimizer's path as the trace command shows it (its learning rate, whether that was picked
 from a grid, the path cut at its first non-finite point); :func:`steps_to_minimum` says when it got near a
@@ -26,9 +28,11 @@ known minimum of a test function.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -181,6 +185,7 @@ def minimize(fn: Callable[[Tensor], Tensor], x0: float | Sequence[float] | Tenso
     x = start.detach().reshape(1, -1).requires_grad_(True) if start.ndim < 2 else start
     opt, name = _make_optimizer(optimizer, x, lr, hyper)
     averaged = averaged_iterate(opt)
+    closure_needed = _needs_closure(opt)
     if averaged:
         opt.train()
 
@@ -209,7 +214,10 @@ def minimize(fn: Callable[[Tensor], Tensor], x0: float | Sequence[float] | Tenso
         if schedule is not None:
             for group in opt.param_groups:
                 write_value(group, "lr", None, float(schedule(k)))
-        opt.step()
+        if closure_needed:
+            opt.step(partial(_reevaluate, fn, x, shape))
+        else:
+            opt.step()
 
     grads = torch.stack(gradients) if gradients else start.detach().new_zeros((0, *shape))
     return Trajectory(torch.stack(positions), torch.stack(values).to(dtype), name, _resolved(opt), diverged_at,
@@ -247,6 +255,24 @@ def _value(fn: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
         raise UserError("minimize: fn's value does not depend on x through differentiable torch operations "
                         "(was it detached or converted to a Python number?)")
     return value.reshape(())
+
+
+def _needs_closure(opt: torch.optim.Optimizer) -> bool:
+    """Whether ``opt.step`` must be given a closure (``torch.optim.LBFGS``: it re-evaluates ``fn`` itself)."""
+    try:
+        closure = inspect.signature(opt.step).parameters.get("closure")
+    except (TypeError, ValueError):
+        return False
+    return closure is not None and closure.default is inspect.Parameter.empty
+
+
+def _reevaluate(fn: Callable[[Tensor], Tensor], x: Tensor, shape: torch.Size) -> Tensor:
+    """The closure of an optimizer that evaluates ``fn`` itself: ``fn`` at ``x`` with ``x.grad`` set to its
+    gradient (an update of such an optimizer may evaluate ``fn`` several times; the path keeps its end point)."""
+    with torch.enable_grad():
+        value = _value(fn, x.view(shape))
+        x.grad = torch.autograd.grad(value, x)[0]
+    return value.detach()
 
 
 def _averaged_point(opt: torch.optim.Optimizer, x: Tensor) -> Tensor:
