@@ -190,3 +190,30 @@ def test_a_notebook_that_edits_the_network_or_the_data_trains_again(tmp_path) ->
     assert edited.rows[0]["train_loss"] == alone.rows[0]["train_loss"] != first.rows[0]["train_loss"]
     relabelled = descentlab.compare((Net, (x, 1 - y, xt, 1 - yt)), optimizers=["sgd"], lr=0.5, epochs=1, store=store)
     assert relabelled.experiment_id not in (first.experiment_id, edited.experiment_id)
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda d: descentlab.compare((net, d), seeds="2"), r"seeds must be a whole number ≥ 1, got '2'"),
+    (lambda d: descentlab.compare((net, d), seeds=1.0), r"seeds must be a whole number ≥ 1, got 1.0"),
+    (lambda d: descentlab.compare((net, d), lr="0.1"), r"lr must be a number, got '0.1'"),
+    (lambda d: descentlab.compare((net, d), optimizers=[]), r"is empty"),
+    (lambda d: descentlab.compare((net, d), optimizers=None), r"optimizers must be a name"),
+    (lambda d: descentlab.compare((net, d), optimizers=["sgd", "SGD"]), r"names sgd twice"),
+    (lambda d: descentlab.sweep((net, d), lr=("a", 1)), r"lr must be a number, got 'a'"),
+    (lambda d: descentlab.sweep((net, d), seeds="1"), r"seeds must be a whole number"),
+    (lambda d: descentlab.lr_find((net, d), optimizer=None), r"optimizer must be one name"),
+])
+def test_bad_arguments_are_user_errors_not_tracebacks(call, message) -> None:
+    with pytest.raises(UserError, match=message):
+        call(data())
+
+
+def test_optimizers_are_read_as_the_command_reads_them() -> None:
+    """'sgd(lr=0.1,momentum=0.9)' keeps its comma (it was split into 'sgd(lr=0.1' and 'momentum=0.9)')."""
+    result = descentlab.compare((net, data()), optimizers="adam,sgd(lr=0.1,momentum=0.9)", epochs=1,
+                                store=":memory:")
+    assert [r["optimizer"] for r in result.summary] == ["adam", "sgd(lr=0.1,momentum=0.9)"]
+    assert {r["config.hyperparameters.momentum"] for r in result.rows if r["optimizer"] != "adam"} == {0.9}
+    one = descentlab.lr_find((net, data()), optimizer="sgd(momentum=0.9)", seeds=np.int64(1), steps=5,
+                             store=":memory:")  # numpy's integers, as compare and benchmark take them
+    assert one.summary["optimizer"] == "sgd"

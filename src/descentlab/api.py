@@ -274,7 +274,22 @@ def _run(kind: str, spec: Any, store: str | Path | Store | None, *, vectorize: b
 
 
 def _names(optimizers: str | Sequence[str]) -> tuple[str, ...]:
-    return tuple(o.strip() for o in optimizers.split(",")) if isinstance(optimizers, str) else tuple(optimizers)
+    """``optimizers`` as ``--optimizers`` reads them (a comma-separated text or a list; ``name(k=v,...)`` items keep
+    their commas; none, or one twice, is a UserError), by the command's own splitter."""
+    from descentlab.optim import external
+
+    if isinstance(optimizers, str):
+        return external.items(optimizers)
+    if isinstance(optimizers, Sequence) and all(isinstance(o, str) for o in optimizers):
+        return external.items(",".join(optimizers))
+    raise UserError(f"optimizers must be a name, a comma-separated text or a list of names, got {optimizers!r}")
+
+
+def _number(value: Any, what: str) -> float:
+    """``value`` as a float (numpy's numbers too), or a UserError naming it; the spec checks its range."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "__float__"):
+        raise UserError(f"{what} must be a number, got {value!r}")
+    return float(value)
 
 
 def _schedules(schedule: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -297,7 +312,8 @@ def compare(task: Any = None, *, model: Any = None, data: Any = None, optimizers
     sizes = None if batch_size is None else tuple(batch_size) if isinstance(batch_size, (list, tuple)) \
         else (batch_size,)
     spec = CompareSpec(task=resolve_task(task, model=model, data=data), optimizers=_names(optimizers),
-                       epochs=epochs, batch_sizes=sizes, lr=lr, seeds=seeds, preset=preset, data_dir=data_dir,
+                       epochs=epochs, batch_sizes=sizes, lr=None if lr is None else _number(lr, "lr"),
+                       seeds=_whole(seeds, "seeds"), preset=preset, data_dir=data_dir,
                        schedules=_schedules(schedule))
     return _run("compare", spec, store, vectorize=vectorize, fresh=fresh)
 
@@ -314,7 +330,8 @@ def sweep(task: Any = None, *, model: Any = None, data: Any = None,
     if not (isinstance(lr, (tuple, list)) and len(lr) == 2):
         raise UserError(f"lr must be a pair (low, high), got {lr!r}")
     spec = SweepSpec(task=resolve_task(task, model=model, data=data), optimizers=_names(optimizers),
-                     lr_min=float(lr[0]), lr_max=float(lr[1]), points=points, seeds=seeds, epochs=epochs,
+                     lr_min=_number(lr[0], "lr"), lr_max=_number(lr[1], "lr"), points=points,
+                     seeds=_whole(seeds, "seeds"), epochs=epochs,
                      batch_size=batch_size, preset=preset,
                      grid=tuple((k, tuple(v)) for k, v in (grid or {}).items()), data_dir=data_dir,
                      schedules=_schedules(schedule))
@@ -354,9 +371,11 @@ def lr_find(task: Any = None, *, model: Any = None, data: Any = None, optimizer:
     from descentlab.environment import environment
     from descentlab.experiments import lr_find as lf
 
+    if not isinstance(optimizer, str):
+        raise UserError(f"optimizer must be one name (e.g. 'adam'), got {optimizer!r}")
     spec = lf.LRFindSpec(task=resolve_task(task, model=model, data=data), optimizer=optimizer.strip().lower(),
-                         seeds=seeds, start=start, end=end, steps=steps, batch_size=batch_size, preset=preset,
-                         data_dir=data_dir)
+                         seeds=_whole(seeds, "seeds"), start=start, end=end, steps=steps, batch_size=batch_size,
+                         preset=preset, data_dir=data_dir)
     spec.resolve()  # every name and value checked before anything runs
     opened = _store(store)
     result, experiment_id = lf.run(spec, store=opened, env=environment())
@@ -375,7 +394,6 @@ def benchmark(tasks: Any = ("digits-mlp", "mnist1d-mlp"), *,
     :func:`compare` takes it (a name, a reference, a :class:`~descentlab.tasks.Task`); ``optimizers`` as
     ``--optimizers`` (names, ``file.py:Class`` references, ``name(k=v)``). The same call again resumes."""
     from descentlab.experiments import benchmark as bench
-    from descentlab.optim import external
 
     # one task (a name, a reference, a Task, a pair (model, data) — a model is callable, a name is not) or a list
     one = isinstance(tasks, (str, Path)) or not isinstance(tasks, Sequence) or (
@@ -390,9 +408,7 @@ def benchmark(tasks: Any = ("digits-mlp", "mnist1d-mlp"), *,
         pairs += is_pair
         names.append(resolve_task(t, name="my-task" if pairs <= 1 else f"my-task-{pairs}") if is_pair
                      else resolve_task(t))
-    if not isinstance(optimizers, (str, Sequence)):
-        raise UserError(f"optimizers must be a name or a list of names, got {type(optimizers).__name__}")
-    items = external.items(optimizers if isinstance(optimizers, str) else ",".join(map(str, optimizers)))
+    items = _names(optimizers)
     several = isinstance(budget, Iterable) and not isinstance(budget, (str, bytes))
     budgets = tuple(_whole(b, "budget") for b in (budget if several else [budget]))
     spec = bench.BenchmarkSpec(tasks=tuple(names), optimizers=items, budgets=budgets, seeds=_whole(seeds, "seeds"),
