@@ -83,6 +83,26 @@ def test_a_module_instance_is_redrawn_per_seed() -> None:
     assert torch.equal(task.build_model(0).weight, task.build_model(0).weight)
 
 
+class OwnWeights(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(4, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x @ self.w
+
+
+def test_an_instance_whose_weights_cannot_be_redrawn_is_refused_not_shared_by_every_seed() -> None:
+    with pytest.raises(UserError, match=r"parameter\(s\) w cannot be drawn again per seed .*pass the class"):
+        custom_task("m", model=OwnWeights(), data=arrays())
+    assert not torch.equal(*(custom_task("m", model=OwnWeights, data=arrays()).build_model(s).w for s in (0, 1)))
+    attention = custom_task("m", model=nn.Sequential(nn.Linear(4, 4), nn.Unflatten(1, (1, 4)),
+                                                     nn.TransformerEncoderLayer(4, 2, 8, batch_first=True),
+                                                     nn.Flatten(), nn.Linear(4, 3)), data=arrays())
+    first, second = (attention.build_model(s)[2].self_attn.in_proj_weight for s in (0, 1))
+    assert not torch.equal(first, second)  # drawn by MultiheadAttention's _reset_parameters
+
+
 def test_fingerprint_follows_the_data_and_the_network() -> None:
     base = custom_task("f", model=net(), data=arrays())
     assert custom_task("f", model=net(), data=arrays()).fingerprint == base.fingerprint

@@ -206,21 +206,40 @@ def data_fingerprint(data: CustomData) -> dict[str, Any]:
 
 
 # -- the network -------------------------------------------------------------------------------------------------
+def _reset_of(module: nn.Module) -> Callable[[], None] | None:
+    """The method that draws ``module``'s own parameters again: ``reset_parameters`` (torch's layers), else
+    ``_reset_parameters`` (``nn.MultiheadAttention``, ``nn.Transformer``)."""
+    for name in ("reset_parameters", "_reset_parameters"):
+        reset = getattr(module, name, None)
+        if callable(reset):
+            return reset
+    return None
+
+
 def _fresh_copy(module: nn.Module) -> nn.Module:
-    """A copy of ``module`` with every layer's parameters drawn again (``reset_parameters``), so that each seed
+    """A copy of ``module`` with every layer's parameters drawn again (:func:`_reset_of`), so that each seed
     starts from its own weights as with a factory."""
     out = copy.deepcopy(module)
     for sub in out.modules():
-        reset = getattr(sub, "reset_parameters", None)
-        if callable(reset):
+        reset = _reset_of(sub)
+        if reset is not None:
             reset()
     return out
 
 
 def architecture_of(model: Any, task: str) -> Callable[[], nn.Module]:
     """``model`` as a factory ``() -> nn.Module``: a class or function is called; a module instance is copied
-    with fresh weights per build."""
+    with fresh weights per build. An instance holding parameters that no layer's ``reset_parameters`` draws
+    again (a ``nn.Parameter`` of a module of your own) is a UserError: every seed would start from the same
+    weights."""
     if isinstance(model, nn.Module):
+        kept = [f"{prefix}.{name}" if prefix else name for prefix, sub in model.named_modules()
+                if _reset_of(sub) is None for name, _ in sub.named_parameters(recurse=False)]
+        if kept:
+            raise UserError(f"task {task!r}: the model instance's parameter(s) {', '.join(kept[:5])} cannot be "
+                            f"drawn again per seed ({type(model).__name__} has no reset_parameters for them), so "
+                            "every run would start from the same weights; pass the class or a function that "
+                            "returns a fresh module")
         return partial(_fresh_copy, model)
     if callable(model):
         return model
@@ -308,7 +327,8 @@ def custom_task(name: str, *, model: Any, data: Mapping[str, Any] | None = None,
     Args:
         name: how tables and the store name it (lower case, ``_`` read as ``-``).
         model: a function or class returning a fresh ``torch.nn.Module`` (called once per run, under the run's
-            seed), or a module (copied, its layers' parameters reset per run).
+            seed), or a module (copied, its layers' parameters reset per run; an ``nn.Parameter`` that no
+            ``reset_parameters`` draws again is a UserError, since every run would start from its value).
         data: a mapping holding the arrays below (e.g. ``numpy.load("file.npz")``), instead of passing them.
         x_train, y_train, x_test, y_test: numpy arrays or tensors, examples along the first axis; ``y`` holds
             class labels 0…C−1 (classification) or float targets, ``[N]`` or ``[N, outputs]`` (regression).
