@@ -217,3 +217,18 @@ def test_optimizers_are_read_as_the_command_reads_them() -> None:
     one = descentlab.lr_find((net, data()), optimizer="sgd(momentum=0.9)", seeds=np.int64(1), steps=5,
                              store=":memory:")  # numpy's integers, as compare and benchmark take them
     assert one.summary["optimizer"] == "sgd"
+
+
+def test_every_kind_read_back_has_its_runs_as_a_dataframe(tmp_path) -> None:
+    """README: ``load_experiment(N).dataframe()`` is the experiment's rows as ``export`` writes them — for a
+    benchmark and an lr-find too (AttributeError before)."""
+    pytest.importorskip("pandas")
+    store = tmp_path / "runs.sqlite"
+    descentlab.lr_find((net, data()), optimizer="adam", seeds=1, steps=6, store=store)
+    bench = descentlab.benchmark((net, data()), optimizers=["sgd"], budget=1, seeds=1, epochs=1, store=store)
+    with Store(store) as s:
+        for experiment in (1, 2):
+            frame = descentlab.load_experiment(experiment, store=store).dataframe()
+            records = s.to_records(experiment)
+            assert len(frame) == len(records) > 0 and set(frame["experiment_kind"]) == {records[0]["experiment_kind"]}
+        assert bench.rows == s.to_records(bench.experiment_id)

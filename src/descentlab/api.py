@@ -104,7 +104,19 @@ def _table_rows(table: Any) -> list[dict[str, str]]:
     return [dict(zip(table.headers, row)) for row in table.rows]
 
 
-class ExperimentResult:
+class _StoredRuns:
+    """What every result has: its runs as ``descentlab export --csv`` writes them, whatever its kind."""
+
+    store: Store
+    experiment_id: int
+
+    def dataframe(self) -> Any:
+        """The experiment's runs as a ``pandas.DataFrame`` (one row per run and epoch, the columns of ``descentlab
+        export --csv``); needs pandas (``pip install 'descentlab[export]'``), else a UserError saying so."""
+        return self.store.to_dataframe(self.experiment_id)
+
+
+class ExperimentResult(_StoredRuns):
     """A stored ``compare`` or ``sweep`` experiment, read back through the report's code."""
 
     def __init__(self, store: Store, experiment_id: int) -> None:
@@ -123,11 +135,6 @@ class ExperimentResult:
     def rows(self) -> list[dict[str, Any]]:
         """One flat dict per (run, epoch) — ``pandas.DataFrame(result.rows)`` — as ``descentlab runs --csv``."""
         return self.store.to_records(self.experiment_id)
-
-    def dataframe(self) -> Any:
-        """:attr:`rows` as a ``pandas.DataFrame`` (one row per run and epoch, the columns of ``descentlab export
-        --csv``); needs pandas (``pip install 'descentlab[export]'``), else a UserError saying so."""
-        return self.store.to_dataframe(self.experiment_id)
 
     @property
     def summary(self) -> list[dict[str, str]]:
@@ -153,8 +160,9 @@ class ExperimentResult:
                 f"{len(runs)} runs of {', '.join(self.data.optimizers)} in {self.store.path}>")
 
 
-class LRFindResult:
-    """A stored ``lr-find`` experiment: the suggested range, the curves, the figure, the report."""
+class LRFindResult(_StoredRuns):
+    """A stored ``lr-find`` experiment: the suggested range, the curves, the figure, the report
+    (:meth:`dataframe`: its runs' epochs as ``export`` writes them; :attr:`rows`: the range test's curves)."""
 
     def __init__(self, store: Store, experiment_id: int, result: Any) -> None:
         self.store, self.experiment_id, self.result = store, experiment_id, result
@@ -190,7 +198,7 @@ class LRFindResult:
         return f"<descentlab lr-find #{self.experiment_id}: {self.result.optimizer}, {text}>"
 
 
-class BenchmarkResult:
+class BenchmarkResult(_StoredRuns):
     """A stored ``benchmark`` experiment, read back by the report's own analysis (:mod:`descentlab.report.benchmark`):
     the selection of every budget, the evaluation runs' test numbers and time to target, the profile scores."""
 
@@ -201,6 +209,11 @@ class BenchmarkResult:
         self.store, self.experiment_id = store, experiment_id
         self.data = report_data.load(store, experiment_id)
         self.benchmark = report_benchmark.analyse(self.data)
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        """One flat dict per (run, epoch) of every tuning and evaluation run, as ``descentlab runs --csv``."""
+        return self.store.to_records(self.experiment_id)
 
     def scores(self, budget: int | None = None) -> dict[Any, Any]:
         """The performance-profile score of every optimizer (1 = the fastest to target on every task, 0 = never
