@@ -136,6 +136,14 @@ def test_fingerprint_follows_the_networks_code_not_only_its_layers() -> None:
     assert tanh.fingerprint != relu.fingerprint
     assert custom_task("f", model=TanhNet(), data=arrays()).fingerprint != \
         custom_task("f", model=ReluNet(), data=arrays()).fingerprint  # instances too
+    cell = ("class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+            "        self.a = nn.Linear(4, 3)\n    def forward(self, x):\n        return self.a(x).{}()\n")
+    executed = []  # code run by exec, as some notebook front-ends do: its classes' __module__ is "builtins"
+    for activation in ("tanh", "relu"):
+        space = {"nn": nn}
+        exec(cell.format(activation), space)  # noqa: S102 - the test's own code
+        executed.append(custom_task("f", model=space["Net"], data=arrays()).fingerprint)
+    assert executed[0] != executed[1]
     first = lambda: nn.Sequential(nn.Linear(4, 3), nn.Tanh())  # noqa: E731
     again = lambda: nn.Sequential(nn.Linear(4, 3), nn.Tanh())  # noqa: E731 - the same code on another line
     assert custom_task("f", model=first, data=arrays()).fingerprint == \

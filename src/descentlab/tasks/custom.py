@@ -268,8 +268,8 @@ def model_code_of(architecture: Callable[[], nn.Module], model: nn.Module) -> st
     code = getattr(factory, "__code__", None)
     if code is not None:
         _hash_code(code, digest)
-    classes = {c for sub in model.modules() for c in type(sub).__mro__
-               if not c.__module__.startswith(("torch", "builtins"))}
+    classes = {c for sub in model.modules() for c in type(sub).__mro__  # exec'd code's are in "builtins"
+               if c is not object and c.__module__.split(".")[0] != "torch"}
     for cls in sorted(classes, key=lambda c: f"{c.__module__}.{c.__qualname__}"):
         digest.update(f"{cls.__qualname__};".encode())
         for attr, value in sorted(vars(cls).items()):
