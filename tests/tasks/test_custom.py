@@ -274,3 +274,28 @@ def test_a_semicolon_csv_and_a_folder_say_what_is_wrong(tmp_path) -> None:
     (tmp_path / "folder.csv").mkdir()
     with pytest.raises(UserError, match=r"data file '.*folder.csv' is a folder, not a file"):
         data_task(tmp_path / "folder.csv")
+
+
+def test_the_networks_code_fingerprint_is_the_same_in_every_process() -> None:
+    """A set literal in forward is a frozenset constant whose repr's order follows PYTHONHASHSEED: the same
+    notebook run in another process must resume, not start a new experiment."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import descentlab
+
+    code = (
+        "import numpy as np, torch\nfrom torch import nn\nfrom descentlab.tasks import custom_task\n"
+        "class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.a = nn.Linear(4, 3)\n        self.act = 'th'\n"
+        "    def forward(self, x):\n"
+        "        return self.a(x).tanh() if self.act in {'tanh', 'th', 'hyperbolic', 't'} else self.a(x)\n"
+        "x = np.arange(40, dtype=np.float32).reshape(10, 4); y = np.arange(10) % 2\n"
+        "print(custom_task('f', model=Net, x_train=x, y_train=y, x_test=x, y_test=y).fingerprint)\n")
+    src = str(Path(descentlab.__file__).parents[1])
+    printed = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONPATH": src, "PYTHONHASHSEED": seed}).stdout
+               for seed in ("1", "2", "3")}
+    assert len(printed) == 1 and len(printed.pop().strip()) == 64
