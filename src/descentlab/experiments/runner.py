@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from descentlab.store import Store, TrialResult, TrialRow, trial_key
+from descentlab.store import FINISHED, Store, TrialResult, TrialRow, trial_key
 from descentlab.train import Callback, RunConfig, RunResult, train
 
 
@@ -86,6 +86,20 @@ def unique_trials(configs: Sequence[RunConfig]) -> list[Trial]:
         trial = Trial.of(config)
         trials.setdefault(trial.key, trial)
     return list(trials.values())
+
+
+_CODE = ("code", "descentlab")  # the parts of a trial's identity that say which code made it
+
+
+def superseded(store: Store, experiment_id: int, configs: Sequence[RunConfig]) -> bool:
+    """Whether the experiment holds a finished trial that is one of ``configs`` but for its code (a user's
+    optimizer or task fingerprint, descentlab's version): its numbers came from other code."""
+    def without_code(config: Mapping[str, Any]) -> str:
+        return trial_key({k: v for k, v in config.items() if k not in _CODE})
+
+    current = {without_code(c.to_dict()): trial_key(c.to_dict()) for c in configs}
+    return any(run.status in FINISHED and current.get(without_code(run.config), run.trial_key) != run.trial_key
+               for run in store.runs(experiment_id))
 
 
 def pending(store: Store, experiment_id: int, configs: Sequence[RunConfig]) -> tuple[list[Trial], int]:
@@ -158,7 +172,9 @@ def open_experiment(store: Store, kind: str, spec: Mapping[str, Any], configs: S
     (always, with ``fresh``; recorded with ``env``, default this machine's :func:`environment`); found or made in
     one transaction, so that two processes share it. The spec of an experiment on a user's task also holds the
     task's source and fingerprints (:func:`descentlab.tasks.external.identity`); ``splits`` and ``execution``
-    become part of it too (:func:`experiment_identity`)."""
+    become part of it too (:func:`experiment_identity`). An experiment of this spec that holds finished trials
+    these configurations do not make (their code or descentlab's version changed) is not resumed: a new one is
+    made, so one experiment never mixes results of two versions of the code."""
     from descentlab.environment import environment
     from descentlab.tasks import get_task
     from descentlab.tasks.external import identity
@@ -167,7 +183,13 @@ def open_experiment(store: Store, kind: str, spec: Mapping[str, Any], configs: S
     tasks = list(dict.fromkeys(c.task for c in configs))
     spec = {**spec, **(identity(get_task(tasks[0])) if len(tasks) == 1 else {})}
     full = experiment_identity(spec, splits=splits, execution=execution)
-    experiment_id, _ = store.find_or_create_experiment(kind, full, environment() if env is None else env,
-                                                       fresh=fresh)
+    experiment_id, created = store.find_or_create_experiment(kind, full, environment() if env is None else env,
+                                                             fresh=fresh)
+    if not created and superseded(store, experiment_id, configs):
+        # The spec matches but the experiment holds these trials as made by other code (a user optimizer's file
+        # was edited, descentlab was upgraded): resuming would put the old code's results beside the new ones
+        # in one table, so these trials are another experiment.
+        experiment_id, _ = store.find_or_create_experiment(kind, full, environment() if env is None else env,
+                                                           fresh=True)
     todo, done = pending(store, experiment_id, configs)
     return Opened(experiment_id, unique_trials(configs), todo, done, full)

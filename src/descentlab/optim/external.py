@@ -136,7 +136,8 @@ def _load_file(path: Path, reference: str) -> tuple[Any, str]:
     if not path.is_file():
         raise UserError(f"no file {str(path)!r} (from {reference!r})")
     resolved = path.resolve()
-    name = "descentlab_user_" + hashlib.sha256(str(resolved).encode()).hexdigest()[:16]
+    content = hashlib.sha256(resolved.read_bytes()).hexdigest()  # edited file, new module: never the old code
+    name = "descentlab_user_" + hashlib.sha256(f"{resolved}:{content}".encode()).hexdigest()[:16]
     if name in sys.modules:
         return sys.modules[name], f"file {path}"
     spec = importlib.util.spec_from_file_location(name, resolved)

@@ -9,10 +9,12 @@ plugins installed under the entry-point group ``descentlab.optimizers``: see :mo
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -112,15 +114,19 @@ def reference(text: str) -> Entry:
     from descentlab.optim import external
 
     where, _, attr = text.rpartition(":")
-    if where.endswith(".py") or "/" in where:
+    is_file = where.endswith(".py") or "/" in where
+    if is_file:
         where = os.path.normpath(where)  # ./my_opt.py and my_opt.py are one optimizer
     canonical = f"{where}:{attr}"
-    if canonical not in _references:
+    # a file is read again when its content changed (an edit in a notebook's session is new code: new identity)
+    path = Path(where)
+    key = f"{canonical}:{hashlib.sha256(path.read_bytes()).hexdigest()}" if is_file and path.is_file() else canonical
+    if key not in _references:
         obj, source, fingerprint = external.load_object(canonical)
         external.check_optimizer_object(obj, canonical)
         doc = (inspect.getdoc(obj) or "").strip().splitlines()
-        _references[canonical] = Entry(canonical, obj, {}, doc[0] if doc else "", source, fingerprint)
-    return _references[canonical]
+        _references[key] = Entry(canonical, obj, {}, doc[0] if doc else "", source, fingerprint)
+    return _references[key]
 
 
 _plugins_loaded = False

@@ -1,0 +1,65 @@
+"""An experiment's identity holds everything that changes its numbers (docs/design.md, principle 5): rerunning a
+command after editing the user code it trains, or after upgrading descentlab, must not resume the old results
+into the new experiment (its table and report would then show old-code runs beside new-code runs of the same
+optimizer, seed and learning rate)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from descentlab.cli import main
+from descentlab.store import Store
+
+OPTIMIZER = '''
+import torch
+
+
+class Sign(torch.optim.Optimizer):
+    def __init__(self, params, lr: float = 1e-3) -> None:
+        super().__init__(params, {"lr": lr})
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    p.add_(p.grad.sign(), alpha=-SCALE * group["lr"])
+'''
+
+
+def _compare(tmp_path: Path, name: str) -> dict:
+    out = tmp_path / f"{name}.json"
+    code = main(["compare", "--task", "digits-mlp", "--optimizers", f"sgd,{tmp_path / 'opt.py'}:Sign(lr=0.01)",
+                 "--seeds", "1", "--epochs", "1", "--quiet", "--store", str(tmp_path / "x.sqlite"),
+                 "--json", str(out)])
+    assert code == 0
+    return json.loads(out.read_text())
+
+
+def test_editing_an_optimizer_file_does_not_mix_old_and_new_code_runs(tmp_path: Path) -> None:
+    opt = tmp_path / "opt.py"
+    opt.write_text(OPTIMIZER.replace("SCALE", "1"))
+    first = _compare(tmp_path, "first")
+    opt.write_text(OPTIMIZER.replace("SCALE", "2"))  # another update rule, same file name and class
+    second = _compare(tmp_path, "second")
+    with Store(tmp_path / "x.sqlite") as store:
+        fingerprints = {run.config.get("code", {}).get("optimizer") for run in store.runs(second["experiment_id"])}
+    assert len(fingerprints - {None}) == 1, "the experiment holds runs of two versions of the optimizer's code"
+    assert second["experiment_id"] != first["experiment_id"]
+
+
+def test_another_descentlab_version_does_not_mix_into_the_old_experiment(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import descentlab.train.config as config
+
+    (tmp_path / "opt.py").write_text(OPTIMIZER.replace("SCALE", "1"))
+    first = _compare(tmp_path, "first")
+    monkeypatch.setattr(config, "__version__", "999.0.0")
+    second = _compare(tmp_path, "second")
+    with Store(tmp_path / "x.sqlite") as store:
+        versions = {run.config["descentlab"] for run in store.runs(second["experiment_id"])}
+    assert versions == {"999.0.0"}, f"experiment {second['experiment_id']} mixes versions {sorted(versions)}"
+    assert second["experiment_id"] != first["experiment_id"]
