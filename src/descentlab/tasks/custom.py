@@ -261,15 +261,35 @@ def _hash_code(code: Any, digest: Any) -> None:
             digest.update(repr(const).encode())
 
 
+def _hash_function(function: Any, digest: Any, depth: int = 0) -> None:
+    """A function's code and the values its closure captured (an ``activation`` passed to the function that defines
+    the class): a captured function by its code, or by its module and name (``torch.tanh``), a number or text by its
+    ``repr``, anything else by its type's name."""
+    _hash_code(function.__code__, digest)
+    for cell in getattr(function, "__closure__", None) or ():
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell: a name not bound yet
+            digest.update(b"<empty>")
+            continue
+        if hasattr(value, "__code__") and depth < 3:
+            _hash_function(value, digest, depth + 1)
+        elif callable(value) and hasattr(value, "__qualname__"):
+            digest.update(f"{getattr(value, '__module__', '')}.{value.__qualname__}".encode())
+        elif isinstance(value, (int, float, complex, str, bytes, bool, type(None))):
+            digest.update(repr(value).encode())
+        else:
+            digest.update(type(value).__qualname__.encode())
+
+
 def model_code_of(architecture: Callable[[], nn.Module], model: nn.Module) -> str:
     """SHA-256 of the Python code that defines the network, beyond its layers' ``repr``: the factory (a function,
     a lambda, a ``partial``'s function) and every method of the user's classes in the built module (not torch's).
     Two networks with the same layers whose ``forward`` differs (``tanh`` vs ``relu`` called in it) differ here."""
     digest = hashlib.sha256()
     factory = architecture.func if isinstance(architecture, partial) else architecture
-    code = getattr(factory, "__code__", None)
-    if code is not None:
-        _hash_code(code, digest)
+    if getattr(factory, "__code__", None) is not None:
+        _hash_function(factory, digest)
     classes = {c for sub in model.modules() for c in type(sub).__mro__  # exec'd code's are in "builtins"
                if c is not object and c.__module__.split(".")[0] != "torch"}
     for cls in sorted(classes, key=lambda c: f"{c.__module__}.{c.__qualname__}"):
@@ -278,7 +298,7 @@ def model_code_of(architecture: Callable[[], nn.Module], model: nn.Module) -> st
             function = getattr(value, "__func__", value)  # staticmethod / classmethod
             if hasattr(function, "__code__"):
                 digest.update(attr.encode())
-                _hash_code(function.__code__, digest)
+                _hash_function(function, digest)
     return digest.hexdigest()
 
 
