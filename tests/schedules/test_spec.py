@@ -95,3 +95,25 @@ def test_labels_name_the_schedule() -> None:
     assert scheduled_label("adam", None) == "adam"
     assert scheduled_label("adam", "cosine") == "adam (cosine)"
     assert scheduled_label("sgd (momentum=0.9)", "cosine") == "sgd (momentum=0.9, cosine)"
+
+
+@pytest.mark.parametrize("text", ["step(step_size=1,gamma=0.9999999)", "cosine(eta_min=1.23456789e-05)",
+                                  "cosine(warmup_steps=0.123456789)"])
+def test_the_label_reads_back_as_the_exact_schedule_typed(text: str) -> None:
+    # The CLI and the Python API store the label in the experiment's spec and train from it: a label that rounds
+    # (gamma=0.9999999 → "gamma=1") trains another schedule than the one typed.
+    spec = parse_schedule(text)
+    assert parse_schedule(spec.label) == spec
+    assert parse_schedule(spec.label).resolve(0.1, 100).schedule == spec.resolve(0.1, 100).schedule
+
+
+def test_two_schedules_differing_past_six_digits_are_two_schedules() -> None:
+    specs = schedule_list("cosine(eta_min=1.0000001e-5),cosine(eta_min=1.0000002e-5)")
+    assert len({s.label for s in specs}) == 2
+
+
+@pytest.mark.parametrize("text", ["cosine(eta_min=" + "-" * 5000 + "1)",
+                                  "cosine(eta_min=" + "(" * 300 + "1" + ")" * 301])
+def test_deeply_nested_text_is_a_one_line_error(text: str) -> None:
+    with pytest.raises(UserError, match="cannot read its parameters"):
+        parse_schedule(text)

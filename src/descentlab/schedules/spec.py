@@ -165,7 +165,10 @@ def _steps(label: str, key: str, value: Any, total: int) -> Any:
 
 def _literal(value: Any) -> str:
     if isinstance(value, float):
-        return f"{value:g}"
+        # Short when exact; else every digit: the label is what a spec stores and trains from, so it must read
+        # back as this very number (f"{0.9999999:g}" is "1").
+        short = f"{value:g}"
+        return short if float(short) == value else repr(value)
     if isinstance(value, tuple):
         return "(" + ",".join(_literal(v) for v in value) + ("," if len(value) == 1 else "") + ")"
     if isinstance(value, str) and value.isidentifier():
@@ -188,7 +191,7 @@ def parse_schedule(text: str) -> ScheduleSpec:
     _check_name(name)  # an unknown name first: what the user most likely mistyped
     try:
         call = ast.parse(f"f({inner}", mode="eval").body
-    except SyntaxError:
+    except (SyntaxError, RecursionError, MemoryError):  # deep nesting exhausts the parser's stack
         raise UserError(f"--schedule {text!r}: cannot read its parameters; write NAME(key=value, ...), "
                         "e.g. cosine(warmup_steps=100,eta_min=1e-5)") from None
     if not isinstance(call, ast.Call) or call.args or any(kw.arg is None for kw in call.keywords):
@@ -205,7 +208,7 @@ def _value(text: str, key: str, node: ast.expr) -> Any:
         return {"True": True, "False": False, "None": None}.get(node.id, node.id)
     try:
         value = ast.literal_eval(node)
-    except ValueError:
+    except (ValueError, RecursionError, MemoryError):
         raise UserError(f"--schedule {text!r}: {key}= must be a number, a tuple of numbers, True/False or a word, "
                         f"got {ast.unparse(node)!r}") from None
     if isinstance(value, list):
