@@ -117,3 +117,12 @@ def test_two_schedules_differing_past_six_digits_are_two_schedules() -> None:
 def test_deeply_nested_text_is_a_one_line_error(text: str) -> None:
     with pytest.raises(UserError, match="cannot read its parameters"):
         parse_schedule(text)
+
+
+def test_a_choice_that_is_not_a_python_name_is_given_quoted_and_the_error_says_so() -> None:
+    # wsd's decay "1-sqrt" cannot be a bare word (it reads as 1 minus sqrt): the one-line error shows the quoting.
+    with pytest.raises(UserError, match="quoted text such as decay='1-sqrt'"):
+        parse_schedule("wsd(decay=1-sqrt)")
+    spec = parse_schedule("wsd(decay='1-sqrt')")
+    assert parse_schedule(spec.label) == spec
+    assert spec.resolve(1.0, 20).schedule(19) == pytest.approx(1 - math.sqrt(0.5))

@@ -209,8 +209,8 @@ def _value(text: str, key: str, node: ast.expr) -> Any:
     try:
         value = ast.literal_eval(node)
     except (ValueError, RecursionError, MemoryError):
-        raise UserError(f"--schedule {text!r}: {key}= must be a number, a tuple of numbers, True/False or a word, "
-                        f"got {ast.unparse(node)!r}") from None
+        raise UserError(f"--schedule {text!r}: {key}= must be a number, a tuple of numbers, True/False, a word or "
+                        f"a quoted text such as decay='1-sqrt', got {ast.unparse(node)!r}") from None
     if isinstance(value, list):
         value = tuple(value)
     numbers = value if isinstance(value, tuple) else (value,)
