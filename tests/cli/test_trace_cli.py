@@ -64,6 +64,9 @@ def test_html_writes_the_interactive_page(tmp_path, capsys):
     (["--lr", "-1"], "--lr -1 must be a finite number > 0"),
     (["--lr", "0.1,inf"], "--lr inf must be a finite number > 0"),
     (["--start", "a,b"], "not a number"),
+    # x² overflows float64 there: f is inf at the start, so there is no path to trace (was a traceback with -v)
+    (["--function", "square", "--start", "1e200", "-v"], "--start 1e+200: f(x) = inf there"),
+    (["--start", "1e160,0"], "f(x) = inf there"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(args, message, capsys):
     assert main(["trace", "--steps", "1", *args]) == 2

@@ -32,6 +32,11 @@ def check_start(function: TestFunction, start: Sequence[float] | None) -> tuple[
     start = tuple(function.start if start is None else start)
     if len(start) != function.dim:
         raise UserError(f"--start has {len(start)} coordinate(s) but {function.name} takes {function.dim}")
+    with torch.no_grad():  # a start so far out that f overflows leaves no path to trace (not a learning-rate issue)
+        value = float(function.fn(torch.tensor(start, dtype=torch.float64)))
+    if not np.isfinite(value):
+        shown = ",".join(f"{v:g}" for v in start)
+        raise UserError(f"--start {shown}: f(x) = {value:g} there; give a start point where {function.name} is finite")
     return start
 
 
