@@ -34,7 +34,9 @@ BATCH_PALETTE = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02
 LINESTYLES = ("-", "--", ":", "-.")
 PATH_COLORS = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#9a6324", "#000075",
                "#808000")
-PATH_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "h", "<", ">")
+# One marker more than colours (11 and 10 are coprime): path i and i + 10 differ in marker, so that the first 110
+# paths all look different (with ten of each, sgd and adamax, the 1st and 11th of all optimizers, were identical).
+PATH_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "h", "<", ">", "p")
 
 # -- fonts (points) and line weights --------------------------------------------------------------------------------
 SUPTITLE = 13
