@@ -81,3 +81,19 @@ def test_a_diverged_path_stops_at_an_x_on_the_edge_of_the_picture_and_the_table_
     assert y == pytest.approx(-2.0) and x == pytest.approx(-4.5 + 0.45 * 3.5 / 3.75)
     path = next(line for line in ax.get_lines() if line.get_label() == "sgd (lr=0.1, diverged)")
     assert np.allclose(np.transpose(path.get_data()), [[-4.5, 1.5], [x, y]])  # nothing drawn past the edge
+
+
+def test_a_long_legend_does_not_push_the_axis_labels_off_the_picture():
+    """Three long labels (``adamw-schedulefree (lr=1.05, diverged)``) next to an equal-aspect contour plot: the y
+    label and tick labels were drawn left of the figure's edge, cut off in the PNG."""
+    from descentlab.report.trace_gif import render_frames
+
+    f = get_function("rosenbrock")
+    traced = search.trace(f, ["sgd-schedulefree", "adamw-schedulefree", "rmsprop-centered"], steps=5, lr=1.05)
+    fig = tr.plot_paths(f, traced)
+    fig.draw_without_rendering()
+    box = fig.get_tightbbox()
+    assert box.x0 >= 0 and box.x1 <= fig.get_figwidth() + 1e-6
+    (ax,) = fig.axes
+    assert ax.yaxis.label.get_window_extent().x0 >= 0
+    assert len(render_frames(f, traced, frames=2)) == 2  # the GIF shares the legend

@@ -200,5 +200,21 @@ def plot_paths(function: TestFunction, traced: Sequence[Traced], dpi: int = 100)
         if exit_at is not None:
             ax.plot(*exit_at, **cross_style(i))
     mark_start(ax, function, traced)
-    fig.legend(loc="outside right upper", fontsize=style.LEGEND, frameon=False)
+    add_legend(fig)
     return fig
+
+
+def add_legend(fig: Figure) -> None:
+    """The legend outside on the right, the figure widened when needed so that nothing is cut off.
+
+    The axes keep their aspect (contour plots are ``equal``), so constrained layout cannot narrow them to make room
+    for a long legend (long optimizer names, many paths, a schedule in the label): it pushed the y label and tick
+    labels off the figure's left edge. Widening the figure by what sticks out keeps the picture whole."""
+    fig.legend(loc="outside right upper", fontsize=style.LEGEND, frameon=False)
+    for _ in range(3):  # the layout changes with the width: a few rounds settle it
+        fig.draw_without_rendering()
+        box = fig.get_tightbbox()  # inches
+        overflow = max(0.0, -box.x0) + max(0.0, box.x1 - fig.get_figwidth())
+        if overflow < 0.01:
+            break
+        fig.set_figwidth(fig.get_figwidth() + overflow + 0.1)

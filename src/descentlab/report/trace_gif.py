@@ -17,7 +17,15 @@ from matplotlib.colors import to_rgb
 from PIL import Image
 
 from descentlab.report import style
-from descentlab.report.trace import cross_style, draw_landscape, drawn_xy, exit_point, mark_start, new_figure
+from descentlab.report.trace import (
+    add_legend,
+    cross_style,
+    draw_landscape,
+    drawn_xy,
+    exit_point,
+    mark_start,
+    new_figure,
+)
 from descentlab.tasks.functions import TestFunction
 from descentlab.trajectories import Traced
 
@@ -50,7 +58,7 @@ def render_frames(function: TestFunction, traced: Sequence[Traced], frames: int 
         if exit_at is not None:  # shown from the frame of its divergence step on
             crosses.append((t.diverged_at, ax.plot(*exit_at, animated=True, **cross_style(i))[0]))
     mark_start(ax, function, traced)
-    fig.legend(loc="outside right upper", fontsize=style.LEGEND, frameon=False)
+    add_legend(fig)
     counter = ax.text(0.02, 0.97, "", transform=ax.transAxes, va="top", fontsize=style.SUBTITLE, animated=True,
                       zorder=7, bbox={"boxstyle": "round", "fc": "white", "ec": "0.7", "alpha": 0.85})
     canvas.draw()  # everything that does not move, laid out once
