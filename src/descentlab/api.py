@@ -110,6 +110,12 @@ class _StoredRuns:
     store: Store
     experiment_id: int
 
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        """One flat dict per (run, epoch) — ``pandas.DataFrame(result.rows)`` — as ``descentlab runs --csv`` (every
+        tuning and evaluation run of a benchmark)."""
+        return self.store.to_records(self.experiment_id)
+
     def dataframe(self) -> Any:
         """The experiment's runs as a ``pandas.DataFrame`` (one row per run and epoch, the columns of ``descentlab
         export --csv``); needs pandas (``pip install 'descentlab[export]'``), else a UserError saying so."""
@@ -130,11 +136,6 @@ class ExperimentResult(_StoredRuns):
     @property
     def kind(self) -> str:
         return self.data.experiment.kind
-
-    @property
-    def rows(self) -> list[dict[str, Any]]:
-        """One flat dict per (run, epoch) — ``pandas.DataFrame(result.rows)`` — as ``descentlab runs --csv``."""
-        return self.store.to_records(self.experiment_id)
 
     @property
     def summary(self) -> list[dict[str, str]]:
@@ -209,11 +210,6 @@ class BenchmarkResult(_StoredRuns):
         self.store, self.experiment_id = store, experiment_id
         self.data = report_data.load(store, experiment_id)
         self.benchmark = report_benchmark.analyse(self.data)
-
-    @property
-    def rows(self) -> list[dict[str, Any]]:
-        """One flat dict per (run, epoch) of every tuning and evaluation run, as ``descentlab runs --csv``."""
-        return self.store.to_records(self.experiment_id)
 
     def scores(self, budget: int | None = None) -> dict[Any, Any]:
         """The performance-profile score of every optimizer (1 = the fastest to target on every task, 0 = never
@@ -364,10 +360,10 @@ def load_experiment(experiment: int | str = "last", store: str | Path | Store | 
         if not path.is_file():
             raise UserError(f"no results store at {path}")
         store = Store(path, read_only=True)
-    found = store.experiment(experiment)
-    from descentlab.kinds import KINDS
+    from descentlab.kinds import layout_of
 
-    layout = KINDS.get(found.kind).layout if found.kind in KINDS else None
+    found = store.experiment(experiment)
+    layout = layout_of(found.kind)
     if layout == "lr-range":
         from descentlab.report.lr_find_report import load
 
@@ -408,18 +404,19 @@ def benchmark(tasks: Any = ("digits-mlp", "mnist1d-mlp"), *,
     ``--optimizers`` (names, ``file.py:Class`` references, ``name(k=v)``). The same call again resumes."""
     from descentlab.experiments import benchmark as bench
 
-    # one task (a name, a reference, a Task, a pair (model, data) — a model is callable, a name is not) or a list
-    one = isinstance(tasks, (str, Path)) or not isinstance(tasks, Sequence) or (
-        isinstance(tasks, tuple) and len(tasks) == 2 and callable(tasks[0]))
+    def is_pair(t: Any) -> bool:  # (model, data): a model is callable, a task name is not
+        return isinstance(t, tuple) and len(t) == 2 and callable(t[0])
+
+    # one task (a name, a reference, a Task, a pair) or a list of them
+    one = isinstance(tasks, (str, Path)) or not isinstance(tasks, Sequence) or is_pair(tasks)
     task_list = [tasks] if one else list(tasks)
     if not task_list:
         raise UserError("tasks is empty; give one task or a list")
     pairs = 0
     names = []
     for t in task_list:  # several (model, data) pairs: my-task, my-task-2, … (one name each)
-        is_pair = isinstance(t, tuple) and len(t) == 2 and callable(t[0])
-        pairs += is_pair
-        names.append(resolve_task(t, name="my-task" if pairs <= 1 else f"my-task-{pairs}") if is_pair
+        pairs += is_pair(t)
+        names.append(resolve_task(t, name="my-task" if pairs <= 1 else f"my-task-{pairs}") if is_pair(t)
                      else resolve_task(t))
     items = _names(optimizers)
     several = isinstance(budget, Iterable) and not isinstance(budget, (str, bytes))

@@ -37,6 +37,12 @@ def register(kind: Kind, *, source: str = "built-in") -> Kind:
     return KINDS.register(kind.name, kind, source=source)
 
 
+def layout_of(kind: str) -> Layout | None:
+    """The declared layout of the experiment kind ``kind`` (``None`` for a kind this version does not know, e.g. one
+    a plugin registered in another process)."""
+    return KINDS.get(kind).layout if kind in KINDS else None
+
+
 register(Kind("compare", "several optimizers (batch sizes, seeds) on one task, each with stated hyperparameters"))
 register(Kind("sweep", "each optimizer over a log-spaced range of learning rates (× seeds × listed values)",
               sweeps_lr=True))

@@ -7,15 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from descentlab.kinds import KINDS
+from descentlab.kinds import layout_of
 from descentlab.report.data import ExperimentData
 from descentlab.report.html import Report, build_report
 
 
 def layout(data: ExperimentData) -> str | None:
     """The declared layout of the experiment's kind (``None`` for a kind this version does not know)."""
-    kind = data.experiment.kind
-    return KINDS.get(kind).layout if kind in KINDS else None
+    return layout_of(data.experiment.kind)
 
 
 def build(store: Any, data: ExperimentData, *, dpi: int = 100) -> Report:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from descentlab.errors import UserError
-from descentlab.kinds import KINDS
+from descentlab.kinds import layout_of
 from descentlab.lr_range import LRFindResult, stored_result
 from descentlab.report import plots, style
 from descentlab.report.data import ExperimentData
@@ -24,7 +24,7 @@ def load(store: Any, experiment_id: int | str) -> LRFindResult:
     """The result of a stored LR range test (an id or ``"last"``) from its finished runs' logged updates;
     UserError for an experiment of another kind."""
     experiment = store.experiment(experiment_id)
-    if experiment.kind not in KINDS or KINDS.get(experiment.kind).layout != "lr-range":
+    if layout_of(experiment.kind) != "lr-range":
         raise UserError(f"experiment {experiment.id} is of kind {experiment.kind}, not an lr-find")
     finished = [(r.seed, r.config, store.steps(r.id)) for r in store.runs(experiment.id) if r.status in FINISHED]
     return stored_result(experiment.spec, finished)
