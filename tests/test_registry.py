@@ -27,13 +27,18 @@ def test_get_normalizes_the_name_and_keeps_registration_order():
         r.unregister("red")
 
 
-@pytest.mark.parametrize("bad", ["blue", "", None, 3])
-def test_an_unknown_name_is_one_line_naming_it_and_listing_the_valid_ones(bad):
+def _colours() -> Registry:
+    """A registry of two colours, red then green."""
     r = Registry("colour")
     r.register("red", 1)
     r.register("green", 2)
+    return r
+
+
+@pytest.mark.parametrize("bad", ["blue", "", None, 3])
+def test_an_unknown_name_is_one_line_naming_it_and_listing_the_valid_ones(bad):
     with pytest.raises(UserError) as info:
-        r.get(bad)
+        _colours().get(bad)
     assert str(info.value) == f"unknown colour {bad!r}; valid names: red, green"
 
 
@@ -62,11 +67,8 @@ def test_every_closed_list_is_a_registry_of_this_shape():
     ("yellow", ""),  # nothing close: no guess
 ])
 def test_a_misspelt_name_says_which_valid_names_are_closest(bad, hint):
-    r = Registry("colour")
-    r.register("red", 1)
-    r.register("green", 2)
     with pytest.raises(UserError) as info:
-        r.get(bad)
+        _colours().get(bad)
     assert str(info.value) == f"unknown colour {bad!r}{hint}; valid names: red, green"
 
 

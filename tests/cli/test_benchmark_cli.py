@@ -3,14 +3,13 @@ the same command twice gives the same trials and scores, rerunning it resumes, b
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 
 import pytest
 
 from descentlab.cli import main
 from descentlab.store import Store
+from tests.cli.harness import run_cli as _run
 
 FOREIGN = '''
 import torch
@@ -28,12 +27,6 @@ def _args(tmp) -> list[str]:
     return ["benchmark", "--tasks", "digits-mlp", "--optimizers", f"sgd,adam,{tmp / 'my_opt.py'}:MySGD",
             "--budget", "1,2", "--seeds", "2", "--epochs", "1", "--quiet"]
 
-
-def _run(args: list[str]) -> tuple[int, str]:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        code = main(args)
-    return code, out.getvalue()
 
 
 @pytest.fixture(scope="module")

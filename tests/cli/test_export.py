@@ -4,9 +4,7 @@ pyarrow. The export only reads the store."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import sys
 from pathlib import Path
 
@@ -20,13 +18,7 @@ import descentlab
 from descentlab.cli import main
 from descentlab.errors import UserError
 from descentlab.store import Store
-
-
-def _run(argv: list[str]) -> tuple[int, str]:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        code = main(argv)
-    return code, out.getvalue()
+from tests.cli.harness import run_cli as _run
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ from descentlab.cli import compare as compare_cli
 from descentlab.cli import sweep as sweep_cli
 from descentlab.cli.spec_option import apply_spec_file
 from descentlab.specfile import flags_of, to_toml
+from tests.cli.harness import run_cli as _run
 
 
 def _args(argv: list[str]):
@@ -115,12 +116,6 @@ def test_a_users_data_task_is_written_as_data() -> None:
     assert flags_of("compare", spec)["data"] == "x/my.csv" and "task" not in flags_of("compare", spec)
     assert flags_of("lr-find", {"task": "t", "optimizer": "adam"}) is None
 
-
-def _run(argv: list[str]) -> tuple[int, str]:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        code = main(argv)
-    return code, out.getvalue()
 
 
 def test_round_trip_through_the_report(tmp_path: Path) -> None:
