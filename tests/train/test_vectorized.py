@@ -107,6 +107,54 @@ def test_each_family_equals_the_loop(name: str, update: str) -> None:
         _assert_same(v, train(c, task=MLP, splits=SPLITS))
 
 
+def _vectorizable_families() -> list[str]:
+    return [n for n in _families() if not unsupported_reason(_config(MLP, n))]
+
+
+def _companions(task: Task, name: str) -> tuple[RunConfig, dict[str, list[RunConfig]]]:
+    """A configuration ``a`` and passes that hold it beside others: alone, first or last of its seeds, among other
+    learning rates and a second differing hyperparameter (tensors in ``update="tensor"``), among other rules."""
+    lr = optim.get(name).hyperparameters()["lr"]
+    a = _config(task, name, seed=1, lr=lr)
+    other = _two_configs(task, name)
+    return a, {
+        "alone": [a],
+        "first": [a, _config(task, name, seed=0, lr=lr)],
+        "last": [_config(task, name, seed=0, lr=lr), _config(task, name, seed=2, lr=lr), a],
+        "other hyperparameters": [other[1], a, other[0]],
+        "other rules": [_config(task, "sgd", seed=0, lr=0.1), a, _config(task, "adam", seed=3, lr=3e-3),
+                        _config(task, "rmsprop", seed=1, lr=1e-3)],
+    }
+
+
+def _trained(result) -> tuple[list, list, dict]:
+    return ([s["loss"] for s in result.steps],
+            [{k: v for k, v in e.items() if k not in TIMING | {"state_bytes"}} for e in result.epochs],
+            result.model.state_dict())
+
+
+def _assert_bitwise(got: tuple[list, list, dict], want: tuple[list, list, dict], where: str) -> None:
+    assert got[0] == want[0], f"{where}: per-update losses"
+    assert got[1] == want[1], f"{where}: epoch records"
+    for key, t in want[2].items():
+        assert torch.equal(got[2][key], t), f"{where}: {key}"
+
+
+@pytest.mark.parametrize("task", [MLP, RESIDUAL], ids=lambda t: t.name)
+@pytest.mark.parametrize("name", _vectorizable_families())
+def test_a_configuration_trains_the_same_bit_for_bit_whatever_shares_its_pass(name: str, task: Task) -> None:
+    """A result depends only on its configuration: not on its row in the stack, how many share the pass, nor on
+    its companions' hyperparameters or rules (``update="auto"``: Python-number hyperparameters per run of equal
+    ones, fused kernels per member); and the single-run loop gives the same bits. With one thread: with more, the
+    matrix library splits a product across threads in a way that depends on how many are stacked."""
+    a, passes = _companions(task, name)
+    alone = _trained(train_vectorized(passes.pop("alone"), task=task, splits=SPLITS, log_steps=True)[0])
+    _assert_bitwise(_trained(train(a, task=task, splits=SPLITS, log_steps=True)), alone, "the single-run loop")
+    for where, group in passes.items():
+        _assert_bitwise(_trained(train_vectorized(group, task=task, splits=SPLITS, log_steps=True)[group.index(a)]),
+                        alone, where)
+
+
 def test_sgd_with_tensor_momentum_zero_is_plain_sgd() -> None:
     # sgd (μ = 0) and momentum (μ = 0.9) are one SGD group with momentum as a tensor holding a zero. The
     # group keeps a momentum buffer for every row, so plain SGD's state_bytes differ from the loop's (0).

@@ -242,8 +242,8 @@ def fused_with_adamw(params: list[Tensor], grads: list[Tensor], states: list[dic
     :func:`_update_with_adamw`'s AdamW branch), the matrices through :func:`update` one by one (matrix products:
     there is no memory pass to save). Declines GradScaler's calls and anything the AdamW kernel declines.
 
-    Not the rule's ``fused``: the vectorized trainer would then split Muon sweeps into runs of equal
-    hyperparameters; ``descentlab.optim.Muon`` calls it for its groups."""
+    The rule's ``fused``: ``descentlab.optim.Muon`` calls it for its groups, the vectorized trainer for each
+    configuration's own rows, so that both give the same bits."""
     if grad_scale is not None or found_inf is not None:
         return False
     rest = [i for i, p in enumerate(params) if not uses_muon(p, h)]
@@ -266,5 +266,6 @@ MUON_WITH_ADAMW = Rule(
     flags=frozenset({"nesterov"}),
     fixed=_FIXED,
     for_shape=for_shape,
+    fused=fused_with_adamw,
     paper=MUON.paper + "; AdamW (Loshchilov & Hutter 2019) for the non-matrix parameters",
 )

@@ -90,14 +90,22 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor, loss_fn, batch: int = EVAL_
         return None, None
     was_training = model.training
     model.eval()
-    loss, correct = torch.zeros((), device=x.device, dtype=torch.float64), torch.zeros((), device=x.device)
+    losses, correct = [], torch.zeros((), device=x.device)
     for xb, yb in zip(x.split(batch), y.split(batch)):
         out = model(xb)
-        loss += loss_fn(out, yb, reduction="sum").double()
+        losses.append(loss_fn(out, yb, reduction="none").reshape(-1))
         if accuracy:
             correct += (out.argmax(1) == yb).sum()
     model.train(was_training)
-    return loss.item() / len(y), correct.item() / len(y) if accuracy else None
+    return mean_loss(torch.cat(losses).unsqueeze(0), len(y))[0], correct.item() / len(y) if accuracy else None
+
+
+def mean_loss(losses: Tensor, n: int) -> list[float]:
+    """Per row of ``losses`` (``[K, …]``, every per-example loss of a split), their float64 sum over ``n``: one
+    sum over the whole split, whatever the evaluation batches were, so that a run evaluated alone (the loop) and
+    in a stack (:mod:`descentlab.train.vectorized`, whose batches shrink with K) report the same loss bit for
+    bit."""
+    return (losses.double().sum(1) / n).tolist()
 
 
 @flush_denormals()

@@ -51,7 +51,7 @@ _FUNCTIONS: dict[Any, str] = {torch.relu: "relu", F.relu: "relu", torch.tanh: "t
                               F.leaky_relu: "leaky_relu"}
 _METHODS = {"relu": "relu", "tanh": "tanh", "sigmoid": "sigmoid"}
 _ADDS = {operator.add, torch.add}
-_ONE: dict[tuple[torch.dtype, torch.device], Tensor] = {}
+_SEEDS: dict[tuple[int, int, torch.dtype, torch.device], Tensor] = {}
 
 
 @dataclass(frozen=True)
@@ -395,24 +395,25 @@ def _activation_backward(op: _Op, g: Tensor, out: Tensor) -> Tensor:
 def _cross_entropy(logits: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
     """Mean cross-entropy (``[]`` for logits ``[B, C]``, per copy ``[K]`` for ``[K, B, C]``) and its gradient with
     respect to the logits, by the kernels autograd runs for ``F.cross_entropy``: log-softmax, NLL, and their
-    backwards."""
+    backwards. One copy is computed as a stack of one: per-example losses, then each copy's mean, so that a run
+    trained alone and the same run in a stack give the same loss bit for bit (NLL's own mean sums in another
+    order)."""
     logp = torch.log_softmax(logits, -1)
     if logits.ndim == 2:  # one copy: already the [B, C] and [B] that the kernels take
         flat, targets = logp, y
+        k, b = 1, logits.shape[0]
     else:
         targets = (y if y.ndim == logits.ndim - 1 else y.expand(logits.shape[:-1])).reshape(-1)
         flat = logp.reshape(-1, logits.shape[-1])
-    if logits.ndim == 2:
-        loss, total = _aten.nll_loss_forward(flat, targets, None, 1, -100)  # 1: mean
-        seed = _ONE.get((logits.dtype, logits.device))
-        if seed is None:  # read-only for nll_loss_backward, so one per dtype and device serves every step
-            seed = _ONE[logits.dtype, logits.device] = torch.ones((), dtype=logits.dtype, device=logits.device)
-        g = _aten.nll_loss_backward(seed, flat, targets, None, 1, -100, total)
-    else:
         k, b = logits.shape[:2]
-        per_example, total = _aten.nll_loss_forward(flat, targets, None, 0, -100)  # 0: no reduction
-        loss = per_example.view(k, b).mean(1)
-        seed = torch.full((k * b,), 1.0 / b, dtype=logits.dtype, device=logits.device)
-        g = _aten.nll_loss_backward(seed, flat, targets, None, 0, -100, total)
+    per_example, total = _aten.nll_loss_forward(flat, targets, None, 0, -100)  # 0: no reduction
+    loss = per_example.view(k, b).mean(1)
+    seed = _SEEDS.get((k, b, logits.dtype, logits.device))
+    if seed is None:  # read-only for nll_loss_backward, so one per shape, dtype and device serves every step
+        seed = _SEEDS[k, b, logits.dtype, logits.device] = torch.full((k * b,), 1.0 / b, dtype=logits.dtype,
+                                                                      device=logits.device)
+    g = _aten.nll_loss_backward(seed, flat, targets, None, 0, -100, total)
     grad = torch._log_softmax_backward_data(g, flat, -1, flat.dtype)
-    return loss, grad if logits.ndim == 2 else grad.view(logits.shape)
+    if logits.ndim == 2:
+        return loss[0], grad
+    return loss, grad.view(logits.shape)

@@ -14,10 +14,18 @@ Each configuration keeps everything the single-run loop (:mod:`descentlab.train.
 - its update is its rule's own ``update`` (or the rule's ``fused`` kernel, proven equal to it). Configurations
   are sorted so that each group of one rule and the same flags owns a contiguous slice ``[a:b]`` of the K axis;
   the rule is applied to the slice views ``p[a:b]``, ``g[a:b]`` with the hyperparameters that differ inside the
-  group as tensors of shape ``[b - a, 1, ...]``. ``update="auto"`` instead splits a group whose rule has a fused
-  kernel into runs of identical hyperparameters and calls the kernel once per run (on this CPU, torch's fused
-  Adam per configuration is ≈ 6× faster than the eager rule over tensor hyperparameters, which makes ~9 passes
-  over memory); ``"tensor"`` always uses the tensor-hyperparameter rule; ``"runs"`` always splits.
+  group as tensors of shape ``[b - a, 1, ...]`` (``update="tensor"``). ``update="auto"`` (the default, and
+  ``"runs"``) instead splits every group into runs of identical hyperparameters and schedule, and applies the
+  rule with Python numbers: to the run's rows at once, or, for a rule with a fused kernel, the kernel to each
+  member's own rows ``p[i]``. That is what makes a configuration's numbers **the same bit for bit whatever
+  trains beside it** (its row, how many share its pass, their hyperparameters): a tensor coefficient rounds
+  differently from a Python number (``(g / v)·lr`` against ``lr·g / v``; ``1 − βᵗ`` in float32 against float64),
+  and torch's fused CPU kernels round their scalar tail differently from their vectorized body, so the rows of
+  one long tensor that fall in the tail would depend on the group. (It costs little where it matters: a
+  16-rate RMSprop pass on Fashion-MNIST ran as fast; on the 8×8 digits MLP, where launches dominate, 1.6–2.3×
+  slower than ``"tensor"``.) Networks that take the ``vmap`` path (convolutions) are the exception: torch
+  batches their layers into one grouped kernel whose rounding depends on how many are stacked (see
+  :mod:`descentlab.train.stacked`).
 - its record, time to target, divergence rule and learning rate per update: the training protocol of
   :mod:`descentlab.train.core`, the same calls the loop makes, per configuration. ``seconds``,
   ``eval_seconds``, ``elapsed`` and ``steps_per_s`` are those of the whole pass (shared by its K configurations,
@@ -68,7 +76,7 @@ from descentlab.train.core import (
 )
 from descentlab.train.denormals import flush_denormals
 from descentlab.train.engine import engine_name, gradient_engine
-from descentlab.train.loop import EVAL_BATCH, RunResult
+from descentlab.train.loop import EVAL_BATCH, RunResult, mean_loss
 from descentlab.train.memory import peak_bytes, reset_peak
 from descentlab.train.stacked import stack_models, stacked_forward
 
@@ -144,14 +152,42 @@ class _Slot:
 
     def update(self, ps: list[Tensor], gs: list[Tensor]) -> None:
         """Apply the rule to the slot's rows ``ps`` (views ``p[a:b]`` of the stacked parameters) and ``gs``."""
-        if self.fused:  # torch's CPU fused kernels read a non-contiguous gradient in memory order: wrong values
-            gs = [g if g.is_contiguous() else g.contiguous() for g in gs]
+        if self.fused:
+            self._update_fused(ps, gs)
+            return
         if not self.states:
             self.states = [self.rule.init_state(p, h) for p, h in zip(ps, self.h)]
-        if self.fused and self.rule.fused(ps, gs, self.states, self.h[0]):
-            return
         for p, g, s, h in zip(ps, gs, self.states, self.h):
             self.rule.update(p, g, s, h)
+
+    def _update_fused(self, ps: list[Tensor], gs: list[Tensor]) -> None:
+        """The fused kernel on each member's own rows ``p[i]`` (every member holds identical hyperparameters).
+
+        Not on the stacked ``p[a:b]`` as one tensor: torch's CPU fused kernels run a vectorized body and a scalar
+        tail whose roundings differ (Adam: by an ulp), and which elements fall in the tail of one long tensor
+        depends on the member's row and on how many share the slot. Member by member, each configuration's update
+        is the single-run loop's, whatever trains beside it. So the state is kept per (parameter, member):
+        ``states[j * n + i]``."""
+        n = len(self.members)
+        # torch's CPU fused kernels read a non-contiguous gradient in memory order: wrong values
+        gs = [g if g.is_contiguous() else g.contiguous() for g in gs]
+        if not self.states:
+            self.states = [self.rule.init_state(p[i], h) for p, h in zip(ps, self.h) for i in range(n)]
+        # one kernel call per set of parameters with equal hyperparameters (they differ by shape for Muon)
+        sets: list[list[int]] = []
+        for j, h in enumerate(self.h):
+            same = next((s for s in sets if self.h[s[0]] == h), None)
+            if same is None:
+                sets.append([j])
+            else:
+                same.append(j)
+        for js in sets:
+            at = [(j, i) for j in js for i in range(n)]
+            params, grads = [ps[j][i] for j, i in at], [gs[j][i] for j, i in at]
+            states = [self.states[j * n + i] for j, i in at]
+            if not self.rule.fused(params, grads, states, self.h[js[0]]):
+                for (j, _), p, g, s in zip(at, params, grads, states):
+                    self.rule.update(p, g, s, self.h[j])
 
     def keep(self, local: list[int], params: list[Tensor]) -> None:
         """Keep only the rows ``local`` (positions within the slot); state rows follow."""
@@ -159,6 +195,10 @@ class _Slot:
         self.members = [self.members[i] for i in local]
         self.hypers = [self.hypers[i] for i in local]
         self.configs = [self.configs[i] for i in local]
+        if self.fused:  # per (parameter, member): keep the members' own
+            self.states = [self.states[j * n + i] for j in range(len(self.states) // n) for i in local]
+            self.build_h(params)
+            return
         for state in self.states:
             for key, v in state.items():
                 if torch.is_tensor(v) and v.ndim >= 1 and v.shape[0] == n:
@@ -171,7 +211,10 @@ class _Slot:
         for state in self.states:
             for v in state.values():
                 if torch.is_tensor(v):
-                    total += v.nbytes / n if v.ndim >= 1 and v.shape[0] == n else v.nbytes
+                    if self.fused:  # per (parameter, member): all of one member's is its own
+                        total += v.nbytes / n
+                    else:
+                        total += v.nbytes / n if v.ndim >= 1 and v.shape[0] == n else v.nbytes
         return total
 
 
@@ -234,7 +277,7 @@ def _plan(configs: list[RunConfig], mode: str) -> tuple[list[int], list[_Slot]]:
         for i, h in zip(members, hypers):
             groups.setdefault(repr([(k, h[k]) for k in structural]), []).append(i)
         for group in groups.values():
-            split = mode == "runs" or (mode == "auto" and rule.fused is not None)
+            split = mode != "tensor"
             if split:
                 runs: dict[str, list[int]] = {}
                 for i in group:
@@ -288,6 +331,14 @@ def train_vectorized(configs: Sequence[RunConfig], *, task: Task | None = None, 
     check_every = check_every or (1 if device.type == "cpu" else 50)
     run = _Pass(configs, task, splits, device, update, forward, engine)
     return run.train(check_every, log_steps, max_logged)
+
+
+def _epoch_losses(step_losses: list[Tensor], batch_sizes: list[int], n: int) -> list[float]:
+    """Per row, the epoch's mean training loss computed as the single-run loop computes it (its batches' losses
+    weighted by their sizes in one float64 dot product, over ``n``), so that the two agree bit for bit."""
+    sizes = torch.tensor(batch_sizes, dtype=torch.float64, device=step_losses[0].device)
+    table = torch.stack(step_losses, 1).double()
+    return [(row @ sizes).item() / n for row in table]
 
 
 class _Pass:
@@ -345,6 +396,8 @@ class _Pass:
             perms = self._permutations(epoch, n)
             param_rows = None  # each slot's views of the stacked parameters, until a row is dropped
             loss_sum = torch.zeros(len(self.rows), device=self.device)
+            step_losses: list[Tensor] = []  # per update, the rows' batch losses (the epoch's train_loss, as the loop)
+            batch_sizes: list[int] = []
             correct = torch.zeros(len(self.rows), device=self.device, dtype=torch.int64)
             epoch_start_step = step
             t0 = time.perf_counter()
@@ -380,6 +433,8 @@ class _Pass:
                 step += 1
                 with torch.no_grad():
                     loss_sum.add_(losses.detach(), alpha=b)
+                    step_losses.append(losses.detach())
+                    batch_sizes.append(b)
                     if classify:
                         correct.add_((out.detach().argmax(-1) == yk).sum(1))
                 if step % check_every == 0 or start == starts[-1]:
@@ -390,6 +445,7 @@ class _Pass:
                             break
                         grads = [g[keep] for g in grads]
                         loss_sum, correct = loss_sum[keep], correct[keep]
+                        step_losses = [v[keep] for v in step_losses]
                         if perms is not None and perms.ndim == 2:
                             perms = perms[keep]
                         data = self._data()
@@ -404,14 +460,14 @@ class _Pass:
             seconds = time.perf_counter() - t0
             if not self.rows:
                 break
-            train_loss = (loss_sum / n).tolist()
+            train_loss = _epoch_losses(step_losses, batch_sizes, n)
             exploded = [r for r, row in enumerate(self.rows) if self.trackers[row].divergence.exploded(train_loss[r])]
             if exploded:
                 keep = self._drop(exploded, step)
                 if not self.rows:
                     break
                 loss_sum, correct = loss_sum[keep], correct[keep]
-                train_loss = (loss_sum / n).tolist()
+                train_loss = [train_loss[r] for r in keep.tolist()]
             elapsed += seconds
             t1 = time.perf_counter()
             held = {k: self._evaluate(*v) for k, v in self.held_out.items()}
@@ -494,7 +550,7 @@ class _Pass:
         if len(y) == 0:
             return [None] * k, [None] * k
         params = self._params()
-        loss = torch.zeros(k, device=x.device, dtype=torch.float64)
+        losses = []
         correct = torch.zeros(k, device=x.device, dtype=torch.int64)
         batch = EVAL_BATCH if self.path == "bmm" else max(1, EVAL_BATCH // k)
         for xb, yb in zip(x.split(batch), y.split(batch)):
@@ -504,9 +560,8 @@ class _Pass:
                 params, xb, False)
             b = len(yb)
             targets = yb.repeat(k, *([1] * (yb.ndim - 1)))  # [K·B, ...]: the batch once per configuration
-            losses = self.task.loss_fn(out.reshape(k * b, -1), targets, reduction="none").view(k, b)
-            loss += losses.sum(1).double()
+            losses.append(self.task.loss_fn(out.reshape(k * b, -1), targets, reduction="none").reshape(k, -1))
             if self.task.metric == "accuracy":
                 correct += (out.argmax(-1) == yb).sum(1)
         accuracy = (correct.double() / len(y)).tolist() if self.task.metric == "accuracy" else [None] * k
-        return (loss / len(y)).tolist(), accuracy
+        return mean_loss(torch.cat(losses, 1), len(y)), accuracy
