@@ -238,6 +238,31 @@ def test_fused_with_foreach_or_differentiable_refused_as_torch(pair: Pair) -> No
                 cls(make_params(pair), fused=True, **extra)
 
 
+@pytest.mark.parametrize("pair", FUSED, ids=str)
+def test_fused_on_meta_parameters_refused_at_the_step_in_torchs_words(pair: Pair) -> None:
+    """A model built on the meta device (no memory yet) with ``fused=True``: its step is refused with torch's
+    message (device and dtype named); after ``zero_grad`` the optimizer steps again."""
+    messages = []
+    for cls in (pair.theirs, pair.ours):
+        with torch.device("meta"):
+            model = torch.nn.Linear(2, 3)
+        opt = cls(model.parameters(), fused=True)
+        with torch.device("meta"):
+            for p in model.parameters():
+                p.grad = torch.rand_like(p)
+        with pytest.raises(RuntimeError) as info:
+            opt.step()
+        messages.append(str(info.value))
+        opt.zero_grad(set_to_none=True)
+        model.to_empty(device="cpu")
+        for p in model.parameters():
+            p.grad = torch.rand_like(p)
+        opt.step()  # as torch's own test: no error once the gradients are set to None
+    prefix = "`fused=True` requires all the params to be floating point Tensors of supported devices: "
+    for message in messages:
+        assert message.startswith(prefix) and message.endswith(" but torch.float32 and meta"), message
+
+
 # --- tensor hyperparameters ----------------------------------------------------------------------------------
 
 

@@ -18,6 +18,7 @@ import pytest
 import torch
 from torch import nn
 
+from descentlab import optim
 from tests.optim.cases import CASES, Case
 from tests.optim.harness import assert_close_rel, loss_fn, small_mlp, two_groups
 
@@ -135,3 +136,30 @@ def test_state_dict_cross_loads_with_torch(case: Case, direction: str) -> None:
                 continue
             assert_close_rel(value.to(DTYPE), ref.state[q][key_ref].to(DTYPE), RTOL,
                              f"{case} {direction}: parameter {i} state {key!r}")
+
+
+def test_adamw_loads_an_adam_state_dict_as_adamw_as_torch() -> None:
+    """torch.optim.AdamW's weight decay stays decoupled whatever state_dict it loads (one saved by Adam has
+    ``decoupled_weight_decay=False``): ours too, and both then take the same steps."""
+    final = []
+    for lib in (torch.optim, optim):
+        torch.manual_seed(0)
+        model = nn.Linear(6, 3).to(DTYPE)
+        adam = lib.Adam(model.parameters(), lr=1e-2, weight_decay=0.1)
+        train(model, adam, range(3))
+        adamw = lib.AdamW(model.parameters(), lr=1e-2, weight_decay=0.1)
+        adamw.load_state_dict(adam.state_dict())
+        assert adamw.param_groups[0]["decoupled_weight_decay"] is True
+        old = adam.state_dict()
+        del old["param_groups"][0]["decoupled_weight_decay"]  # a state_dict saved before the key existed
+        adamw.load_state_dict(old)
+        assert adamw.param_groups[0]["decoupled_weight_decay"] is True
+        train(model, adamw, range(3, 6))
+        final.append([p.detach().clone() for p in model.parameters()])
+    for theirs, ours in zip(*final):
+        assert_close_rel(ours, theirs, RTOL, "AdamW after loading Adam's state_dict")
+
+
+def test_adamw_refuses_coupled_weight_decay() -> None:
+    with pytest.raises(ValueError, match=r"adamw: invalid decoupled_weight_decay=False; allowed: True"):
+        optim.AdamW([torch.zeros(2, requires_grad=True)], decoupled_weight_decay=False)

@@ -146,3 +146,32 @@ def test_wrong_types_are_named() -> None:
         optim.Adam(params(), fused="yes")
     with pytest.raises(TypeError, match="got multiple values for argument 'lr'"):
         optim.Adam(params(), 0.1, lr=0.1)
+
+
+# One invalid value per row, for every hyperparameter torch.optim's classes check: torch's class raises its own
+# message, and ours must carry that message too (after ours), so that code matching torch's text matches ours —
+# torch's own test suite does (test/test_optim.py, TestOptimRenewed.test_errors).
+TORCH_REFUSALS = [
+    ("SGD", {"lr": -0.1}), ("SGD", {"momentum": -0.5}), ("SGD", {"weight_decay": -1.0}),
+    ("SGD", {"lr": 0.1, "nesterov": True}),
+    ("Adam", {"eps": -1.0}), ("Adam", {"betas": (1.0, 0.0)}), ("Adam", {"betas": (0.0, 1.0)}),
+    ("Adam", {"weight_decay": -1}), ("AdamW", {"betas": (1.0, 0.0)}), ("AdamW", {"weight_decay": -1}),
+    ("Adagrad", {"lr_decay": -0.5}), ("Adagrad", {"initial_accumulator_value": -1.0}),
+    ("RMSprop", {"alpha": -1.0}), ("RMSprop", {"momentum": -1.0}), ("Adadelta", {"rho": 1.1}),
+    ("Adamax", {"betas": (0.0, 1.0)}), ("NAdam", {"momentum_decay": -0.2}), ("NAdam", {"betas": (1.0, 0.0)}),
+    ("RAdam", {"weight_decay": -1}), ("RAdam", {"eps": -1e-8}),
+    ("Muon", {"lr": -1.0}), ("Muon", {"weight_decay": -1.0}), ("Muon", {"momentum": -1.0}),
+    ("Muon", {"adjust_lr_fn": "arbitrary"}),
+]  # (torch's Muon refuses ns_steps ≥ 100 only at the step; ours at construction, with torch's words too)
+
+
+@pytest.mark.parametrize(("name", "hyper"), TORCH_REFUSALS, ids=str)
+def test_refusal_carries_torchs_message(name: str, hyper: dict[str, Any]) -> None:
+    matrix = [torch.zeros(3, 2, requires_grad=True)]  # torch's Muon takes matrices only
+    with pytest.raises(ValueError) as theirs:
+        getattr(torch.optim, name)(matrix, **hyper)
+    with pytest.raises(ValueError) as ours:
+        getattr(optim, name)(matrix, **hyper)
+    assert isinstance(ours.value, HyperparameterError)
+    assert str(theirs.value) in str(ours.value)
+    assert str(ours.value).startswith(f"{optim.__dict__[name].rule.name}: ")  # ours first: rule, value, allowed

@@ -277,9 +277,13 @@ class RuleOptimizer(torch.optim.Optimizer):
                  grads: list[Tensor]) -> bool:
         # torch's CPU fused kernels read a non-contiguous gradient in memory order, silently giving wrong
         # results (seen with transposed gradients), so only contiguous tensors take the fused path.
-        ok = (dtype in _FUSED_DTYPES and device.type in ("cpu", "cuda")
-              and all(not g.is_sparse and p.is_contiguous() and g.is_contiguous() for p, g in zip(params, grads)))
+        supported = dtype in _FUSED_DTYPES and device.type in ("cpu", "cuda")
+        ok = supported and all(not g.is_sparse and p.is_contiguous() and g.is_contiguous()
+                               for p, g in zip(params, grads))
         if _flag(group, "fused") and not ok:
+            if not supported:  # torch's words (its test suite and users' code match them)
+                raise RuntimeError("`fused=True` requires all the params to be floating point Tensors of supported "
+                                   f"devices: ['cpu', 'cuda'] but {dtype} and {device.type}")
             raise RuntimeError(f"{self.rule.name}: fused=True needs contiguous real floating-point parameters and "
                                "dense gradients on CPU or CUDA")
         return ok

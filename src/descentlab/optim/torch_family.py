@@ -7,6 +7,8 @@ Keras's ε placements) come last and keyword-only. The body hands its arguments 
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import Tensor
 
 from descentlab.optim.base import ParamsT, RuleOptimizer, given
@@ -48,6 +50,12 @@ class AdamW(RuleOptimizer):
                  foreach: bool | None = None, capturable: bool = False, differentiable: bool = False,
                  fused: bool | None = None, eps_hat: bool = False, decoupled_weight_decay: bool = True) -> None:
         super().__init__(params, **given(locals()))
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        # As torch.optim.AdamW: a state_dict saved by Adam (decoupled_weight_decay=False) loads as AdamW's.
+        for group in self.param_groups:
+            group["decoupled_weight_decay"] = True
 
 
 class Adagrad(RuleOptimizer):

@@ -32,6 +32,7 @@ from typing import Any
 from torch import Tensor
 
 from descentlab.rules.base import (
+    TORCH_WORDS,
     Hyper,
     Rule,
     add_,
@@ -55,7 +56,7 @@ DEFAULTS: dict[str, Any] = {
 
 def validate(h: Hyper) -> None:
     check_common("adadelta", h)  # ε > 0 for every rule (torch would also accept 0)
-    check_number("adadelta", "rho", h["rho"], lo=0.0, hi=1.0)
+    check_number("adadelta", "rho", h["rho"], lo=0.0, hi=1.0, torch_words=TORCH_WORDS["rho"])
 
 
 def init_state(p: Tensor, h: Hyper) -> dict[str, Any]:

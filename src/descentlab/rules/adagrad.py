@@ -41,6 +41,7 @@ import torch
 from torch import Tensor
 
 from descentlab.rules.base import (
+    TORCH_WORDS,
     Hyper,
     Rule,
     addcdiv_,
@@ -67,8 +68,9 @@ DEFAULTS: dict[str, Any] = {
 
 def validate(h: Hyper) -> None:
     check_common("adagrad", h)  # ε > 0 for every rule (torch would also accept 0)
-    check_number("adagrad", "lr_decay", h["lr_decay"], lo=0.0)
-    check_number("adagrad", "initial_accumulator_value", h["initial_accumulator_value"], lo=0.0)
+    check_number("adagrad", "lr_decay", h["lr_decay"], lo=0.0, torch_words=TORCH_WORDS["lr_decay"])
+    check_number("adagrad", "initial_accumulator_value", h["initial_accumulator_value"], lo=0.0,
+                 torch_words=TORCH_WORDS["initial_accumulator_value"])
 
 
 def init_state(p: Tensor, h: Hyper) -> dict[str, Any]:

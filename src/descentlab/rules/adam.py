@@ -52,6 +52,7 @@ from torch import Tensor
 
 from descentlab.rules.base import (
     Hyper,
+    HyperparameterError,
     Rule,
     addcdiv_,
     bias_correction,
@@ -116,6 +117,11 @@ def update(p: Tensor, g: Tensor, state: dict[str, Any], h: Hyper) -> None:
 
 def _adamw_validate(h: Hyper) -> None:
     check_common("adamw", h)
+    # AdamW's decay is decoupled, always (torch.optim.AdamW has no such keyword and sets it True on every load of
+    # a state_dict, even one saved by Adam): the keyword exists so that ``AdamW(params, **opt.defaults)`` works.
+    if h["decoupled_weight_decay"] is not True:
+        raise HyperparameterError(f"adamw: invalid decoupled_weight_decay={h['decoupled_weight_decay']!r}; allowed: "
+                                  "True (AdamW's weight decay is decoupled; Adam takes decoupled_weight_decay=False)")
 
 
 def fused(params: list[Tensor], grads: list[Tensor], states: list[dict[str, Any]], h: Hyper, *,

@@ -102,14 +102,35 @@ def _values(x: Any) -> list[float]:
     return [x]
 
 
-def _fail(rule: str, name: str, value: Any, allowed: str) -> None:
+# torch.optim's own message for an invalid value of each hyperparameter its classes check (``{}``: the value as
+# torch prints it). Ours is appended to ours, so that code matching torch's text (torch's own test suite does)
+# matches ours too.
+TORCH_WORDS: dict[str, str] = {
+    "lr": "Invalid learning rate: {}",
+    "eps": "Invalid epsilon value: {}",
+    "weight_decay": "Invalid weight_decay value: {}",
+    "betas[0]": "Invalid beta parameter at index 0: {}",
+    "betas[1]": "Invalid beta parameter at index 1: {}",
+    "momentum": "Invalid momentum value: {}",
+    "rho": "Invalid rho value: {}",
+    "alpha": "Invalid alpha value: {}",
+    "lr_decay": "Invalid lr_decay value: {}",
+    "initial_accumulator_value": "Invalid initial_accumulator_value value: {}",
+    "momentum_decay": "Invalid momentum_decay value: {}",
+}
+
+
+def _fail(rule: str, name: str, value: Any, allowed: str, torch_words: str | None = None) -> None:
     shown = value.tolist() if isinstance(value, Tensor) else value
-    raise HyperparameterError(f"{rule}: invalid {name}={shown!r}; allowed: {allowed}")
+    also = f" (torch.optim: {torch_words.format(value)})" if torch_words else ""
+    raise HyperparameterError(f"{rule}: invalid {name}={shown!r}; allowed: {allowed}{also}")
 
 
 def check_number(rule: str, name: str, value: Any, *, lo: float | None = None, hi: float | None = None,
-                 lo_open: bool = False, hi_open: bool = False) -> None:
-    """Raise unless every element of ``value`` is a finite-or-inf real number in the stated interval."""
+                 lo_open: bool = False, hi_open: bool = False, torch_words: str | None = None) -> None:
+    """Raise unless every element of ``value`` is a finite-or-inf real number in the stated interval.
+
+    ``torch_words``: torch.optim's message for this value (a format string), appended to ours."""
     left = "(" if lo_open else "["
     right = ")" if hi_open else "]"
     allowed = f"a number in {left}{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}{right}"
@@ -118,11 +139,11 @@ def check_number(rule: str, name: str, value: Any, *, lo: float | None = None, h
     for v in _values(value):
         # numbers.Real: Python's and NumPy's (np.float32, np.int64), as torch takes them; not bools.
         if isinstance(v, bool) or not isinstance(v, numbers.Real) or math.isnan(v):
-            _fail(rule, name, value, allowed)
+            _fail(rule, name, value, allowed, torch_words)
         if lo is not None and (v < lo or (lo_open and v == lo)):
-            _fail(rule, name, value, allowed)
+            _fail(rule, name, value, allowed, torch_words)
         if hi is not None and (v > hi or (hi_open and v == hi)):
-            _fail(rule, name, value, allowed)
+            _fail(rule, name, value, allowed, torch_words)
 
 
 def check_bool(rule: str, name: str, value: Any) -> None:
@@ -130,23 +151,30 @@ def check_bool(rule: str, name: str, value: Any) -> None:
         _fail(rule, name, value, "True or False")
 
 
-def check_betas(rule: str, value: Any, n: int = 2) -> None:
+def check_betas(rule: str, value: Any, n: int = 2, *, torch_words: bool = True) -> None:
     if not isinstance(value, (tuple, list)) or len(value) != n:
         _fail(rule, "betas", value, f"a tuple of {n} numbers in [0, 1)")
     for i, b in enumerate(value):
-        check_number(rule, f"betas[{i}]", b, lo=0.0, hi=1.0, hi_open=True)
+        name = f"betas[{i}]"
+        check_number(rule, name, b, lo=0.0, hi=1.0, hi_open=True,
+                     torch_words=TORCH_WORDS.get(name) if torch_words else None)
 
 
-def check_common(rule: str, h: Hyper) -> None:
-    """The checks shared by most rules: lr ≥ 0, eps > 0, weight_decay ≥ 0, flags are bools."""
+def check_common(rule: str, h: Hyper, *, torch_words: bool = True) -> None:
+    """The checks shared by most rules: lr ≥ 0, eps > 0, weight_decay ≥ 0, flags are bools.
+
+    ``torch_words``: whether the messages also carry torch.optim's (for the rules torch.optim has)."""
+    def words(name: str) -> str | None:
+        return TORCH_WORDS.get(name) if torch_words else None
+
     if "lr" in h:
-        check_number(rule, "lr", h["lr"], lo=0.0)
+        check_number(rule, "lr", h["lr"], lo=0.0, torch_words=words("lr"))
     if "eps" in h:
-        check_number(rule, "eps", h["eps"], lo=0.0, lo_open=True)
+        check_number(rule, "eps", h["eps"], lo=0.0, lo_open=True, torch_words=words("eps"))
     if "weight_decay" in h:
-        check_number(rule, "weight_decay", h["weight_decay"], lo=0.0)
+        check_number(rule, "weight_decay", h["weight_decay"], lo=0.0, torch_words=words("weight_decay"))
     if "betas" in h:
-        check_betas(rule, h["betas"])
+        check_betas(rule, h["betas"], torch_words=torch_words)
     for flag in ("maximize", "amsgrad", "nesterov", "centered", "decoupled_weight_decay", "eps_hat",
                  "eps_inside_sqrt"):
         if flag in h:

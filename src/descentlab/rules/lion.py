@@ -55,7 +55,7 @@ DEFAULTS: dict[str, Any] = {
 
 
 def validate(h: Hyper) -> None:
-    check_common("lion", {k: v for k, v in h.items() if k != "betas"})
+    check_common("lion", {k: v for k, v in h.items() if k != "betas"}, torch_words=False)
     betas = h["betas"]
     if not isinstance(betas, (tuple, list)) or len(betas) != 2:
         raise_betas(betas)

@@ -85,14 +85,18 @@ DEFAULTS: dict[str, Any] = {
 ADJUST_LR_FNS = (None, "original", "match_rms_adamw")
 
 
-def _fail(rule: str, name: str, value: Any, allowed: str) -> None:
-    raise HyperparameterError(f"{rule}: invalid {name}={value!r}; allowed: {allowed}")
+def _fail(rule: str, name: str, value: Any, allowed: str, torch_words: str = "") -> None:
+    also = f" (torch.optim: {torch_words})" if torch_words else ""
+    raise HyperparameterError(f"{rule}: invalid {name}={value!r}; allowed: {allowed}{also}")
 
 
 def _validate_muon(rule: str, h: Hyper) -> None:
-    check_number(rule, "lr", h["lr"], lo=0.0)
-    check_number(rule, "weight_decay", h["weight_decay"], lo=0.0)
-    check_number(rule, "momentum", h["momentum"], lo=0.0)  # torch.optim.Muon: momentum ≥ 0 only
+    # torch.optim.Muon's own messages are appended to ours (see rules.base.TORCH_WORDS).
+    check_number(rule, "lr", h["lr"], lo=0.0, torch_words="Learning rate should be >= 0 but is: {}")
+    check_number(rule, "weight_decay", h["weight_decay"], lo=0.0,
+                 torch_words="weight decay should be >= 0 but is: {}")
+    # torch.optim.Muon: momentum ≥ 0 only
+    check_number(rule, "momentum", h["momentum"], lo=0.0, torch_words="momentum should be >= 0 but is: {}")
     check_bool(rule, "nesterov", h["nesterov"])
     coefficients = h["ns_coefficients"]
     if (not isinstance(coefficients, (tuple, list)) or len(coefficients) != 3
@@ -104,9 +108,11 @@ def _validate_muon(rule: str, h: Hyper) -> None:
     check_number(rule, "eps", eps, lo=0.0, lo_open=True)
     steps = h["ns_steps"]
     if isinstance(steps, bool) or not isinstance(steps, int) or not 0 <= steps < 100:
-        _fail(rule, "ns_steps", steps, "an integer in [0, 100)")
+        _fail(rule, "ns_steps", steps, "an integer in [0, 100)",
+              "Number of steps must be less than 100 for computational efficiency")
     if h["adjust_lr_fn"] not in ADJUST_LR_FNS:
-        _fail(rule, "adjust_lr_fn", h["adjust_lr_fn"], "None, 'original' or 'match_rms_adamw'")
+        _fail(rule, "adjust_lr_fn", h["adjust_lr_fn"], "None, 'original' or 'match_rms_adamw'",
+              f"Adjust learning rate function {h['adjust_lr_fn']} is not supported")
     dtype = h["ns_dtype"]
     if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
         _fail(rule, "ns_dtype", dtype, "None or a floating-point torch.dtype")

@@ -43,6 +43,7 @@ import torch
 from torch import Tensor
 
 from descentlab.rules.base import (
+    TORCH_WORDS,
     Hyper,
     Rule,
     Scalar,
@@ -72,7 +73,7 @@ DEFAULTS: dict[str, Any] = {
 
 def validate(h: Hyper) -> None:
     check_common("nadam", h)  # ε > 0 for every rule (torch would also accept 0)
-    check_number("nadam", "momentum_decay", h["momentum_decay"], lo=0.0)
+    check_number("nadam", "momentum_decay", h["momentum_decay"], lo=0.0, torch_words=TORCH_WORDS["momentum_decay"])
 
 
 def init_state(p: Tensor, h: Hyper) -> dict[str, Any]:

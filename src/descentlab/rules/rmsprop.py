@@ -43,6 +43,7 @@ from typing import Any
 from torch import Tensor
 
 from descentlab.rules.base import (
+    TORCH_WORDS,
     Hyper,
     Rule,
     add_,
@@ -73,8 +74,8 @@ DEFAULTS: dict[str, Any] = {
 
 def validate(h: Hyper) -> None:
     check_common("rmsprop", h)  # ε > 0 for every rule (torch would also accept 0)
-    check_number("rmsprop", "alpha", h["alpha"], lo=0.0)
-    check_number("rmsprop", "momentum", h["momentum"], lo=0.0)
+    check_number("rmsprop", "alpha", h["alpha"], lo=0.0, torch_words=TORCH_WORDS["alpha"])
+    check_number("rmsprop", "momentum", h["momentum"], lo=0.0, torch_words=TORCH_WORDS["momentum"])
 
 
 def init_state(p: Tensor, h: Hyper) -> dict[str, Any]:

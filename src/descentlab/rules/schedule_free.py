@@ -122,7 +122,7 @@ def to_y(p: Tensor, state: dict[str, Any], h: Hyper) -> None:
 
 
 def _validate(rule: str, h: Hyper) -> None:
-    check_common(rule, h)
+    check_common(rule, h, torch_words=False)
     b = beta(h)
     check_number(rule, "momentum" if "momentum" in h else "betas[0]", b, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
     w = h["warmup_steps"]

@@ -39,6 +39,7 @@ from typing import Any
 from torch import Tensor
 
 from descentlab.rules.base import (
+    TORCH_WORDS,
     Hyper,
     Rule,
     add_,
@@ -62,7 +63,7 @@ DEFAULTS: dict[str, Any] = {
 def validate(h: Hyper) -> None:
     check_common("sgd", h)
     # torch.optim.SGD checks momentum ≥ 0 only (no upper bound, dampening unchecked): so do we.
-    check_number("sgd", "momentum", h["momentum"], lo=0.0)
+    check_number("sgd", "momentum", h["momentum"], lo=0.0, torch_words=TORCH_WORDS["momentum"])
     check_number("sgd", "dampening", h["dampening"])
     if h["nesterov"]:
         momentum, dampening = h["momentum"], h["dampening"]
@@ -75,7 +76,8 @@ def validate(h: Hyper) -> None:
 def raise_nesterov(what: str) -> None:
     from descentlab.rules.base import HyperparameterError
 
-    raise HyperparameterError(f"sgd: nesterov=True with {what}; allowed: momentum > 0 and dampening = 0")
+    raise HyperparameterError(f"sgd: nesterov=True with {what}; allowed: momentum > 0 and dampening = 0 "
+                              "(torch.optim: Nesterov momentum requires a momentum and zero dampening)")
 
 
 def init_state(p: Tensor, h: Hyper) -> dict[str, Any]:
