@@ -157,6 +157,24 @@ def test_schedule_free_continues_from_authors_state_dict(case: Case) -> None:
     _compare_sf(a, ours, b, ref, 1e-10, f"{case} after loading the authors' state_dict")
 
 
+@pytest.mark.parametrize("case", SF_CASES, ids=str)
+def test_schedule_free_groups_without_gradients(case: Case) -> None:
+    # schedulefree's own test_foreach: a group whose parameter has no gradient and a group with no parameters
+    # still count the step (k, lr_max, weight_sum advance), as the authors' optimizer; this raised IndexError.
+    a = small_mlp(torch.float64)
+    b = copy.deepcopy(a)
+    frozen_a, frozen_b = (torch.zeros(2, dtype=torch.float64, requires_grad=True) for _ in range(2))
+    ours = case.ours([{"params": list(a.parameters())}, {"params": [frozen_a]}, {"params": []}], **case.hyper)
+    ref = case.reference([{"params": list(b.parameters())}, {"params": [frozen_b]}, {"params": []}], **case.hyper)
+    for opt in (ours, ref):
+        opt.train()
+    _train([(a, ours), (b, ref)], torch.float64, 10, seed=7)
+    for opt in (ours, ref):
+        opt.eval()
+    _compare_sf(a, ours, b, ref, 1e-12, f"{case} with gradient-less groups")
+    assert frozen_a not in ours.state and ours.param_groups[2]["k"] == 10
+
+
 # --- Muon ----------------------------------------------------------------------------------------------------
 
 

@@ -78,6 +78,8 @@ class ScheduleFreeOptimizer(RuleOptimizer):
             now = schedule_free.advance(h, k, group["lr_max"], group["weight_sum"])
             group.update(k=k + 1, lr_max=now.lr_max, weight_sum=now.weight_sum, scheduled_lr=now.scheduled_lr)
             params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue  # a group without gradients (or without parameters) still counts the step, as the reference
             for p in params:
                 if p.grad.is_sparse:
                     raise RuntimeError(f"{self.rule.name} does not support sparse gradients")
