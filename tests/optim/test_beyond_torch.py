@@ -235,6 +235,29 @@ def test_muon_use_muon_false_is_adamw() -> None:
     _compare_states(a, ours, b, ref, 1e-10, "use_muon=False")
 
 
+@pytest.mark.parametrize("fused", [False, True])
+def test_muon_conv_filter_is_the_flattened_matrix(fused: bool) -> None:
+    # As Keller Jordan's Muon (muon_update: update.view(len(update), -1)), a 4-D filter given to Muon is the
+    # matrix [out, in*kh*kw]: the same steps as torch.optim.Muon on that matrix. Before, every 3x3 kernel was
+    # orthogonalized on its own.
+    gen = torch.Generator().manual_seed(0)
+    w0 = torch.randn(8, 4, 3, 3, generator=gen, dtype=torch.float64)
+    conv = torch.nn.Parameter(w0.clone())
+    matrix = torch.nn.Parameter(w0.reshape(8, -1).clone())
+    hyper = {"lr": 0.02, "weight_decay": 0.01, "momentum": 0.9}
+    ours = optim.Muon([{"params": [conv], "use_muon": True}], **hyper, fused=fused)
+    ref = torch.optim.Muon([matrix], **hyper, adjust_lr_fn="original")
+    for _ in range(10):
+        g = torch.randn(8, 4, 3, 3, generator=gen, dtype=torch.float64)
+        conv.grad, matrix.grad = g.clone(), g.reshape(8, -1).clone()
+        ours.step()
+        ref.step()
+    assert_close_rel(conv.detach().reshape(8, -1), matrix.detach(), 1e-12, "4-D filter vs its matrix")
+    buffer = ours.state[conv]["momentum_buffer"]
+    assert buffer.shape == conv.shape
+    assert_close_rel(buffer.reshape(8, -1), ref.state[matrix]["momentum_buffer"], 1e-12, "momentum buffer")
+
+
 # --- registry and validation ---------------------------------------------------------------------------------
 
 

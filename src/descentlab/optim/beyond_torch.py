@@ -138,6 +138,30 @@ class Muon(RuleOptimizer):
         # The AdamW half through torch's fused AdamW kernel, the matrices through the Muon rule.
         return muon.fused_with_adamw
 
+    def _apply(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor], states: list[dict[str, Any]],
+               h: dict[str, Any]) -> None:
+        """As the authors' Muon, a 4-D (convolution) filter ``[out, in, kh, kw]`` given to Muon
+        (``use_muon=True``) is the matrix ``[out, in·kh·kw]``; the rule sees views of it, its gradient and its
+        momentum buffer (the buffer stays stored in the parameter's shape). Without this the rule would take
+        the leading dimensions as a stack and orthogonalize every ``kh × kw`` kernel on its own."""
+        flat = [i for i, p in enumerate(params) if p.ndim == 4 and muon.uses_muon(p, h)]
+        if not flat:
+            super()._apply(group, params, grads, states, h)
+            return
+        params, grads, views = list(params), list(grads), list(states)
+        for i in flat:
+            p = params[i]
+            params[i] = p.view(p.shape[0], -1)  # a view: the rule's in-place update moves p
+            grads[i] = grads[i].reshape(p.shape[0], -1)
+            views[i] = {k: v.view(p.shape[0], -1) if torch.is_tensor(v) and v.shape == p.shape else v
+                        for k, v in states[i].items()}
+        given_views = [dict(v) for v in views]
+        super()._apply(group, params, grads, views, h)
+        for i in flat:
+            for k, v in views[i].items():
+                if v is not given_views[i].get(k):  # replaced, not updated in place (differentiable=True clones)
+                    states[i][k] = v.view(states[i][k].shape) if torch.is_tensor(v) else v
+
 
 register(Entry("lion", Lion, {}, "Lion: sign of interpolated momentum (use a 3–10× smaller lr than AdamW)"))
 register(Entry("sgd-schedulefree", SGDScheduleFree, {}, "schedule-free SGD (call train()/eval())"))
