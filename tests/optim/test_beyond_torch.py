@@ -258,6 +258,28 @@ def test_muon_conv_filter_is_the_flattened_matrix(fused: bool) -> None:
     assert_close_rel(buffer.reshape(8, -1), ref.state[matrix]["momentum_buffer"], 1e-12, "momentum buffer")
 
 
+@pytest.mark.parametrize("group, key", [
+    ({"use_muon": False, "lr": 3e-4, "betas": (0.9, 0.95), "weight_decay": 0.01}, "lr"),  # MuonWithAuxAdam's README
+    ({"use_muon": False, "weight_decay": 0.01}, "weight_decay"),
+    ({"betas": (0.9, 0.95)}, "betas"),
+])
+def test_muon_refuses_aux_adam_group_keys(group: dict[str, Any], key: str) -> None:
+    # Keller Jordan's MuonWithAuxAdam reads a use_muon=False group's lr/betas/eps/weight_decay as its Adam's;
+    # ours would have ignored them silently (the AdamW half reads adamw_*).
+    model = small_mlp(torch.float32)
+    with pytest.raises(HyperparameterError, match=rf"muon: invalid group key {key}=.*; allowed: adamw_{key} "):
+        optim.Muon([{"params": [model[0].weight], "use_muon": True},
+                    {"params": [model[0].bias], **group}])
+
+
+def test_muon_accepts_its_own_groups_back() -> None:
+    model = small_mlp(torch.float32)
+    opt = optim.Muon([{"params": [model[0].weight]}, {"params": [model[0].bias], "use_muon": False,
+                                                     "adamw_lr": 1e-3, "lr": 0.02}])
+    rebuilt = optim.Muon(opt.param_groups)  # whole groups copied, lr included, as some wrappers do
+    assert rebuilt.param_groups[1]["adamw_lr"] == 1e-3
+
+
 # --- registry and validation ---------------------------------------------------------------------------------
 
 

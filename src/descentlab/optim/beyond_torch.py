@@ -20,6 +20,7 @@ import descentlab.optim.torch_family  # noqa: F401  (registered first, so the cl
 from descentlab.optim.base import ParamsT, RuleOptimizer, given
 from descentlab.optim.registry import Entry, register
 from descentlab.rules import lion, muon, schedule_free
+from descentlab.rules.base import HyperparameterError
 
 
 class ScheduleFreeOptimizer(RuleOptimizer):
@@ -133,6 +134,19 @@ class Muon(RuleOptimizer):
                  adamw_betas: tuple[float, float] = (0.9, 0.95), adamw_eps: float = 1e-10,
                  adamw_weight_decay: float = 0.0, use_muon: bool | None = None, fused: bool | None = None) -> None:
         super().__init__(params, **given(locals()))
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        # Keller Jordan's MuonWithAuxAdam gives a use_muon=False group its Adam's lr, betas, eps and weight_decay;
+        # here those would be Muon's (unused by that group) or no hyperparameter at all, silently ignored. A group
+        # that names any adamw_* key (one written for this class, or copied whole from its param_groups) is ours.
+        adamw_only = param_group.get("use_muon") is False and not any(k in param_group for k in muon.ADAMW_KEYS)
+        for key in ("lr", "betas", "eps", "weight_decay"):
+            if key in param_group and (key == "betas" or adamw_only):
+                raise HyperparameterError(
+                    f"muon: invalid group key {key}={param_group[key]!r}"
+                    f"{' in a use_muon=False group' if key != 'betas' else ''}; allowed: adamw_{key} "
+                    "(the AdamW half's keys: adamw_lr, adamw_betas, adamw_eps, adamw_weight_decay)")
+        super().add_param_group(param_group)
 
     def _kernel(self, group: dict[str, Any], params: list[Tensor]) -> Callable[..., bool] | None:
         # The AdamW half through torch's fused AdamW kernel, the matrices through the Muon rule.
