@@ -235,14 +235,14 @@ def test_muon_use_muon_false_is_adamw() -> None:
     _compare_states(a, ours, b, ref, 1e-10, "use_muon=False")
 
 
-@pytest.mark.parametrize("fused", [False, True])
-def test_muon_conv_filter_is_the_flattened_matrix(fused: bool) -> None:
+@pytest.mark.parametrize("fused, channels_last", [(False, False), (True, False), (False, True)])
+def test_muon_conv_filter_is_the_flattened_matrix(fused: bool, channels_last: bool) -> None:
     # As Keller Jordan's Muon (muon_update: update.view(len(update), -1)), a 4-D filter given to Muon is the
     # matrix [out, in*kh*kw]: the same steps as torch.optim.Muon on that matrix. Before, every 3x3 kernel was
     # orthogonalized on its own.
     gen = torch.Generator().manual_seed(0)
     w0 = torch.randn(8, 4, 3, 3, generator=gen, dtype=torch.float64)
-    conv = torch.nn.Parameter(w0.clone())
+    conv = torch.nn.Parameter(w0.clone(memory_format=torch.channels_last if channels_last else torch.contiguous_format))
     matrix = torch.nn.Parameter(w0.reshape(8, -1).clone())
     hyper = {"lr": 0.02, "weight_decay": 0.01, "momentum": 0.9}
     ours = optim.Muon([{"params": [conv], "use_muon": True}], **hyper, fused=fused)

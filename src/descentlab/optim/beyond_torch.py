@@ -155,27 +155,29 @@ class Muon(RuleOptimizer):
     def _apply(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor], states: list[dict[str, Any]],
                h: dict[str, Any]) -> None:
         """As the authors' Muon, a 4-D (convolution) filter ``[out, in, kh, kw]`` given to Muon
-        (``use_muon=True``) is the matrix ``[out, in·kh·kw]``; the rule sees views of it, its gradient and its
-        momentum buffer (the buffer stays stored in the parameter's shape). Without this the rule would take
-        the leading dimensions as a stack and orthogonalize every ``kh × kw`` kernel on its own."""
+        (``use_muon=True``) is the matrix ``[out, in·kh·kw]``: the rule sees it, its gradient and its momentum
+        buffer reshaped (the buffer stays stored in the parameter's shape). Without this the rule would take the
+        leading dimensions as a stack and orthogonalize every ``kh × kw`` kernel on its own."""
         flat = [i for i, p in enumerate(params) if p.ndim == 4 and muon.uses_muon(p, h)]
         if not flat:
             super()._apply(group, params, grads, states, h)
             return
-        params, grads, views = list(params), list(grads), list(states)
-        for i in flat:
-            p = params[i]
-            params[i] = p.view(p.shape[0], -1)  # a view: the rule's in-place update moves p
-            grads[i] = grads[i].reshape(p.shape[0], -1)
-            views[i] = {k: v.view(p.shape[0], -1) if torch.is_tensor(v) and v.shape == p.shape else v
-                        for k, v in states[i].items()}
-        given_views = [dict(v) for v in views]
-        super()._apply(group, params, grads, views, h)
-        for i in flat:
-            for k, v in views[i].items():
-                if v is not given_views[i].get(k):  # replaced, not updated in place (differentiable=True clones)
-                    states[i][k] = v.view(states[i][k].shape) if torch.is_tensor(v) else v
+        params, grads, states = list(params), list(grads), list(states)
+        copies: list[tuple[Tensor, Tensor]] = []  # (tensor, its reshaped copy) where no view exists
 
+        def matrix(t: Tensor) -> Tensor:
+            m = t.reshape(t.shape[0], -1)  # a view when t is contiguous: the rule's in-place updates move t
+            if m.data_ptr() != t.data_ptr() or not t.is_contiguous():  # e.g. channels_last filters
+                copies.append((t, m))
+            return m
+
+        for i in flat:
+            shape = params[i].shape
+            params[i], grads[i] = matrix(params[i]), grads[i].reshape(shape[0], -1)
+            states[i] = {k: matrix(v) if torch.is_tensor(v) and v.shape == shape else v for k, v in states[i].items()}
+        super()._apply(group, params, grads, states, h)
+        for t, m in copies:
+            t.copy_(m.view(t.shape))
 
 register(Entry("lion", Lion, {}, "Lion: sign of interpolated momentum (use a 3–10× smaller lr than AdamW)"))
 register(Entry("sgd-schedulefree", SGDScheduleFree, {}, "schedule-free SGD (call train()/eval())"))
