@@ -157,6 +157,24 @@ def test_schedule_free_continues_from_authors_state_dict(case: Case) -> None:
     _compare_sf(a, ours, b, ref, 1e-10, f"{case} after loading the authors' state_dict")
 
 
+@pytest.mark.parametrize("case", SF_CASES, ids=str)
+def test_schedule_free_groups_without_gradients(case: Case) -> None:
+    # schedulefree's own test_foreach: a group whose parameter has no gradient and a group with no parameters
+    # still count the step (k, lr_max, weight_sum advance), as the authors' optimizer; this raised IndexError.
+    a = small_mlp(torch.float64)
+    b = copy.deepcopy(a)
+    frozen_a, frozen_b = (torch.zeros(2, dtype=torch.float64, requires_grad=True) for _ in range(2))
+    ours = case.ours([{"params": list(a.parameters())}, {"params": [frozen_a]}, {"params": []}], **case.hyper)
+    ref = case.reference([{"params": list(b.parameters())}, {"params": [frozen_b]}, {"params": []}], **case.hyper)
+    for opt in (ours, ref):
+        opt.train()
+    _train([(a, ours), (b, ref)], torch.float64, 10, seed=7)
+    for opt in (ours, ref):
+        opt.eval()
+    _compare_sf(a, ours, b, ref, 1e-12, f"{case} with gradient-less groups")
+    assert frozen_a not in ours.state and ours.param_groups[2]["k"] == 10
+
+
 # --- Muon ----------------------------------------------------------------------------------------------------
 
 
@@ -215,6 +233,51 @@ def test_muon_use_muon_false_is_adamw() -> None:
     ref = torch.optim.AdamW(b.parameters(), **{ours_key: ADAMW_HYPER[k] for k, ours_key in ADAMW_KEYS.items()})
     _train([(a, ours), (b, ref)], torch.float64, 30, seed=4)
     _compare_states(a, ours, b, ref, 1e-10, "use_muon=False")
+
+
+@pytest.mark.parametrize("fused, channels_last", [(False, False), (True, False), (False, True)])
+def test_muon_conv_filter_is_the_flattened_matrix(fused: bool, channels_last: bool) -> None:
+    # As Keller Jordan's Muon (muon_update: update.view(len(update), -1)), a 4-D filter given to Muon is the
+    # matrix [out, in*kh*kw]: the same steps as torch.optim.Muon on that matrix. Before, every 3x3 kernel was
+    # orthogonalized on its own.
+    gen = torch.Generator().manual_seed(0)
+    w0 = torch.randn(8, 4, 3, 3, generator=gen, dtype=torch.float64)
+    conv = torch.nn.Parameter(w0.clone(memory_format=torch.channels_last if channels_last else torch.contiguous_format))
+    matrix = torch.nn.Parameter(w0.reshape(8, -1).clone())
+    hyper = {"lr": 0.02, "weight_decay": 0.01, "momentum": 0.9}
+    ours = optim.Muon([{"params": [conv], "use_muon": True}], **hyper, fused=fused)
+    ref = torch.optim.Muon([matrix], **hyper, adjust_lr_fn="original")
+    for _ in range(10):
+        g = torch.randn(8, 4, 3, 3, generator=gen, dtype=torch.float64)
+        conv.grad, matrix.grad = g.clone(), g.reshape(8, -1).clone()
+        ours.step()
+        ref.step()
+    assert_close_rel(conv.detach().reshape(8, -1), matrix.detach(), 1e-12, "4-D filter vs its matrix")
+    buffer = ours.state[conv]["momentum_buffer"]
+    assert buffer.shape == conv.shape
+    assert_close_rel(buffer.reshape(8, -1), ref.state[matrix]["momentum_buffer"], 1e-12, "momentum buffer")
+
+
+@pytest.mark.parametrize("group, key", [
+    ({"use_muon": False, "lr": 3e-4, "betas": (0.9, 0.95), "weight_decay": 0.01}, "lr"),  # MuonWithAuxAdam's README
+    ({"use_muon": False, "weight_decay": 0.01}, "weight_decay"),
+    ({"betas": (0.9, 0.95)}, "betas"),
+])
+def test_muon_refuses_aux_adam_group_keys(group: dict[str, Any], key: str) -> None:
+    # Keller Jordan's MuonWithAuxAdam reads a use_muon=False group's lr/betas/eps/weight_decay as its Adam's;
+    # ours would have ignored them silently (the AdamW half reads adamw_*).
+    model = small_mlp(torch.float32)
+    with pytest.raises(HyperparameterError, match=rf"muon: invalid group key {key}=.*; allowed: adamw_{key} "):
+        optim.Muon([{"params": [model[0].weight], "use_muon": True},
+                    {"params": [model[0].bias], **group}])
+
+
+def test_muon_accepts_its_own_groups_back() -> None:
+    model = small_mlp(torch.float32)
+    opt = optim.Muon([{"params": [model[0].weight]}, {"params": [model[0].bias], "use_muon": False,
+                                                     "adamw_lr": 1e-3, "lr": 0.02}])
+    rebuilt = optim.Muon(opt.param_groups)  # whole groups copied, lr included, as some wrappers do
+    assert rebuilt.param_groups[1]["adamw_lr"] == 1e-3
 
 
 # --- registry and validation ---------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ import descentlab.optim.torch_family  # noqa: F401  (registered first, so the cl
 from descentlab.optim.base import ParamsT, RuleOptimizer, given
 from descentlab.optim.registry import Entry, register
 from descentlab.rules import lion, muon, schedule_free
+from descentlab.rules.base import HyperparameterError
 
 
 class ScheduleFreeOptimizer(RuleOptimizer):
@@ -78,6 +79,8 @@ class ScheduleFreeOptimizer(RuleOptimizer):
             now = schedule_free.advance(h, k, group["lr_max"], group["weight_sum"])
             group.update(k=k + 1, lr_max=now.lr_max, weight_sum=now.weight_sum, scheduled_lr=now.scheduled_lr)
             params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue  # a group without gradients (or without parameters) still counts the step, as the reference
             for p in params:
                 if p.grad.is_sparse:
                     raise RuntimeError(f"{self.rule.name} does not support sparse gradients")
@@ -132,10 +135,49 @@ class Muon(RuleOptimizer):
                  adamw_weight_decay: float = 0.0, use_muon: bool | None = None, fused: bool | None = None) -> None:
         super().__init__(params, **given(locals()))
 
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        # Keller Jordan's MuonWithAuxAdam gives a use_muon=False group its Adam's lr, betas, eps and weight_decay;
+        # here those would be Muon's (unused by that group) or no hyperparameter at all, silently ignored. A group
+        # that names any adamw_* key (one written for this class, or copied whole from its param_groups) is ours.
+        adamw_only = param_group.get("use_muon") is False and not any(k in param_group for k in muon.ADAMW_KEYS)
+        for key in ("lr", "betas", "eps", "weight_decay"):
+            if key in param_group and (key == "betas" or adamw_only):
+                raise HyperparameterError(
+                    f"muon: invalid group key {key}={param_group[key]!r}"
+                    f"{' in a use_muon=False group' if key != 'betas' else ''}; allowed: adamw_{key} "
+                    "(the AdamW half's keys: adamw_lr, adamw_betas, adamw_eps, adamw_weight_decay)")
+        super().add_param_group(param_group)
+
     def _kernel(self, group: dict[str, Any], params: list[Tensor]) -> Callable[..., bool] | None:
         # The AdamW half through torch's fused AdamW kernel, the matrices through the Muon rule.
         return muon.fused_with_adamw
 
+    def _apply(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor], states: list[dict[str, Any]],
+               h: dict[str, Any]) -> None:
+        """As the authors' Muon, a 4-D (convolution) filter ``[out, in, kh, kw]`` given to Muon
+        (``use_muon=True``) is the matrix ``[out, in·kh·kw]``: the rule sees it, its gradient and its momentum
+        buffer reshaped (the buffer stays stored in the parameter's shape). Without this the rule would take the
+        leading dimensions as a stack and orthogonalize every ``kh × kw`` kernel on its own."""
+        flat = [i for i, p in enumerate(params) if p.ndim == 4 and muon.uses_muon(p, h)]
+        if not flat:
+            super()._apply(group, params, grads, states, h)
+            return
+        params, grads, states = list(params), list(grads), list(states)
+        copies: list[tuple[Tensor, Tensor]] = []  # (tensor, its reshaped copy) where no view exists
+
+        def matrix(t: Tensor) -> Tensor:
+            m = t.reshape(t.shape[0], -1)  # a view when t is contiguous: the rule's in-place updates move t
+            if m.data_ptr() != t.data_ptr() or not t.is_contiguous():  # e.g. channels_last filters
+                copies.append((t, m))
+            return m
+
+        for i in flat:
+            shape = params[i].shape
+            params[i], grads[i] = matrix(params[i]), grads[i].reshape(shape[0], -1)
+            states[i] = {k: matrix(v) if torch.is_tensor(v) and v.shape == shape else v for k, v in states[i].items()}
+        super()._apply(group, params, grads, states, h)
+        for t, m in copies:
+            t.copy_(m.view(t.shape))
 
 register(Entry("lion", Lion, {}, "Lion: sign of interpolated momentum (use a 3–10× smaller lr than AdamW)"))
 register(Entry("sgd-schedulefree", SGDScheduleFree, {}, "schedule-free SGD (call train()/eval())"))

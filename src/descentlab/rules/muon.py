@@ -43,7 +43,10 @@ rule (:data:`descentlab.rules.adam.ADAMW`, with ``adamw_lr``, ``adamw_betas``, `
 head. Which is which: the group key ``use_muon`` — ``None`` (default) means "2-D parameters use Muon";
 ``True``/``False`` decide for the whole group (set ``use_muon=False`` on a group holding the embedding and the
 head; with stacked ``[K, …]`` parameters always set it, since a stacked bias is 2-D). AdamW defaults are those of
-Keller Jordan's ``MuonWithAuxAdam``: lr 3e-4, betas (0.9, 0.95), eps 1e-10, weight_decay 0.
+Keller Jordan's ``MuonWithAuxAdam``: lr 3e-4, betas (0.9, 0.95), eps 1e-10, weight_decay 0. In
+``descentlab.optim.Muon`` a 4-D convolution filter of a ``use_muon=True`` group is the matrix
+``[out, in·kh·kw]``, as in his ``Muon``, and a ``use_muon=False`` group takes ``adamw_*`` keys, not his ``lr``,
+``betas``, ``eps``, ``weight_decay`` (refused there); an LR scheduler scales ``lr`` only, not ``adamw_lr``.
 
 State keys: ``momentum_buffer`` (matrices, as torch.optim.Muon); ``step``, ``exp_avg``, ``exp_avg_sq`` (the rest,
 as torch.optim.AdamW).
