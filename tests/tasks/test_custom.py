@@ -164,6 +164,8 @@ def test_fingerprint_follows_the_networks_code_not_only_its_layers() -> None:
     ({"x_test": np.zeros((20, 5), np.float32)}, r"x_test has examples of shape \(5,\), x_train of \(4,\)"),
     ({"y_train": np.full(100, -1)}, r"y_train must be class labels"),
     ({"y_train": np.zeros(100, dtype=np.int64), "y_test": np.zeros(20, dtype=np.int64)}, "one class only"),
+    ({"y_train": np.ones(100, dtype=np.int64), "y_test": np.ones(20, dtype=np.int64)}, "one class only"),
+    ({"y_train": np.ones(100, dtype=np.int64)}, "one class only"),
     ({"x_train": np.full((100, 4), np.nan, np.float32)}, "x_train holds NaN"),
     ({"x_val": np.zeros((3, 4), np.float32)}, "give both x_val and y_val"),
     ({"x_train": np.array(["a"] * 100)}, "must hold numbers"),
@@ -299,3 +301,20 @@ def test_the_networks_code_fingerprint_is_the_same_in_every_process() -> None:
                               env={**os.environ, "PYTHONPATH": src, "PYTHONHASHSEED": seed}).stdout
                for seed in ("1", "2", "3")}
     assert len(printed) == 1 and len(printed.pop().strip()) == 64
+
+
+def test_a_lazy_network_is_materialized_per_seed_before_training() -> None:
+    """nn.LazyLinear has no weights until a first forward: each build runs one (on two training examples, seeded,
+    in evaluation mode), so the optimizer sees real parameters, seeds differ and a seed repeats."""
+    from descentlab.train import RunConfig, train
+
+    def lazy() -> nn.Module:
+        return nn.Sequential(nn.LazyLinear(8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3))
+
+    task = custom_task("lazy", model=lazy, data=arrays(), epochs=2)
+    a, b, again = task.build_model(0), task.build_model(1), task.build_model(0)
+    assert a[0].weight.shape == (8, 4) and not torch.equal(a[0].weight, b[0].weight)
+    assert torch.equal(a[0].weight, again[0].weight) and a.training
+    assert torch.equal(a[1].running_mean, torch.zeros(8))  # the materializing pass moved no statistics
+    result = train(RunConfig.build(task, "adam", {"lr": 1e-2}), task=task)
+    assert result.status == "completed" and result.epochs[-1]["train_loss"] < result.epochs[0]["train_loss"]

@@ -107,6 +107,12 @@ class CustomTask(Task):
         return {"task_source": self.source, "task_fingerprint": self.fingerprint,
                 "task_data": dict(self.data_fingerprint), "task_metric": self.metric, **target}
 
+    def build_model(self, seed: int, init: str = "torch") -> nn.Module:
+        """The network with weights drawn from ``seed``; lazy layers (``nn.LazyLinear``) are materialized on two
+        training examples (:func:`~descentlab.tasks.models.build`)."""
+        assert self.data is not None
+        return models.build(self.architecture, seed, init, sample=self.data.x_train[:2])
+
     def load(self, *, val_fraction: float = 0.1, seed: int = 0, **_where: Any) -> Splits:
         """The task's data with the validation split for ``(val_fraction, seed)``; where-to-look options of the
         built-in datasets (``data_dir``, ``download``…) do not apply and are ignored."""
@@ -177,8 +183,10 @@ def check_arrays(task: str, arrays: Mapping[str, Any], loss: str | None) -> tupl
         raise UserError(f"task {task!r}: the targets' shapes differ between splits: "
                         + ", ".join(f"y_{s} {a[f'y_{s}'].shape}" for s in splits))
     classes = int(max(a[f"y_{s}"].max() for s in splits)) + 1 if loss == "cross_entropy" else 0
-    if loss == "cross_entropy" and classes < 2:
-        raise UserError(f"task {task!r}: the labels hold one class only; classification needs at least two")
+    present = np.unique(a["y_train"]) if loss == "cross_entropy" else ()
+    if loss == "cross_entropy" and len(present) < 2:  # labels all 0, or all 1 (then max + 1 = 2 'classes')
+        raise UserError(f"task {task!r}: the labels hold one class only (y_train is all {present[0]:g}); "
+                        "classification needs at least two")
 
     def tensor(k: str) -> Tensor | None:
         if k not in a:
@@ -306,7 +314,7 @@ def check_model(task: str, architecture: Callable[[], nn.Module], data: CustomDa
     """Build the network (seed 0) and run it on two training examples; its ``repr`` (the structure) and
     :func:`model_code_of` when the outputs fit the loss, else UserError saying what the network did."""
     try:
-        model = models.build(architecture, 0)
+        model = models.build(architecture, 0, sample=data.x_train[:2])
     except Exception as exc:  # noqa: BLE001 - user code: any error is reported as one line
         raise UserError(f"task {task!r}: building the model raised {type(exc).__name__}: {exc}") from None
     if not isinstance(model, nn.Module):
