@@ -318,3 +318,58 @@ def test_a_lazy_network_is_materialized_per_seed_before_training() -> None:
     assert torch.equal(a[1].running_mean, torch.zeros(8))  # the materializing pass moved no statistics
     result = train(RunConfig.build(task, "adam", {"lr": 1e-2}), task=task)
     assert result.status == "completed" and result.epochs[-1]["train_loss"] < result.epochs[0]["train_loss"]
+
+
+class _MapDataset(torch.utils.data.Dataset):
+    """Map-style, numpy items and int labels; indexing past len works (so plain iteration would read too far)."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, n: int) -> None:
+        self.x, self.y, self.n = x, y, n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int):
+        return self.x[i], int(self.y[i])
+
+
+class _Stream(torch.utils.data.IterableDataset):
+    def __init__(self, x: np.ndarray, y: np.ndarray) -> None:
+        self.x, self.y = x, y
+
+    def __iter__(self):
+        for xi, yi in zip(self.x, self.y):
+            yield torch.from_numpy(xi), torch.tensor(yi)
+
+
+def test_torch_datasets_of_pairs_are_the_same_task_as_their_arrays() -> None:
+    from torch.utils.data import DataLoader, TensorDataset
+
+    x, y = blobs()
+    reference = custom_task("d", model=net(), data=arrays())
+    test = TensorDataset(torch.from_numpy(x[100:]), torch.from_numpy(y[100:]))
+    tensors = TensorDataset(torch.from_numpy(x[:100]), torch.from_numpy(y[:100]))
+    for train in (tensors, _MapDataset(x, y, 100), _Stream(x[:100], y[:100]), DataLoader(tensors, batch_size=32)):
+        task = custom_task("d", model=net(), x_train=train, x_test=test)
+        assert task.data_fingerprint == reference.data_fingerprint, type(train).__name__
+        assert task.fingerprint == reference.fingerprint
+
+
+@pytest.mark.parametrize(("given", "message"), [
+    ({"x_train": "loader-shuffled"}, "x_train is a shuffling DataLoader; pass its dataset"),
+    ({"x_train": "tensors", "y_train": np.zeros(100)}, "x_train is a dataset of \\(x, y\\) pairs; give no y_train"),
+    ({"x_train": "singles"}, "x_train yields Tensor items; a dataset given as x_train must yield \\(x, y\\) pairs"),
+])
+def test_bad_datasets_are_one_line_user_errors(given, message) -> None:
+    from torch.utils.data import DataLoader, TensorDataset
+
+    x, y = blobs()
+    class Singles(torch.utils.data.IterableDataset):  # yields x alone, no labels
+        def __iter__(self):
+            return iter([torch.zeros(4)] * 3)
+
+    made = {"loader-shuffled": DataLoader(TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), shuffle=True),
+            "tensors": TensorDataset(torch.from_numpy(x[:100]), torch.from_numpy(y[:100])), "singles": Singles()}
+    kwargs = {k: made[v] if isinstance(v, str) else v for k, v in given.items()}
+    with pytest.raises(UserError, match=message):
+        custom_task("d", model=net(), x_test=x[100:], y_test=y[100:], **kwargs)

@@ -137,6 +137,44 @@ def _array(value: Any, what: str, task: str) -> np.ndarray:
     return array
 
 
+def _dataset_pairs(value: Any, what: str, task: str) -> tuple[Tensor, Tensor] | None:
+    """``(x, y)`` of a torch dataset of ``(x, y)`` pairs — a ``TensorDataset``, any map-style or iterable
+    ``Dataset``, or a ``DataLoader`` over one — read once into memory; ``None`` for anything else. A shuffling
+    ``DataLoader`` is refused: its order would change the validation split and the data's fingerprint from one
+    process to the next (the trainer draws each epoch's order itself)."""
+    from torch.utils.data import DataLoader, Dataset, IterableDataset, RandomSampler, TensorDataset
+
+    if isinstance(value, TensorDataset) and len(value.tensors) == 2:
+        return value.tensors[0], value.tensors[1]
+    if not isinstance(value, (Dataset, DataLoader)):
+        return None
+    if isinstance(value, DataLoader) and isinstance(value.sampler, RandomSampler):
+        raise UserError(f"task {task!r}: {what} is a shuffling DataLoader; pass its dataset (or shuffle=False): "
+                        "the data are read once, and each epoch's order is drawn from the run's seed")
+    batched = isinstance(value, DataLoader) and value.batch_size is not None
+    xs, ys = [], []
+    try:
+        map_style = isinstance(value, Dataset) and not isinstance(value, IterableDataset)
+        # a map-style dataset by its indices 0..len-1: iterating it runs __getitem__ until an IndexError, past len
+        for item in (value[i] for i in range(len(value))) if map_style else value:  # type: ignore[arg-type]
+            if not (isinstance(item, (tuple, list)) and len(item) == 2):
+                raise UserError(f"task {task!r}: {what} yields {type(item).__name__} items; a dataset given as "
+                                f"{what} must yield (x, y) pairs")
+            xs.append(torch.as_tensor(np.asarray(item[0]) if not isinstance(item[0], Tensor) else item[0]))
+            ys.append(torch.as_tensor(np.asarray(item[1]) if not isinstance(item[1], Tensor) else item[1]))
+    except UserError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the user's dataset raised: one line naming it
+        raise UserError(f"task {task!r}: reading {what} ({type(value).__name__}) raised {type(exc).__name__}: "
+                        f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
+    if not xs:
+        raise UserError(f"task {task!r}: {what} ({type(value).__name__}) is empty")
+    try:
+        return (torch.cat(xs), torch.cat(ys)) if batched else (torch.stack(xs), torch.stack(ys))
+    except RuntimeError as exc:
+        raise UserError(f"task {task!r}: the examples of {what} differ in shape ({str(exc).splitlines()[0]})") from None
+
+
 def _is_integral(y: np.ndarray) -> bool:
     return y.dtype.kind in "biu" or bool(np.all(np.isfinite(y)) and np.all(y == np.round(y)))
 
@@ -362,6 +400,9 @@ def custom_task(name: str, *, model: Any, data: Mapping[str, Any] | None = None,
         data: a mapping holding the arrays below (e.g. ``numpy.load("file.npz")``), instead of passing them.
         x_train, y_train, x_test, y_test: numpy arrays or tensors, examples along the first axis; ``y`` holds
             class labels 0…C−1 (classification) or float targets, ``[N]`` or ``[N, outputs]`` (regression).
+            ``x_train`` (``x_test``, ``x_val``) may instead be a torch dataset of ``(x, y)`` pairs (a
+            ``TensorDataset``, any ``Dataset`` or ``IterableDataset``, a non-shuffling ``DataLoader``) with no
+            ``y_train``: it is read once into memory (its transforms run once).
         x_val, y_val: a validation split; without them 10% of the training data is held out (stratified,
             ``data_seed``), as for the built-in tasks.
         loss: ``"cross_entropy"`` (metric: accuracy) or ``"mse"`` (metric: the loss); default from ``y_train``'s
@@ -378,6 +419,12 @@ def custom_task(name: str, *, model: Any, data: Mapping[str, Any] | None = None,
                        ("x_val", x_val), ("y_val", y_val)):
         if value is not None:
             given[key] = value
+    for split in ("train", "val", "test"):
+        pairs = _dataset_pairs(given.get(f"x_{split}"), f"x_{split}", name)
+        if pairs is not None:
+            if given.get(f"y_{split}") is not None:
+                raise UserError(f"task {name!r}: x_{split} is a dataset of (x, y) pairs; give no y_{split}")
+            given[f"x_{split}"], given[f"y_{split}"] = pairs
     arrays, loss = check_arrays(name, given, loss)
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise UserError(f"task {name!r}: epochs must be a whole number ≥ 1, got {epochs!r}")
