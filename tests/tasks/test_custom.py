@@ -182,6 +182,8 @@ def test_bad_models_are_caught_before_training() -> None:
         custom_task("bad", model=net(out=2), data=arrays())
     with pytest.raises(UserError, match="not a torch.nn.Module"):
         custom_task("bad", model=lambda: "a network", data=arrays())
+    with pytest.raises(UserError, match="the network's 0.weight is float64; the data are float32"):
+        custom_task("bad", model=lambda: net()().double(), data=arrays())
     with pytest.raises(UserError, match="model must be"):
         custom_task("bad", model=3, data=arrays())
     with pytest.raises(UserError, match="unknown loss 'hinge'"):

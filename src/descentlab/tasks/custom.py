@@ -357,6 +357,12 @@ def check_model(task: str, architecture: Callable[[], nn.Module], data: CustomDa
         raise UserError(f"task {task!r}: building the model raised {type(exc).__name__}: {exc}") from None
     if not isinstance(model, nn.Module):
         raise UserError(f"task {task!r}: the model factory returned {type(model).__name__}, not a torch.nn.Module")
+    other = [(name, t.dtype) for name, t in (*model.named_parameters(), *model.named_buffers())
+             if t.is_floating_point() and t.dtype != torch.float32]
+    if other:  # the data are float32 tensors; a float64 layer fails on them with a dtype mismatch deep in torch
+        raise UserError(f"task {task!r}: the network's {other[0][0]} is {str(other[0][1]).replace('torch.', '')}; "
+                        "the data are float32 and tasks train in float32: build the network in float32 "
+                        "(no .double()/.half())")
     x, y = data.x_train[:2], data.y_train[:2]
     try:
         with torch.no_grad():
