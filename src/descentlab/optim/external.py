@@ -234,6 +234,18 @@ def signature_defaults(obj: Callable[..., Any]) -> tuple[dict[str, Any], set[str
     return defaults, names, takes_any
 
 
+def _required(obj: Callable[..., Any]) -> list[str]:
+    """The keyword hyperparameters of a constructor or factory (after ``params``) that have no default."""
+    try:
+        params = list(inspect.signature(obj).parameters.values())
+    except (TypeError, ValueError):
+        return []
+    if params and params[0].kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD):
+        params = params[1:]
+    return [p.name for p in params if p.default is inspect.Parameter.empty
+            and p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)]
+
+
 def _describable(value: Any) -> bool:
     if isinstance(value, (tuple, list)):
         return all(_describable(v) for v in value)
@@ -249,6 +261,11 @@ def resolve_hyperparameters(obj: Callable[..., Any], reference: str, given: Mapp
         raise UserError(f"optimizer {reference!r} takes no hyperparameter {unknown[0]!r}; it takes: "
                         f"{', '.join(sorted(names)) or 'none'}")
     resolved = {**defaults, **given}
+    missing = [name for name in _required(obj) if name not in resolved]
+    if missing:
+        example = ", ".join(f"{name}=..." for name in missing)
+        raise UserError(f"optimizer {reference!r} needs {', '.join(missing)} (no default in its signature); give "
+                        f"{'them' if len(missing) > 1 else 'it'}: '{reference}({example})'")
     try:
         made = obj([torch.zeros(1, requires_grad=True)], **resolved)
     except Exception as exc:  # noqa: BLE001 - whatever the user's constructor raises is one line for the user
