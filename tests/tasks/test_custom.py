@@ -375,3 +375,17 @@ def test_bad_datasets_are_one_line_user_errors(given, message) -> None:
     kwargs = {k: made[v] if isinstance(v, str) else v for k, v in given.items()}
     with pytest.raises(UserError, match=message):
         custom_task("d", model=net(), x_test=x[100:], y_test=y[100:], **kwargs)
+
+
+def test_a_training_set_too_small_to_hold_out_validation_is_one_line() -> None:
+    """5 examples × 10 % rounds to none: every table's validation column and a sweep's choice would be empty."""
+    x, y = blobs(n=9, classes=2)
+    task = custom_task("tiny", model=net(out=2), x_train=x[:5], y_train=y[:5], x_test=x[5:], y_test=y[5:],
+                       batch_size="full")
+    with pytest.raises(UserError, match="holding out 0.1 of its 5 training examples for validation leaves none to "
+                                        "validate on; give x_val and y_val"):
+        task.load()
+    assert len(task.load(val_fraction=0.2).y_val) == 1
+    given = custom_task("tiny", model=net(out=2), x_train=x[:5], y_train=y[:5], x_val=x[5:7], y_val=y[5:7],
+                        x_test=x[5:], y_test=y[5:], batch_size="full")
+    assert len(given.load().y_val) == 2

@@ -69,6 +69,10 @@ class CustomData:
         else:
             labels = y.numpy() if self.classes else np.zeros(len(y), dtype=np.int64)  # regression: uniform
             keep, held = (torch.from_numpy(i) for i in stratified_split(labels, val_fraction, seed))
+            if len(held) == 0 or len(keep) == 0:  # selection on validation would choose on nothing
+                raise UserError(f"task {name!r}: holding out {val_fraction:g} of its {len(y)} training examples for "
+                                f"validation leaves {'none to validate on' if len(held) == 0 else 'none to train'}; "
+                                "give x_val and y_val, or more data")
             x, y, x_val, y_val = x[keep], y[keep], x[held], y[held]
         return Splits(name=name, x_train=x, y_train=y, x_val=x_val, y_val=y_val, x_test=self.x_test,
                       y_test=self.y_test, num_classes=self.classes, input_shape=tuple(x.shape[1:]), source=source)
