@@ -167,6 +167,8 @@ def test_fingerprint_follows_the_networks_code_not_only_its_layers() -> None:
     ({"y_train": np.ones(100, dtype=np.int64), "y_test": np.ones(20, dtype=np.int64)}, "one class only"),
     ({"y_train": np.ones(100, dtype=np.int64)}, "one class only"),
     ({"x_train": np.full((100, 4), np.nan, np.float32)}, "x_train holds NaN"),
+    ({"x_test": np.where(np.arange(80).reshape(20, 4) == 13, np.inf, 0.0)},
+     r"x_test holds NaN or infinite values \(the first: example 3, feature 1: inf\)"),
     ({"x_val": np.zeros((3, 4), np.float32)}, "give both x_val and y_val"),
     ({"x_train": np.array(["a"] * 100)}, "must hold numbers"),
 ])
@@ -389,3 +391,16 @@ def test_a_training_set_too_small_to_hold_out_validation_is_one_line() -> None:
     given = custom_task("tiny", model=net(out=2), x_train=x[:5], y_train=y[:5], x_val=x[5:7], y_val=y[5:7],
                         x_test=x[5:], y_test=y[5:], batch_size="full")
     assert len(given.load().y_val) == 2
+
+
+def test_a_csv_missing_value_names_its_line_and_a_dataframe_its_text_columns(tmp_path) -> None:
+    import pandas as pd
+
+    path = tmp_path / "nan.csv"
+    path.write_text("a,b,label\n" + "".join(f"{i},{'nan' if i == 3 else i},{i % 2}\n" for i in range(20)))
+    with pytest.raises(UserError, match=r"nan.csv, line 5: feature value nan is not a finite number"):
+        data_task(path)
+    x, y = blobs()
+    frame = pd.DataFrame(x[:100], columns=list("abcd")).assign(city="x")
+    with pytest.raises(UserError, match=r"x_train must hold numbers, got dtype object \(column\(s\) city\)"):
+        custom_task("f", model=net(), data=arrays(x_train=frame))

@@ -135,7 +135,10 @@ def _array(value: Any, what: str, task: str) -> np.ndarray:
     except (TypeError, ValueError) as exc:
         raise UserError(f"task {task!r}: {what} is not an array ({exc})") from None
     if array.dtype.kind not in "biuf":
-        raise UserError(f"task {task!r}: {what} must hold numbers, got dtype {array.dtype}")
+        columns = [str(c) for c, t in getattr(value, "dtypes", {}).items() if getattr(t, "kind", "f") not in "biuf"] \
+            if hasattr(getattr(value, "dtypes", None), "items") else []  # a pandas DataFrame: name its columns
+        where = f" (column(s) {', '.join(columns[:5])})" if columns else ""
+        raise UserError(f"task {task!r}: {what} must hold numbers, got dtype {array.dtype}{where}")
     if array.ndim == 0:
         raise UserError(f"task {task!r}: {what} must be an array of examples, got a scalar")
     return array
@@ -212,7 +215,9 @@ def check_arrays(task: str, arrays: Mapping[str, Any], loss: str | None) -> tupl
         if len(x) == 0:
             raise UserError(f"task {task!r}: x_{s} is empty")
         if not np.all(np.isfinite(x)):
-            raise UserError(f"task {task!r}: x_{s} holds NaN or infinite values")
+            first = np.argwhere(~np.isfinite(x.reshape(len(x), -1)))[0]
+            raise UserError(f"task {task!r}: x_{s} holds NaN or infinite values (the first: example {first[0]}, "
+                            f"feature {first[1]}: {x.reshape(len(x), -1)[first[0], first[1]]})")
         if loss == "cross_entropy":
             if y.ndim != 1 or not _is_integral(y) or y.min() < 0:
                 raise UserError(f"task {task!r}: y_{s} must be class labels 0, 1, 2, … (a 1-D array of whole "
@@ -510,6 +515,10 @@ def read_csv(path: Path, label_column: str | None) -> tuple[list[str], np.ndarra
         except ValueError:
             bad = next(v for i, v in enumerate(row) if i != j and not _is_number(v))
             raise UserError(f"{path}, line {line}: feature value {bad!r} is not a number") from None
+        bad = next((v for v in features[-1] if not np.isfinite(v)), None)
+        if bad is not None:  # float() reads 'nan' and 'inf': a missing value, not a number to train on
+            raise UserError(f"{path}, line {line}: feature value {bad} is not a finite number; fill in or drop the "
+                            "row's missing values")
         labels.append(row[j].strip())
         if not labels[-1]:
             raise UserError(f"{path}, line {line}: the label (column {label_column!r}) is empty; every row needs one")
@@ -610,7 +619,10 @@ def data_task(path: str | Path, *, label_column: str | None = None, test: str | 
         raise UserError(f"{path}: x_train has shape {x_train.shape}; expected [N, features...] with N ≥ 1")
     for k in [k for k in arrays if k.startswith("x")]:
         if not np.all(np.isfinite(arrays[k])):
-            raise UserError(f"{path}: {k} holds NaN or infinite values")
+            flat = arrays[k].reshape(len(arrays[k]), -1)
+            first = np.argwhere(~np.isfinite(flat))[0]
+            raise UserError(f"{path}: {k} holds NaN or infinite values (the first: example {first[0]}, feature "
+                            f"{first[1]}: {flat[first[0], first[1]]})")
     classification = y.dtype.kind in "biu"
     if classification:
         outputs = max(2, int(max(arrays[k].max() for k in arrays if k.startswith("y") and arrays[k].size)) + 1)
