@@ -73,11 +73,13 @@ def resolve_task(task: Any = None, *, model: Any = None, data: Any = None, name:
         raise UserError("data without a model: pass model= (a module, or a function returning one), or give a "
                         "data file alone for the default network")
     if isinstance(data, (tuple, list)):
-        if len(data) not in (2, 4):
+        from torch.utils.data import DataLoader, Dataset
+
+        pairs = len(data) == 2 and all(isinstance(d, (Dataset, DataLoader)) for d in data)
+        if len(data) != 4 and not pairs:
             raise UserError(f"data as a tuple is (x_train, y_train, x_test, y_test), or (train, test) torch datasets "
                             f"of (x, y) pairs; got {len(data)} items")
-        data = dict(zip(("x_train", "y_train", "x_test", "y_test") if len(data) == 4 else ("x_train", "x_test"),
-                        data))
+        data = dict(zip(("x_train", "x_test") if pairs else ("x_train", "y_train", "x_test", "y_test"), data))
     if not isinstance(data, Mapping):
         raise UserError(f"data must be a mapping of arrays, a tuple (x_train, y_train, x_test, y_test) or a file "
                         f"path; got {type(data).__name__}")
