@@ -190,6 +190,8 @@ def test_bad_models_are_caught_before_training() -> None:
         custom_task("bad", model=3, data=arrays())
     with pytest.raises(UserError, match="unknown loss 'hinge'"):
         custom_task("bad", model=net(), data=arrays(), loss="hinge")
+    with pytest.raises(UserError, match=r"loss is a name, one of cross_entropy, mse, not a function \(nll_loss\)"):
+        custom_task("bad", model=net(), data=arrays(), loss=F.nll_loss)
 
 
 def test_npz_file_on_the_default_mlp(tmp_path) -> None:

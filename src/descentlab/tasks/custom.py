@@ -199,6 +199,10 @@ def check_arrays(task: str, arrays: Mapping[str, Any], loss: str | None) -> tupl
     names = [k for k in (*ARRAYS, *OPTIONAL_ARRAYS) if arrays.get(k) is not None]
     a = {k: _array(arrays[k], k, task) for k in names}
     if loss is not None and loss not in LOSSES:
+        if callable(loss):  # a loss function of the user's: say why not, not "unknown loss <function ...>"
+            raise UserError(f"task {task!r}: loss is a name, one of {', '.join(LOSSES)}, not a function "
+                            f"({getattr(loss, '__name__', type(loss).__name__)}): both trainers evaluate a loss "
+                            "per example, summed and stacked, which these two are written for")
         raise UserError(f"task {task!r}: unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
     if loss is None:
         loss = "cross_entropy" if a["y_train"].dtype.kind in "biu" else "mse"
