@@ -219,6 +219,29 @@ def test_optimizers_are_read_as_the_command_reads_them() -> None:
     assert one.summary["optimizer"] == "sgd"
 
 
+def test_optimizer_classes_and_torch_datasets_go_in_as_objects() -> None:
+    """A class or factory that can be imported again is its 'module:Name' reference (the same runs as the text);
+    one from __main__ or a lambda is one line; (train, test) torch datasets are the task of their arrays."""
+    import torch
+    from torch.utils.data import TensorDataset
+
+    x, y, xt, yt = data()
+    by_class = descentlab.compare((net, data()), optimizers=[torch.optim.Adagrad], epochs=1, store=":memory:")
+    by_text = descentlab.compare((net, data()), optimizers="torch.optim.adagrad:Adagrad", epochs=1, store=":memory:")
+    assert [r["optimizer"] for r in by_class.summary] == ["torch.optim.adagrad:Adagrad"]
+    assert [r["val_loss"] for r in by_class.rows] == [r["val_loss"] for r in by_text.rows]
+    with pytest.raises(UserError, match="a lambda cannot be found again"):
+        descentlab.compare((net, data()), optimizers=[lambda p: torch.optim.SGD(p, lr=0.1)], store=":memory:")
+    local = type("Local", (torch.optim.SGD,), {"__module__": "__main__"})
+    with pytest.raises(UserError, match="Local is defined in __main__.*pass 'path/to/file.py:Local'"):
+        descentlab.compare((net, data()), optimizers=["sgd", local], store=":memory:")
+    pairs = (TensorDataset(torch.from_numpy(x), torch.from_numpy(y)),
+             TensorDataset(torch.from_numpy(xt), torch.from_numpy(yt)))
+    from_datasets = descentlab.compare((net, pairs), optimizers="sgd", epochs=1, store=":memory:")
+    from_arrays = descentlab.compare((net, data()), optimizers="sgd", epochs=1, store=":memory:")
+    assert [r["val_loss"] for r in from_datasets.rows] == [r["val_loss"] for r in from_arrays.rows]
+
+
 def test_every_kind_read_back_has_its_runs_as_a_dataframe(tmp_path) -> None:
     """README: ``load_experiment(N).dataframe()`` is the experiment's rows as ``export`` writes them — for a
     benchmark and an lr-find too (AttributeError before)."""

@@ -95,6 +95,33 @@ def test_an_optimizer_that_needs_a_closure_gets_one_lbfgs() -> None:
     assert path.optimizer == "LBFGS" and path.steps == 4 and path.values[-1] < path.values[0]
 
 
+class _SAM(torch.optim.Optimizer):
+    """SAM as usually published: closure=None in the signature, needed in fact."""
+
+    def __init__(self, params, lr=0.1, rho=0.05):
+        super().__init__(params, {"lr": lr, "rho": rho})
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        assert closure is not None, "SAM requires closure"
+        for group in self.param_groups:
+            for p in group["params"]:
+                e = p.grad * (group["rho"] / p.grad.norm())
+                p.add_(e)
+                with torch.enable_grad():
+                    closure()
+                p.sub_(e).add_(p.grad, alpha=-group["lr"])
+
+
+def test_a_sam_style_optimizer_whose_closure_is_optional_in_its_signature_gets_one() -> None:
+    """x² from 3: the gradient is taken at the ascent point x + ρ·sign(x), x ← x − lr·2(x + ρ) (it raised the
+    assertion: only a closure without a default was handed one)."""
+    path = minimize(lambda x: (x ** 2).sum(), 3.0, optimizer=_SAM, lr=0.1, steps=2, rho=0.05)
+    x1 = 3.0 - 0.1 * 2 * (3.0 + 0.05)
+    x2 = x1 - 0.1 * 2 * (x1 + 0.05)
+    assert path.positions.flatten().tolist() == pytest.approx([3.0, x1, x2], rel=1e-12)
+
+
 def test_schedule_free_records_the_averaged_point() -> None:
     name = "sgd-schedulefree"
     if name not in optim.names():

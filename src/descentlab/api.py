@@ -73,9 +73,13 @@ def resolve_task(task: Any = None, *, model: Any = None, data: Any = None, name:
         raise UserError("data without a model: pass model= (a module, or a function returning one), or give a "
                         "data file alone for the default network")
     if isinstance(data, (tuple, list)):
-        if len(data) != 4:
-            raise UserError(f"data as a tuple is (x_train, y_train, x_test, y_test); got {len(data)} items")
-        data = dict(zip(("x_train", "y_train", "x_test", "y_test"), data))
+        from torch.utils.data import DataLoader, Dataset
+
+        pairs = len(data) == 2 and all(isinstance(d, (Dataset, DataLoader)) for d in data)
+        if len(data) != 4 and not pairs:
+            raise UserError(f"data as a tuple is (x_train, y_train, x_test, y_test), or (train, test) torch datasets "
+                            f"of (x, y) pairs; got {len(data)} items")
+        data = dict(zip(("x_train", "x_test") if pairs else ("x_train", "y_train", "x_test", "y_test"), data))
     if not isinstance(data, Mapping):
         raise UserError(f"data must be a mapping of arrays, a tuple (x_train, y_train, x_test, y_test) or a file "
                         f"path; got {type(data).__name__}")
@@ -289,9 +293,10 @@ def _names(optimizers: str | Sequence[str]) -> tuple[str, ...]:
 
     if isinstance(optimizers, str):
         return external.items(optimizers)
-    if isinstance(optimizers, Sequence) and all(isinstance(o, str) for o in optimizers):
-        return external.items(",".join(optimizers))
-    raise UserError(f"optimizers must be a name, a comma-separated text or a list of names, got {optimizers!r}")
+    if isinstance(optimizers, Sequence) and all(isinstance(o, str) or callable(o) for o in optimizers):
+        return external.items(",".join(o if isinstance(o, str) else external.reference_of(o) for o in optimizers))
+    raise UserError(f"optimizers must be a name, a comma-separated text or a list of names or optimizer classes, "
+                    f"got {optimizers!r}")
 
 
 def _number(value: Any, what: str) -> float:

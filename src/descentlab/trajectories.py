@@ -28,7 +28,6 @@ known minimum of a test function.
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -41,7 +40,7 @@ from torch import Tensor
 
 from descentlab import optim
 from descentlab.errors import UserError
-from descentlab.optim.capabilities import averaged_iterate
+from descentlab.optim.capabilities import averaged_iterate, takes_closure
 from descentlab.schedules.adapter import write_value
 from descentlab.validation import finite_point
 
@@ -185,7 +184,7 @@ def minimize(fn: Callable[[Tensor], Tensor], x0: float | Sequence[float] | Tenso
     x = start.detach().reshape(1, -1).requires_grad_(True) if start.ndim < 2 else start
     opt, name = _make_optimizer(optimizer, x, lr, hyper)
     averaged = averaged_iterate(opt)
-    closure_needed = _needs_closure(opt)
+    closure_needed = takes_closure(opt)  # LBFGS, SAM: they evaluate fn themselves
     if averaged:
         opt.train()
 
@@ -255,15 +254,6 @@ def _value(fn: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
         raise UserError("minimize: fn's value does not depend on x through differentiable torch operations "
                         "(was it detached or converted to a Python number?)")
     return value.reshape(())
-
-
-def _needs_closure(opt: torch.optim.Optimizer) -> bool:
-    """Whether ``opt.step`` must be given a closure (``torch.optim.LBFGS``: it re-evaluates ``fn`` itself)."""
-    try:
-        closure = inspect.signature(opt.step).parameters.get("closure")
-    except (TypeError, ValueError):
-        return False
-    return closure is not None and closure.default is inspect.Parameter.empty
 
 
 def _reevaluate(fn: Callable[[Tensor], Tensor], x: Tensor, shape: torch.Size) -> Tensor:

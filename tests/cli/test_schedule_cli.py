@@ -79,6 +79,14 @@ def test_sweep_json_names_each_runs_schedule(tmp_path, capsys) -> None:
     (["sweep", "--schedule", "constant,constant"], "lists constant twice"),
     (["sweep", "--schedule", "cosine(eta_min=1e-5"], "unbalanced '('"),
     (["trace", "--schedule", "wsd(decay=square)"], "StableDecay: decay must be one of 'linear', 'cosine', '1-sqrt'"),
+    (["compare", "--schedule", "Cosine_Typo"], "unknown schedule 'Cosine_Typo' (did you mean"),  # as typed
+    (["compare", "--schedule", "ReduceLROnPlateau(patience=2)"],
+     "schedule 'ReduceLROnPlateau' is not offered: reduce-on-plateau needs the validation metric"),
+    (["sweep", "--schedule", "constant,OneCycleLR"], "schedule 'OneCycleLR' is torch's; here write onecycle (each is "
+                                                     "stepped once per update, not per epoch"),
+    (["compare", "--schedule", "torch.optim.lr_scheduler:LambdaLR"],
+     "is a torch lr_scheduler; --schedule takes one of constant"),
+    (["compare", "--schedule", "my_schedules.py:warm"], "--schedule takes a name, one of constant"),
 ])
 def test_a_bad_schedule_is_one_line_and_exit_2_before_training(tmp_path, capsys, argv, expected) -> None:
     store = tmp_path / "s.sqlite"

@@ -101,6 +101,8 @@ def test_the_same_command_resumes_and_fresh_starts_over(swept, capsys):
     (["--optimizers", "sgd", "--beta1", "0.9"], "none of sgd has a hyperparameter 'beta1'"),
     (["--momentum", "0.9,x"], "is not a number"),
     (["--hp", "eps"], "must look like NAME=V1,V2"),
+    (["--hp", "betas=(0.9,x)"], "--hp betas '(0.9,x)' is not a number, true/false, a tuple of numbers"),
+    (["--hp", "betas=(0.9,inf)"], "is not a number, true/false, a tuple of numbers"),
     (["--batch-size", "8,16"], "one batch size"),
     (["--group-size", "0"], "--group-size 0 must be ≥ 1"),
     (["--executor", "dask"], "invalid choice"),
@@ -134,3 +136,27 @@ def test_a_hyperparameter_an_optimizer_lacks_is_skipped_with_a_note(tmp_path, ca
     data = json.loads((tmp_path / "s.json").read_text())
     assert [o["variant"] for o in data["optimizers"]] == ["sgd (momentum=0.5)", "sgd (momentum=0.9)", "adam"]
     assert data["best"]["sgd"]["trials"] == 2 and not math.isnan(data["best"]["adam"]["val_acc"]["mean"])
+
+
+def test_hp_takes_tuples_words_and_booleans_and_the_spec_file_reads_them_back(tmp_path, capsys):
+    """An optimizer's constructor takes more than numbers (Adam's betas, a mode, a flag): --hp lists them, each
+    run trains with its values, and the spec file that `report --toml` writes resumes the same sweep."""
+    path = tmp_path / "opts.py"
+    path.write_text("import torch\n\n\ndef tuned(params, lr=0.1, betas=(0.9, 0.999), mode='a', flag=False):\n"
+                    "    assert mode in ('a', 'b') and isinstance(flag, bool) and isinstance(betas, tuple)\n"
+                    "    return torch.optim.Adam(params, lr=lr, betas=betas)\n")
+    store, out = tmp_path / "runs.sqlite", tmp_path / "sweep.json"
+    argv = ["sweep", "--task", "digits-mlp", "--optimizers", f"{path}:tuned", "--lr", "1e-2..1e-2", "--points", "1",
+            "--epochs", "1", "--store", str(store)]
+    assert main([*argv, "--hp", "betas=(0.5,0.9),[0.9, 0.99]", "--hp", "mode=a,'b'", "--hp", "flag=true,false",
+                 "--json", str(out), "--quiet"]) == 0
+    runs = json.loads(out.read_text())["runs"]
+    seen = {(tuple(r["config"]["hyperparameters"]["betas"]), r["config"]["hyperparameters"]["mode"],
+             r["config"]["hyperparameters"]["flag"]) for r in runs}
+    assert seen == {(b, m, f) for b in ((0.5, 0.9), (0.9, 0.99)) for m in "ab" for f in (True, False)}
+    assert all(r["status"] == "completed" for r in runs)
+    assert main(["report", "last", "--store", str(store), "--toml", str(tmp_path / "s.toml")]) == 0
+    capsys.readouterr()
+    assert main(["sweep", "--spec", str(tmp_path / "s.toml"), "--store", str(store), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "8 already in the store, resumed" in " ".join(printed.split()), printed

@@ -75,3 +75,16 @@ def test_bad_specs_are_user_errors_before_anything_runs(changes, message):
     with pytest.raises(UserError, match=None) as info:
         spec.configs()
     assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_an_optimizer_whose_lr_has_no_default_is_swept(tmp_path):
+    """``def __init__(self, params, lr, ...)``: every trial of a sweep is given an lr, so the check before
+    training builds it with one (it refused it: "missing 1 required positional argument: 'lr'")."""
+    path = tmp_path / "needs_lr.py"
+    path.write_text("import torch\n\n\ndef NeedsLr(params, lr, momentum=0.0):\n"
+                    "    return torch.optim.SGD(params, lr=lr, momentum=momentum)\n")
+    spec = SweepSpec(task="digits-mlp", optimizers=(f"{path}:NeedsLr",), lr_min=1e-2, lr_max=1e-1, points=2,
+                     epochs=1, grid=(("momentum", (0.0, 0.9)),))
+    configs = spec.configs()
+    assert sorted((c.hyperparameters["lr"], c.hyperparameters["momentum"]) for c in configs) == [
+        (0.01, 0.0), (0.01, 0.9), (0.1, 0.0), (0.1, 0.9)]

@@ -63,6 +63,14 @@ def test_bad_items_are_one_line_user_errors(text, message):
         external.parse_item(external.split_items(text)[0])
 
 
+def test_an_optimizer_given_what_it_needs_is_built(tmp_path):
+    path = _write(tmp_path, "opts.py", FACTORY)
+    entry = optim.get(f"{path}:needs_lr_and_scale")
+    with pytest.raises(UserError, match=r"needs scale \(no default in its signature\); give it"):
+        entry.hyperparameters({"lr": 0.1})
+    assert entry.hyperparameters({"lr": 0.1, "scale": 2.0}) == {"lr": 0.1, "scale": 2.0, "mode": "a"}
+
+
 def test_a_torch_class_by_module_reference_with_signature_defaults():
     entry = optim.get("torch.optim:Adam")
     assert entry.name == "torch.optim:Adam" and entry.source == "module torch.optim" and not entry.is_rule
@@ -91,6 +99,9 @@ FACTORY = """
     def returns_junk(params, lr=0.1):
         return "junk"
 
+    def needs_lr_and_scale(params, lr, scale, *, mode="a"):
+        return torch.optim.SGD(params, lr=lr * scale)
+
     class Exploding(torch.optim.Optimizer):
         def __init__(self, params, lr=0.1):
             super().__init__(params, {"lr": lr})
@@ -116,6 +127,8 @@ def test_a_factory_from_a_file_trains_like_the_class_it_builds(tmp_path, task, s
     ("{dir}/nope.py:X", "no file"),
     ("no_such_module_xyz:X", "cannot import module 'no_such_module_xyz'"),
     ("{path}:returns_junk", "returned a str, not a torch.optim.Optimizer"),
+    ("{path}:needs_lr_and_scale", r"needs lr, scale \(no default in its signature\); give them: "
+                                  r"'.*opts.py:needs_lr_and_scale\(lr=..., scale=...\)'"),
 ])
 def test_bad_references_are_one_line_user_errors(tmp_path, ref, message):
     path = _write(tmp_path, "opts.py", FACTORY)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+import torch
 
 from descentlab.errors import UserError
 from descentlab.schedules import Constant, Cosine, MultiStepDecay, OneCycle, StableDecay, Warmup
@@ -126,3 +127,30 @@ def test_a_choice_that_is_not_a_python_name_is_given_quoted_and_the_error_says_s
     spec = parse_schedule("wsd(decay='1-sqrt')")
     assert parse_schedule(spec.label) == spec
     assert spec.resolve(1.0, 20).schedule(19) == pytest.approx(1 - math.sqrt(0.5))
+
+
+@pytest.mark.parametrize("given", [
+    "ReduceLROnPlateau", "plateau", "OneCycleLR", "StepLR(step_size=3)", "LambdaLR", "pkg.mod:my_schedule",
+    ["constant", lambda step: 0.1], torch.optim.lr_scheduler.OneCycleLR, torch.optim.lr_scheduler.ReduceLROnPlateau,
+    lambda step: 0.1,
+])
+def test_torch_schedulers_plateau_and_functions_are_one_line_saying_what_to_write(given) -> None:
+    """A torch user's schedule (a name, the class itself, a function) is one line: torch's name with what to write
+    here, why reduce-on-plateau is not offered, or where a function goes (RunConfig.build)."""
+    with pytest.raises(UserError) as caught:
+        schedule_list(given if isinstance(given, (str, list)) else given)
+    text = str(caught.value)
+    assert "\n" not in text
+    assert any(words in text for words in ("is torch's; here write", "is not offered", "RunConfig.build(",
+                                           "is a torch lr_scheduler"))
+
+
+def test_a_run_config_refuses_a_torch_scheduler_class_or_object() -> None:
+    """It is callable, but not step -> lr: it failed mid-run with a TypeError."""
+    from descentlab.train import RunConfig
+
+    sgd = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    for schedule in (torch.optim.lr_scheduler.LambdaLR, torch.optim.lr_scheduler.StepLR(sgd, 3),
+                     torch.optim.lr_scheduler.ReduceLROnPlateau):
+        with pytest.raises(UserError, match="torch lr_scheduler|is torch's|is not offered"):
+            RunConfig.build("digits-mlp", "sgd", {"lr": 0.1}, schedule=schedule)

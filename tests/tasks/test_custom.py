@@ -164,7 +164,11 @@ def test_fingerprint_follows_the_networks_code_not_only_its_layers() -> None:
     ({"x_test": np.zeros((20, 5), np.float32)}, r"x_test has examples of shape \(5,\), x_train of \(4,\)"),
     ({"y_train": np.full(100, -1)}, r"y_train must be class labels"),
     ({"y_train": np.zeros(100, dtype=np.int64), "y_test": np.zeros(20, dtype=np.int64)}, "one class only"),
+    ({"y_train": np.ones(100, dtype=np.int64), "y_test": np.ones(20, dtype=np.int64)}, "one class only"),
+    ({"y_train": np.ones(100, dtype=np.int64)}, "one class only"),
     ({"x_train": np.full((100, 4), np.nan, np.float32)}, "x_train holds NaN"),
+    ({"x_test": np.where(np.arange(80).reshape(20, 4) == 13, np.inf, 0.0)},
+     r"x_test holds NaN or infinite values \(the first: example 3, feature 1: inf\)"),
     ({"x_val": np.zeros((3, 4), np.float32)}, "give both x_val and y_val"),
     ({"x_train": np.array(["a"] * 100)}, "must hold numbers"),
 ])
@@ -180,10 +184,14 @@ def test_bad_models_are_caught_before_training() -> None:
         custom_task("bad", model=net(out=2), data=arrays())
     with pytest.raises(UserError, match="not a torch.nn.Module"):
         custom_task("bad", model=lambda: "a network", data=arrays())
+    with pytest.raises(UserError, match="the network's 0.weight is float64; the data are float32"):
+        custom_task("bad", model=lambda: net()().double(), data=arrays())
     with pytest.raises(UserError, match="model must be"):
         custom_task("bad", model=3, data=arrays())
     with pytest.raises(UserError, match="unknown loss 'hinge'"):
         custom_task("bad", model=net(), data=arrays(), loss="hinge")
+    with pytest.raises(UserError, match=r"loss is a name, one of cross_entropy, mse, not a function \(nll_loss\)"):
+        custom_task("bad", model=net(), data=arrays(), loss=F.nll_loss)
 
 
 def test_npz_file_on_the_default_mlp(tmp_path) -> None:
@@ -299,3 +307,102 @@ def test_the_networks_code_fingerprint_is_the_same_in_every_process() -> None:
                               env={**os.environ, "PYTHONPATH": src, "PYTHONHASHSEED": seed}).stdout
                for seed in ("1", "2", "3")}
     assert len(printed) == 1 and len(printed.pop().strip()) == 64
+
+
+def test_a_lazy_network_is_materialized_per_seed_before_training() -> None:
+    """nn.LazyLinear has no weights until a first forward: each build runs one (on two training examples, seeded,
+    in evaluation mode), so the optimizer sees real parameters, seeds differ and a seed repeats."""
+    from descentlab.train import RunConfig, train
+
+    def lazy() -> nn.Module:
+        return nn.Sequential(nn.LazyLinear(8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3))
+
+    task = custom_task("lazy", model=lazy, data=arrays(), epochs=2)
+    a, b, again = task.build_model(0), task.build_model(1), task.build_model(0)
+    assert a[0].weight.shape == (8, 4) and not torch.equal(a[0].weight, b[0].weight)
+    assert torch.equal(a[0].weight, again[0].weight) and a.training
+    assert torch.equal(a[1].running_mean, torch.zeros(8))  # the materializing pass moved no statistics
+    result = train(RunConfig.build(task, "adam", {"lr": 1e-2}), task=task)
+    assert result.status == "completed" and result.epochs[-1]["train_loss"] < result.epochs[0]["train_loss"]
+
+
+class _MapDataset(torch.utils.data.Dataset):
+    """Map-style, numpy items and int labels; indexing past len works (so plain iteration would read too far)."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, n: int) -> None:
+        self.x, self.y, self.n = x, y, n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int):
+        return self.x[i], int(self.y[i])
+
+
+class _Stream(torch.utils.data.IterableDataset):
+    def __init__(self, x: np.ndarray, y: np.ndarray) -> None:
+        self.x, self.y = x, y
+
+    def __iter__(self):
+        for xi, yi in zip(self.x, self.y):
+            yield torch.from_numpy(xi), torch.tensor(yi)
+
+
+def test_torch_datasets_of_pairs_are_the_same_task_as_their_arrays() -> None:
+    from torch.utils.data import DataLoader, TensorDataset
+
+    x, y = blobs()
+    reference = custom_task("d", model=net(), data=arrays())
+    test = TensorDataset(torch.from_numpy(x[100:]), torch.from_numpy(y[100:]))
+    tensors = TensorDataset(torch.from_numpy(x[:100]), torch.from_numpy(y[:100]))
+    for train in (tensors, _MapDataset(x, y, 100), _Stream(x[:100], y[:100]), DataLoader(tensors, batch_size=32)):
+        task = custom_task("d", model=net(), x_train=train, x_test=test)
+        assert task.data_fingerprint == reference.data_fingerprint, type(train).__name__
+        assert task.fingerprint == reference.fingerprint
+
+
+@pytest.mark.parametrize(("given", "message"), [
+    ({"x_train": "loader-shuffled"}, "x_train is a shuffling DataLoader; pass its dataset"),
+    ({"x_train": "tensors", "y_train": np.zeros(100)}, "x_train is a dataset of \\(x, y\\) pairs; give no y_train"),
+    ({"x_train": "singles"}, "x_train yields Tensor items; a dataset given as x_train must yield \\(x, y\\) pairs"),
+])
+def test_bad_datasets_are_one_line_user_errors(given, message) -> None:
+    from torch.utils.data import DataLoader, TensorDataset
+
+    x, y = blobs()
+    class Singles(torch.utils.data.IterableDataset):  # yields x alone, no labels
+        def __iter__(self):
+            return iter([torch.zeros(4)] * 3)
+
+    made = {"loader-shuffled": DataLoader(TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), shuffle=True),
+            "tensors": TensorDataset(torch.from_numpy(x[:100]), torch.from_numpy(y[:100])), "singles": Singles()}
+    kwargs = {k: made[v] if isinstance(v, str) else v for k, v in given.items()}
+    with pytest.raises(UserError, match=message):
+        custom_task("d", model=net(), x_test=x[100:], y_test=y[100:], **kwargs)
+
+
+def test_a_training_set_too_small_to_hold_out_validation_is_one_line() -> None:
+    """5 examples × 10 % rounds to none: every table's validation column and a sweep's choice would be empty."""
+    x, y = blobs(n=9, classes=2)
+    task = custom_task("tiny", model=net(out=2), x_train=x[:5], y_train=y[:5], x_test=x[5:], y_test=y[5:],
+                       batch_size="full")
+    with pytest.raises(UserError, match="holding out 0.1 of its 5 training examples for validation leaves none to "
+                                        "validate on; give x_val and y_val"):
+        task.load()
+    assert len(task.load(val_fraction=0.2).y_val) == 1
+    given = custom_task("tiny", model=net(out=2), x_train=x[:5], y_train=y[:5], x_val=x[5:7], y_val=y[5:7],
+                        x_test=x[5:], y_test=y[5:], batch_size="full")
+    assert len(given.load().y_val) == 2
+
+
+def test_a_csv_missing_value_names_its_line_and_a_dataframe_its_text_columns(tmp_path) -> None:
+    import pandas as pd
+
+    path = tmp_path / "nan.csv"
+    path.write_text("a,b,label\n" + "".join(f"{i},{'nan' if i == 3 else i},{i % 2}\n" for i in range(20)))
+    with pytest.raises(UserError, match=r"nan.csv, line 5: feature value nan is not a finite number"):
+        data_task(path)
+    x, y = blobs()
+    frame = pd.DataFrame(x[:100], columns=list("abcd")).assign(city="x")
+    with pytest.raises(UserError, match=r"x_train must hold numbers, got dtype object \(column\(s\) city\)"):
+        custom_task("f", model=net(), data=arrays(x_train=frame))

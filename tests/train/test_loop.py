@@ -301,3 +301,113 @@ def test_a_dropout_network_is_a_function_of_its_seed_alone() -> None:
     assert torch.equal(torch.get_rng_state(), state)
     other = train(RunConfig.build(task, "sgd", {"lr": 0.1}, seed=4), task=task)
     assert untimed(other.epochs) != untimed(first.epochs)
+
+
+# --- optimizers whose step takes a closure (loop.Reevaluate) --------------------------------------------------
+SAM_FILE = '''
+import torch
+
+
+class ClosureSAM(torch.optim.Optimizer):
+    """SAM (Foret et al. 2021) as it is usually published: closure=None in the signature, needed in fact."""
+
+    def __init__(self, params, lr=0.1, rho=0.05):
+        super().__init__(params, dict(lr=lr, rho=rho))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        assert closure is not None, "SAM requires closure"
+        grads = [p.grad for g in self.param_groups for p in g["params"]]
+        norm = torch.norm(torch.stack([g.norm() for g in grads]))
+        for group in self.param_groups:
+            for p in group["params"]:
+                self.state[p]["e"] = p.grad * (group["rho"] / (norm + 1e-12))
+                p.add_(self.state[p]["e"])
+        self.zero_grad()
+        with torch.enable_grad():
+            closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                p.sub_(self.state[p]["e"]).add_(p.grad, alpha=-group["lr"])
+'''
+
+
+def _by_hand(task, splits, make_opt, epochs, batch, seed=0):
+    """The same training written by hand in plain PyTorch: the workbench's model and epoch order, the closure
+    idiom of LBFGS and SAM (loss and gradients first, then ``step(closure)``), the mean training loss of each epoch
+    (of the losses at the start of each step)."""
+    from descentlab.train.core import permutation
+
+    model = task.build_model(seed)
+    opt = make_opt(model.parameters())
+    means = []
+    for epoch in range(1, epochs + 1):
+        total = 0.0
+        for idx in permutation(len(splits.y_train), seed, epoch).split(batch):
+            x, y = splits.x_train[idx], splits.y_train[idx]
+
+            def closure(x=x, y=y):
+                opt.zero_grad()
+                loss = torch.nn.functional.cross_entropy(model(x), y)
+                loss.backward()
+                return loss
+
+            total += closure().item() * len(idx)
+            opt.step(closure)
+        means.append(total / len(splits.y_train))
+    return model, means
+
+
+@pytest.mark.parametrize("engine", ["autograd", "explicit"])
+def test_lbfgs_gets_a_closure_and_trains_as_by_hand(task, splits, engine):
+    config = RunConfig.build(task, "torch.optim:LBFGS", {"lr": 0.5, "max_iter": 4, "history_size": 5},
+                             epochs=2, batch_size=25)
+    result = train(config, task=task, splits=splits, engine=engine)
+    assert result.status == "completed" and result.engine == engine
+    model, means = _by_hand(task, splits, lambda p: torch.optim.LBFGS(p, lr=0.5, max_iter=4, history_size=5), 2, 25)
+    assert [e["train_loss"] for e in result.epochs] == pytest.approx(means, rel=1e-5)
+    for a, b in zip(result.model.parameters(), model.parameters()):
+        assert torch.allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_a_sam_style_optimizer_is_given_its_closure_and_trains_as_by_hand(task, splits, tmp_path):
+    path = tmp_path / "sam.py"
+    path.write_text(SAM_FILE)
+    config = RunConfig.build(task, f"{path}:ClosureSAM", {"lr": 0.1}, epochs=2, batch_size=25)
+    result = train(config, task=task, splits=splits, engine="autograd")
+    assert result.status == "completed" and result.error is None
+    from descentlab import optim
+
+    cls = optim.get(f"{path}:ClosureSAM").cls
+    model, means = _by_hand(task, splits, lambda p: cls(p, lr=0.1), 2, 25)
+    for a, b in zip(result.model.parameters(), model.parameters()):
+        assert torch.equal(a, b)
+
+
+class _Counted(torch.nn.Sequential):
+    calls = 0
+
+    def forward(self, x):
+        _Counted.calls += 1
+        return super().forward(x)
+
+
+def test_an_optimizer_that_calls_its_closure_once_costs_no_second_pass(splits, monkeypatch):
+    """torch's Adam, given the closure, calls it once at the untouched weights: no second forward pass, and the
+    same bits as when it is stepped without one."""
+    from descentlab.tasks import Task
+    from descentlab.train import loop
+
+    counted = Task("counted", "synthetic", lambda: _Counted(torch.nn.Linear(8, 16), torch.nn.ReLU(),
+                                                            torch.nn.Linear(16, 3)), 2, 16, None)
+    config = RunConfig.build(counted, "torch.optim:Adam", {"lr": 1e-2}, epochs=2)
+    runs = []
+    for closure in (True, False):
+        monkeypatch.setattr(loop, "takes_closure", lambda opt, closure=closure: closure)
+        _Counted.calls = 0
+        runs.append((train(config, task=counted, splits=splits, engine="autograd"), _Counted.calls))
+    (given, given_calls), (plain, plain_calls) = runs
+    assert given_calls == plain_calls
+    assert untimed(given.epochs) == untimed(plain.epochs)
+    for a, b in zip(given.model.parameters(), plain.model.parameters()):
+        assert torch.equal(a, b)

@@ -246,3 +246,63 @@ def test_vectorizable_groups() -> None:
                RunConfig.build(MLP, "adam", {}, batch_size=8)]
     assert vectorizable_groups(configs) == [[0, 2], [1], [3]]
     assert vectorizable_groups(configs[:1] * 5, max_size=2) == [[0, 1], [2, 3], [4]]
+
+
+class _Frozen(nn.Module):
+    """A frozen first layer (requires_grad=False), trained head."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body, self.head = nn.Linear(20, 16), nn.Linear(16, 10)
+        self.body.requires_grad_(False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.relu(self.body(x)))
+
+
+class _Tied(nn.Module):
+    """One weight reached under two names (a.weight is b.weight)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.b, self.head = nn.Linear(20, 20, bias=False), nn.Linear(20, 20, bias=False), nn.Linear(20, 10)
+        self.b.weight = self.a.weight
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.tanh(self.b(torch.tanh(self.a(x)))))
+
+
+@pytest.mark.parametrize(("model", "message"), [(_Frozen, "has frozen parameters .*body.weight"),
+                                                (_Tied, "shares parameters .*a.weight = b.weight")])
+def test_frozen_or_tied_parameters_are_not_stacked_and_train_as_one_run_at_a_time(model, message, request) -> None:
+    """The stack would train a frozen layer and untie tied weights, silently: it refuses in one line, and the
+    executor trains the runs one at a time instead, frozen layers unchanged."""
+    from descentlab.experiments.executors import train_group
+    from descentlab.tasks.registry import TASKS, register
+
+    task = register(Task(f"vec-{model.__name__.strip('_').lower()}", "synthetic", model, 2, 16, None))
+    request.addfinalizer(lambda: TASKS.unregister(task.name))
+    configs = [_config(task, "adam", seed=s, lr=1e-2) for s in (0, 1)]
+    with pytest.raises(UserError, match=f"cannot vectorize task .*: its model {message}"):
+        train_vectorized(configs, task=task, splits=SPLITS)
+    for config, result in zip(configs, train_group(configs, SPLITS)):
+        _assert_same(result, train(config, task=task, splits=SPLITS), rtol=0, atol=0)
+        start = task.build_model(config.seed)
+        if model is _Frozen:
+            assert torch.equal(result.model.body.weight, start.body.weight)
+            assert not torch.equal(result.model.head.weight, start.head.weight)
+        else:
+            assert result.model.a.weight is result.model.b.weight
+
+
+def test_a_frozen_network_trains_on_autograd_without_a_warning(caplog) -> None:
+    """The explicit engine computes every gradient: a frozen network is autograd's, and no 'disagrees' warning."""
+    from descentlab.train.engine import gradient_engine
+
+    task = Task("vec-frozen-engine", "synthetic", _Frozen, 2, 16, None)
+    model = task.build_model(0)
+    with caplog.at_level("WARNING", logger="descentlab.train.engine"):
+        assert gradient_engine(model, task, "auto", (SPLITS.x_train, SPLITS.y_train)) is None
+    assert not caplog.records
+    with pytest.raises(UserError, match="frozen parameters"):
+        gradient_engine(model, task, "explicit", (SPLITS.x_train, SPLITS.y_train))

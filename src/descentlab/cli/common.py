@@ -38,12 +38,13 @@ def check_names(args: Any) -> None:
         catalogue.check_function(args.function)
     if getattr(args, "schedule", None):
         from descentlab.registry import dashed
-        from descentlab.schedules import SCHEDULES
+        from descentlab.schedules.spec import check_name
 
         for item in split_items(args.schedule):
-            name = dashed(item.split("(", 1)[0])  # as parse_schedule reads it: case-insensitive, _ = -
+            given = item.split("(", 1)[0]
+            name = dashed(given)  # as parse_schedule reads it: case-insensitive, _ = -
             if name:
-                SCHEDULES.get(name)
+                check_name(name, given)
 
 
 # The executors' default (descentlab.experiments.executors.DEFAULT_GROUP_SIZE, which tests/cli/test_flags.py

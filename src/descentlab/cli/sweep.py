@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import ast
+import math
 from typing import TYPE_CHECKING, Any
 
 from descentlab.cli import flags
@@ -10,7 +12,7 @@ from descentlab.cli.common import add_executor_arguments, check_names, executor_
 from descentlab.cli.spec_option import add_spec_argument, apply_spec_file
 from descentlab.cli.task_args import add_task_arguments, task_from
 from descentlab.errors import UserError
-from descentlab.grid import extras_of, variant_label
+from descentlab.grid import extras_of, split_items, variant_label
 from descentlab.schedules.spec import SCHEDULE_HELP, schedule_list, scheduled_label
 from descentlab.validation import (
     check_batch_sizes,
@@ -53,7 +55,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     for flag, name in LISTS.items():
         how.add_argument(f"--{flag}", help=f"values of {name} to cross with the learning rates, e.g. 0.8,0.9")
     how.add_argument("--hp", action="append", default=[], metavar="NAME=V1,V2",
-                     help="any other hyperparameter as a list (repeatable), e.g. --hp eps=1e-8,1e-6")
+                     help="any other hyperparameter as a list (repeatable), e.g. --hp eps=1e-8,1e-6; values are "
+                          "numbers, true/false, tuples or words: --hp 'betas=(0.9,0.99),(0.9,0.999)' --hp mode=a,b")
     flags.add_seeds(how, 1)
     how.add_argument("--epochs", help="epochs per run (default: the task's)")
     how.add_argument("--batch-size", help="B, 1 or 'full' (default: the preset's/task's)")
@@ -69,13 +72,36 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _number(text: str, what: str) -> Any:
-    low = text.strip().lower()
+    """One value of ``--hp``: a number (finite: ``--hp eps=inf`` is refused), ``true``/``false``, ``None``, a
+    tuple of numbers (``(0.9,0.99)``, for ``betas``), a quoted text or a bare word (``mode=fast``): what an
+    optimizer's constructor may take beyond numbers."""
+    text = text.strip()
+    low = text.lower()
     if low in ("true", "false"):
         return low == "true"
+    if low == "none":
+        return None
     try:
         return int(text)
     except ValueError:
-        return parse_float(text, what)  # finite only: --hp eps=inf is refused
+        pass
+    try:
+        float(text)
+    except ValueError:
+        pass
+    else:
+        return parse_float(text, what)
+    if text.isidentifier():
+        return text
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError, RecursionError, MemoryError):
+        value = None
+    if isinstance(value, str) or (isinstance(value, tuple) and value and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)):
+        return value
+    raise UserError(f"--{what} {text!r} is not a number, true/false, a tuple of numbers such as (0.9,0.99), or a "
+                    "word")
 
 
 def grid_from(args: argparse.Namespace) -> tuple[tuple[str, tuple[Any, ...]], ...]:
@@ -86,7 +112,12 @@ def grid_from(args: argparse.Namespace) -> tuple[tuple[str, tuple[Any, ...]], ..
         if not sep or not name.strip():
             raise UserError(f"--hp {item!r} must look like NAME=V1,V2")
         name = name.strip().replace("-", "_")
-        grid.append((name, tuple(_number(v, f"hp {name}") for v in parse_list(values, f"hp {name}"))))
+        # commas inside a tuple's parentheses stay; [a, b] (how a spec file written by `report --toml` holds a
+        # tuple) reads as (a, b)
+        items = [v for v in split_items(values.replace("[", "(").replace("]", ")")) if v]
+        if not items:
+            raise UserError(f"--hp {item!r} has no values; give NAME=V1,V2")
+        grid.append((name, tuple(_number(v, f"hp {name}") for v in items)))
     return tuple(grid)
 
 

@@ -90,11 +90,13 @@ class SweepSpec:
         return entry, {**get_preset(self.preset).overrides(entry.name), **given}
 
     def _resolved(self) -> dict[str, dict[str, Any]]:
-        """Every optimizer's hyperparameters at the preset's defaults and its given values (checks the names)."""
+        """Every optimizer's hyperparameters at the preset's defaults and its given values (checks the names), at
+        the sweep's first learning rate: every trial is given one, so a constructor whose ``lr`` has no default
+        (``def __init__(self, params, lr, ...)``) is checked as it will be built."""
         out = {}
         for item in self.optimizers:
             entry, hyper = self._item(item)
-            out[item] = entry.hyperparameters(hyper)
+            out[item] = entry.hyperparameters({**hyper, "lr": self.lr_min})
         return out
 
     def applicable(self) -> dict[str, tuple[str, ...]]:

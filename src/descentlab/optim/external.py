@@ -65,6 +65,32 @@ def items(text: str) -> tuple[str, ...]:
     return tuple(found)
 
 
+def reference_of(obj: Any) -> str:
+    """The ``module:Name`` reference of an optimizer class or factory given as an object (the Python API's
+    ``optimizers=[torch.optim.LBFGS]``): where it can be imported from again, which is what a run's identity and a
+    stored spec hold. One defined in ``__main__`` (a notebook, a script) or in a nested scope cannot be: UserError
+    saying to put it in a file and pass ``"file.py:Name"``."""
+    module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
+    what = getattr(obj, "__name__", type(obj).__name__)
+    if not callable(obj) or not module or not qualname:
+        raise UserError(f"optimizer {obj!r}: give a name such as 'adam', a reference 'module:Name' or "
+                        "'file.py:Name', or an importable optimizer class or factory")
+    if "<lambda>" in qualname:
+        raise UserError("optimizer <lambda>: a lambda cannot be found again for the run's identity and its stored "
+                        "spec; define it with def in a file and pass 'path/to/file.py:name'")
+    if module == "__main__" or "<locals>" in qualname:
+        raise UserError(f"optimizer {what} is defined in {'__main__' if module == '__main__' else 'a function'} "
+                        "(a notebook, a script), where descentlab cannot find it again for the run's identity and "
+                        f"its stored spec; put it in a file and pass 'path/to/file.py:{what}'")
+    found: Any = sys.modules.get(module)
+    for part in qualname.split("."):
+        found = getattr(found, part, None)
+    if found is not obj:
+        raise UserError(f"optimizer {what}: {module}:{qualname} does not lead back to it; pass a reference "
+                        f"'module:Name' or 'file.py:Name' instead")
+    return f"{module}:{qualname}"
+
+
 def is_reference(name: str) -> bool:
     """Whether ``name`` names an object by module or file (``module:Name``, ``file.py:Name``), not a registry name."""
     return ":" in name
@@ -208,6 +234,18 @@ def signature_defaults(obj: Callable[..., Any]) -> tuple[dict[str, Any], set[str
     return defaults, names, takes_any
 
 
+def _required(obj: Callable[..., Any]) -> list[str]:
+    """The keyword hyperparameters of a constructor or factory (after ``params``) that have no default."""
+    try:
+        params = list(inspect.signature(obj).parameters.values())
+    except (TypeError, ValueError):
+        return []
+    if params and params[0].kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD):
+        params = params[1:]
+    return [p.name for p in params if p.default is inspect.Parameter.empty
+            and p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)]
+
+
 def _describable(value: Any) -> bool:
     if isinstance(value, (tuple, list)):
         return all(_describable(v) for v in value)
@@ -223,6 +261,11 @@ def resolve_hyperparameters(obj: Callable[..., Any], reference: str, given: Mapp
         raise UserError(f"optimizer {reference!r} takes no hyperparameter {unknown[0]!r}; it takes: "
                         f"{', '.join(sorted(names)) or 'none'}")
     resolved = {**defaults, **given}
+    missing = [name for name in _required(obj) if name not in resolved]
+    if missing:
+        example = ", ".join(f"{name}=..." for name in missing)
+        raise UserError(f"optimizer {reference!r} needs {', '.join(missing)} (no default in its signature); give "
+                        f"{'them' if len(missing) > 1 else 'it'}: '{reference}({example})'")
     try:
         made = obj([torch.zeros(1, requires_grad=True)], **resolved)
     except Exception as exc:  # noqa: BLE001 - whatever the user's constructor raises is one line for the user

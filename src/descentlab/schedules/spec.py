@@ -107,7 +107,7 @@ class ScheduleSpec:
 
     def check(self) -> ScheduleSpec:
         """Raise a one-line :class:`UserError` for an unknown name or parameter; return self."""
-        _check_name(self.name)
+        check_name(self.name)
         allowed = allowed_parameters(self.name)
         unknown = [k for k, _ in self.params if k not in allowed]
         if unknown:
@@ -148,8 +148,72 @@ class ScheduleSpec:
         return RunSchedule(self.label, schedule)
 
 
-def _check_name(name: str) -> None:
-    SCHEDULES.get(name)  # the registry's one error for an unknown name, with its "did you mean"
+TORCH_EQUIVALENTS = {"steplr": "step(step_size=...)", "multisteplr": "multistep(milestones=(...))",
+                     "exponentiallr": "exponential(gamma=...)", "polynomiallr": "polynomial",
+                     "cosineannealinglr": "cosine", "cosineannealingwarmrestarts": "cosine-restarts(T_0=...)",
+                     "onecyclelr": "onecycle", "cycliclr": "cyclic(base_lr=...)",
+                     "linearlr": "NAME(warmup_steps=...), a linear warm-up in front of any schedule",
+                     "sequentiallr": "NAME(warmup_steps=...), a linear warm-up in front of any schedule"}
+"""torch ``lr_scheduler`` names (lower case) and what to write here instead."""
+PLATEAU = frozenset({"reducelronplateau", "plateau", "reduce-on-plateau", "reduceonplateau", "reducelr-on-plateau"})
+TORCH_OTHERS = frozenset({"lambdalr", "multiplicativelr", "chainedscheduler", "constantlr", "lrscheduler"})
+"""torch ``lr_scheduler`` names without a counterpart here (functions of the user's, chains)."""
+PER_UPDATE = "each is stepped once per update, not per epoch: its step counts are updates, or fractions of the run"
+OWN_SCHEDULE = ("from Python, any function step -> lr trains one run: RunConfig.build(..., schedule=fn) "
+                "(docs/bring-your-own.md, 'Your schedule')")
+
+
+def foreign_schedule(given: str) -> str | None:
+    """The one line for a schedule that is none of descentlab's names but a torch ``lr_scheduler`` name (with what
+    to write instead), reduce-on-plateau (why it is not offered) or a reference to code (``module:Name``,
+    ``file.py:Name``); ``None`` for anything else (a misspelt name gets the registry's "did you mean")."""
+    given = given.strip()
+    key = given.rpartition(":" if ":" in given else ".")[2].strip().lower().replace("_", "-")
+    valid = ", ".join(SCHEDULES)
+    if key in PLATEAU:
+        return (f"schedule {given!r} is not offered: reduce-on-plateau needs the validation metric fed back "
+                "while the run trains, and a schedule here is a fixed function of the update number, known "
+                "before the run starts (so that resume, a vectorized pass and the run's identity agree); use a "
+                f"decay fixed in advance, one of {valid}")
+    if key in TORCH_EQUIVALENTS:
+        return (f"schedule {given!r} is torch's; here write {TORCH_EQUIVALENTS[key]} ({PER_UPDATE}); "
+                f"valid names: {valid}")
+    if key in TORCH_OTHERS:
+        return (f"schedule {given!r} is a torch lr_scheduler; --schedule takes one of {valid} ({PER_UPDATE}); "
+                f"{OWN_SCHEDULE}")
+    if ":" in given or given.endswith(".py"):
+        return f"schedule {given!r}: --schedule takes a name, one of {valid}, not code; {OWN_SCHEDULE}"
+    return None
+
+
+def foreign_schedule_object(obj: Any) -> str | None:
+    """The one line for a torch ``lr_scheduler`` class or object given where a schedule goes (it needs the
+    optimizer, and steps itself), else ``None``."""
+    import torch
+
+    kinds = (torch.optim.lr_scheduler.LRScheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+    if (isinstance(obj, type) and issubclass(obj, kinds)) or isinstance(obj, kinds):
+        name = obj.__name__ if isinstance(obj, type) else type(obj).__name__
+        hint = foreign_schedule(name)
+        return hint or (f"schedule {name}: a torch lr_scheduler wraps an optimizer and steps itself; a run's "
+                        f"schedule is a function step -> lr, or one of {', '.join(SCHEDULES)}")
+    return None
+
+
+def check_name(name: str, given: str | None = None) -> None:
+    """An unknown name is one line: a torch scheduler's or a reference's (:func:`foreign_schedule`), else the
+    registry's, with its "did you mean", naming the schedule as the user wrote it."""
+    if name in SCHEDULES.names():
+        return
+    hint = foreign_schedule(given or name)
+    if hint is not None:
+        raise UserError(hint)
+    try:
+        SCHEDULES.get(name)
+    except UserError as exc:
+        if given is None or given.strip() == name:
+            raise
+        raise UserError(str(exc).replace(repr(name), repr(given.strip()), 1)) from None
 
 
 def _steps(label: str, key: str, value: Any, total: int) -> Any:
@@ -184,11 +248,11 @@ def parse_schedule(text: str) -> ScheduleSpec:
     name = name.strip().lower().replace("_", "-")
     if not name:
         raise UserError(f"--schedule {text!r}: no schedule name; valid names: {', '.join(SCHEDULES)}")
+    check_name(name, item.partition("(")[0])  # an unknown name first: what the user most likely mistyped
     if not paren:
         return ScheduleSpec(name).check()
     if not inner.endswith(")"):
         raise UserError(f"--schedule {text!r}: parameters go in parentheses at the end, e.g. cosine(warmup_steps=100)")
-    _check_name(name)  # an unknown name first: what the user most likely mistyped
     try:
         call = ast.parse(f"f({inner}", mode="eval").body
     except (SyntaxError, RecursionError, MemoryError):  # deep nesting exhausts the parser's stack
@@ -228,6 +292,13 @@ def as_spec(schedule: ScheduleSpec | str | Mapping[str, Any]) -> ScheduleSpec:
     if isinstance(schedule, Mapping) and isinstance(schedule.get("name"), str):
         params = {k: tuple(v) if isinstance(v, list) else v for k, v in schedule.items() if k != "name"}
         return ScheduleSpec(schedule["name"], tuple(sorted(params.items()))).check()
+    hint = foreign_schedule_object(schedule)
+    if hint is not None:
+        raise UserError(hint)
+    if callable(schedule):
+        raise UserError(f"a schedule here is a name such as 'cosine(warmup_steps=100)', kept in the experiment's "
+                        f"spec, not a function ({getattr(schedule, '__name__', type(schedule).__name__)}); "
+                        f"{OWN_SCHEDULE}")
     raise UserError(f"a schedule is a name such as 'cosine(warmup_steps=100)', got {schedule!r}")
 
 
@@ -235,6 +306,9 @@ def schedule_list(schedules: str | Sequence[ScheduleSpec | str | Mapping[str, An
     """Checked specs of a comma-separated list (``"constant,cosine(eta_min=1e-5)"``, split at the commas outside
     parentheses by :func:`descentlab.grid.split_items`) or of a sequence of texts, specs or ``{"name": ...}``
     mappings; a schedule listed twice is an error."""
+    if not isinstance(schedules, str) and not isinstance(schedules, Sequence):
+        as_spec(schedules)  # a function or a torch scheduler: its one line
+        raise UserError(f"schedules must be a text or a list of them, got {schedules!r}")
     items = split_items(schedules) if isinstance(schedules, str) else list(schedules)
     if isinstance(schedules, str) and not all(items):
         raise UserError(f"--schedule {schedules!r} has an empty item; give a comma-separated list")

@@ -69,6 +69,10 @@ class CustomData:
         else:
             labels = y.numpy() if self.classes else np.zeros(len(y), dtype=np.int64)  # regression: uniform
             keep, held = (torch.from_numpy(i) for i in stratified_split(labels, val_fraction, seed))
+            if len(held) == 0 or len(keep) == 0:  # selection on validation would choose on nothing
+                raise UserError(f"task {name!r}: holding out {val_fraction:g} of its {len(y)} training examples for "
+                                f"validation leaves {'none to validate on' if len(held) == 0 else 'none to train'}; "
+                                "give x_val and y_val, or more data")
             x, y, x_val, y_val = x[keep], y[keep], x[held], y[held]
         return Splits(name=name, x_train=x, y_train=y, x_val=x_val, y_val=y_val, x_test=self.x_test,
                       y_test=self.y_test, num_classes=self.classes, input_shape=tuple(x.shape[1:]), source=source)
@@ -107,6 +111,12 @@ class CustomTask(Task):
         return {"task_source": self.source, "task_fingerprint": self.fingerprint,
                 "task_data": dict(self.data_fingerprint), "task_metric": self.metric, **target}
 
+    def build_model(self, seed: int, init: str = "torch") -> nn.Module:
+        """The network with weights drawn from ``seed``; lazy layers (``nn.LazyLinear``) are materialized on two
+        training examples (:func:`~descentlab.tasks.models.build`)."""
+        assert self.data is not None
+        return models.build(self.architecture, seed, init, sample=self.data.x_train[:2])
+
     def load(self, *, val_fraction: float = 0.1, seed: int = 0, **_where: Any) -> Splits:
         """The task's data with the validation split for ``(val_fraction, seed)``; where-to-look options of the
         built-in datasets (``data_dir``, ``download``…) do not apply and are ignored."""
@@ -125,10 +135,51 @@ def _array(value: Any, what: str, task: str) -> np.ndarray:
     except (TypeError, ValueError) as exc:
         raise UserError(f"task {task!r}: {what} is not an array ({exc})") from None
     if array.dtype.kind not in "biuf":
-        raise UserError(f"task {task!r}: {what} must hold numbers, got dtype {array.dtype}")
+        columns = [str(c) for c, t in getattr(value, "dtypes", {}).items() if getattr(t, "kind", "f") not in "biuf"] \
+            if hasattr(getattr(value, "dtypes", None), "items") else []  # a pandas DataFrame: name its columns
+        where = f" (column(s) {', '.join(columns[:5])})" if columns else ""
+        raise UserError(f"task {task!r}: {what} must hold numbers, got dtype {array.dtype}{where}")
     if array.ndim == 0:
         raise UserError(f"task {task!r}: {what} must be an array of examples, got a scalar")
     return array
+
+
+def _dataset_pairs(value: Any, what: str, task: str) -> tuple[Tensor, Tensor] | None:
+    """``(x, y)`` of a torch dataset of ``(x, y)`` pairs — a ``TensorDataset``, any map-style or iterable
+    ``Dataset``, or a ``DataLoader`` over one — read once into memory; ``None`` for anything else. A shuffling
+    ``DataLoader`` is refused: its order would change the validation split and the data's fingerprint from one
+    process to the next (the trainer draws each epoch's order itself)."""
+    from torch.utils.data import DataLoader, Dataset, IterableDataset, RandomSampler, TensorDataset
+
+    if isinstance(value, TensorDataset) and len(value.tensors) == 2:
+        return value.tensors[0], value.tensors[1]
+    if not isinstance(value, (Dataset, DataLoader)):
+        return None
+    if isinstance(value, DataLoader) and isinstance(value.sampler, RandomSampler):
+        raise UserError(f"task {task!r}: {what} is a shuffling DataLoader; pass its dataset (or shuffle=False): "
+                        "the data are read once, and each epoch's order is drawn from the run's seed")
+    batched = isinstance(value, DataLoader) and value.batch_size is not None
+    xs, ys = [], []
+    try:
+        map_style = isinstance(value, Dataset) and not isinstance(value, IterableDataset)
+        # a map-style dataset by its indices 0..len-1: iterating it runs __getitem__ until an IndexError, past len
+        for item in (value[i] for i in range(len(value))) if map_style else value:  # type: ignore[arg-type]
+            if not (isinstance(item, (tuple, list)) and len(item) == 2):
+                raise UserError(f"task {task!r}: {what} yields {type(item).__name__} items; a dataset given as "
+                                f"{what} must yield (x, y) pairs")
+            xs.append(torch.as_tensor(np.asarray(item[0]) if not isinstance(item[0], Tensor) else item[0]))
+            ys.append(torch.as_tensor(np.asarray(item[1]) if not isinstance(item[1], Tensor) else item[1]))
+    except UserError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the user's dataset raised: one line naming it
+        raise UserError(f"task {task!r}: reading {what} ({type(value).__name__}) raised {type(exc).__name__}: "
+                        f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
+    if not xs:
+        raise UserError(f"task {task!r}: {what} ({type(value).__name__}) is empty")
+    try:
+        return (torch.cat(xs), torch.cat(ys)) if batched else (torch.stack(xs), torch.stack(ys))
+    except RuntimeError as exc:
+        raise UserError(f"task {task!r}: the examples of {what} differ in shape ({str(exc).splitlines()[0]})") from None
 
 
 def _is_integral(y: np.ndarray) -> bool:
@@ -148,6 +199,10 @@ def check_arrays(task: str, arrays: Mapping[str, Any], loss: str | None) -> tupl
     names = [k for k in (*ARRAYS, *OPTIONAL_ARRAYS) if arrays.get(k) is not None]
     a = {k: _array(arrays[k], k, task) for k in names}
     if loss is not None and loss not in LOSSES:
+        if callable(loss):  # a loss function of the user's: say why not, not "unknown loss <function ...>"
+            raise UserError(f"task {task!r}: loss is a name, one of {', '.join(LOSSES)}, not a function "
+                            f"({getattr(loss, '__name__', type(loss).__name__)}): both trainers evaluate a loss "
+                            "per example, summed and stacked, which these two are written for")
         raise UserError(f"task {task!r}: unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
     if loss is None:
         loss = "cross_entropy" if a["y_train"].dtype.kind in "biu" else "mse"
@@ -164,7 +219,9 @@ def check_arrays(task: str, arrays: Mapping[str, Any], loss: str | None) -> tupl
         if len(x) == 0:
             raise UserError(f"task {task!r}: x_{s} is empty")
         if not np.all(np.isfinite(x)):
-            raise UserError(f"task {task!r}: x_{s} holds NaN or infinite values")
+            first = np.argwhere(~np.isfinite(x.reshape(len(x), -1)))[0]
+            raise UserError(f"task {task!r}: x_{s} holds NaN or infinite values (the first: example {first[0]}, "
+                            f"feature {first[1]}: {x.reshape(len(x), -1)[first[0], first[1]]})")
         if loss == "cross_entropy":
             if y.ndim != 1 or not _is_integral(y) or y.min() < 0:
                 raise UserError(f"task {task!r}: y_{s} must be class labels 0, 1, 2, … (a 1-D array of whole "
@@ -177,8 +234,10 @@ def check_arrays(task: str, arrays: Mapping[str, Any], loss: str | None) -> tupl
         raise UserError(f"task {task!r}: the targets' shapes differ between splits: "
                         + ", ".join(f"y_{s} {a[f'y_{s}'].shape}" for s in splits))
     classes = int(max(a[f"y_{s}"].max() for s in splits)) + 1 if loss == "cross_entropy" else 0
-    if loss == "cross_entropy" and classes < 2:
-        raise UserError(f"task {task!r}: the labels hold one class only; classification needs at least two")
+    present = np.unique(a["y_train"]) if loss == "cross_entropy" else ()
+    if loss == "cross_entropy" and len(present) < 2:  # labels all 0, or all 1 (then max + 1 = 2 'classes')
+        raise UserError(f"task {task!r}: the labels hold one class only (y_train is all {present[0]:g}); "
+                        "classification needs at least two")
 
     def tensor(k: str) -> Tensor | None:
         if k not in a:
@@ -306,11 +365,17 @@ def check_model(task: str, architecture: Callable[[], nn.Module], data: CustomDa
     """Build the network (seed 0) and run it on two training examples; its ``repr`` (the structure) and
     :func:`model_code_of` when the outputs fit the loss, else UserError saying what the network did."""
     try:
-        model = models.build(architecture, 0)
+        model = models.build(architecture, 0, sample=data.x_train[:2])
     except Exception as exc:  # noqa: BLE001 - user code: any error is reported as one line
         raise UserError(f"task {task!r}: building the model raised {type(exc).__name__}: {exc}") from None
     if not isinstance(model, nn.Module):
         raise UserError(f"task {task!r}: the model factory returned {type(model).__name__}, not a torch.nn.Module")
+    other = [(name, t.dtype) for name, t in (*model.named_parameters(), *model.named_buffers())
+             if t.is_floating_point() and t.dtype != torch.float32]
+    if other:  # the data are float32 tensors; a float64 layer fails on them with a dtype mismatch deep in torch
+        raise UserError(f"task {task!r}: the network's {other[0][0]} is {str(other[0][1]).replace('torch.', '')}; "
+                        "the data are float32 and tasks train in float32: build the network in float32 "
+                        "(no .double()/.half())")
     x, y = data.x_train[:2], data.y_train[:2]
     try:
         with torch.no_grad():
@@ -354,6 +419,9 @@ def custom_task(name: str, *, model: Any, data: Mapping[str, Any] | None = None,
         data: a mapping holding the arrays below (e.g. ``numpy.load("file.npz")``), instead of passing them.
         x_train, y_train, x_test, y_test: numpy arrays or tensors, examples along the first axis; ``y`` holds
             class labels 0…C−1 (classification) or float targets, ``[N]`` or ``[N, outputs]`` (regression).
+            ``x_train`` (``x_test``, ``x_val``) may instead be a torch dataset of ``(x, y)`` pairs (a
+            ``TensorDataset``, any ``Dataset`` or ``IterableDataset``, a non-shuffling ``DataLoader``) with no
+            ``y_train``: it is read once into memory (its transforms run once).
         x_val, y_val: a validation split; without them 10% of the training data is held out (stratified,
             ``data_seed``), as for the built-in tasks.
         loss: ``"cross_entropy"`` (metric: accuracy) or ``"mse"`` (metric: the loss); default from ``y_train``'s
@@ -370,6 +438,12 @@ def custom_task(name: str, *, model: Any, data: Mapping[str, Any] | None = None,
                        ("x_val", x_val), ("y_val", y_val)):
         if value is not None:
             given[key] = value
+    for split in ("train", "val", "test"):
+        pairs = _dataset_pairs(given.get(f"x_{split}"), f"x_{split}", name)
+        if pairs is not None:
+            if given.get(f"y_{split}") is not None:
+                raise UserError(f"task {name!r}: x_{split} is a dataset of (x, y) pairs; give no y_{split}")
+            given[f"x_{split}"], given[f"y_{split}"] = pairs
     arrays, loss = check_arrays(name, given, loss)
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise UserError(f"task {name!r}: epochs must be a whole number ≥ 1, got {epochs!r}")
@@ -445,6 +519,10 @@ def read_csv(path: Path, label_column: str | None) -> tuple[list[str], np.ndarra
         except ValueError:
             bad = next(v for i, v in enumerate(row) if i != j and not _is_number(v))
             raise UserError(f"{path}, line {line}: feature value {bad!r} is not a number") from None
+        bad = next((v for v in features[-1] if not np.isfinite(v)), None)
+        if bad is not None:  # float() reads 'nan' and 'inf': a missing value, not a number to train on
+            raise UserError(f"{path}, line {line}: feature value {bad} is not a finite number; fill in or drop the "
+                            "row's missing values")
         labels.append(row[j].strip())
         if not labels[-1]:
             raise UserError(f"{path}, line {line}: the label (column {label_column!r}) is empty; every row needs one")
@@ -545,7 +623,10 @@ def data_task(path: str | Path, *, label_column: str | None = None, test: str | 
         raise UserError(f"{path}: x_train has shape {x_train.shape}; expected [N, features...] with N ≥ 1")
     for k in [k for k in arrays if k.startswith("x")]:
         if not np.all(np.isfinite(arrays[k])):
-            raise UserError(f"{path}: {k} holds NaN or infinite values")
+            flat = arrays[k].reshape(len(arrays[k]), -1)
+            first = np.argwhere(~np.isfinite(flat))[0]
+            raise UserError(f"{path}: {k} holds NaN or infinite values (the first: example {first[0]}, feature "
+                            f"{first[1]}: {flat[first[0], first[1]]})")
     classification = y.dtype.kind in "biu"
     if classification:
         outputs = max(2, int(max(arrays[k].max() for k in arrays if k.startswith("y") and arrays[k].size)) + 1)

@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 import torch
 from torch import nn
+from torch.nn.modules.lazy import LazyModuleMixin
 
 from descentlab.errors import UserError
 
@@ -91,10 +92,22 @@ def apply_init(model: nn.Module, init: str) -> nn.Module:
     return model
 
 
-def build(architecture: Callable[[], nn.Module], seed: int, init: str = "torch") -> nn.Module:
-    """``architecture()`` with its weights drawn from ``seed``; the global RNG state is left as it was."""
+def build(architecture: Callable[[], nn.Module], seed: int, init: str = "torch",
+          sample: torch.Tensor | None = None) -> nn.Module:
+    """``architecture()`` with its weights drawn from ``seed``; the global RNG state is left as it was.
+
+    ``sample``: a few inputs that materialize lazy layers (``nn.LazyLinear``…), whose shapes and weights exist
+    only after a first forward pass: it runs here, in evaluation mode and without gradients (no BatchNorm
+    statistics move), so that their weights too are drawn from ``seed`` and exist before an optimizer is made."""
     if init not in INITS:
         raise UserError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return apply_init(architecture(), init)
+        model = architecture()
+        if sample is not None and isinstance(model, nn.Module) and any(
+                isinstance(m, LazyModuleMixin) and m.has_uninitialized_params() for m in model.modules()):
+            was_training = model.training
+            with torch.no_grad():
+                model.eval()(sample)
+            model.train(was_training)
+        return apply_init(model, init) if isinstance(model, nn.Module) else model

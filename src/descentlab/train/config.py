@@ -12,6 +12,7 @@ from typing import Any
 from descentlab import __version__
 from descentlab.errors import UserError
 from descentlab.jsonable import to_json_data
+from descentlab.schedules.spec import foreign_schedule_object
 from descentlab.tasks import INITS, Task, get_task
 from descentlab.tasks.registry import fingerprint_of
 
@@ -65,6 +66,8 @@ class RunConfig:
         check_batch_size(batch_size)
         if init not in INITS:
             raise UserError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
+        if schedule is not None and (hint := foreign_schedule_object(schedule)) is not None:
+            raise UserError(hint)  # a torch scheduler class is callable, but not step -> lr
         if schedule is not None and not callable(schedule):
             raise UserError(f"schedule must be a callable step -> lr, got {schedule!r}")
         code = {k: v for k, v in (("optimizer", entry.fingerprint), ("task", fingerprint_of(task)))

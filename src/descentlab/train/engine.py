@@ -3,7 +3,8 @@
 ``engine="autograd"`` always uses ``torch.autograd``. ``engine="explicit"`` requires
 :class:`~descentlab.train.mlp_gradients.MLPGradients` (explicit back-propagation of MLP-shaped networks with the
 kernels autograd itself runs, without its per-step bookkeeping) and fails with a one-line error on a network it
-does not handle. ``engine="auto"`` (the default) uses the explicit engine where it applies and autograd elsewhere.
+does not handle. ``engine="auto"`` (the default) uses the explicit engine where it applies and autograd elsewhere
+(a network with frozen parameters, ``requires_grad=False``, is autograd's: the engine computes every gradient).
 
 The explicit engine calls ATen kernels by their positional signatures (``nll_loss_backward``,
 ``threshold_backward``…), which a torch release could change. So before it trains anything in a process it
@@ -41,11 +42,13 @@ def gradient_engine(model: nn.Module, task: Task, engine: str, sample: tuple[Ten
         raise UserError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     if engine == "autograd":
         return None
-    found = MLPGradients.of(model, task.loss)
+    frozen = [name for name, p in model.named_parameters() if not p.requires_grad]
+    found = None if frozen else MLPGradients.of(model, task.loss)  # it computes every parameter's gradient
     if found is None:
         if engine == "explicit":
             raise UserError(f"task {task.name!r}: its network or loss is not one the explicit engine handles "
-                            "(Linear, ReLU/LeakyReLU/Tanh/Sigmoid, flatten, residual sums; cross-entropy); "
+                            "(Linear, ReLU/LeakyReLU/Tanh/Sigmoid, flatten, residual sums; cross-entropy; no "
+                            "frozen parameters); "
                             "use engine='autograd'")
         return None
     if sample is not None:

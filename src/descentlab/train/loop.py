@@ -36,7 +36,7 @@ from torch import Tensor, nn
 
 from descentlab import optim
 from descentlab.errors import UserError
-from descentlab.optim.capabilities import averaged_iterate
+from descentlab.optim.capabilities import averaged_iterate, takes_closure
 from descentlab.schedules.adapter import write_value
 from descentlab.tasks import Task, get_task
 from descentlab.train import checkpoint as ckpt
@@ -177,6 +177,7 @@ def _train(config: RunConfig, task: Task, splits, callbacks: Sequence[Callback],
     stopped = False
     weights = [p.detach() for p in params]  # views sharing storage: the optimizer's in-place updates show
     buffers = [torch.zeros_like(w) for w in weights] if explicit is not None else []
+    closure = Reevaluate(model, loss_fn, params, explicit, weights, buffers) if takes_closure(opt) else None
     for epoch in range(start_epoch + 1, config.epochs + 1):
         if max_steps is not None and step >= max_steps:
             break
@@ -222,7 +223,10 @@ def _train(config: RunConfig, task: Task, splits, callbacks: Sequence[Callback],
             if explicit is None:
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
-            opt.step()
+            if closure is None:
+                opt.step()
+            else:
+                opt.step(closure.at(x, y, loss))
             losses.append(loss.detach())
             b = y.shape[0]  # not len(y): Tensor.__len__ is a Python function, ≈ 0.5 µs a call
             if classify:
@@ -280,6 +284,55 @@ def _train(config: RunConfig, task: Task, splits, callbacks: Sequence[Callback],
     for cb in callbacks:
         cb.on_run_end(result)
     return result
+
+
+class Reevaluate:
+    """The closure handed to an optimizer whose ``step`` takes one (:func:`~descentlab.optim.capabilities.
+    takes_closure`: ``torch.optim.LBFGS``, SAM): each call sets the parameters' ``.grad`` to the gradient of the
+    batch's mean loss at the current weights and returns that loss (detached), as a hand-written
+    ``zero_grad(); loss = loss_fn(model(x), y); loss.backward(); return loss`` does.
+
+    The trainer has already evaluated the batch at the weights the step starts from, so a call that finds the
+    weights and gradients as the trainer left them (their version counters unchanged) returns that loss without a
+    second forward and backward pass: an optimizer that calls its closure once, first (torch's Adam), costs and
+    computes exactly what it does without one. A call after the optimizer moved the weights (LBFGS's line search,
+    SAM's ascent step) or cleared the gradients evaluates the batch again, with the run's gradient engine."""
+
+    def __init__(self, model: nn.Module, loss_fn, params: list[Tensor], explicit, weights: list[Tensor],
+                 buffers: list[Tensor]) -> None:
+        self.model, self.loss_fn, self.params = model, loss_fn, params
+        self.explicit, self.weights, self.buffers = explicit, weights, buffers
+        self.batch: tuple[Tensor, Tensor] | None = None
+        self.loss: Tensor | None = None
+        self.seen: list[tuple[int, int | None, int | None]] | None = None
+
+    def _versions(self) -> list[tuple[int, int | None, int | None]]:
+        return [(p._version, None if p.grad is None else id(p.grad), None if p.grad is None else p.grad._version)
+                for p in self.params]
+
+    def at(self, x: Tensor, y: Tensor, loss: Tensor) -> Reevaluate:
+        """This closure for the batch ``(x, y)`` whose ``loss`` (and gradients) the trainer just computed."""
+        self.batch, self.loss, self.seen = (x, y), loss.detach(), self._versions()
+        return self
+
+    def __call__(self) -> Tensor:
+        assert self.batch is not None and self.loss is not None
+        if self.seen is not None and self._versions() == self.seen:
+            self.seen = None
+            return self.loss
+        self.seen = None
+        x, y = self.batch
+        with torch.enable_grad():
+            if self.explicit is not None:
+                loss, _, grads = self.explicit.single(self.weights, x, y, into=self.buffers)
+                for p, g in zip(self.params, grads):
+                    p.grad = g
+            else:
+                for p in self.params:
+                    p.grad = None
+                loss = self.loss_fn(self.model(x), y)
+                loss.backward()
+        return loss.detach()
 
 
 def state_bytes(opt: torch.optim.Optimizer) -> int:

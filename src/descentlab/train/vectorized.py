@@ -44,7 +44,8 @@ hyperparameters split slots, ``for_shape`` gives shape-dependent hyperparameters
 unstacked shape, and a rule with ``group_state`` (schedule-free's per-group counters) is not vectorized.
 
 Not supported (raise :class:`~descentlab.errors.UserError`; :func:`unsupported_reason` says why): optimizers that
-are not descentlab rules, rules with ``group_state``, models with buffers, checkpoints and callbacks.
+are not descentlab rules, rules with ``group_state``, models with buffers, frozen or shared (tied) parameters
+(:func:`unstackable`), checkpoints and callbacks.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from descentlab import optim
 from descentlab.errors import UserError
@@ -118,6 +119,24 @@ def vectorizable_groups(configs: Sequence[RunConfig], max_size: int | None = Non
         step = max_size or len(members)
         out.extend(members[i:i + step] for i in range(0, len(members), step))
     return out
+
+
+def unstackable(model: nn.Module) -> str | None:
+    """Why K copies of ``model`` cannot be trained as one stack of their ``state_dict`` tensors, or ``None``:
+    buffers (BatchNorm's running statistics follow their own updates, and train/eval modes), a parameter with
+    ``requires_grad=False`` (frozen: the stack would train it), or a parameter reached under two names (tied
+    weights: the stack would hold two copies that drift apart). Such a task trains one run at a time."""
+    if any(True for _ in model.buffers()):
+        return "its model has buffers"
+    frozen = [name for name, p in model.named_parameters() if not p.requires_grad]
+    if frozen:
+        return f"its model has frozen parameters (requires_grad=False: {', '.join(frozen[:3])})"
+    named = dict(model.named_parameters(remove_duplicate=False))
+    if len(named) != len(dict(model.named_parameters())):
+        seen: dict[int, str] = {}
+        tied = [f"{seen[id(p)]} = {n}" for n, p in named.items() if seen.setdefault(id(p), n) != n]
+        return f"its model shares parameters between layers ({', '.join(tied[:3])})"
+    return None
 
 
 # --- optimizer groups on slices of the K axis ----------------------------------------------------------------
@@ -350,8 +369,9 @@ class _Pass:
         self.order, self.slots = _plan(configs, update)
         self.configs = [configs[i] for i in self.order]       # sorted: row r of the stack is self.rows[r]
         self.models = [task.build_model(c.seed, c.init) for c in self.configs]
-        if any(True for _ in self.models[0].buffers()):
-            raise UserError(f"cannot vectorize task {task.name!r}: its model has buffers")
+        problem = unstackable(self.models[0])
+        if problem is not None:
+            raise UserError(f"cannot vectorize task {task.name!r}: {problem}")
         self.x_train, self.y_train = splits.x_train.to(device), splits.y_train.to(device)
         self.forward, self.path = stacked_forward(self.models[0], forward)
         self.engine = gradient_engine(self.models[0], task, engine, (splits.x_train, splits.y_train))
