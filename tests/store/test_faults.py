@@ -101,3 +101,26 @@ def test_a_store_under_a_file_or_that_is_a_folder_is_one_line(tmp_path: Path) ->
         Store(tmp_path / "file" / "runs.sqlite")
     with pytest.raises(UserError, match="is a folder"):
         Store(tmp_path)
+
+
+def test_a_full_disk_is_said_so_and_loses_nothing(tmp_path: Path) -> None:
+    """SQLite's "database or disk is full" (here: a page limit) used to be reported as a damaged store to
+    restore from a copy; the store is whole, and once there is room the same writes go on."""
+    path = tmp_path / "runs.sqlite"
+    with Store(path) as store:
+        exp = store.create_experiment("sweep", {}, ENV)
+        store.record_runs(exp, [_result(1)])
+        (pages,) = store._conn.execute("PRAGMA page_count").fetchone()
+        store._conn.execute(f"PRAGMA max_page_count = {pages}")  # as a disk with no room left
+        big = TrialResult("k2", "digits-mlp", "sgd", 2, {"i": 2}, epochs=[{"val_acc": 0.5, "pad": "x" * 1000}] * 20)
+        with pytest.raises(UserError) as info:
+            store.record_runs(exp, [big])
+        message = str(info.value)
+        assert "could not be written" in message and "full" in message and "run the same command again" in message
+        assert "damaged" not in message and "restore" not in message
+    with Store(path) as store:  # room again: nothing lost, nothing half-written, the write goes through
+        assert [(r.trial_key, r.status) for r in store.runs(exp)] == [("k1", "completed")]
+        assert store.record_runs(exp, [big]) == [2]
+        assert store._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    io_error = schema.database_error(path, sqlite3.OperationalError("disk I/O error"))
+    assert "could not be written" in str(io_error) and "damaged" not in str(io_error)

@@ -81,6 +81,12 @@ def database_error(path: Path | str, e: sqlite3.DatabaseError) -> UserError:
                          "and `report` can read it; to train, make it writable or pass --store NEW_PATH")
     if "locked" in text or "busy" in text:
         return UserError(f"results store {path} is locked by another process ({text}); try again when it is done")
+    # A full disk (SQLITE_FULL) or a write refused by the OS (SQLITE_IOERR: a file-size limit, a failing disk) is
+    # no damage: the failed transaction was rolled back, and what was committed before it is intact. Saying
+    # "damaged, restore a copy" here would send the user to throw a good store away.
+    if "full" in text or "disk I/O error" in text:
+        return UserError(f"results store {path} could not be written ({text}: a full disk or a file-size limit?); "
+                         "what it holds is kept: make room and run the same command again to resume")
     return UserError(f"results store {path} is not a descentlab results store, or is damaged ({text}); restore it "
                      "from a copy, or pass --store NEW_PATH")
 
