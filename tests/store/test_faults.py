@@ -34,10 +34,10 @@ def test_a_read_only_store_is_read_without_migration_or_leftovers(tmp_path: Path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["runs.sqlite"]  # no -wal, no -shm
 
 
-def test_a_version_1_store_is_migrated_and_keeps_its_runs(tmp_path: Path) -> None:
+def _version_1_store(path: Path) -> Path:
+    """A store as descentlab wrote it at schema version 1: one experiment, one run left running, no epochs."""
     import re
 
-    path = tmp_path / "old.sqlite"
     v1 = re.sub(r",\s*owner .*\n\s*lease_until [^\n]*", "", schema.SCHEMA)  # no claims (version 3)
     v1 = v1[:v1.index("CREATE TABLE steps")]  # and no steps table (version 2)
     assert "owner" not in v1 and "lease_until" not in v1 and "finished_at    TEXT\n)" in v1
@@ -48,6 +48,11 @@ def test_a_version_1_store_is_migrated_and_keeps_its_runs(tmp_path: Path) -> Non
                      " started_at) VALUES (1, 1, 'k', 't', 'sgd', 0, '{}', 'running', 't')")
         conn.execute("PRAGMA user_version = 1")
         conn.commit()
+    return path
+
+
+def test_a_version_1_store_is_migrated_and_keeps_its_runs(tmp_path: Path) -> None:
+    path = _version_1_store(tmp_path / "old.sqlite")
     with Store(path) as store:
         assert store._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert [r.trial_key for r in store.runs(1)] == ["k"]
@@ -124,3 +129,28 @@ def test_a_full_disk_is_said_so_and_loses_nothing(tmp_path: Path) -> None:
         assert store._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     io_error = schema.database_error(path, sqlite3.OperationalError("disk I/O error"))
     assert "could not be written" in str(io_error) and "damaged" not in str(io_error)
+
+
+def test_a_read_only_version_1_store_is_read_without_migration(tmp_path: Path, monkeypatch) -> None:
+    """It has no per-update table (version 2 added it) and cannot be migrated: `runs`, `report` and `export` used
+    to fail on "no such table: steps", reported as a damaged store."""
+    path = _version_1_store(tmp_path / "old.sqlite")
+    monkeypatch.setattr(schema, "writable", lambda path: False)
+    with Store(path, read_only=True) as store:
+        [run] = store.runs("last")
+        assert (run.trial_key, store.epochs(run.id), store.steps(run.id)) == ("k", [], [])
+        assert store._conn.execute("PRAGMA user_version").fetchone()[0] == 1  # not migrated
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.sqlite"]
+
+
+def test_a_store_that_cannot_be_written_is_said_so_before_sqlite_tries(tmp_path: Path, monkeypatch) -> None:
+    """On a read-only file system SQLite fails with "unable to open database file", which was reported as a
+    damaged store; a training command is told the store cannot be written (or created) instead."""
+    path = tmp_path / "runs.sqlite"
+    Store(path).close()
+    monkeypatch.setattr(schema, "writable", lambda path: False)
+    with pytest.raises(UserError, match="cannot be written .read-only file or folder.*pass --store NEW_PATH"):
+        Store(path)
+    with pytest.raises(UserError, match="cannot be created .read-only folder"):
+        Store(tmp_path / "new.sqlite")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs.sqlite"]
