@@ -66,3 +66,51 @@ def test_ray_stores_exactly_what_the_local_executor_stores(tmp_path):
     local = _sweep(tmp_path / "local.sqlite", LocalExecutor(vectorize=True, group_size=2))
     ray = _sweep(tmp_path / "ray.sqlite", make_executor("ray", vectorize=True, group_size=2, num_cpus=2))
     assert ray == local  # bitwise: same groups, one torch thread in the tasks and here
+
+
+REFUSES_BIG_STEPS = """
+import torch
+
+
+class Bad(torch.optim.SGD):
+    def step(self, closure=None):
+        if self.param_groups[0]["lr"] > 0.05:
+            raise ValueError("my optimizer refuses big steps")
+        return super().step(closure)
+"""
+
+
+def _failing_spec(tmp_path) -> SweepSpec:
+    path = tmp_path / "bad_opt.py"
+    path.write_text(REFUSES_BIG_STEPS)
+    return SweepSpec(task="digits-mlp", optimizers=(f"{path}:Bad",), lr_min=1e-2, lr_max=1e-1, points=2, epochs=1)
+
+
+def _run_spec(path, spec: SweepSpec, executor) -> dict:
+    with Store(path) as store:
+        eid = store.create_experiment("sweep", spec.to_dict(), {})
+        executor.run([Trial.of(c) for c in spec.configs()], store=store, experiment_id=eid, splits=SPLITS)
+    return stored(path)
+
+
+def test_a_ray_task_whose_run_raises_returns_it_failed_and_trains_the_others(tmp_path):
+    """The body of a Ray task (called here without Ray): a run whose optimizer raises used to fail the whole task,
+    and with it the command (a traceback, the other groups cancelled); it comes back failed with its error, as
+    the local executor stores it."""
+    from descentlab.experiments.executors import _ray_task
+
+    configs = _failing_spec(tmp_path).configs()
+    assert [c.hyperparameters["lr"] for c in configs] == pytest.approx([0.01, 0.1])
+    small, big = _ray_task(configs, SPLITS, "cpu", True, 1)
+    assert big["status"] == "failed" and big["error"] == "ValueError: my optimizer refuses big steps"
+    assert small["status"] == "completed" and len(small["epochs"]) == 1 and small["error"] is None
+
+
+@pytest.mark.slow
+def test_ray_stores_a_failing_run_as_the_local_executor_does(tmp_path):
+    pytest.importorskip("ray", reason="Ray is optional: pip install 'descentlab[ray]' to run this test")
+    spec = _failing_spec(tmp_path)
+    local = _run_spec(tmp_path / "local.sqlite", spec, LocalExecutor(vectorize=True))
+    ray = _run_spec(tmp_path / "ray.sqlite", spec, make_executor("ray", vectorize=True, num_cpus=2))
+    assert sorted(r["status"] for r in local.values()) == ["completed", "failed"]
+    assert ray == local  # the failed run with the same error, the other bitwise equal

@@ -37,8 +37,9 @@ class Trial:
     def stored(self, result: RunResult) -> TrialResult:
         """The finished run as the store records it."""
         c = self.config
+        summary = {"error": result.error} if result.status == "failed" else summary_of(result)  # as train_stored
         return TrialResult(self.key, c.task, c.display_name, c.seed, c.to_dict(), epochs=result.epochs,
-                           status=result.status, summary=summary_of(result), diverged_step=result.diverged_step,
+                           status=result.status, summary=summary, diverged_step=result.diverged_step,
                            steps=result.steps or ())
 
 
