@@ -154,3 +154,21 @@ def test_a_store_that_cannot_be_written_is_said_so_before_sqlite_tries(tmp_path:
     with pytest.raises(UserError, match="cannot be created .read-only folder"):
         Store(tmp_path / "new.sqlite")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["runs.sqlite"]
+
+
+def test_a_read_only_store_with_a_log_but_no_shm_file_says_what_to_do(tmp_path: Path, monkeypatch) -> None:
+    """Copied without its -shm file onto read-only media, a store whose last writes are still in its -wal file
+    cannot be read (SQLite needs the -shm index): one line saying to copy it somewhere writable, where it used to
+    be "damaged, restore it from a copy"."""
+    import shutil
+
+    path, copy = tmp_path / "runs.sqlite", tmp_path / "copy"
+    with Store(path) as store:
+        store._conn.execute("PRAGMA wal_autocheckpoint = 0")  # the writes stay in the -wal file
+        store.record_runs(store.create_experiment("compare", {}, ENV), [_result(1)])
+        copy.mkdir()
+        shutil.copy(path, copy / path.name)
+        shutil.copy(f"{path}-wal", copy / f"{path.name}-wal")
+    monkeypatch.setattr(schema, "writable", lambda path: False)
+    with pytest.raises(UserError, match="write-ahead log .runs.sqlite-wal. without its -shm file.*somewhere writable"):
+        Store(copy / path.name, read_only=True)

@@ -118,6 +118,12 @@ def connect(path: Path | str, timeout: float, *, read_only: bool = False) -> sql
     try:
         if ro:
             wal = Path(f"{path}-wal").exists()
+            if wal and not Path(f"{path}-shm").exists():
+                # SQLite reads a write-ahead log only through its -shm index, which it cannot create here; the
+                # file alone (immutable) would silently miss what the log holds.
+                raise UserError(f"results store {path} cannot be read where it is: it has a write-ahead log "
+                                f"({Path(path).name}-wal) without its -shm file, in a read-only place; copy the "
+                                "store with its -wal file somewhere writable and pass --store COPY")
             uri = f"{Path(path).absolute().as_uri()}?{'mode=ro' if wal else 'immutable=1'}"
             conn = sqlite3.connect(uri, timeout=timeout, isolation_level=None, uri=True)
         else:
