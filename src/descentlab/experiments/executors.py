@@ -217,6 +217,9 @@ class LocalExecutor:
                     continue
                 result = train_stored(trial, store=store, experiment_id=experiment_id, splits=splits,
                                       device=self.device, callbacks=callbacks(trial), **step_logging([trial.config]))
+                if result is None:  # taken over by another process (this one's claim ran out): theirs to store
+                    outcome.finished_elsewhere += 1
+                    continue
                 outcome.trained += 1
                 on_result(trial, result)
             return

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from descentlab.store import FINISHED, Store, TrialResult, TrialRow, trial_key
+from descentlab.store import FINISHED, Store, TrialClaimedError, TrialResult, TrialRow, trial_key
 from descentlab.train import Callback, RunConfig, RunResult, train
 
 
@@ -112,14 +112,17 @@ def pending(store: Store, experiment_id: int, configs: Sequence[RunConfig]) -> t
 
 
 def train_stored(trial: Trial, *, store: Store, experiment_id: int, splits: Any, device: str = "cpu",
-                 callbacks: Sequence[Callback] = (), **options: Any) -> RunResult:
+                 callbacks: Sequence[Callback] = (), **options: Any) -> RunResult | None:
     """Train one trial in this process, storing it epoch by epoch (and its logged updates, if ``options`` ask
     :func:`~descentlab.train.train` for them, with its end). A run whose code raises is stored as failed with its
     error and returned as such (``status == "failed"``), so that the other runs go on; an interrupt stores it as
-    failed and propagates."""
+    failed and propagates. ``None`` when another process holds the trial, or took it over while this one trained
+    it (this one's claim ran out): it is theirs to store, and nothing more is written here."""
     writer = StoreWriter(store, experiment_id, trial)
     try:
         return train(trial.config, splits=splits, device=device, callbacks=[writer, *callbacks], **options)
+    except TrialClaimedError:
+        return None
     except Exception as exc:  # the user's optimizer or model raised: this run failed, the others go on
         error = error_text(exc)
         if writer.run_id is None:

@@ -444,17 +444,28 @@ class Store:
         """Record one epoch's metrics (NaN and ±inf allowed) of a run made by :meth:`start_run`."""
         text = _metrics_json(epoch, metrics)
         with self._write() as conn:
-            if conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
-                raise UserError(f"no run {run_id} in {self.path}")
+            self._check_held(conn, run_id)
             conn.execute("INSERT INTO epochs (run_id, epoch, metrics_json) VALUES (?, ?, ?)", (run_id, epoch, text))
+
+    def _check_held(self, conn: sqlite3.Connection, run_id: int) -> None:
+        """Inside a write transaction: the run exists and no other process holds it. A process whose lease ran out
+        (suspended with Ctrl-Z past it, say) may find its trial taken over and reset by another: then it must not
+        write into that run (its epochs would mix with the other's, or collide with them): TrialClaimedError."""
+        row = conn.execute("SELECT owner FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise UserError(f"no run {run_id} in {self.path}")
+        if row[0] is not None and row[0] != self.owner:
+            raise TrialClaimedError(f"run {run_id} was taken over by {row[0]}: this process's claim on it ran out")
 
     def finish_run(
         self, run_id: int, status: Status, summary: Mapping[str, Any], diverged_step: int | None = None,
         steps: Sequence[Mapping[str, Any]] = (),
     ) -> None:
         """Close a run as ``completed``, ``diverged`` (at ``diverged_step``) or ``failed``, with its summary and
-        its per-update records (``steps``, each with its 0-based ``"step"``), in one transaction."""
+        its per-update records (``steps``, each with its 0-based ``"step"``), in one transaction.
+        :class:`TrialClaimedError` if another process has taken the run over (as :meth:`record_epoch`)."""
         with self._write() as conn:
+            self._check_held(conn, run_id)
             self._finish(conn, run_id, status, summary, diverged_step, steps)
 
     def record_run(
