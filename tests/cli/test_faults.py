@@ -337,3 +337,15 @@ def test_sigterm_stops_like_ctrl_c_lets_go_of_its_claims_and_the_same_command_re
     assert main([*args, "--store", str(tmp_path / "killed.sqlite")]) == 0
     assert main([*args, "--store", str(tmp_path / "clean.sqlite")]) == 0
     assert stored(tmp_path / "killed.sqlite") == stored(tmp_path / "clean.sqlite")
+
+
+def test_ctrl_c_while_the_command_loads_is_one_line(monkeypatch, capsys):
+    """Ctrl-C in the first moments (the command's modules loading) printed a KeyboardInterrupt traceback."""
+    import descentlab.cli as cli
+
+    def interrupted(only=None):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "build_parser", interrupted)
+    assert cli.main(["sweep", "--help"]) == 130
+    assert capsys.readouterr().err == "descentlab: interrupted\n"

@@ -119,6 +119,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if _missing_lab(exc):
             return 2
         raise
+    except KeyboardInterrupt:  # Ctrl-C while the command's modules load: nothing started, nothing to keep
+        print("descentlab: interrupted", file=sys.stderr)
+        return 130
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):  # plain `descentlab`: the help, as asked for
         parser.print_help()
