@@ -163,3 +163,16 @@ def test_an_interrupted_tensorboard_export_leaves_nothing_the_next_one_refuses(s
     assert code == 0 and "wrote 4 TensorBoard runs" in out, capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["compare-1"]
     assert len(list((tmp_path / "compare-1").iterdir())) == 4
+
+
+def test_an_experiment_with_no_runs_yet_exports_empty(tmp_path: Path) -> None:
+    """Killed right after it was created, an experiment has no runs: every format is written, empty."""
+    store = tmp_path / "runs.sqlite"
+    with Store(store) as s:
+        s.create_experiment("sweep", {"task": "digits-mlp"}, {})
+    code, out = _run(["export", "--store", str(store), "--tensorboard", str(tmp_path / "tb"), "--csv",
+                      str(tmp_path / "e.csv"), "--parquet", str(tmp_path / "e.parquet")])
+    assert code == 0 and "wrote 0 TensorBoard runs" in out
+    assert list((tmp_path / "tb" / "sweep-1").iterdir()) == []
+    assert (tmp_path / "e.csv").read_text().startswith("experiment_id,experiment_kind,")
+    assert len(pandas.read_parquet(tmp_path / "e.parquet")) == 0

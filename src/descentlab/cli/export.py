@@ -64,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
             # that the next export would refuse as "exported before" (a leftover .part is an interrupted one).
             part = folder.with_name(folder.name + ".part")
             shutil.rmtree(part, ignore_errors=True)
+            part.mkdir(parents=True)  # (an experiment with no runs yet exports as an empty folder)
             runs = write_tensorboard(data, part)
             part.rename(folder)
             print(f"wrote {len(runs)} TensorBoard runs under {folder}: tensorboard --logdir {args.tensorboard}")
