@@ -114,3 +114,30 @@ def test_ray_stores_a_failing_run_as_the_local_executor_does(tmp_path):
     ray = _run_spec(tmp_path / "ray.sqlite", spec, make_executor("ray", vectorize=True, num_cpus=2))
     assert sorted(r["status"] for r in local.values()) == ["completed", "failed"]
     assert ray == local  # the failed run with the same error, the other bitwise equal
+
+
+def test_starting_ray_leaves_the_sigterm_handler_as_it_was(monkeypatch):
+    """ray.init puts in its own SIGTERM handler (a C stack dump, then abort: exit -6 and a screenful on stderr
+    instead of the command's one line and exit 143); the executor puts back the one it found."""
+    import signal
+    import types
+
+    from descentlab.experiments.executors import RayExecutor
+
+    def ray_init(**options):
+        signal.signal(signal.SIGTERM, lambda *a: None)  # as Ray does (in C++)
+
+    fake = types.SimpleNamespace(is_initialized=lambda: False, init=ray_init)
+    monkeypatch.setattr(RayExecutor, "__init__", lambda self: None)
+    executor = RayExecutor()
+    executor.ray, executor.address, executor.num_cpus = fake, None, 1
+
+    def ours(*a):
+        return None
+
+    previous = signal.signal(signal.SIGTERM, ours)
+    try:
+        assert executor._init() is True
+        assert signal.getsignal(signal.SIGTERM) is ours
+    finally:
+        signal.signal(signal.SIGTERM, previous)

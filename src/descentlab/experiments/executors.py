@@ -32,7 +32,9 @@ for groups another process trains. ``run`` returns what it did (:class:`Outcome`
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -316,6 +318,10 @@ class RayExecutor:
         if ray.is_initialized():
             return False
         options: dict[str, Any] = {"include_dashboard": False, "logging_level": "ERROR", "log_to_driver": False}
+        # ray.init puts its own SIGTERM handler in this process (it dumps a C stack and aborts): the command's
+        # (stop as Ctrl-C does: descentlab.cli) or the default is put back after it.
+        in_main = threading.current_thread() is threading.main_thread()
+        sigterm = signal.getsignal(signal.SIGTERM) if in_main else None
         try:
             if self.address:
                 ray.init(address=self.address, **options)
@@ -324,6 +330,9 @@ class RayExecutor:
         except (ConnectionError, RuntimeError, ValueError) as exc:
             where = f"the Ray cluster at {self.address!r}" if self.address else "a local Ray instance"
             raise UserError(f"cannot start or join {where}: {str(exc).splitlines()[0] if str(exc) else exc}") from None
+        finally:
+            if in_main:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL if sigterm is None else sigterm)
         return True
 
     def identity(self) -> dict[str, Any]:
