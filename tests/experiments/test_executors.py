@@ -141,3 +141,21 @@ def test_starting_ray_leaves_the_sigterm_handler_as_it_was(monkeypatch):
         assert signal.getsignal(signal.SIGTERM) is ours
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@pytest.mark.parametrize("address, message", [("127.0.0.1:1", "cannot reach the Ray cluster at '127.0.0.1:1'"),
+                                              ("ray://127.0.0.1:1", "cannot reach"),
+                                              ("host:port", "is not HOST:PORT")])
+def test_an_unreachable_ray_address_is_one_line_at_once(monkeypatch, address, message):
+    """ray.init retried an unreachable cluster address for minutes (over 2 here), printing its own warnings,
+    after the data was loaded and the experiment made; the executor now refuses it when it is made."""
+    import types
+
+    from descentlab.experiments import executors
+
+    def ray_init(**options):
+        raise AssertionError("ray.init must not be reached")
+
+    monkeypatch.setattr(executors, "_ray", lambda: types.SimpleNamespace(is_initialized=lambda: False, init=ray_init))
+    with pytest.raises(UserError, match=message):
+        make_executor("ray", ray_address=address)

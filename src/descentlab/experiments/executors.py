@@ -300,6 +300,27 @@ def _ray_task(configs: list[RunConfig], splits: Any, device: str, vectorize: boo
             for r in results]
 
 
+def _check_reachable(address: str) -> None:
+    """UserError unless a TCP connection to the Ray cluster's ``host:port`` (``ray://host:port`` too) opens within
+    a few seconds: ``ray.init`` itself retries an unreachable address for minutes, printing its own warnings.
+    ``auto`` and addresses without a port are left to Ray."""
+    import socket
+    from urllib.parse import urlsplit
+
+    where = urlsplit(address if "://" in address else f"//{address}")
+    try:
+        host, port = where.hostname, where.port
+    except ValueError:  # a port that is not a number
+        raise UserError(f"--ray-address {address!r} is not HOST:PORT (or ray://HOST:PORT, or auto)") from None
+    if not host or port is None:
+        return
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+    except OSError as exc:
+        raise UserError(f"cannot reach the Ray cluster at {address!r}: {exc.strerror or exc}; start it (ray start "
+                        "--head) or fix --ray-address") from None
+
+
 class RayExecutor:
     """Each group is a Ray task; the driver writes the results. See the module docstring."""
 
@@ -309,6 +330,8 @@ class RayExecutor:
         _check_device(device)
         if cpus_per_task < 1:
             raise UserError(f"--cpus-per-task {cpus_per_task} must be ≥ 1")
+        if address:
+            _check_reachable(address)  # before anything trains or is stored
         self.vectorize, self.device, self.group_size = vectorize, device, group_size
         self.address, self.num_cpus, self.cpus_per_task = address, num_cpus, cpus_per_task
 
