@@ -118,3 +118,21 @@ def test_a_run_taken_over_after_its_lease_ran_out_is_not_written_by_its_old_owne
         new.finish_run(run, "completed", {"by": "new"})
         assert [e["val_acc"] for e in new.epochs(run)] == [0.5, 0.6]
         assert [(r.status, r.summary) for r in new.runs(exp)] == [("completed", {"by": "new"})]
+
+
+def test_a_run_started_without_claim_keeps_its_lease(tmp_path, monkeypatch) -> None:
+    """start_run alone (lr-find's way) did not renew the lease: after 60 s a second identical command took the
+    trial over while this one still trained it."""
+    import time
+
+    from descentlab.store import TrialRow
+    from descentlab.store import store as store_module
+
+    monkeypatch.setattr(store_module, "RENEW_SECONDS", 0.05)
+    monkeypatch.setattr(store_module, "LEASE_SECONDS", 0.5)
+    path = tmp_path / "runs.sqlite"
+    with Store(path) as mine, Store(path) as other:
+        exp = mine.create_experiment("lr-find", {}, {})
+        mine.start_run(exp, "k", task="digits-mlp", optimizer="sgd", seed=0, config={})
+        time.sleep(1.0)  # twice the lease: renewed meanwhile
+        assert other.claim(exp, [TrialRow("k", "digits-mlp", "sgd", 0, {})]).status == "busy"

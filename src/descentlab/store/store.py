@@ -435,10 +435,15 @@ class Store:
         """Mark a trial as running and return its run id; an unfinished earlier attempt is reset (epochs deleted).
 
         ``trial_key`` is normally :func:`~descentlab.store.keys.trial_key` of ``config``. Raises
-        :class:`TrialFinishedError` if the trial already completed or diverged.
+        :class:`TrialFinishedError` if the trial already completed or diverged; the trial is this process's
+        (claimed) until it finishes, its lease renewed in the background as :meth:`claim`'s.
         """
         with self._write() as conn:
-            return self._claim_run(conn, experiment_id, trial_key, task, optimizer, seed, config)
+            run_id = self._claim_run(conn, experiment_id, trial_key, task, optimizer, seed, config)
+        # (lr-find starts its runs without claim(): unrenewed, a run longer than the lease was taken over by a
+        # second identical command while this one still trained it)
+        self._start_renewing()
+        return run_id
 
     def record_epoch(self, run_id: int, epoch: int, metrics: Mapping[str, Any]) -> None:
         """Record one epoch's metrics (NaN and ±inf allowed) of a run made by :meth:`start_run`."""
