@@ -107,3 +107,30 @@ def test_a_trial_taken_over_mid_run_is_left_to_its_new_owner_and_the_others_go_o
         assert runs[first.key].status == "running" and runs[first.key].summary is None
         assert mine.epochs(runs[first.key].id) == []  # reset by its new owner, nothing written into it since
         assert runs[opened.trials[1].key].status == "completed"
+
+
+def test_two_processes_replacing_a_superseded_experiment_at_once_share_the_replacement(tmp_path, monkeypatch):
+    """The experiment holds a finished trial made by other code (descentlab was upgraded): both processes decide
+    to make a new experiment; the second used to make another one, so that the two split the work between two
+    experiments of the same spec. Raced here by running the second process's open inside the first one's."""
+    from descentlab.experiments import runner
+    from descentlab.store import TrialResult, trial_key
+
+    path, executor = tmp_path / "runs.sqlite", LocalExecutor(vectorize=False)
+    with Store(path) as a, Store(path) as b:
+        old = _open(a, executor).experiment_id
+        config = {**SPEC.configs()[0].to_dict(), "descentlab": "0.0.1"}  # the same trial, by an older version
+        a.record_runs(old, [TrialResult(trial_key(config), "digits-mlp", "sgd", 0, config)])
+
+        real, seen = runner.superseded, []
+
+        def racing(store, experiment_id, configs):
+            seen.append(experiment_id)
+            if len(seen) == 1:  # a decided; b opens the same experiment before a makes the new one
+                seen.append(("b", _open(b, executor).experiment_id))
+            return real(store, experiment_id, configs)
+
+        monkeypatch.setattr(runner, "superseded", racing)
+        mine = _open(a, executor).experiment_id
+        assert seen == [old, old, ("b", old + 1)]  # both found the old one superseded; b made the new one
+        assert mine == old + 1 and len(a.experiments()) == 2

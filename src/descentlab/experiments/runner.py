@@ -193,7 +193,8 @@ def open_experiment(store: Store, kind: str, spec: Mapping[str, Any], configs: S
         # The spec matches but the experiment holds these trials as made by other code (a user optimizer's file
         # was edited, descentlab was upgraded): resuming would put the old code's results beside the new ones
         # in one table, so these trials are another experiment.
+        # (another process doing the same at once may have made it already: then it is shared)
         experiment_id, _ = store.find_or_create_experiment(kind, full, environment() if env is None else env,
-                                                           fresh=True)
+                                                           fresh=True, newer_than=experiment_id)
     todo, done = pending(store, experiment_id, configs)
     return Opened(experiment_id, unique_trials(configs), todo, done, full)

@@ -294,16 +294,18 @@ class Store:
         return row[0]
 
     def find_or_create_experiment(self, kind: str, spec: Mapping[str, Any], env: Mapping[str, Any], *,
-                                  fresh: bool = False) -> tuple[int, bool]:
+                                  fresh: bool = False, newer_than: int | None = None) -> tuple[int, bool]:
         """``(id, created)``: the newest experiment of ``kind`` with this spec, else a new one (always, with
-        ``fresh``). One transaction: two processes asking at once for the same spec get the same experiment."""
+        ``fresh``). One transaction: two processes asking at once for the same spec get the same experiment.
+        ``newer_than`` (with ``fresh``): an experiment of this spec newer than that id is taken rather than a new
+        one made, so that two processes replacing the same experiment at once make one replacement, not two."""
         if kind not in KINDS:
             raise UserError(f"experiment kind must be one of {', '.join(KINDS.names())}; got {kind!r}")
         with self._write() as conn:
-            if not fresh:
+            if not fresh or newer_than is not None:
                 (found,) = conn.execute("SELECT max(id) FROM experiments WHERE kind = ? AND spec_json = ?",
                                         (kind, canonical_json(spec))).fetchone()
-                if found is not None:
+                if found is not None and (not fresh or int(found) > newer_than):
                     return int(found), False
             return self._insert_experiment(conn, kind, spec, env, None), True
 
