@@ -139,3 +139,40 @@ def test_an_experiment_exported_before_is_not_overwritten(stored: Path, tmp_path
     assert main(["export", "--store", str(stored), "--tensorboard", str(tmp_path)]) == 2
     assert "already there" in capsys.readouterr().err
     assert len(list((tmp_path / "compare-1").iterdir())) == 4
+
+
+def test_an_interrupted_tensorboard_export_leaves_nothing_the_next_one_refuses(stored: Path, tmp_path: Path,
+                                                                                monkeypatch, capsys) -> None:
+    """Interrupted after its first run (Ctrl-C), the export used to leave a half ``compare-1`` folder that the
+    same command then refused as "exported before"; now the folder appears only whole."""
+    from descentlab.report import tensorboard
+
+    real, calls = tensorboard.final_metrics, []
+
+    def interrupted(run):
+        calls.append(run)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(run)
+
+    monkeypatch.setattr(tensorboard, "final_metrics", interrupted)
+    assert main(["export", "--store", str(stored), "--tensorboard", str(tmp_path)]) == 130
+    assert not (tmp_path / "compare-1").exists()
+    monkeypatch.setattr(tensorboard, "final_metrics", real)
+    code, out = _run(["export", "--store", str(stored), "--tensorboard", str(tmp_path)])
+    assert code == 0 and "wrote 4 TensorBoard runs" in out, capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["compare-1"]
+    assert len(list((tmp_path / "compare-1").iterdir())) == 4
+
+
+def test_an_experiment_with_no_runs_yet_exports_empty(tmp_path: Path) -> None:
+    """Killed right after it was created, an experiment has no runs: every format is written, empty."""
+    store = tmp_path / "runs.sqlite"
+    with Store(store) as s:
+        s.create_experiment("sweep", {"task": "digits-mlp"}, {})
+    code, out = _run(["export", "--store", str(store), "--tensorboard", str(tmp_path / "tb"), "--csv",
+                      str(tmp_path / "e.csv"), "--parquet", str(tmp_path / "e.parquet")])
+    assert code == 0 and "wrote 0 TensorBoard runs" in out
+    assert list((tmp_path / "tb" / "sweep-1").iterdir()) == []
+    assert (tmp_path / "e.csv").read_text().startswith("experiment_id,experiment_kind,")
+    assert len(pandas.read_parquet(tmp_path / "e.parquet")) == 0

@@ -297,3 +297,55 @@ def test_names_are_case_insensitive_and_stored_lower_case(tmp_path, monkeypatch,
     with Store(store) as s:
         [experiment] = s.experiments()  # one experiment, resumed the second time
         assert experiment.spec["task"] == "digits-mlp" and experiment.spec["optimizers"] == ["sgd"]
+
+
+def test_sigterm_stops_like_ctrl_c_lets_go_of_its_claims_and_the_same_command_resumes(tmp_path, monkeypatch,
+                                                                                     capsys):
+    """SIGTERM (``kill``, a job scheduler) used to kill the command on the spot: no message, the trial it held
+    claimed until its lease ran out (60 s for another host sharing the store). Sent here mid-run (this process,
+    so the test's own handler stands in when the command sets none)."""
+    from descentlab.cli import main
+    from descentlab.store import store as store_module
+
+    args = ["sweep", "--task", "digits-mlp", "--optimizers", "sgd", "--lr", "1e-2..1e-1", "--points", "2",
+            "--epochs", "2", "--no-vectorize", "--quiet"]
+    received = []
+    previous = signal.signal(signal.SIGTERM, lambda *a: received.append("test"))
+    try:
+        real = store_module.Store.record_epoch
+
+        def terminated(self, run_id, epoch, metrics):
+            real(self, run_id, epoch, metrics)
+            os.kill(os.getpid(), signal.SIGTERM)  # after the first epoch of the first run
+
+        monkeypatch.setattr(store_module.Store, "record_epoch", terminated)
+        code = main([*args, "--store", str(tmp_path / "killed.sqlite")])
+        mine = signal.getsignal(signal.SIGTERM)
+        monkeypatch.setattr(store_module.Store, "record_epoch", real)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    err = capsys.readouterr().err
+    assert received == [] and code == 128 + signal.SIGTERM, err
+    assert err == "descentlab sweep: terminated (SIGTERM); finished runs are kept in the store\n"
+    assert mine is not previous and getattr(mine, "__name__", "") == "<lambda>"  # the test's handler is back
+    with Store(tmp_path / "killed.sqlite") as store:
+        [run] = store.runs("last")
+        assert run.status == "failed" and run.summary == {"error": "KeyboardInterrupt"}
+        leases = store._conn.execute("SELECT lease_until FROM runs WHERE status = 'running'").fetchall()
+        assert all(lease == 0 for (lease,) in leases)  # nothing left claimed
+
+    assert main([*args, "--store", str(tmp_path / "killed.sqlite")]) == 0
+    assert main([*args, "--store", str(tmp_path / "clean.sqlite")]) == 0
+    assert stored(tmp_path / "killed.sqlite") == stored(tmp_path / "clean.sqlite")
+
+
+def test_ctrl_c_while_the_command_loads_is_one_line(monkeypatch, capsys):
+    """Ctrl-C in the first moments (the command's modules loading) printed a KeyboardInterrupt traceback."""
+    import descentlab.cli as cli
+
+    def interrupted(only=None):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "build_parser", interrupted)
+    assert cli.main(["sweep", "--help"]) == 130
+    assert capsys.readouterr().err == "descentlab: interrupted\n"

@@ -138,3 +138,24 @@ def test_the_report_of_a_sweep_whose_every_run_diverged(tmp_path, capsys):
     assert main(["report", "last", "--store", store, "--html", str(page)]) == 0
     text = page.read_text(encoding="utf-8")
     assert "Learning-rate sensitivity" in text and text.count('<img src="data:image/png;base64,') >= 1
+
+
+def test_a_report_cut_short_by_a_full_disk_leaves_the_old_one_whole(store_path, tmp_path, capsys):
+    """A file-size limit (as a full disk) while writing: one line, exit 2, and the report written before is
+    still there whole (it used to be replaced by the first bytes of the new one)."""
+    import resource
+
+    out = tmp_path / "report.html"
+    assert main(["report", "last", "--html", str(out), "--store", str(store_path)]) == 0
+    before = out.read_bytes()
+    capsys.readouterr()
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (len(before) // 2, hard))  # Python ignores SIGXFSZ: write fails
+    try:
+        code = main(["report", "last", "--html", str(out), "--store", str(store_path)])
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and f"cannot write {out}" in err
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]  # no .part left behind

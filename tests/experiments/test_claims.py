@@ -78,3 +78,59 @@ def test_the_data_and_the_execution_are_part_of_the_identity(tmp_path):
         data = store.experiment(first).spec["data"]
         assert data["shapes"]["x_train"] == list(SPLITS.x_train.shape) and data["dtypes"] == {"x": "float32",
                                                                                             "y": "int64"}
+
+
+def test_a_trial_taken_over_mid_run_is_left_to_its_new_owner_and_the_others_go_on(tmp_path):
+    """One by one, this process's claim on its first trial runs out mid-run and another process takes it over:
+    the trial is left to that process (not written into, not reported as trained here), the next one trains."""
+    from descentlab.train import Callback
+
+    spec = SweepSpec(task="digits-mlp", optimizers=("sgd",), lr_min=1e-2, lr_max=1e-1, points=2, epochs=2)
+    path, executor = tmp_path / "runs.sqlite", LocalExecutor(vectorize=False)
+    with Store(path) as mine, Store(path) as other:
+        opened = open_experiment(mine, "sweep", spec.to_dict(), spec.configs(), splits=SPLITS,
+                                 execution=executor.identity())
+        first = opened.trials[0]
+
+        class TakenOver(Callback):  # after this process stored the first epoch of the first trial
+            def on_epoch_end(self, epoch, metrics):
+                if epoch == 1:
+                    mine._conn.execute("UPDATE runs SET lease_until = 0 WHERE trial_key = ?", (first.key,))
+                    assert other.claim(opened.experiment_id, [first.row()]).status == "claimed"
+
+        seen = []
+        outcome = executor.run(opened.trials, store=mine, experiment_id=opened.experiment_id, splits=SPLITS,
+                               callbacks=lambda t: [TakenOver()] if t is first else [],
+                               on_result=lambda t, r: seen.append(t.key))
+        assert (outcome.trained, outcome.finished_elsewhere) == (1, 1) and seen == [opened.trials[1].key]
+        runs = {r.trial_key: r for r in mine.runs(opened.experiment_id)}
+        assert runs[first.key].status == "running" and runs[first.key].summary is None
+        assert mine.epochs(runs[first.key].id) == []  # reset by its new owner, nothing written into it since
+        assert runs[opened.trials[1].key].status == "completed"
+
+
+def test_two_processes_replacing_a_superseded_experiment_at_once_share_the_replacement(tmp_path, monkeypatch):
+    """The experiment holds a finished trial made by other code (descentlab was upgraded): both processes decide
+    to make a new experiment; the second used to make another one, so that the two split the work between two
+    experiments of the same spec. Raced here by running the second process's open inside the first one's."""
+    from descentlab.experiments import runner
+    from descentlab.store import TrialResult, trial_key
+
+    path, executor = tmp_path / "runs.sqlite", LocalExecutor(vectorize=False)
+    with Store(path) as a, Store(path) as b:
+        old = _open(a, executor).experiment_id
+        config = {**SPEC.configs()[0].to_dict(), "descentlab": "0.0.1"}  # the same trial, by an older version
+        a.record_runs(old, [TrialResult(trial_key(config), "digits-mlp", "sgd", 0, config)])
+
+        real, seen = runner.superseded, []
+
+        def racing(store, experiment_id, configs):
+            seen.append(experiment_id)
+            if len(seen) == 1:  # a decided; b opens the same experiment before a makes the new one
+                seen.append(("b", _open(b, executor).experiment_id))
+            return real(store, experiment_id, configs)
+
+        monkeypatch.setattr(runner, "superseded", racing)
+        mine = _open(a, executor).experiment_id
+        assert seen == [old, old, ("b", old + 1)]  # both found the old one superseded; b made the new one
+        assert mine == old + 1 and len(a.experiments()) == 2

@@ -34,10 +34,10 @@ def test_a_read_only_store_is_read_without_migration_or_leftovers(tmp_path: Path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["runs.sqlite"]  # no -wal, no -shm
 
 
-def test_a_version_1_store_is_migrated_and_keeps_its_runs(tmp_path: Path) -> None:
+def _version_1_store(path: Path) -> Path:
+    """A store as descentlab wrote it at schema version 1: one experiment, one run left running, no epochs."""
     import re
 
-    path = tmp_path / "old.sqlite"
     v1 = re.sub(r",\s*owner .*\n\s*lease_until [^\n]*", "", schema.SCHEMA)  # no claims (version 3)
     v1 = v1[:v1.index("CREATE TABLE steps")]  # and no steps table (version 2)
     assert "owner" not in v1 and "lease_until" not in v1 and "finished_at    TEXT\n)" in v1
@@ -48,6 +48,11 @@ def test_a_version_1_store_is_migrated_and_keeps_its_runs(tmp_path: Path) -> Non
                      " started_at) VALUES (1, 1, 'k', 't', 'sgd', 0, '{}', 'running', 't')")
         conn.execute("PRAGMA user_version = 1")
         conn.commit()
+    return path
+
+
+def test_a_version_1_store_is_migrated_and_keeps_its_runs(tmp_path: Path) -> None:
+    path = _version_1_store(tmp_path / "old.sqlite")
     with Store(path) as store:
         assert store._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert [r.trial_key for r in store.runs(1)] == ["k"]
@@ -101,3 +106,69 @@ def test_a_store_under_a_file_or_that_is_a_folder_is_one_line(tmp_path: Path) ->
         Store(tmp_path / "file" / "runs.sqlite")
     with pytest.raises(UserError, match="is a folder"):
         Store(tmp_path)
+
+
+def test_a_full_disk_is_said_so_and_loses_nothing(tmp_path: Path) -> None:
+    """SQLite's "database or disk is full" (here: a page limit) used to be reported as a damaged store to
+    restore from a copy; the store is whole, and once there is room the same writes go on."""
+    path = tmp_path / "runs.sqlite"
+    with Store(path) as store:
+        exp = store.create_experiment("sweep", {}, ENV)
+        store.record_runs(exp, [_result(1)])
+        (pages,) = store._conn.execute("PRAGMA page_count").fetchone()
+        store._conn.execute(f"PRAGMA max_page_count = {pages}")  # as a disk with no room left
+        big = TrialResult("k2", "digits-mlp", "sgd", 2, {"i": 2}, epochs=[{"val_acc": 0.5, "pad": "x" * 1000}] * 20)
+        with pytest.raises(UserError) as info:
+            store.record_runs(exp, [big])
+        message = str(info.value)
+        assert "could not be written" in message and "full" in message and "run the same command again" in message
+        assert "damaged" not in message and "restore" not in message
+    with Store(path) as store:  # room again: nothing lost, nothing half-written, the write goes through
+        assert [(r.trial_key, r.status) for r in store.runs(exp)] == [("k1", "completed")]
+        assert store.record_runs(exp, [big]) == [2]
+        assert store._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    io_error = schema.database_error(path, sqlite3.OperationalError("disk I/O error"))
+    assert "could not be written" in str(io_error) and "damaged" not in str(io_error)
+
+
+def test_a_read_only_version_1_store_is_read_without_migration(tmp_path: Path, monkeypatch) -> None:
+    """It has no per-update table (version 2 added it) and cannot be migrated: `runs`, `report` and `export` used
+    to fail on "no such table: steps", reported as a damaged store."""
+    path = _version_1_store(tmp_path / "old.sqlite")
+    monkeypatch.setattr(schema, "writable", lambda path: False)
+    with Store(path, read_only=True) as store:
+        [run] = store.runs("last")
+        assert (run.trial_key, store.epochs(run.id), store.steps(run.id)) == ("k", [], [])
+        assert store._conn.execute("PRAGMA user_version").fetchone()[0] == 1  # not migrated
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.sqlite"]
+
+
+def test_a_store_that_cannot_be_written_is_said_so_before_sqlite_tries(tmp_path: Path, monkeypatch) -> None:
+    """On a read-only file system SQLite fails with "unable to open database file", which was reported as a
+    damaged store; a training command is told the store cannot be written (or created) instead."""
+    path = tmp_path / "runs.sqlite"
+    Store(path).close()
+    monkeypatch.setattr(schema, "writable", lambda path: False)
+    with pytest.raises(UserError, match="cannot be written .read-only file or folder.*pass --store NEW_PATH"):
+        Store(path)
+    with pytest.raises(UserError, match="cannot be created .read-only folder"):
+        Store(tmp_path / "new.sqlite")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs.sqlite"]
+
+
+def test_a_read_only_store_with_a_log_but_no_shm_file_says_what_to_do(tmp_path: Path, monkeypatch) -> None:
+    """Copied without its -shm file onto read-only media, a store whose last writes are still in its -wal file
+    cannot be read (SQLite needs the -shm index): one line saying to copy it somewhere writable, where it used to
+    be "damaged, restore it from a copy"."""
+    import shutil
+
+    path, copy = tmp_path / "runs.sqlite", tmp_path / "copy"
+    with Store(path) as store:
+        store._conn.execute("PRAGMA wal_autocheckpoint = 0")  # the writes stay in the -wal file
+        store.record_runs(store.create_experiment("compare", {}, ENV), [_result(1)])
+        copy.mkdir()
+        shutil.copy(path, copy / path.name)
+        shutil.copy(f"{path}-wal", copy / f"{path.name}-wal")
+    monkeypatch.setattr(schema, "writable", lambda path: False)
+    with pytest.raises(UserError, match="write-ahead log .runs.sqlite-wal. without its -shm file.*somewhere writable"):
+        Store(copy / path.name, read_only=True)

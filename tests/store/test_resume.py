@@ -90,3 +90,49 @@ def test_record_run_is_all_or_nothing(store: Store) -> None:
     assert store.record_run(exp, key, **args, epochs=[{"val_loss": 1.0}] * 4, status="completed", summary={}) == run_id
     assert [e["epoch"] for e in store.epochs(run_id)] == [1, 2, 3, 4]
     assert store.completed_trial_keys(exp) == {key}
+
+
+def test_a_run_taken_over_after_its_lease_ran_out_is_not_written_by_its_old_owner(tmp_path) -> None:
+    """A process suspended past its lease (Ctrl-Z, then fg) finds its trial taken over and reset by another: its
+    next epoch used to go into the other's run (mixing the two, or an IntegrityError on the same epoch), and its
+    end overwrote the other's result."""
+    from descentlab.store import TrialClaimedError, TrialRow
+
+    path = tmp_path / "runs.sqlite"
+    row = TrialRow("k", "digits-mlp", "sgd", 0, {"lr": 0.1})
+    common = dict(task="digits-mlp", optimizer="sgd", seed=0, config={"lr": 0.1})
+    with Store(path) as old, Store(path) as new:
+        exp = old.create_experiment("sweep", {}, {})
+        assert old.claim(exp, [row]).status == "claimed"
+        run = old.start_run(exp, "k", **common)
+        old.record_epoch(run, 1, {"val_acc": 0.1})
+        old._conn.execute("UPDATE runs SET lease_until = 0")  # old was suspended: its lease ran out
+        assert new.claim(exp, [row]).status == "claimed"  # taken over, its epochs reset
+        assert new.start_run(exp, "k", **common) == run
+        new.record_epoch(run, 1, {"val_acc": 0.5})
+        with pytest.raises(TrialClaimedError, match="taken over"):
+            old.record_epoch(run, 2, {"val_acc": 0.2})
+        with pytest.raises(TrialClaimedError, match="taken over"):
+            old.finish_run(run, "completed", {"by": "old"})
+        new.record_epoch(run, 2, {"val_acc": 0.6})
+        new.finish_run(run, "completed", {"by": "new"})
+        assert [e["val_acc"] for e in new.epochs(run)] == [0.5, 0.6]
+        assert [(r.status, r.summary) for r in new.runs(exp)] == [("completed", {"by": "new"})]
+
+
+def test_a_run_started_without_claim_keeps_its_lease(tmp_path, monkeypatch) -> None:
+    """start_run alone (lr-find's way) did not renew the lease: after 60 s a second identical command took the
+    trial over while this one still trained it."""
+    import time
+
+    from descentlab.store import TrialRow
+    from descentlab.store import store as store_module
+
+    monkeypatch.setattr(store_module, "RENEW_SECONDS", 0.05)
+    monkeypatch.setattr(store_module, "LEASE_SECONDS", 0.5)
+    path = tmp_path / "runs.sqlite"
+    with Store(path) as mine, Store(path) as other:
+        exp = mine.create_experiment("lr-find", {}, {})
+        mine.start_run(exp, "k", task="digits-mlp", optimizer="sgd", seed=0, config={})
+        time.sleep(1.0)  # twice the lease: renewed meanwhile
+        assert other.claim(exp, [TrialRow("k", "digits-mlp", "sgd", 0, {})]).status == "busy"

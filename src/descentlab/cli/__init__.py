@@ -21,7 +21,9 @@ if "OMP_WAIT_POLICY" not in os.environ:
     os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import importlib  # noqa: E402
+import signal  # noqa: E402
 import sqlite3  # noqa: E402
 import sys  # noqa: E402
 import textwrap  # noqa: E402
@@ -117,13 +119,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         if _missing_lab(exc):
             return 2
         raise
+    except KeyboardInterrupt:  # Ctrl-C while the command's modules load: nothing started, nothing to keep
+        print("descentlab: interrupted", file=sys.stderr)
+        return 130
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):  # plain `descentlab`: the help, as asked for
         parser.print_help()
         return 0
     importlib.import_module("descentlab.cli.logs").install()  # the library's messages (logging) on stderr
+    terminated = _Terminated()
     try:
-        return int(args._run(args) or 0)
+        with terminated:
+            return int(args._run(args) or 0)
     except UserError as exc:
         return _error(args, str(exc))
     except ModuleNotFoundError as exc:
@@ -139,8 +146,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f" ({exc.filename})" if exc.filename else ""
         return _error(args, f"{exc.strerror or exc}{where}")
     except KeyboardInterrupt:
-        print(f"descentlab {args.command}: interrupted; finished runs are kept in the store", file=sys.stderr)
-        return 130
+        how = "terminated (SIGTERM)" if terminated.received else "interrupted"
+        print(f"descentlab {args.command}: {how}; finished runs are kept in the store", file=sys.stderr)
+        return 128 + signal.SIGTERM if terminated.received else 130
+
+
+class _Terminated:
+    """While a command runs, SIGTERM (``kill``, a job scheduler, ``docker stop``) stops it as Ctrl-C does: the
+    run being trained is stored failed (resume trains it again), this process's claims on trials are let go at
+    once (another process, on any host, takes them over without waiting for the lease to run out), and one line
+    says so. Without it, SIGTERM killed the process on the spot, like SIGKILL. The previous handler comes back
+    after the command (in a thread other than the main one, where no handler can be set, nothing changes)."""
+
+    def __init__(self) -> None:
+        self.received, self.installed = False, False
+        self.previous: object = None
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.received = True
+        raise KeyboardInterrupt
+
+    def __enter__(self) -> _Terminated:
+        with contextlib.suppress(ValueError):  # not the main thread
+            self.previous = signal.signal(signal.SIGTERM, self._handle)
+            self.installed = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.installed:  # (None: a handler set outside Python, which cannot be put back: the default then)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if self.previous is None else self.previous)
 
 
 def _error(args: argparse.Namespace, message: str) -> int:

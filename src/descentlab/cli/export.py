@@ -5,6 +5,7 @@ is read or written."""
 from __future__ import annotations
 
 import argparse
+import shutil
 from pathlib import Path
 
 from descentlab.cli import flags
@@ -59,7 +60,13 @@ def run(args: argparse.Namespace) -> int:
             if folder.exists():
                 raise UserError(f"--tensorboard {args.tensorboard}: {folder} is already there (exported before); "
                                 "remove it or give another folder")
-            runs = write_tensorboard(data, folder)
+            # Written under a temporary name and renamed when whole: an interrupted export leaves no half folder
+            # that the next export would refuse as "exported before" (a leftover .part is an interrupted one).
+            part = folder.with_name(folder.name + ".part")
+            shutil.rmtree(part, ignore_errors=True)
+            part.mkdir(parents=True)  # (an experiment with no runs yet exports as an empty folder)
+            runs = write_tensorboard(data, part)
+            part.rename(folder)
             print(f"wrote {len(runs)} TensorBoard runs under {folder}: tensorboard --logdir {args.tensorboard}")
         if args.csv is not None:
             store.to_csv(args.csv, args.experiment)

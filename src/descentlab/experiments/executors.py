@@ -15,7 +15,9 @@ only its unfinished members are written. ``identity()`` is what the experiment's
   raises is trained again one run at a time, to find which runs fail.
 - :class:`RayExecutor` — the same groups become Ray tasks, each declaring its resources (``num_cpus``, and one GPU
   when the device is CUDA). A task trains its group and returns plain dicts; the driver writes each result as its
-  task finishes (a ``ray.wait`` loop). The data is put in Ray's object store once and shared by the tasks.
+  task finishes (a ``ray.wait`` loop). The data is put in Ray's object store once and shared by the tasks. A
+  task treats a run whose code raises as the local executor does (it comes back failed, with its error); a
+  task Ray itself cannot finish (its worker died past Ray's retries) is one line, and resume trains it again.
   ``address`` joins a running cluster (``ray.init(address=...)``), whose workers need descentlab installed;
   without it a local Ray instance is started with ``num_cpus``.
 
@@ -30,7 +32,9 @@ for groups another process trains. ``run`` returns what it did (:class:`Outcome`
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -40,7 +44,7 @@ from typing import Any
 import torch
 
 from descentlab.errors import UserError
-from descentlab.experiments.runner import Trial, train_stored
+from descentlab.experiments.runner import Trial, error_text, train_stored
 from descentlab.experiments.scheduling import step_logging
 from descentlab.store import Store, TrialResult
 from descentlab.train import Callback, RunConfig, RunResult, train
@@ -215,6 +219,9 @@ class LocalExecutor:
                     continue
                 result = train_stored(trial, store=store, experiment_id=experiment_id, splits=splits,
                                       device=self.device, callbacks=callbacks(trial), **step_logging([trial.config]))
+                if result is None:  # taken over by another process (this one's claim ran out): theirs to store
+                    outcome.finished_elsewhere += 1
+                    continue
                 outcome.trained += 1
                 on_result(trial, result)
             return
@@ -253,18 +260,65 @@ def _user_task(configs: Sequence[RunConfig]) -> Any:
     return task
 
 
+def train_each(configs: Sequence[RunConfig], splits: Any, *, device: str = "cpu") -> list[RunResult]:
+    """Train ``configs`` one by one, as :func:`train_group` does; a run whose code raises is a ``failed`` result
+    with its error (as :func:`~descentlab.experiments.runner.train_stored` stores it) and the others go on."""
+    logging = step_logging(configs)
+    results = []
+    for config in configs:
+        try:
+            results.append(train(config, splits=splits, device=device, **logging))
+        except UserError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the user's optimizer or model raised: this run failed
+            results.append(RunResult(config, "failed", [], error=error_text(exc)))
+    return results
+
+
 def _ray_task(configs: list[RunConfig], splits: Any, device: str, vectorize: bool, threads: int,
               task: Any = None) -> list[dict]:
     """Body of one Ray task: train a group, return plain results (no model) in the group's order. ``task``: a
-    user's task, registered in this worker before training."""
+    user's task, registered in this worker before training. As in :meth:`LocalExecutor._train`, a vectorized
+    pass that raises is trained again one run at a time, and a run whose code raises comes back failed."""
     torch.set_num_threads(max(1, threads))
     if task is not None:
         from descentlab.tasks.external import add
 
         add(task)
+    results = None
+    if vectorize and len(configs) > 1:
+        try:
+            results = train_group(configs, splits, device=device, vectorize=vectorize)
+        except UserError:
+            raise
+        except Exception:  # noqa: BLE001 - e.g. a user's model raised: find which runs fail, one by one
+            results = None
+    if results is None:
+        results = train_each(configs, splits, device=device)
     return [{"status": r.status, "epochs": r.epochs, "diverged_step": r.diverged_step,
-             "time_to_target": r.time_to_target, "engine": r.engine, "steps": r.steps}
-            for r in train_group(configs, splits, device=device, vectorize=vectorize)]
+             "time_to_target": r.time_to_target, "engine": r.engine, "steps": r.steps, "error": r.error}
+            for r in results]
+
+
+def _check_reachable(address: str) -> None:
+    """UserError unless a TCP connection to the Ray cluster's ``host:port`` (``ray://host:port`` too) opens within
+    a few seconds: ``ray.init`` itself retries an unreachable address for minutes, printing its own warnings.
+    ``auto`` and addresses without a port are left to Ray."""
+    import socket
+    from urllib.parse import urlsplit
+
+    where = urlsplit(address if "://" in address else f"//{address}")
+    try:
+        host, port = where.hostname, where.port
+    except ValueError:  # a port that is not a number
+        raise UserError(f"--ray-address {address!r} is not HOST:PORT (or ray://HOST:PORT, or auto)") from None
+    if not host or port is None:
+        return
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+    except OSError as exc:
+        raise UserError(f"cannot reach the Ray cluster at {address!r}: {exc.strerror or exc}; start it (ray start "
+                        "--head) or fix --ray-address") from None
 
 
 class RayExecutor:
@@ -276,6 +330,8 @@ class RayExecutor:
         _check_device(device)
         if cpus_per_task < 1:
             raise UserError(f"--cpus-per-task {cpus_per_task} must be ≥ 1")
+        if address:
+            _check_reachable(address)  # before anything trains or is stored
         self.vectorize, self.device, self.group_size = vectorize, device, group_size
         self.address, self.num_cpus, self.cpus_per_task = address, num_cpus, cpus_per_task
 
@@ -285,6 +341,10 @@ class RayExecutor:
         if ray.is_initialized():
             return False
         options: dict[str, Any] = {"include_dashboard": False, "logging_level": "ERROR", "log_to_driver": False}
+        # ray.init puts its own SIGTERM handler in this process (it dumps a C stack and aborts): the command's
+        # (stop as Ctrl-C does: descentlab.cli) or the default is put back after it.
+        in_main = threading.current_thread() is threading.main_thread()
+        sigterm = signal.getsignal(signal.SIGTERM) if in_main else None
         try:
             if self.address:
                 ray.init(address=self.address, **options)
@@ -293,6 +353,9 @@ class RayExecutor:
         except (ConnectionError, RuntimeError, ValueError) as exc:
             where = f"the Ray cluster at {self.address!r}" if self.address else "a local Ray instance"
             raise UserError(f"cannot start or join {where}: {str(exc).splitlines()[0] if str(exc) else exc}") from None
+        finally:
+            if in_main:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL if sigterm is None else sigterm)
         return True
 
     def identity(self) -> dict[str, Any]:
@@ -339,13 +402,18 @@ class RayExecutor:
             group = waiting.pop(ready[0])
             try:
                 plain = ray.get(ready[0])
-            except Exception as exc:
+            except Exception as exc:  # a UserError raised in the task, or Ray's own (a worker died past retries)
                 for ref in waiting:
                     ray.cancel(ref)
                 store_failed(store, experiment_id, group, exc)
-                raise
+                cause = getattr(exc, "cause", None)
+                if isinstance(cause, UserError):
+                    raise UserError(str(cause)) from None
+                raise UserError(f"a Ray task failed ({error_text(exc)}); the runs already finished are stored: run "
+                                "the same command again to resume") from None
             results = [RunResult(t.config, p["status"], p["epochs"], p["diverged_step"], p["time_to_target"],
-                                 engine=p["engine"], steps=p["steps"]) for t, p in zip(group, plain)]
+                                 engine=p["engine"], steps=p["steps"], error=p.get("error"))
+                       for t, p in zip(group, plain)]
             for trial, result, written in zip(group, results, store_group(store, experiment_id, group, results)):
                 if written:
                     outcome.trained += 1

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from descentlab.store import FINISHED, Store, TrialResult, TrialRow, trial_key
+from descentlab.store import FINISHED, Store, TrialClaimedError, TrialResult, TrialRow, trial_key
 from descentlab.train import Callback, RunConfig, RunResult, train
 
 
@@ -37,8 +37,9 @@ class Trial:
     def stored(self, result: RunResult) -> TrialResult:
         """The finished run as the store records it."""
         c = self.config
+        summary = {"error": result.error} if result.status == "failed" else summary_of(result)  # as train_stored
         return TrialResult(self.key, c.task, c.display_name, c.seed, c.to_dict(), epochs=result.epochs,
-                           status=result.status, summary=summary_of(result), diverged_step=result.diverged_step,
+                           status=result.status, summary=summary, diverged_step=result.diverged_step,
                            steps=result.steps or ())
 
 
@@ -111,14 +112,17 @@ def pending(store: Store, experiment_id: int, configs: Sequence[RunConfig]) -> t
 
 
 def train_stored(trial: Trial, *, store: Store, experiment_id: int, splits: Any, device: str = "cpu",
-                 callbacks: Sequence[Callback] = (), **options: Any) -> RunResult:
+                 callbacks: Sequence[Callback] = (), **options: Any) -> RunResult | None:
     """Train one trial in this process, storing it epoch by epoch (and its logged updates, if ``options`` ask
     :func:`~descentlab.train.train` for them, with its end). A run whose code raises is stored as failed with its
     error and returned as such (``status == "failed"``), so that the other runs go on; an interrupt stores it as
-    failed and propagates."""
+    failed and propagates. ``None`` when another process holds the trial, or took it over while this one trained
+    it (this one's claim ran out): it is theirs to store, and nothing more is written here."""
     writer = StoreWriter(store, experiment_id, trial)
     try:
         return train(trial.config, splits=splits, device=device, callbacks=[writer, *callbacks], **options)
+    except TrialClaimedError:
+        return None
     except Exception as exc:  # the user's optimizer or model raised: this run failed, the others go on
         error = error_text(exc)
         if writer.run_id is None:
@@ -189,7 +193,8 @@ def open_experiment(store: Store, kind: str, spec: Mapping[str, Any], configs: S
         # The spec matches but the experiment holds these trials as made by other code (a user optimizer's file
         # was edited, descentlab was upgraded): resuming would put the old code's results beside the new ones
         # in one table, so these trials are another experiment.
+        # (another process doing the same at once may have made it already: then it is shared)
         experiment_id, _ = store.find_or_create_experiment(kind, full, environment() if env is None else env,
-                                                           fresh=True)
+                                                           fresh=True, newer_than=experiment_id)
     todo, done = pending(store, experiment_id, configs)
     return Opened(experiment_id, unique_trials(configs), todo, done, full)

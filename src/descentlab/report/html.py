@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -265,13 +266,16 @@ def check_writable(path: str | Path) -> Path:
 
 
 def _write(path: Path, data: str | bytes) -> None:
+    """Write ``path`` whole or not at all: under a temporary name, renamed into place when complete, so that a
+    report interrupted or cut short by a full disk never replaces a good one with half a file."""
+    part = path.with_name(path.name + ".part")
     try:
-        if isinstance(data, bytes):
-            path.write_bytes(data)
-        else:
-            path.write_text(data, encoding="utf-8")
+        part.write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
+        os.replace(part, path)
     except OSError as e:
         raise UserError(f"cannot write {path}: {e.strerror or e}") from None
+    finally:
+        part.unlink(missing_ok=True)
 
 
 def write_html(report: Report, path: str | Path) -> Path:

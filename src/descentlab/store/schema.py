@@ -74,13 +74,25 @@ def writable(path: Path) -> bool:
     return os.access(folder, os.W_OK) and (not path.exists() or os.access(path, os.W_OK))
 
 
+def read_only_error(path: Path | str) -> UserError:
+    if not Path(path).exists():
+        return UserError(f"results store {path} cannot be created (read-only folder); pass --store NEW_PATH")
+    return UserError(f"results store {path} cannot be written (read-only file or folder); `descentlab runs` "
+                     "and `report` can read it; to train, make it writable or pass --store NEW_PATH")
+
+
 def database_error(path: Path | str, e: sqlite3.DatabaseError) -> UserError:
     text = str(e)
     if "readonly" in text or "read-only" in text:
-        return UserError(f"results store {path} cannot be written (read-only file or folder); `descentlab runs` "
-                         "and `report` can read it; to train, make it writable or pass --store NEW_PATH")
+        return read_only_error(path)
     if "locked" in text or "busy" in text:
         return UserError(f"results store {path} is locked by another process ({text}); try again when it is done")
+    # A full disk (SQLITE_FULL) or a write refused by the OS (SQLITE_IOERR: a file-size limit, a failing disk) is
+    # no damage: the failed transaction was rolled back, and what was committed before it is intact. Saying
+    # "damaged, restore a copy" here would send the user to throw a good store away.
+    if "full" in text or "disk I/O error" in text:
+        return UserError(f"results store {path} could not be written ({text}: a full disk or a file-size limit?); "
+                         "what it holds is kept: make room and run the same command again to resume")
     return UserError(f"results store {path} is not a descentlab results store, or is damaged ({text}); restore it "
                      "from a copy, or pass --store NEW_PATH")
 
@@ -97,10 +109,21 @@ def connect(path: Path | str, timeout: float, *, read_only: bool = False) -> sql
     opened read-only without migration, as ``immutable`` when no ``-wal`` file exists, so that nothing is left
     behind. Every SQLite error becomes a one-line :class:`UserError` naming the file.
     """
-    ro = read_only and str(path) != ":memory:" and not writable(Path(path))
+    may_write = str(path) == ":memory:" or writable(Path(path))
+    if not read_only and not may_write:
+        # Said before SQLite tries: on a read-only file system it fails with "unable to open database file",
+        # which would read as a damaged store.
+        raise read_only_error(path)
+    ro = read_only and not may_write
     try:
         if ro:
             wal = Path(f"{path}-wal").exists()
+            if wal and not Path(f"{path}-shm").exists():
+                # SQLite reads a write-ahead log only through its -shm index, which it cannot create here; the
+                # file alone (immutable) would silently miss what the log holds.
+                raise UserError(f"results store {path} cannot be read where it is: it has a write-ahead log "
+                                f"({Path(path).name}-wal) without its -shm file, in a read-only place; copy the "
+                                "store with its -wal file somewhere writable and pass --store COPY")
             uri = f"{Path(path).absolute().as_uri()}?{'mode=ro' if wal else 'immutable=1'}"
             conn = sqlite3.connect(uri, timeout=timeout, isolation_level=None, uri=True)
         else:
@@ -132,7 +155,10 @@ def _prepare(conn: sqlite3.Connection, path: Path | str, timeout: float, ro: boo
     conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
     conn.execute("PRAGMA foreign_keys = ON")
     if ro:
-        _check_version(conn, path)
+        if _check_version(conn, path) < 2:
+            # Not migrated (it cannot be written): an empty per-update table, in this connection's temporary
+            # schema, lets the readers ask a store from before it existed for its runs' updates (none).
+            conn.execute(MIGRATIONS[2].replace("CREATE TABLE", "CREATE TEMP TABLE"))
         return
     if str(path) != ":memory:":
         conn.execute("PRAGMA journal_mode = WAL")

@@ -294,16 +294,18 @@ class Store:
         return row[0]
 
     def find_or_create_experiment(self, kind: str, spec: Mapping[str, Any], env: Mapping[str, Any], *,
-                                  fresh: bool = False) -> tuple[int, bool]:
+                                  fresh: bool = False, newer_than: int | None = None) -> tuple[int, bool]:
         """``(id, created)``: the newest experiment of ``kind`` with this spec, else a new one (always, with
-        ``fresh``). One transaction: two processes asking at once for the same spec get the same experiment."""
+        ``fresh``). One transaction: two processes asking at once for the same spec get the same experiment.
+        ``newer_than`` (with ``fresh``): an experiment of this spec newer than that id is taken rather than a new
+        one made, so that two processes replacing the same experiment at once make one replacement, not two."""
         if kind not in KINDS:
             raise UserError(f"experiment kind must be one of {', '.join(KINDS.names())}; got {kind!r}")
         with self._write() as conn:
-            if not fresh:
+            if not fresh or newer_than is not None:
                 (found,) = conn.execute("SELECT max(id) FROM experiments WHERE kind = ? AND spec_json = ?",
                                         (kind, canonical_json(spec))).fetchone()
-                if found is not None:
+                if found is not None and (not fresh or int(found) > newer_than):
                     return int(found), False
             return self._insert_experiment(conn, kind, spec, env, None), True
 
@@ -435,26 +437,42 @@ class Store:
         """Mark a trial as running and return its run id; an unfinished earlier attempt is reset (epochs deleted).
 
         ``trial_key`` is normally :func:`~descentlab.store.keys.trial_key` of ``config``. Raises
-        :class:`TrialFinishedError` if the trial already completed or diverged.
+        :class:`TrialFinishedError` if the trial already completed or diverged; the trial is this process's
+        (claimed) until it finishes, its lease renewed in the background as :meth:`claim`'s.
         """
         with self._write() as conn:
-            return self._claim_run(conn, experiment_id, trial_key, task, optimizer, seed, config)
+            run_id = self._claim_run(conn, experiment_id, trial_key, task, optimizer, seed, config)
+        # (lr-find starts its runs without claim(): unrenewed, a run longer than the lease was taken over by a
+        # second identical command while this one still trained it)
+        self._start_renewing()
+        return run_id
 
     def record_epoch(self, run_id: int, epoch: int, metrics: Mapping[str, Any]) -> None:
         """Record one epoch's metrics (NaN and ±inf allowed) of a run made by :meth:`start_run`."""
         text = _metrics_json(epoch, metrics)
         with self._write() as conn:
-            if conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
-                raise UserError(f"no run {run_id} in {self.path}")
+            self._check_held(conn, run_id)
             conn.execute("INSERT INTO epochs (run_id, epoch, metrics_json) VALUES (?, ?, ?)", (run_id, epoch, text))
+
+    def _check_held(self, conn: sqlite3.Connection, run_id: int) -> None:
+        """Inside a write transaction: the run exists and no other process holds it. A process whose lease ran out
+        (suspended with Ctrl-Z past it, say) may find its trial taken over and reset by another: then it must not
+        write into that run (its epochs would mix with the other's, or collide with them): TrialClaimedError."""
+        row = conn.execute("SELECT owner FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise UserError(f"no run {run_id} in {self.path}")
+        if row[0] is not None and row[0] != self.owner:
+            raise TrialClaimedError(f"run {run_id} was taken over by {row[0]}: this process's claim on it ran out")
 
     def finish_run(
         self, run_id: int, status: Status, summary: Mapping[str, Any], diverged_step: int | None = None,
         steps: Sequence[Mapping[str, Any]] = (),
     ) -> None:
         """Close a run as ``completed``, ``diverged`` (at ``diverged_step``) or ``failed``, with its summary and
-        its per-update records (``steps``, each with its 0-based ``"step"``), in one transaction."""
+        its per-update records (``steps``, each with its 0-based ``"step"``), in one transaction.
+        :class:`TrialClaimedError` if another process has taken the run over (as :meth:`record_epoch`)."""
         with self._write() as conn:
+            self._check_held(conn, run_id)
             self._finish(conn, run_id, status, summary, diverged_step, steps)
 
     def record_run(
