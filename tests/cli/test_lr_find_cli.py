@@ -74,3 +74,21 @@ def test_an_lr_find_whose_every_seed_failed_has_a_report(tmp_path, capsys) -> No
     page = tmp_path / "lr.html"
     assert main(["report", "last", "--store", store, "--html", str(page)]) == 0
     assert "<img" in page.read_text(encoding="utf-8")
+
+
+def test_the_suggestion_ends_with_a_sweep_command_that_runs(tmp_path, capsys) -> None:
+    """lr-find's test is ~100 updates, not a long run: it says so and prints the sweep that confirms its range
+    (a third of the range's lower end … three times its upper), a command that runs as printed."""
+    import shlex
+
+    db = tmp_path / "runs.sqlite"
+    assert main(["lr-find", "--task", "digits-mlp", "--optimizer", "momentum", "--seeds", "1", "--steps", "30",
+                 "--store", str(db), "--json", str(tmp_path / "lr.json")]) == 0
+    s = json.loads((tmp_path / "lr.json").read_text())["suggestion"]
+    text = " ".join(capsys.readouterr().out.split())  # rich folds long lines
+    hint = text[text.index("descentlab sweep"):text.index(" (a test of 30 updates")]
+    argv = shlex.split(hint)[1:]
+    lo, hi = argv[argv.index("--lr") + 1].split("..")
+    assert float(lo) == pytest.approx(s["lower"] / 3, rel=0.05) and float(hi) == pytest.approx(s["upper"] * 3, rel=0.05)
+    assert argv[:5] == ["sweep", "--task", "digits-mlp", "--optimizers", "momentum"]
+    assert main([*argv, "--epochs", "1", "--store", str(db)]) == 0

@@ -86,6 +86,17 @@ def print_result(console: Console, result: LRFindResult) -> None:
                   f"(lr = the steepest descent, range lr/{lf.RANGE_FACTOR:g} … lr)")
     if s.note:
         console.print(f"note: {s.note}")
+    # What the test is and is not: the rate at which ~100 updates lower the loss fastest, not the best rate of a
+    # long run (BENCHMARKS.md, "lr-find against a sweep": within 3× of a 30-epoch sweep's best on most built-in
+    # cells; heavy-ball momentum's suggestion came out high, Adagrad's low). A sweep around it settles it.
+    task = result.spec.get("task")
+    if task:
+        import shlex
+
+        console.print(f"To confirm over a long run: descentlab sweep --task {shlex.quote(str(task))} --optimizers "
+                      f"{shlex.quote(str(result.optimizer))} "
+                      f"--lr {s.lower / 3:.2g}..{s.upper * 3:.2g} --points 7 (a test of {len(result.lrs)} updates "
+                      "finds where the loss falls fastest, not the best rate of a long run)")
 
 
 def run(args: argparse.Namespace) -> int:
