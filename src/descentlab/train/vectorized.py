@@ -29,7 +29,9 @@ Each configuration keeps everything the single-run loop (:mod:`descentlab.train.
   (:func:`~descentlab.train.mlp_gradients.linear`, ``bmm``) rounds like the loop's ``mm`` only where the matrix
   library takes one kernel for both; torch computes a batched product under 400 multiply-adds with its own loop,
   and MKL's batched product rounds otherwise for thin matrices (1–3 outputs, 5–13 inputs, measured). The built-in
-  MLP tasks are wide enough at any batch size (``tests/train/test_mlp_gradients.py``).
+  MLP tasks are wide enough at any batch size (``tests/train/test_mlp_gradients.py``). On a GPU, where this is
+  not claimed (its batched products are other kernels too), ``"auto"`` still splits: a pass of K rates of a rule
+  without a fused kernel launches its update K times per parameter; ``"tensor"`` launches it once.
 - its record, time to target, divergence rule and learning rate per update: the training protocol of
   :mod:`descentlab.train.core`, the same calls the loop makes, per configuration. ``seconds``,
   ``eval_seconds``, ``elapsed`` and ``steps_per_s`` are those of the whole pass (shared by its K configurations,
