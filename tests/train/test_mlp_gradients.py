@@ -222,3 +222,29 @@ def test_engine_choice_is_checked() -> None:
     cnn = get_task("mnist1d-cnn")
     with pytest.raises(UserError, match=r"task 'mnist1d-cnn': its network or loss is not one the explicit engine"):
         train(RunConfig.build(cnn, "adam", {}, epochs=1), task=cnn, splits=splits, engine="explicit")
+
+
+@pytest.mark.parametrize("name", ["digits-mlp", "mnist1d-mlp", "fashion-mlp", "mnist-logreg"])
+def test_built_in_mlps_give_each_copy_of_a_stack_the_single_copys_bits(name: str) -> None:
+    """The README's promise that a built-in MLP task trains the same bits alone and in any vectorized pass rests on
+    this: at one thread, every layer's batched product (one copy among K) rounds as the single copy's matrix
+    product, at any batch size — a full batch, a short last one, one example — and any stack size. (Narrow layers
+    do not: torch computes a batched product under 400 multiply-adds with its own loop, and MKL's batched product
+    rounds otherwise for thin matrices; the README says where.)"""
+    task = get_task(name)
+    models_ = [task.build_model(seed) for seed in range(5)]
+    engine = MLPGradients.of(models_[0])
+    features = next(m for m in models_[0].modules() if isinstance(m, nn.Linear)).in_features
+    g = torch.Generator().manual_seed(0)
+    for batch in (1, 3, 7, task.default_batch_size):
+        x = torch.randn(batch, features, generator=g)
+        y = torch.randint(0, 10, (batch,), generator=g)
+        want = engine.single([p.detach() for p in models_[-1].parameters()], x, y)
+        for k in (1, 2, 5):
+            stack = [torch.stack([p.detach() for p in ps])
+                     for ps in zip(*[list(m.parameters()) for m in models_[-k:]])]
+            losses, logits, grads = engine(stack, x, y, False)
+            where = f"batch {batch}, stack of {k}"
+            assert torch.equal(losses[-1], want[0]), where
+            assert torch.equal(logits[-1], want[1]), where
+            assert all(torch.equal(a[-1], b) for a, b in zip(grads, want[2])), where

@@ -146,7 +146,9 @@ def test_a_configuration_trains_the_same_bit_for_bit_whatever_shares_its_pass(na
     """A result depends only on its configuration: not on its row in the stack, how many share the pass, nor on
     its companions' hyperparameters or rules (``update="auto"``: Python-number hyperparameters per run of equal
     ones, fused kernels per member); and the single-run loop gives the same bits. With one thread: with more, the
-    matrix library splits a product across threads in a way that depends on how many are stacked."""
+    matrix library splits a product across threads in a way that depends on how many are stacked. And on layers
+    wide enough that a stacked product rounds as a single one (these do at batch 16; a 13 → 7 → 5 network, or a
+    batch of one here, would not: README, "What the store guarantees")."""
     a, passes = _companions(task, name)
     alone = _trained(train_vectorized(passes.pop("alone"), task=task, splits=SPLITS, log_steps=True)[0])
     _assert_bitwise(_trained(train(a, task=task, splits=SPLITS, log_steps=True)), alone, "the single-run loop")
