@@ -228,9 +228,8 @@ def test_engine_choice_is_checked() -> None:
 def test_built_in_mlps_give_each_copy_of_a_stack_the_single_copys_bits(name: str) -> None:
     """The README's promise that a built-in MLP task trains the same bits alone and in any vectorized pass rests on
     this: at one thread, every layer's batched product (one copy among K) rounds as the single copy's matrix
-    product, at any batch size — a full batch, a short last one, one example — and any stack size. (Narrow layers
-    do not: torch computes a batched product under 400 multiply-adds with its own loop, and MKL's batched product
-    rounds otherwise for thin matrices; the README says where.)"""
+    product, at any batch size — a full batch, a short last one, one example — and any stack size (the batched
+    kernels where they agree, the single copy's products where ``stack_agrees`` finds they do not)."""
     task = get_task(name)
     models_ = [task.build_model(seed) for seed in range(5)]
     engine = MLPGradients.of(models_[0])

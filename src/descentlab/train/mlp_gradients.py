@@ -324,19 +324,23 @@ def linear(v: Tensor, stacked: bool, weight: Tensor, bias: Tensor | None, k: int
     """``v @ W.T + b``: one copy (``k`` None), or every copy ``k`` of a stacked ``[K, out, in]`` weight on a shared
     ``[*lead, in]`` or stacked ``[K, *lead, in]`` input, giving ``[K, *lead, out]``. The one stacked-linear
     kernel of the project: the explicit engine and the autograd/evaluation forward of stacked MLPs
-    (:mod:`descentlab.train.stacked`) both run it."""
+    (:mod:`descentlab.train.stacked`) both run it. Where the batched product would not give each copy the single
+    copy's bits (:func:`stack_agrees`), each copy takes the single copy's product."""
     if k is None:
         if v.ndim == 2:  # what F.linear runs for a matrix, without its extra dispatch (≈ 4 µs a call)
             return torch.addmm(bias, v, weight.t()) if bias is not None else v.mm(weight.t())
         return F.linear(v, weight, bias)
     out_features, in_features = weight.shape[-2:]
-    if not stacked:  # a shared input, broadcast over K without a copy: batched products beat one wide mm here
-        lead = v.shape[:-1]
-        v3 = v.reshape(1, -1, in_features).expand(k, -1, -1)
-        u = torch.bmm(v3, weight.mT) if bias is None else torch.baddbmm(bias.unsqueeze(1), v3, weight.mT)
-        return u.view(k, *lead, out_features)
-    lead = v.shape[1:-1]
-    v3 = v.reshape(k, -1, in_features)
+    lead = v.shape[1:-1] if stacked else v.shape[:-1]
+    rows = v.reshape(k, -1, in_features) if stacked else v.reshape(-1, in_features)
+    if not stack_agrees(rows.shape[-2], in_features, out_features, k, stacked, v.dtype, v.device):
+        # each copy's own product on fresh (aligned) copies of its rows, as the single copy has them: the library's
+        # small-matrix kernels round by the operands' memory alignment too
+        return torch.stack([linear(rows[i].clone() if stacked else rows, False, weight[i].clone(),
+                                   None if bias is None else bias[i].clone(), None) for i in range(k)]
+                           ).view(k, *lead, out_features)
+    # a shared input is broadcast over K without a copy: batched products beat one wide mm here
+    v3 = rows if stacked else rows.unsqueeze(0).expand(k, -1, -1)
     u = torch.bmm(v3, weight.mT) if bias is None else torch.baddbmm(bias.unsqueeze(1), v3, weight.mT)
     return u.view(k, *lead, out_features)
 
@@ -345,7 +349,8 @@ def _linear_backward(g: Tensor, v: Tensor, stacked: bool, weight: Tensor, has_bi
                      needs_input: bool, gw_into: Tensor | None = None,
                      gb_into: Tensor | None = None) -> tuple[Tensor, Tensor | None, Tensor | None]:
     """``(∂W, ∂b, ∂v)`` of :func:`_linear` given ``g = ∂u``; ``∂v`` only when ``needs_input``. One copy (``k``
-    None) may write ``∂W`` and ``∂b`` into ``gw_into`` / ``gb_into``."""
+    None) may write ``∂W`` and ``∂b`` into ``gw_into`` / ``gb_into``. Copies of a stack take the single copy's
+    products where the batched ones would round otherwise (:func:`stack_agrees`)."""
     if k is None:
         g2 = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])
         v2 = v if v.ndim == 2 else v.reshape(-1, v.shape[-1])
@@ -361,11 +366,67 @@ def _linear_backward(g: Tensor, v: Tensor, stacked: bool, weight: Tensor, has_bi
         return gw, gb, gv
     out_features, in_features = weight.shape[-2:]
     g3 = g.reshape(k, -1, out_features)
+    if not stack_agrees(g3.shape[1], in_features, out_features, k, stacked, g.dtype, g.device):
+        v2 = v.reshape(k, -1, in_features) if stacked else v.reshape(-1, in_features)
+        parts = [_linear_backward(g3[i].clone(), v2[i].clone() if stacked else v2, False, weight[i].clone(), has_bias,
+                                  None, needs_input) for i in range(k)]  # fresh copies: see linear()
+        gw = torch.stack([p[0] for p in parts])
+        gb = torch.stack([p[1] for p in parts]) if has_bias else None  # type: ignore[misc]
+        gv = torch.stack([p[2] for p in parts]).view(*g.shape[:-1], in_features) if needs_input else None  # type: ignore[misc]
+        return gw, gb, gv
     v3 = v.reshape(k, -1, in_features) if stacked else v.reshape(1, -1, in_features).expand(k, -1, -1)
     gw = torch.bmm(g3.mT, v3)
     gb = g3.sum(1) if has_bias else None
     gv = torch.bmm(g3, weight).view(*g.shape[:-1], in_features) if needs_input else None
     return gw, gb, gv
+
+
+# (rows, in, out, K, stacked input, dtype, device, threads) → whether the batched kernels give each copy the bits of
+# the single copy's own products (see stack_agrees)
+_AGREES: dict[tuple[Any, ...], bool] = {}
+
+
+def stack_agrees(rows: int, in_features: int, out_features: int, k: int, stacked: bool, dtype: torch.dtype,
+                 device: torch.device) -> bool:
+    """Whether, for this shape of a linear layer, the batched products (``baddbmm``/``bmm`` over K and the sum over
+    rows) give every copy exactly what the single copy's ``addmm``/``mm``/``sum`` give it.
+
+    The matrix library picks its kernel by shape, K and thread count, not by the numbers: on this CPU a thin
+    product (few rows, inputs or outputs; e.g. a 13 → 5 layer on batches of 7) is computed by another kernel
+    when batched, an ulp away, and a small product even rounds by its operands' memory alignment (a copy's rows
+    inside a stack sit where a tensor of its own would not). So it is probed once per shape on random numbers,
+    against the single copy's products on fresh tensors, and where it disagrees the copies take those products one
+    by one on fresh copies of their rows (cheap there: the products are tiny). Only on a CPU with
+    one thread, where the project promises the same bits whatever shares a pass (README, "What the store
+    guarantees"); elsewhere the batched kernels are kept as they are, for speed."""
+    if device.type != "cpu" or torch.get_num_threads() != 1:
+        return True
+    key = (rows, in_features, out_features, k, stacked, dtype, device, 1)
+    agrees = _AGREES.get(key)
+    if agrees is None:
+        agrees = _AGREES[key] = _probe(rows, in_features, out_features, k, stacked, dtype, device)
+    return agrees
+
+
+def _probe(rows: int, in_features: int, out_features: int, k: int, stacked: bool, dtype: torch.dtype,
+           device: torch.device) -> bool:
+    gen = torch.Generator(device=device).manual_seed(0)
+
+    def draw(*shape: int) -> Tensor:
+        return torch.randn(*shape, generator=gen, device=device, dtype=dtype)
+
+    v = draw(k, rows, in_features) if stacked else draw(rows, in_features)
+    weight, bias, g = draw(k, out_features, in_features), draw(k, out_features), draw(k, rows, out_features)
+    v3 = v if stacked else v.unsqueeze(0).expand(k, -1, -1)
+    batched = (torch.baddbmm(bias.unsqueeze(1), v3, weight.mT), torch.bmm(v3, weight.mT), torch.bmm(g.mT, v3),
+               g.sum(1), torch.bmm(g, weight))
+    for i in range(k):  # against the single copy's products on its own (fresh, aligned) tensors
+        vi = v[i].clone() if stacked else v
+        wi, bi, gi = weight[i].clone(), bias[i].clone(), g[i].clone()
+        single = (torch.addmm(bi, vi, wi.t()), vi.mm(wi.t()), gi.t().mm(vi), gi.sum(0), gi.mm(wi))
+        if not all(torch.equal(a[i], b) for a, b in zip(batched, single)):
+            return False
+    return True
 
 
 def _activate(op: _Op, v: Tensor) -> Tensor:

@@ -25,13 +25,11 @@ Each configuration keeps everything the single-run loop (:mod:`descentlab.train.
   16-rate RMSprop pass on Fashion-MNIST ran as fast; on the 8×8 digits MLP, where launches dominate, 1.6–2.3×
   slower than ``"tensor"``.) Networks that take the ``vmap`` path (convolutions) are the exception: torch
   batches their layers into one grouped kernel whose rounding depends on how many are stacked (see
-  :mod:`descentlab.train.stacked`). So are narrow layers on the ``bmm`` path: the stacked product
-  (:func:`~descentlab.train.mlp_gradients.linear`, ``bmm``) rounds like the loop's ``mm`` only where the matrix
-  library takes one kernel for both; torch computes a batched product under 400 multiply-adds with its own loop,
-  and MKL's batched product rounds otherwise for thin matrices (1–3 outputs, 5–13 inputs, measured). The built-in
-  MLP tasks are wide enough at any batch size (``tests/train/test_mlp_gradients.py``). On a GPU, where this is
-  not claimed (its batched products are other kernels too), ``"auto"`` still splits: a pass of K rates of a rule
-  without a fused kernel launches its update K times per parameter; ``"tensor"`` launches it once.
+  :mod:`descentlab.train.stacked`). Narrow layers on the ``bmm`` path are handled in
+  :func:`~descentlab.train.mlp_gradients.linear` (:func:`~descentlab.train.mlp_gradients.stack_agrees`). On a
+  GPU, where this is not claimed (its batched products are other kernels too), ``"auto"`` still splits: a pass of
+  K rates of a rule without a fused kernel launches its update K times per parameter; ``"tensor"`` launches it
+  once.
 - its record, time to target, divergence rule and learning rate per update: the training protocol of
   :mod:`descentlab.train.core`, the same calls the loop makes, per configuration. ``seconds``,
   ``eval_seconds``, ``elapsed`` and ``steps_per_s`` are those of the whole pass (shared by its K configurations,
