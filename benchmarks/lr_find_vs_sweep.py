@@ -88,18 +88,37 @@ def grid(lo: float, hi: float, per_decade: int) -> tuple[float, ...]:
     return tuple(dict.fromkeys(round_sig(float(x)) for x in np.geomspace(lo, hi, points)))
 
 
-def sweep(task: str, optimizer: str, splits, lrs: tuple[float, ...], epochs: int, seeds: int) -> list[dict]:
-    """Per swept lr: mean final val acc over seeds and whether a seed diverged."""
+def sweep(task: str, optimizer: str, splits, lrs: tuple[float, ...], epochs: int, seeds: int,
+          first_seed: int = 0) -> list[dict]:
+    """Per swept lr: mean final val acc over seeds ``first_seed … seeds − 1``, how many of them gave a finite one
+    (``n``) and whether a seed diverged. A trial's numbers depend only on its configuration (seed included), so
+    seeds trained now extend an earlier sweep of seeds ``0 … first_seed − 1`` exactly (:func:`merge`)."""
     spec = SweepSpec(task=task, optimizers=(optimizer,), lr_min=lrs[0], lr_max=lrs[-1], points=len(lrs),
                      seeds=seeds, epochs=epochs)
-    configs = [c for c in spec.configs()]
+    configs = [c for c in spec.configs() if c.seed >= first_seed]
     with Store(":memory:") as store:
         experiment_id, todo, _ = open_experiment(store, "sweep", spec.to_dict(), configs)
         make_executor("local", vectorize=True).run(todo, store=store, experiment_id=experiment_id, splits=splits,
                                                    on_result=lambda trial, result: None)
         (row,) = sweep_rows(report_data.load(store, experiment_id))
-    return [{"lr": p.lr, "val_acc": p.val_acc.mean if p.val_acc.n else None, "diverged": bool(p.diverged)}
-            for p in row.summary.points]
+    return [{"lr": p.lr, "val_acc": p.val_acc.mean if p.val_acc.n else None, "n": p.val_acc.n,
+             "diverged": bool(p.diverged)} for p in row.summary.points]
+
+
+def merge(earlier: list[dict], later: list[dict], earlier_seeds: int) -> list[dict]:
+    """One sweep from two over disjoint seeds of the same grid: per rate the mean over both weighted by their
+    counts of finite values (an earlier point without ``n`` counts ``earlier_seeds`` when it has a value), diverged
+    if either part diverged."""
+    out = []
+    for a, b in zip(earlier, later, strict=True):
+        if a["lr"] != b["lr"]:
+            raise ValueError(f"the sweeps' grids differ at {a['lr']} / {b['lr']}")
+        na = a.get("n", earlier_seeds if a["val_acc"] is not None else 0)
+        nb = b["n"]
+        n = na + nb
+        acc = (na * (a["val_acc"] or 0.0) + nb * (b["val_acc"] or 0.0)) / n if n else None
+        out.append({"lr": a["lr"], "val_acc": acc, "n": n, "diverged": a["diverged"] or b["diverged"]})
+    return out
 
 
 def neighbourhood(points: list[dict], chance: float, half: int = BEST_HALF_WIDTH) -> list[float]:
@@ -161,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--record", help="write the recorded curves and the sweeps' best and collapse rates here, the "
                                     "data of tests/experiments/test_lr_find_vs_sweep.py")
     p.add_argument("--sweeps-from", help="take the sweeps' numbers from this earlier --json (same grid) instead of "
-                                          "training them again")
+                                          "training them again; if it had fewer --sweep-seeds, train only the "
+                                          "seeds it lacks and merge")
     args = p.parse_args(argv)
     # one thread: on 2 cores shared with other jobs, torch's two OpenMP threads wait on each other (a 3-rate digits
     # sweep took 201 s with 2 threads and 13 s with 1 at load 11, with the same accuracies)
@@ -172,16 +192,17 @@ def main(argv: list[str] | None = None) -> int:
           f"{torch.get_num_threads()} thread(s); "
           f"lr-find steps {args.steps}, seeds {args.seeds}; sweep {lrs[0]:g}..{lrs[-1]:g}, {len(lrs)} points, "
           f"{args.sweep_seeds} seed(s)", file=sys.stderr)
-    earlier = {}
+    earlier, earlier_seeds = {}, args.sweep_seeds
     if args.sweeps_from:
         with open(args.sweeps_from) as f:
             old = json.load(f)
         if tuple(old["lrs"]) != lrs:
             p.error(f"--sweeps-from {args.sweeps_from}: its grid is not {lrs[0]:g}..{lrs[-1]:g} × {len(lrs)}")
-        made = {k: old["args"].get(k) for k in ("sweep_seeds", "sweep_epochs")}
-        if made != {"sweep_seeds": args.sweep_seeds, "sweep_epochs": args.sweep_epochs}:
-            p.error(f"--sweeps-from {args.sweeps_from}: its sweeps had {made}, not --sweep-seeds {args.sweep_seeds} "
-                    f"--sweep-epochs {args.sweep_epochs}")
+        earlier_seeds = old["args"].get("sweep_seeds")
+        if old["args"].get("sweep_epochs") != args.sweep_epochs or earlier_seeds > args.sweep_seeds:
+            p.error(f"--sweeps-from {args.sweeps_from}: its sweeps had --sweep-seeds {earlier_seeds} --sweep-epochs "
+                    f"{old['args'].get('sweep_epochs')}, not --sweep-seeds {args.sweep_seeds} (or fewer: the rest "
+                    f"are trained and merged) --sweep-epochs {args.sweep_epochs}")
         earlier = {(r["task"], r["optimizer"]): r["sweep"] for r in old["results"]}
     results = []
     for task in args.tasks.split(","):
@@ -193,8 +214,13 @@ def main(argv: list[str] | None = None) -> int:
             spec = lf.LRFindSpec(task, optimizer, seeds=args.seeds, steps=args.steps)
             found, _ = lf.run(spec, splits=splits)
             t1 = time.perf_counter()
-            points = (earlier[(task, optimizer)] if (task, optimizer) in earlier
-                      else sweep(task, optimizer, splits, lrs, budget["epochs"], args.sweep_seeds))
+            if (task, optimizer) not in earlier:
+                points = sweep(task, optimizer, splits, lrs, budget["epochs"], args.sweep_seeds)
+            elif earlier_seeds < args.sweep_seeds:  # extend the earlier sweep with the seeds it lacks
+                points = merge(earlier[(task, optimizer)], sweep(task, optimizer, splits, lrs, budget["epochs"],
+                                                                 args.sweep_seeds, earlier_seeds), earlier_seeds)
+            else:
+                points = earlier[(task, optimizer)]
             t2 = time.perf_counter()
             s = found.suggestion
             verdict = judge(points, s, chance)

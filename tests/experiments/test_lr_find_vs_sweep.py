@@ -1,8 +1,9 @@
 """lr-find's suggestion against the best learning rate of a sweep, on recorded curves and sweeps (issue 14).
 
-``lr_find_vs_sweep.json`` holds what ``benchmarks/lr_find_vs_sweep.py --record`` wrote: for 4 tasks × 3 optimizers
-the raw losses of lr-find's seeds (the command's defaults: 3 seeds, 100 steps over 1e-7 … 10) and a sweep of the
-same optimizer (1e-4 … 10 at 4 rates a decade, 4 seeds, ≈ 1 100–1 200 updates a run): per rate the mean final
+``lr_find_vs_sweep.json`` holds what ``benchmarks/lr_find_vs_sweep.py --record`` wrote: for 4 tasks × 6 optimizers
+(sgd, momentum, adam; nesterov, rmsprop, adagrad held out: measured after the first three had been studied) the
+raw losses of lr-find's seeds (the command's defaults: 3 seeds, 100 steps over 1e-7 … 10) and a sweep of the
+same optimizer (1e-4 … 10 at 4 rates a decade, 8 seeds, ≈ 1 100–1 200 updates a run): per rate the mean final
 validation accuracy and whether a seed diverged, and the best rate and the collapse the benchmark's judge read off
 them. Here the suggestion is rebuilt from the losses by :mod:`descentlab.lr_range`, the best and the collapse from
 the sweep's numbers by the benchmark's own judge, and the live checks at the end show that the recorded losses and
@@ -23,10 +24,12 @@ from descentlab.lr_range import learning_rates, stored_result
 
 CASES = json.loads((Path(__file__).with_name("lr_find_vs_sweep.json")).read_text())["cases"]
 _BENCH = Path(__file__).parents[2] / "benchmarks" / "lr_find_vs_sweep.py"
-# The case the rule misses under the benchmark's protocol (BENCHMARKS.md, "lr-find against a sweep", says why):
-# mnist1d-cnn / momentum, 4.3× above the best of the neighbourhood (0.056); the plain argmax of the seed means (0.1,
-# 0.8 points higher) would put it at 2.4× and miss digits-mlp / sgd instead (7.4×: 0.1 and 0.56 tie at 97.4 %).
-MISSES = {("mnist1d-cnn", "momentum")}
+# The cells the rule misses under the benchmark's protocol (BENCHMARKS.md, "lr-find against a sweep", says why):
+# heavy-ball momentum comes out above the best (4.3–4.5×), Adagrad below (0.15–0.26×), and RMSprop on the CNN
+# (0.28×). Every suggested range stays below the collapse.
+MISSES = {("mnist1d-cnn", "momentum"), ("fashion-mlp", "momentum"), ("mnist1d-cnn", "nesterov"),
+          ("digits-mlp", "adagrad"), ("mnist1d-cnn", "adagrad"), ("fashion-mlp", "adagrad"),
+          ("mnist1d-cnn", "rmsprop")}
 
 
 def _benchmark():
@@ -45,9 +48,10 @@ def _result(case):
     return stored_result(spec, runs)
 
 
-def test_the_record_covers_four_tasks_and_three_optimizers():
-    assert len({c["task"] for c in CASES}) >= 4 and len({c["optimizer"] for c in CASES}) >= 3
-    assert len(CASES) == len({(c["task"], c["optimizer"]) for c in CASES}) == 12
+def test_the_record_covers_four_tasks_and_six_optimizers():
+    assert len({c["task"] for c in CASES}) >= 4 and len({c["optimizer"] for c in CASES}) == 6
+    assert len(CASES) == len({(c["task"], c["optimizer"]) for c in CASES}) == 24
+    assert {c["sweep_seeds"] for c in CASES} == {8}
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{c['task']}-{c['optimizer']}" for c in CASES])
@@ -66,12 +70,12 @@ def test_suggestion_against_the_sweep(case):
     assert verdict["pass"] == within
 
 
-def test_eleven_of_twelve_pass_and_every_range_stays_below_the_collapse():
+def test_seventeen_of_twenty_four_pass_and_every_range_stays_below_the_collapse():
     bench = _benchmark()
     verdicts = [bench.judge(c["sweep"], _result(c).suggestion, c["chance"]) for c in CASES]
-    assert sum(v["pass"] for v in verdicts) == 11 and all(v["range_below_collapse"] for v in verdicts)
-    # against the plain argmax of the seed means: also 11 of 12, a different miss (see MISSES)
-    assert sum(1 / 3 <= v["raw_ratio"] <= 3 for v in verdicts) == 11
+    assert sum(v["pass"] for v in verdicts) == 17 and all(v["range_below_collapse"] for v in verdicts)
+    # against the plain argmax of the seed means: also 17 of 24
+    assert sum(1 / 3 <= v["raw_ratio"] <= 3 for v in verdicts) == 17
 
 
 def test_the_judge_reads_the_best_off_the_neighbourhood_and_the_collapse_off_the_rates():
@@ -119,7 +123,8 @@ def one_thread():
 
 def test_the_recorded_sweep_is_what_training_computes_today(one_thread):
     """digits-mlp / sgd retrained live at the best rate and its two neighbours, with the record's budget and seeds
-    (≈ 10 s): the same mean validation accuracy per rate as recorded."""
+    (≈ 20 s): the same mean validation accuracy per rate as recorded, bit for bit, though these 24 runs are grouped
+    otherwise than the sweep's 168 were (one thread: a run's numbers do not depend on what trains beside it)."""
     bench = _benchmark()
     case = next(c for c in CASES if (c["task"], c["optimizer"]) == ("digits-mlp", "sgd"))
     i = [p["lr"] for p in case["sweep"]].index(case["best_lr"])
@@ -130,5 +135,4 @@ def test_the_recorded_sweep_is_what_training_computes_today(one_thread):
     assert [p["lr"] for p in live] == [p["lr"] for p in recorded]
     for p, q in zip(live, recorded):
         assert p["diverged"] == q["diverged"]
-        # a mean of 4 seeds' accuracies on 144 images; float rounding may flip one prediction of one seed
-        assert p["val_acc"] == pytest.approx(q["val_acc"], abs=1 / 144 / 4 + 1e-9)
+        assert p["val_acc"] == q["val_acc"]
