@@ -333,7 +333,8 @@ def linear(v: Tensor, stacked: bool, weight: Tensor, bias: Tensor | None, k: int
     out_features, in_features = weight.shape[-2:]
     lead = v.shape[1:-1] if stacked else v.shape[:-1]
     rows = v.reshape(k, -1, in_features) if stacked else v.reshape(-1, in_features)
-    if not stack_agrees(rows.shape[-2], in_features, out_features, k, stacked, v.dtype, v.device):
+    if not stack_agrees(rows.shape[-2], in_features, out_features, k, stacked, v.dtype, v.device,
+                        "forward" if bias is not None else "forward, no bias"):
         # each copy's own product on fresh (aligned) copies of its rows, as the single copy has them: the library's
         # small-matrix kernels round by the operands' memory alignment too
         return torch.stack([linear(rows[i].clone() if stacked else rows, False, weight[i].clone(),
@@ -366,7 +367,7 @@ def _linear_backward(g: Tensor, v: Tensor, stacked: bool, weight: Tensor, has_bi
         return gw, gb, gv
     out_features, in_features = weight.shape[-2:]
     g3 = g.reshape(k, -1, out_features)
-    if not stack_agrees(g3.shape[1], in_features, out_features, k, stacked, g.dtype, g.device):
+    if not stack_agrees(g3.shape[1], in_features, out_features, k, stacked, g.dtype, g.device, "backward"):
         v2 = v.reshape(k, -1, in_features) if stacked else v.reshape(-1, in_features)
         parts = [_linear_backward(g3[i].clone(), v2[i].clone() if stacked else v2, False, weight[i].clone(), has_bias,
                                   None, needs_input) for i in range(k)]  # fresh copies: see linear()
@@ -387,7 +388,7 @@ _AGREES: dict[tuple[Any, ...], bool] = {}
 
 
 def stack_agrees(rows: int, in_features: int, out_features: int, k: int, stacked: bool, dtype: torch.dtype,
-                 device: torch.device) -> bool:
+                 device: torch.device, products: str = "backward") -> bool:
     """Whether, for this shape of a linear layer, the batched products (``baddbmm``/``bmm`` over K and the sum over
     rows) give every copy exactly what the single copy's ``addmm``/``mm``/``sum`` give it.
 
@@ -398,32 +399,45 @@ def stack_agrees(rows: int, in_features: int, out_features: int, k: int, stacked
     against the single copy's products on fresh tensors, and where it disagrees the copies take those products one
     by one on fresh copies of their rows (cheap there: the products are tiny). Only on a CPU with
     one thread, where the project promises the same bits whatever shares a pass (README, "What the store
-    guarantees"); elsewhere the batched kernels are kept as they are, for speed."""
+    guarantees"); elsewhere the batched kernels are kept as they are, for speed. ``products``: ``"forward"``
+    (``baddbmm``), ``"forward, no bias"`` (``bmm``) or ``"backward"`` (the weight's, bias's and input's
+    gradients): only those a call runs are probed (an evaluation's large batches run only the forward)."""
     if device.type != "cpu" or torch.get_num_threads() != 1:
         return True
-    key = (rows, in_features, out_features, k, stacked, dtype, device, 1)
+    key = (products, rows, in_features, out_features, k, stacked, dtype, device)
     agrees = _AGREES.get(key)
     if agrees is None:
-        agrees = _AGREES[key] = _probe(rows, in_features, out_features, k, stacked, dtype, device)
+        agrees = _AGREES[key] = _probe(products, rows, in_features, out_features, k, stacked, dtype, device)
     return agrees
 
 
-def _probe(rows: int, in_features: int, out_features: int, k: int, stacked: bool, dtype: torch.dtype,
-           device: torch.device) -> bool:
+def _probe(products: str, rows: int, in_features: int, out_features: int, k: int, stacked: bool,
+           dtype: torch.dtype, device: torch.device) -> bool:
     gen = torch.Generator(device=device).manual_seed(0)
 
     def draw(*shape: int) -> Tensor:
         return torch.randn(*shape, generator=gen, device=device, dtype=dtype)
 
     v = draw(k, rows, in_features) if stacked else draw(rows, in_features)
-    weight, bias, g = draw(k, out_features, in_features), draw(k, out_features), draw(k, rows, out_features)
+    weight = draw(k, out_features, in_features)
     v3 = v if stacked else v.unsqueeze(0).expand(k, -1, -1)
-    batched = (torch.baddbmm(bias.unsqueeze(1), v3, weight.mT), torch.bmm(v3, weight.mT), torch.bmm(g.mT, v3),
-               g.sum(1), torch.bmm(g, weight))
+    if products == "backward":
+        g = draw(k, rows, out_features)
+        batched = (torch.bmm(g.mT, v3), g.sum(1), torch.bmm(g, weight))
+    elif products == "forward":
+        bias = draw(k, out_features)
+        batched = (torch.baddbmm(bias.unsqueeze(1), v3, weight.mT),)
+    else:
+        batched = (torch.bmm(v3, weight.mT),)
     for i in range(k):  # against the single copy's products on its own (fresh, aligned) tensors
-        vi = v[i].clone() if stacked else v
-        wi, bi, gi = weight[i].clone(), bias[i].clone(), g[i].clone()
-        single = (torch.addmm(bi, vi, wi.t()), vi.mm(wi.t()), gi.t().mm(vi), gi.sum(0), gi.mm(wi))
+        vi, wi = (v[i].clone() if stacked else v), weight[i].clone()
+        if products == "backward":
+            gi = g[i].clone()
+            single = (gi.t().mm(vi), gi.sum(0), gi.mm(wi))
+        elif products == "forward":
+            single = (torch.addmm(bias[i].clone(), vi, wi.t()),)
+        else:
+            single = (vi.mm(wi.t()),)
         if not all(torch.equal(a[i], b) for a, b in zip(batched, single)):
             return False
     return True
