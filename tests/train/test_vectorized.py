@@ -310,3 +310,20 @@ def test_a_frozen_network_trains_on_autograd_without_a_warning(caplog) -> None:
     assert not caplog.records
     with pytest.raises(UserError, match="frozen parameters"):
         gradient_engine(model, task, "explicit", (SPLITS.x_train, SPLITS.y_train))
+
+
+def test_auto_splits_into_runs_of_equal_hyperparameters_on_a_cpu_only() -> None:
+    """On a CPU (where a run's bits do not depend on what shares its pass) every rule is split into runs of equal
+    hyperparameters; on another device only a rule with a fused kernel, the others keep one slot with tensor
+    hyperparameters (one launch, not one per run). ``_plan`` only plans: no GPU is needed to check it."""
+    from descentlab.train.vectorized import _plan
+
+    configs = [_config(MLP, "rmsprop", lr=lr) for lr in (1e-3, 3e-3, 1e-2)]
+    configs += [_config(MLP, "adam", lr=lr) for lr in (1e-3, 3e-3)]
+    on_cpu = _plan(configs, "auto", torch.device("cpu"))[1]
+    on_gpu = _plan(configs, "auto", torch.device("cuda"))[1]
+    assert [(s.rule.name, len(s.members), s.fused) for s in on_cpu] == [
+        ("rmsprop", 1, False), ("rmsprop", 1, False), ("rmsprop", 1, False), ("adam", 1, True), ("adam", 1, True)]
+    assert [(s.rule.name, len(s.members), s.fused) for s in on_gpu] == [
+        ("rmsprop", 3, False), ("adam", 1, True), ("adam", 1, True)]
+    assert [len(s.members) for s in _plan(configs, "tensor", torch.device("cpu"))[1]] == [3, 2]

@@ -27,9 +27,9 @@ Each configuration keeps everything the single-run loop (:mod:`descentlab.train.
   batches their layers into one grouped kernel whose rounding depends on how many are stacked (see
   :mod:`descentlab.train.stacked`). Narrow layers on the ``bmm`` path are handled in
   :func:`~descentlab.train.mlp_gradients.linear` (:func:`~descentlab.train.mlp_gradients.stack_agrees`). On a
-  GPU, where this is not claimed (its batched products are other kernels too), ``"auto"`` still splits: a pass of
-  K rates of a rule without a fused kernel launches its update K times per parameter; ``"tensor"`` launches it
-  once.
+  GPU, where this is not claimed (its batched products are other kernels too), ``"auto"`` splits only a rule with
+  a fused kernel: a rule without one takes differing hyperparameters as tensors, one launch per parameter where K
+  runs would be K.
 - its record, time to target, divergence rule and learning rate per update: the training protocol of
   :mod:`descentlab.train.core`, the same calls the loop makes, per configuration. ``seconds``,
   ``eval_seconds``, ``elapsed`` and ``steps_per_s`` are those of the whole pass (shared by its K configurations,
@@ -284,8 +284,11 @@ def _schedule_key(schedule: Any) -> Any:
     return describe_schedule(schedule) if dataclasses.is_dataclass(schedule) else id(schedule)
 
 
-def _plan(configs: list[RunConfig], mode: str) -> tuple[list[int], list[_Slot]]:
-    """The order of the configurations on the K axis and the slots that update them."""
+def _plan(configs: list[RunConfig], mode: str, device: torch.device | None = None) -> tuple[list[int], list[_Slot]]:
+    """The order of the configurations on the K axis and the slots that update them. ``"auto"`` splits a group into
+    runs of equal hyperparameters on a CPU (the same bits as the loop, whatever shares the pass), and elsewhere only
+    for a rule with a fused kernel: on a GPU the bits are not promised, and one call over tensor hyperparameters is
+    one launch where K runs would be K."""
     rules = [optim.get(c.optimizer).cls.rule for c in configs]
     by_rule: dict[int, list[int]] = {}
     for i, r in enumerate(rules):
@@ -300,7 +303,8 @@ def _plan(configs: list[RunConfig], mode: str) -> tuple[list[int], list[_Slot]]:
         for i, h in zip(members, hypers):
             groups.setdefault(repr([(k, h[k]) for k in structural]), []).append(i)
         for group in groups.values():
-            split = mode != "tensor"
+            cpu = device is None or device.type == "cpu"
+            split = mode == "runs" or (mode == "auto" and (cpu or rule.fused is not None))
             if split:
                 runs: dict[str, list[int]] = {}
                 for i in group:
@@ -370,7 +374,7 @@ class _Pass:
     def __init__(self, configs: list[RunConfig], task: Task, splits, device: torch.device, update: str,
                  forward: str, engine: str) -> None:
         self.task, self.device = task, device
-        self.order, self.slots = _plan(configs, update)
+        self.order, self.slots = _plan(configs, update, device)
         self.configs = [configs[i] for i in self.order]       # sorted: row r of the stack is self.rows[r]
         self.models = [task.build_model(c.seed, c.init) for c in self.configs]
         problem = unstackable(self.models[0])
