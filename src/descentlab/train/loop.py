@@ -100,6 +100,13 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor, loss_fn, batch: int = EVAL_
     return mean_loss(torch.cat(losses).unsqueeze(0), len(y))[0], correct.item() / len(y) if accuracy else None
 
 
+def epoch_losses(step_losses: Tensor, sizes: Tensor, n: int) -> list[float]:
+    """Per row of ``step_losses`` (``[K, updates]``: each batch's mean loss), the epoch's mean training loss: the
+    batches' losses weighted by their ``sizes`` (float64) in one dot product, over ``n``. The loop (a stack of
+    one) and :mod:`descentlab.train.vectorized` both call it, so the two agree bit for bit."""
+    return [(row @ sizes).item() / n for row in step_losses.double()]
+
+
 def mean_loss(losses: Tensor, n: int) -> list[float]:
     """Per row of ``losses`` (``[K, …]``, every per-example loss of a split), their float64 sum over ``n``: one
     sum over the whole split, whatever the evaluation batches were, so that a run evaluated alone (the loop) and
@@ -243,8 +250,8 @@ def _train(config: RunConfig, task: Task, splits, callbacks: Sequence[Callback],
             break
         sizes = torch.tensor([len(b) for b in batches] if order is not None else [n], dtype=torch.float64,
                              device=device)
-        loss_total = (torch.stack(losses).double() @ sizes[:len(losses)]).item() if losses else 0.0
-        if tracker.divergence.exploded(loss_total / n):
+        train_loss = epoch_losses(torch.stack(losses).unsqueeze(0), sizes[:len(losses)], n)[0] if losses else 0.0
+        if tracker.divergence.exploded(train_loss):
             tracker.diverged = step
             break
         if classify:
@@ -263,7 +270,7 @@ def _train(config: RunConfig, task: Task, splits, callbacks: Sequence[Callback],
         test = evaluate(model, *held_out["test"], loss_fn, accuracy=classify)
         if modes:
             opt.train()
-        metrics = epoch_record(epoch=epoch, train_loss=loss_total / n, train_acc=train_acc, val=val, test=test,
+        metrics = epoch_record(epoch=epoch, train_loss=train_loss, train_acc=train_acc, val=val, test=test,
                                lr=opt.param_groups[0]["lr"], seconds=seconds,
                                eval_seconds=time.perf_counter() - t1, elapsed=elapsed, steps=step,
                                epoch_steps=step - epoch_start_step, state_bytes=state_bytes(opt),

@@ -342,8 +342,12 @@ def linear(v: Tensor, stacked: bool, weight: Tensor, bias: Tensor | None, k: int
                            ).view(k, *lead, out_features)
     # a shared input is broadcast over K without a copy: batched products beat one wide mm here
     v3 = rows if stacked else rows.unsqueeze(0).expand(k, -1, -1)
-    u = torch.bmm(v3, weight.mT) if bias is None else torch.baddbmm(bias.unsqueeze(1), v3, weight.mT)
-    return u.view(k, *lead, out_features)
+    return _batched_linear(v3, weight, bias).view(k, *lead, out_features)
+
+
+def _batched_linear(v3: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    """``[K, rows, in]`` × the stacked ``[K, out, in]`` weight (+ bias): the batched forward product."""
+    return torch.bmm(v3, weight.mT) if bias is None else torch.baddbmm(bias.unsqueeze(1), v3, weight.mT)
 
 
 def _linear_backward(g: Tensor, v: Tensor, stacked: bool, weight: Tensor, has_bias: bool, k: int | None,
@@ -376,14 +380,19 @@ def _linear_backward(g: Tensor, v: Tensor, stacked: bool, weight: Tensor, has_bi
         gv = torch.stack([p[2] for p in parts]).view(*g.shape[:-1], in_features) if needs_input else None  # type: ignore[misc]
         return gw, gb, gv
     v3 = v.reshape(k, -1, in_features) if stacked else v.reshape(1, -1, in_features).expand(k, -1, -1)
-    gw = torch.bmm(g3.mT, v3)
-    gb = g3.sum(1) if has_bias else None
-    gv = torch.bmm(g3, weight).view(*g.shape[:-1], in_features) if needs_input else None
-    return gw, gb, gv
+    gw, gb, gv = _batched_linear_backward(g3, v3, weight, has_bias, needs_input)
+    return gw, gb, None if gv is None else gv.view(*g.shape[:-1], in_features)
 
 
-# (rows, in, out, K, stacked input, dtype, device, threads) → whether the batched kernels give each copy the bits of
-# the single copy's own products (see stack_agrees)
+def _batched_linear_backward(g3: Tensor, v3: Tensor, weight: Tensor, has_bias: bool, needs_input: bool
+                             ) -> tuple[Tensor, Tensor | None, Tensor | None]:
+    """The batched backward products of :func:`_batched_linear`: ``(∂W, ∂b, ∂v)`` as ``[K, …]`` stacks."""
+    return (torch.bmm(g3.mT, v3), g3.sum(1) if has_bias else None,
+            torch.bmm(g3, weight) if needs_input else None)
+
+
+# (products, rows, in, out, K, stacked input, dtype, device) → whether the batched kernels give each copy the bits
+# of the single copy's own products (see stack_agrees; probed at one thread only)
 _AGREES: dict[tuple[Any, ...], bool] = {}
 
 
@@ -413,31 +422,24 @@ def stack_agrees(rows: int, in_features: int, out_features: int, k: int, stacked
 
 def _probe(products: str, rows: int, in_features: int, out_features: int, k: int, stacked: bool,
            dtype: torch.dtype, device: torch.device) -> bool:
+    """The batched products :func:`linear` / :func:`_linear_backward` run, against the single copy's (``k`` None)
+    on each copy's own fresh (aligned) tensors, on random numbers."""
     gen = torch.Generator(device=device).manual_seed(0)
 
     def draw(*shape: int) -> Tensor:
         return torch.randn(*shape, generator=gen, device=device, dtype=dtype)
 
     v = draw(k, rows, in_features) if stacked else draw(rows, in_features)
-    weight = draw(k, out_features, in_features)
+    weight, bias, g = draw(k, out_features, in_features), draw(k, out_features), draw(k, rows, out_features)
     v3 = v if stacked else v.unsqueeze(0).expand(k, -1, -1)
-    if products == "backward":
-        g = draw(k, rows, out_features)
-        batched = (torch.bmm(g.mT, v3), g.sum(1), torch.bmm(g, weight))
-    elif products == "forward":
-        bias = draw(k, out_features)
-        batched = (torch.baddbmm(bias.unsqueeze(1), v3, weight.mT),)
-    else:
-        batched = (torch.bmm(v3, weight.mT),)
-    for i in range(k):  # against the single copy's products on its own (fresh, aligned) tensors
+    backward = products == "backward"
+    bias = bias if products == "forward" else None
+    batched = (_batched_linear_backward(g, v3, weight, True, True) if backward
+               else (_batched_linear(v3, weight, bias),))
+    for i in range(k):
         vi, wi = (v[i].clone() if stacked else v), weight[i].clone()
-        if products == "backward":
-            gi = g[i].clone()
-            single = (gi.t().mm(vi), gi.sum(0), gi.mm(wi))
-        elif products == "forward":
-            single = (torch.addmm(bias[i].clone(), vi, wi.t()),)
-        else:
-            single = (vi.mm(wi.t()),)
+        single = (_linear_backward(g[i].clone(), vi, False, wi, True, None, True) if backward
+                  else (linear(vi, False, wi, None if bias is None else bias[i].clone(), None),))
         if not all(torch.equal(a[i], b) for a, b in zip(batched, single)):
             return False
     return True

@@ -81,7 +81,7 @@ from descentlab.train.core import (
 )
 from descentlab.train.denormals import flush_denormals
 from descentlab.train.engine import engine_name, gradient_engine
-from descentlab.train.loop import EVAL_BATCH, RunResult, mean_loss
+from descentlab.train.loop import EVAL_BATCH, RunResult, epoch_losses, mean_loss
 from descentlab.train.memory import peak_bytes, reset_peak
 from descentlab.train.stacked import stack_models, stacked_forward
 
@@ -158,6 +158,7 @@ class _Slot:
     a: int = 0
     states: list[dict[str, Any]] = field(default_factory=list)
     h: list[dict[str, Any]] = field(default_factory=list)  # per parameter: Python values or [n, 1, ...] tensors
+    sets: list[list[int]] = field(default_factory=list)  # fused: parameter indices of equal h (see build_h)
 
     @property
     def b(self) -> int:
@@ -165,6 +166,16 @@ class _Slot:
 
     def build_h(self, params: list[Tensor]) -> None:
         self.h = [_merge(self.rule, self.hypers, p) for p in params]
+        # a fused slot's parameters that one kernel call takes together: those of equal hyperparameters (they
+        # differ by shape for Muon). Its members share one schedule, so set_lr writes one lr into every h and the
+        # sets hold until the next build_h. (A tensor-hyperparameter slot's columns would not compare as bools.)
+        self.sets = []
+        for j, h in enumerate(self.h if self.fused else ()):
+            same = next((s for s in self.sets if self.h[s[0]] == h), None)
+            if same is None:
+                self.sets.append([j])
+            else:
+                same.append(j)
 
     def set_lr(self, step: int, params: list[Tensor]) -> None:
         if all(c.schedule is None for c in self.configs):
@@ -196,15 +207,7 @@ class _Slot:
         gs = [g if g.is_contiguous() else g.contiguous() for g in gs]
         if not self.states:
             self.states = [self.rule.init_state(p[i], h) for p, h in zip(ps, self.h) for i in range(n)]
-        # one kernel call per set of parameters with equal hyperparameters (they differ by shape for Muon)
-        sets: list[list[int]] = []
-        for j, h in enumerate(self.h):
-            same = next((s for s in sets if self.h[s[0]] == h), None)
-            if same is None:
-                sets.append([j])
-            else:
-                same.append(j)
-        for js in sets:
+        for js in self.sets:  # one kernel call per set of parameters with equal hyperparameters
             at = [(j, i) for j in js for i in range(n)]
             params, grads = [ps[j][i] for j, i in at], [gs[j][i] for j, i in at]
             states = [self.states[j * n + i] for j, i in at]
@@ -360,14 +363,6 @@ def train_vectorized(configs: Sequence[RunConfig], *, task: Task | None = None, 
     return run.train(check_every, log_steps, max_logged)
 
 
-def _epoch_losses(step_losses: list[Tensor], batch_sizes: list[int], n: int) -> list[float]:
-    """Per row, the epoch's mean training loss computed as the single-run loop computes it (its batches' losses
-    weighted by their sizes in one float64 dot product, over ``n``), so that the two agree bit for bit."""
-    sizes = torch.tensor(batch_sizes, dtype=torch.float64, device=step_losses[0].device)
-    table = torch.stack(step_losses, 1).double()
-    return [(row @ sizes).item() / n for row in table]
-
-
 class _Pass:
     """The state of one vectorized pass: the stack, its slots, which configurations are still in it."""
 
@@ -488,7 +483,8 @@ class _Pass:
             seconds = time.perf_counter() - t0
             if not self.rows:
                 break
-            train_loss = _epoch_losses(step_losses, batch_sizes, n)
+            train_loss = epoch_losses(torch.stack(step_losses, 1),
+                                      torch.tensor(batch_sizes, dtype=torch.float64, device=self.device), n)
             exploded = [r for r, row in enumerate(self.rows) if self.trackers[row].divergence.exploded(train_loss[r])]
             if exploded:
                 keep = self._drop(exploded, step)
