@@ -148,16 +148,22 @@ def judge(points: list[dict], suggestion: lf.Suggestion, chance: float) -> dict[
             "pass": within and safe}
 
 
-def record(path: str, results: list[dict], *, steps: int, sweep_seeds: int) -> None:
+def record(path: str, results: list[dict], *, steps: int, check_steps: int, sweep_seeds: int) -> None:
     """The test's data: per task × optimizer the lr-find spec, each seed's raw losses (6 significant digits), the
-    sweep (per rate its mean val acc and whether a seed diverged), its budget and what :func:`judge` read off it;
-    the test rebuilds the suggestion from the losses with :mod:`descentlab.lr_range` and judges it again."""
-    spec = {"start": lf.LRFindSpec.start, "end": lf.LRFindSpec.end, "steps": steps}
+    check's rates with each seed's score (the mean loss of its run's last quarter), the sweep (per rate its mean
+    val acc and whether a seed diverged), its budget and what :func:`judge` read off it; the test rebuilds the
+    suggestion from the losses and scores with :mod:`descentlab.lr_range` and judges it again."""
+    spec = {"start": lf.LRFindSpec.start, "end": lf.LRFindSpec.end, "steps": steps, "check_steps": check_steps}
+
+    def sig(x: float | None) -> float | None:
+        return None if x is None or not math.isfinite(x) else float(f"{x:.6g}")
+
     cases = [{"task": r["task"], "optimizer": r["optimizer"], "spec": spec, "best_lr": r["best_lr"],
               "raw_best_lr": r["raw_best_lr"], "collapse_lr": r["collapse_lr"], "chance": r["chance"],
               "epochs": r["epochs"], "train": r["train"], "sweep_seeds": sweep_seeds, "sweep": r["sweep"],
-              "seeds": [{"seed": c["seed"], "losses": [None if not math.isfinite(x) else float(f"{x:.6g}")
-                                                       for x in c["losses"]]} for c in r["curves"]]}
+              "seeds": [{"seed": c["seed"], "losses": [sig(x) for x in c["losses"]]} for c in r["curves"]],
+              "check": [{"lr": c["lr"], "scores": [None if not math.isfinite(x) else x for x in c["scores"]]}
+                        for c in r["check"]]}
              for r in results]
     with open(path, "w") as f:
         json.dump({"made_by": "benchmarks/lr_find_vs_sweep.py --record", "cases": cases}, f, separators=(",", ":"))
@@ -170,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--optimizers", default=",".join(OPTIMIZERS))
     p.add_argument("--steps", type=int, default=lf.LRFindSpec.steps, help="lr-find steps (default: the command's)")
     p.add_argument("--seeds", type=int, default=lf.LRFindSpec.seeds, help="lr-find seeds (default: the command's)")
+    p.add_argument("--check-steps", type=int, default=lf.LRFindSpec.check_steps,
+                   help="updates of lr-find's check runs, 0: none (default: the command's)")
     p.add_argument("--sweep-seeds", type=int, default=SWEEP_SEEDS)
     p.add_argument("--sweep-epochs", type=int, help="epochs of every sweep run (default: BUDGETS' per task)")
     p.add_argument("--grid-lo", type=float, default=1e-4)
@@ -190,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     lrs = grid(args.grid_lo, args.grid_hi, args.per_decade)
     print(f"python {platform.python_version()}, torch {torch.__version__}, numpy {np.__version__}, "
           f"{torch.get_num_threads()} thread(s); "
-          f"lr-find steps {args.steps}, seeds {args.seeds}; sweep {lrs[0]:g}..{lrs[-1]:g}, {len(lrs)} points, "
+          f"lr-find steps {args.steps}, seeds {args.seeds}, check steps {args.check_steps}; "
+          f"sweep {lrs[0]:g}..{lrs[-1]:g}, {len(lrs)} points, "
           f"{args.sweep_seeds} seed(s)", file=sys.stderr)
     earlier, earlier_seeds = {}, args.sweep_seeds
     if args.sweeps_from:
@@ -211,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         chance = 1 / splits.num_classes
         for optimizer in args.optimizers.split(","):
             t0 = time.perf_counter()
-            spec = lf.LRFindSpec(task, optimizer, seeds=args.seeds, steps=args.steps)
+            spec = lf.LRFindSpec(task, optimizer, seeds=args.seeds, steps=args.steps, check_steps=args.check_steps)
             found, _ = lf.run(spec, splits=splits)
             t1 = time.perf_counter()
             if (task, optimizer) not in earlier:
@@ -227,7 +236,9 @@ def main(argv: list[str] | None = None) -> int:
             results.append({"task": task, "optimizer": optimizer, "epochs": budget["epochs"], "chance": chance,
                             "train": len(splits.y_train), "suggestion": dataclasses.asdict(s), **verdict,
                             "sweep": points, "lr_find_s": t1 - t0, "sweep_s": t2 - t1,
-                            "curves": [{"seed": c.seed, "lrs": c.lrs, "losses": c.losses} for c in found.curves]})
+                            "curves": [{"seed": c.seed, "lrs": c.lrs, "losses": c.losses} for c in found.curves],
+                            "range_test": dataclasses.asdict(found.range_test),
+                            "check": [dataclasses.asdict(c) for c in found.checked]})
             print(f"{task} {optimizer}: suggested {s.lr:.3g} ({s.lower:.3g} … {s.upper:.3g}); "
                   f"best {verdict['best_lr']}, collapse {verdict['collapse_lr']} → "
                   f"{'PASS' if verdict['pass'] else 'FAIL'} "
@@ -236,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.json, "w") as f:
             json.dump({"lrs": lrs, "args": vars(args), "results": results}, f, default=float)
     if args.record:
-        record(args.record, results, steps=args.steps, sweep_seeds=args.sweep_seeds)
+        record(args.record, results, steps=args.steps, check_steps=args.check_steps, sweep_seeds=args.sweep_seeds)
     print("| task | optimizer | sweep budget | suggested lr | suggested range | sweep's best lr (val acc) | ratio "
           "| raw best (ratio) | collapse lr | verdict |")
     print("|---|---|---|---|---|---|---|---|---|---|")

@@ -378,10 +378,11 @@ def load_experiment(experiment: int | str = "last", store: str | Path | Store | 
 
 def lr_find(task: Any = None, *, model: Any = None, data: Any = None, optimizer: str = "adam", seeds: int = 3,
             start: float = 1e-7, end: float = 10.0, steps: int = 100, batch_size: int | str | None = None,
-            preset: str = "torch", store: str | Path | Store | None = None, data_dir: str | None = None
-            ) -> LRFindResult:
+            preset: str = "torch", store: str | Path | Store | None = None, data_dir: str | None = None,
+            check_steps: int = 400) -> LRFindResult:
     """``descentlab lr-find`` from Python: the learning-rate range test of ``optimizer`` over ``seeds`` seeds,
-    and the suggested range (``result.suggestion``)."""
+    checked by short runs of ``check_steps`` updates at constant rates around its suggestion (0: no check), and
+    the suggested range (``result.suggestion``)."""
     from descentlab.environment import environment
     from descentlab.experiments import lr_find as lf
 
@@ -389,7 +390,7 @@ def lr_find(task: Any = None, *, model: Any = None, data: Any = None, optimizer:
         raise UserError(f"optimizer must be one name (e.g. 'adam'), got {optimizer!r}")
     spec = lf.LRFindSpec(task=resolve_task(task, model=model, data=data), optimizer=optimizer.strip().lower(),
                          seeds=_whole(seeds, "seeds"), start=start, end=end, steps=steps, batch_size=batch_size,
-                         preset=preset, data_dir=data_dir)
+                         preset=preset, data_dir=data_dir, check_steps=check_steps)
     spec.resolve()  # every name and value checked before anything runs
     opened = _store(store)
     result, experiment_id = lf.run(spec, store=opened, env=environment())

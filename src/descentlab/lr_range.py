@@ -32,44 +32,57 @@ positive, as cross-entropy is: "4 × the best" means nothing for a loss that can
 run further into the blow-up (digits-mlp / adam: two of three seeds run all 100 steps through losses of 10 and
 back); the suggestion uses only the steps before a stop, and what comes after the minimum only bounds it.
 
-Suggestion:
+Suggestion, in two stages:
 
-- the *median curve* is, at each step, the median over seeds of the zero-phase curve, a seed that has stopped
-  counting as +∞ (it blew up) — the curve ends where the median itself is no longer finite;
-- ``i_min`` is the step of its minimum and ``lr_min`` its learning rate;
-- the suggested learning rate ``lr`` is the point of steepest descent on the way there: the most negative
-  d z / d ln lr (``numpy.gradient``, central differences) over steps ``skip … i_min``, where ``skip = steps // 10``
-  (as fastai trims the first tenth, where the loss has barely moved and batch-to-batch noise would pass for the
-  steepest descent; from step 0 when ``i_min ≤ skip``) — the rate at which a few updates lower the loss fastest;
-- the suggested range is ``lr / 3 … lr``: the steepest descent is the largest rate to try, not the middle of the
-  range, because the rates at which long training collapses can sit just above it (mnist1d-cnn / momentum: steepest
-  0.24, validation accuracy collapsed at 0.32 in the sweep), and ``lr_min`` is no upper bound at all (there at
-  0.51, beyond the collapse);
-- a curve whose minimum is its first point says so in the ``note`` (the loss never fell: start lower).
+1. *The range test's suggestion* (``result.range_test``):
+
+   - the *median curve* is, at each step, the median over seeds of the zero-phase curve, a seed that has stopped
+     counting as +∞ (it blew up) — the curve ends where the median itself is no longer finite;
+   - ``i_min`` is the step of its minimum and ``lr_min`` its learning rate;
+   - the steepest descent is the most negative d z / d ln lr (``numpy.gradient``, central differences) over steps
+     ``skip … i_min``, where ``skip = steps // 10`` (as fastai trims the first tenth, where the loss has barely
+     moved and batch-to-batch noise would pass for the steepest descent; from step 0 when ``i_min ≤ skip``) — the
+     rate at which a few updates lower the loss fastest; its range ``lr / 3 … lr``;
+   - a curve whose minimum is its first point says so in the ``note`` (the loss never fell: start lower).
+
+2. *The check* (unless ``check_steps`` is 0): short runs at constant rates. A ramp of 12 updates a decade does not
+   show what a rate does over hundreds of updates (the likely reasons: heavy-ball momentum's step builds over
+   ~1/(1 − μ) updates, Adagrad's shrinks as its sums grow), and the steepest descent alone was 4.3–4.5× too high
+   for momentum and 0.15–0.26× too low for Adagrad against a sweep (below). So from a fresh model, each seed trains
+   ``check_steps`` updates at each of the rates ``anchor · 10^(j/4)``, ``j = −3 … 3`` (:func:`check_rates`;
+   anchor = the steepest descent); a run's score is its mean training loss over its last quarter
+   (:func:`check_score`; +∞ if it diverged), a rate's score the mean over seeds, averaged with the rates one step
+   either side (an end rate stands in for its missing neighbour). The suggested lr is the rate with the lowest
+   averaged score (ties: the lower rate); when that is an end rate, three more rates are run beyond it, at most
+   twice a side (:func:`check_plan`). The suggested range is ``lr / 3 … lr``: a short run still favours higher
+   rates than a long one (the "short-horizon bias" of Wu et al. 2018, "Understanding Short-Horizon Bias in
+   Stochastic Meta-Optimization"), so the range reaches down from the pick, not up.
+
+   The check costs ``7 × seeds × check_steps`` updates (8 400 with the defaults, 28× the range test's 300), made
+   by the same trainer and stored in the same experiment.
 
 Why this rule, and how far it goes (``benchmarks/lr_find_vs_sweep.py``; BENCHMARKS.md, "lr-find against a
 sweep"): against the best rate of a sweep (≈ 1 100–1 200 updates a run, 8 seeds, the best read off the seed means
-averaged over ±¼ decade) on 4 tasks × 6 optimizers, the steepest descent of the zero-phase curve is within a
-factor of 3 of the best in 17 of 24 cells (sgd, momentum, adam: 10 of 12; nesterov, rmsprop, adagrad, held out:
-7 of 12), and its range stays below the collapse in all 24. The misses are families: heavy-ball momentum comes out
-high (4.3–4.5×: a ramp of a decade in 12 updates does not show the gain a buffer builds over ~1/(1 − μ) updates),
-Adagrad low (0.15–0.26×: its steps shrink over a long run), RMSprop low on the CNN (0.28×). So the command says
-what the test is and prints the sweep that confirms its range. On 12 of those cells (4 seeds) ``lr_min / 3``,
-``lr_min / 10`` (fastai's older rule), the middle of the range (steepest / √3) and fastai's ``valley`` were within
-3× in 10, 4, 11 and 2 of 12 against the steepest descent's 11; no single factor on the suggestion fits all cells.
-The rule before (the lagging EMA's steepest descent … its lr_min / 10) was within 3× in 7 of 12 of earlier,
-shorter sweeps (2 seeds, ≈ 400 updates), its range reaching into the collapse in 4; defaults of steps ∈ {100 …
-500} × seeds ∈ {3, 5} were measured too (BENCHMARKS.md, "lr-find's defaults against the recorded sweeps"): none
-does better than 100 × 3.
+averaged over ±¼ decade) on 4 tasks, the range test's steepest descent alone was within a factor of 3 of the best
+in 17 of 24 cells of sgd, momentum, adam, nesterov, rmsprop and adagrad (misses: momentum family high, Adagrad
+low, RMSprop on the CNN low), its range below the collapse in all 24. The check was designed on those 24 cells
+(it passes all 24) and then measured on 16 cells held out until its rule was fixed (nadam, adamax,
+rmsprop-centered and heavy-ball momentum 0.95 on the same 4 tasks): BENCHMARKS.md gives that score. Earlier
+measurements of the range test alone: on 12 of those cells (4 seeds) ``lr_min / 3``, ``lr_min / 10`` (fastai's
+older rule), the middle of the range (steepest / √3) and fastai's ``valley`` were within 3× in 10, 4, 11 and 2 of
+12 against the steepest descent's 11; no single factor on the suggestion fits all cells. Defaults of steps ∈
+{100 … 500} × seeds ∈ {3, 5} were measured too (BENCHMARKS.md, "lr-find's defaults against the recorded sweeps"):
+none does better than 100 × 3.
 
-The same rule on each seed's own curve (up to its stop) shows how much the suggestion varies across seeds.
+The same range-test rule on each seed's own curve (up to its stop) shows how much the suggestion varies across
+seeds.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -80,7 +93,11 @@ from descentlab.jsonable import to_json_data
 BETA = 0.98  # EMA factor of the online smoothed loss (fastai's default): the stop rule's
 STOP_FACTOR = 4.0  # stop once the smoothed loss exceeds this many times its best
 HALF_WIDTH_DECADES = 0.25  # half the zero-phase window, in decades of lr
-RANGE_FACTOR = 3.0  # the suggested range is lr / RANGE_FACTOR … lr
+RANGE_FACTOR = 3.0  # without the check, the suggested range is lr / RANGE_FACTOR … lr
+CHECK_STEPS = 400  # updates of each short run of the check (0: no check)
+CHECK_SIDE = 3  # the check's rates: the steepest descent × 10^(j / CHECK_PER_DECADE), j = −CHECK_SIDE … CHECK_SIDE
+CHECK_PER_DECADE = 4
+CHECK_EXTENSIONS = 2  # how many times the check may add CHECK_SIDE rates beyond an end rate that was picked
 
 
 def learning_rates(start: float, end: float, steps: int) -> list[float]:
@@ -156,8 +173,8 @@ def stop_step(smoothed: Sequence[float], factor: float = STOP_FACTOR) -> int | N
 
 @dataclass(frozen=True)
 class Suggestion:
-    """The suggested ``lr`` and range ``lower … upper`` from a curve, and the points of the curve they come from
-    (see the module docstring)."""
+    """The suggested ``lr`` and range ``lower … upper``, and the points of the range test's curve they come from
+    (see the module docstring); ``checked``: whether ``lr`` is the check's pick (else the steepest descent)."""
 
     lr: float | None
     lower: float | None
@@ -166,6 +183,7 @@ class Suggestion:
     min_lr: float | None
     min_loss: float | None
     note: str = ""
+    checked: bool = False
 
 
 def suggest(lrs: Sequence[float], curve: Sequence[float], skip: int = 0) -> Suggestion:
@@ -184,6 +202,84 @@ def suggest(lrs: Sequence[float], curve: Sequence[float], skip: int = 0) -> Sugg
     steepest, lr_min = float(lr[first + int(np.argmin(slope[first: i_min + 1]))]), float(lr[i_min])
     note = "" if i_min > 0 else "the loss never fell below its first value: try a smaller --start"
     return Suggestion(steepest, steepest / RANGE_FACTOR, steepest, steepest, lr_min, float(values[i_min]), note)
+
+
+def check_rates(anchor: float, low: int = -CHECK_SIDE, high: int = CHECK_SIDE) -> list[float]:
+    """The check's constant rates around the range test's suggestion ``anchor``:
+    ``anchor · 10^(j / CHECK_PER_DECADE)`` for ``j = low … high`` (at first ¾ of a decade either side)."""
+    return [anchor * 10 ** (j / CHECK_PER_DECADE) for j in range(low, high + 1)]
+
+
+def check_score(losses: Sequence[float], steps: int) -> float:
+    """A short run's score: the mean training loss of its last quarter (``ceil(steps / 4)`` updates); +∞ for a run
+    that did not make its ``steps`` updates (it diverged) or logged a non-finite loss."""
+    values = np.asarray(losses, dtype=float)
+    if len(values) < steps or not np.isfinite(values).all():
+        return math.inf
+    return float(values[-math.ceil(steps / 4):].mean())
+
+
+@dataclass(frozen=True)
+class CheckedRate:
+    """One rate of the check: each seed's score (:func:`check_score`), their mean, and the mean with its neighbours
+    among the checked rates (the score the pick is made on)."""
+
+    lr: float
+    scores: list[float]
+    mean: float
+    smoothed: float
+
+
+def check(rates: Sequence[float], scores: Sequence[Sequence[float]]) -> tuple[list[CheckedRate], int | None]:
+    """The checked rates (ascending) and the index of the pick: the lowest mean score averaged with the rates one
+    step either side, an end rate standing in for its missing neighbour (so an end next to the best rate does not
+    look better than the best for lack of its other side); a diverged neighbour makes it +∞; ties go to the lower
+    rate; None when every rate diverged or none ran."""
+    means = [float(np.mean(s)) if len(s) else math.inf for s in scores]
+    padded = means[:1] + means + means[-1:]
+    smoothed = [float(np.mean(padded[i: i + 3])) for i in range(len(means))]
+    checked = [CheckedRate(float(r), [float(x) for x in s], m, sm)
+               for r, s, m, sm in zip(rates, scores, means, smoothed, strict=True)]
+    finite = [i for i, sm in enumerate(smoothed) if math.isfinite(sm)]
+    return checked, (min(finite, key=lambda i: smoothed[i]) if finite else None)
+
+
+def check_plan(anchor: float, losses: Mapping[float, Sequence[Sequence[float]]], steps: int
+               ) -> tuple[list[float], list[CheckedRate], int | None]:
+    """The check as far as ``losses`` (per rate, each finished seed's logged losses) go: ``(rates still to run,
+    checked rates, index of the pick)``. It starts with :func:`check_rates` of ``anchor``; while the pick is an end
+    rate, CHECK_SIDE more rates are added beyond it, at most CHECK_EXTENSIONS times a side (the best rate of a short
+    run can lie further from the range test's suggestion than ¾ of a decade: Adagrad's, whose steps shrink as it
+    runs, above it). A rate with no finished seed is still to run; one whose seeds all diverged scores +∞."""
+    by_rate = {_rate_key(r): v for r, v in losses.items()}
+    low, high = -CHECK_SIDE, CHECK_SIDE
+    while True:
+        rates = check_rates(anchor, low, high)
+        missing = [r for r in rates if _rate_key(r) not in by_rate]
+        if missing:
+            return missing, [], None
+        checked, pick = check(rates, [[check_score(x, steps) for x in by_rate[_rate_key(r)]] for r in rates])
+        if pick == len(rates) - 1 and high < CHECK_SIDE * (1 + CHECK_EXTENSIONS):
+            high += CHECK_SIDE
+        elif pick == 0 and low > -CHECK_SIDE * (1 + CHECK_EXTENSIONS):
+            low -= CHECK_SIDE
+        else:
+            return [], checked, pick
+
+
+def checked_suggestion(ranged: Suggestion, checked: Sequence[CheckedRate], pick: int | None) -> Suggestion:
+    """The suggestion after the check: ``lr`` = the picked rate, the range ``lr / RANGE_FACTOR … lr`` (a short run
+    favours higher rates than a long one: the range reaches down from the pick, not up); the range test's own
+    suggestion when nothing could be picked."""
+    if pick is None:
+        note = "every short run of the check diverged: the range test's suggestion is given unchecked"
+        return replace(ranged, note="; ".join(n for n in (ranged.note, note) if n))
+    lr = checked[pick].lr
+    notes = [ranged.note] if ranged.note else []
+    if pick in (0, len(checked) - 1) and len(checked) > 1:
+        side = "lowest" if pick == 0 else "highest"
+        notes.append(f"the pick is the {side} rate checked: the best rate may lie beyond it")
+    return replace(ranged, lr=lr, lower=lr / RANGE_FACTOR, upper=lr, note="; ".join(notes), checked=True)
 
 
 def skip_steps(steps: int) -> int:
@@ -237,7 +333,7 @@ class SeedCurve:
 
 @dataclass(frozen=True)
 class LRFindResult:
-    spec: Mapping[str, Any]  # the experiment's stored spec (task, start, end, steps, preset, …)
+    spec: Mapping[str, Any]  # the experiment's stored spec (task, start, end, steps, check_steps, preset, …)
     optimizer: str
     hyperparameters: dict[str, Any]
     batch_size: int | str
@@ -245,12 +341,22 @@ class LRFindResult:
     curves: list[SeedCurve]
     median: list[float]  # per step, of the seeds' zero-phase curves; NaN where the median is not finite
     suggestion: Suggestion
+    ranged: Suggestion | None = None  # the range test's own suggestion (the check's anchor); None: same as above
+    checked: list[CheckedRate] = field(default_factory=list)  # the check's rates, ascending; empty: no check
+    to_check: list[float] = field(default_factory=list)  # rates the check still has to run (then ``checked`` is [])
+
+    @property
+    def range_test(self) -> Suggestion:
+        """The suggestion of the range test alone, before any check."""
+        return self.ranged or self.suggestion
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (non-finite numbers as None)."""
         return to_json_data({
             "spec": dict(self.spec), "optimizer": self.optimizer, "hyperparameters": self.hyperparameters,
             "batch_size": self.batch_size, "suggestion": asdict(self.suggestion),
+            "range_test": asdict(self.range_test),
+            "check": [asdict(c) for c in self.checked],
             "seeds": [{"seed": c.seed, "stop_step": c.stop_step, "suggestion": asdict(c.suggestion),
                        "lrs": c.lrs, "losses": c.losses, "smoothed": c.smoothed, "zero_phase": c.zero_phase}
                       for c in self.curves],
@@ -258,15 +364,38 @@ class LRFindResult:
         })
 
 
+def check_steps_of(spec: Mapping[str, Any]) -> int:
+    """The spec's ``check_steps`` (a spec stored before the check existed has none: 0)."""
+    return int(spec.get("check_steps") or 0)
+
+
 def combine(spec: Mapping[str, Any], optimizer: str, hyper: dict[str, Any], batch_size: int | str,
-            curves: Sequence[SeedCurve]) -> LRFindResult:
-    """The result of the seeds' ``curves`` under ``spec`` (a dict with ``start``, ``end`` and ``steps``)."""
+            curves: Sequence[SeedCurve], checks: Mapping[float, Sequence[Sequence[float]]] | None = None
+            ) -> LRFindResult:
+    """The result of the seeds' ``curves`` under ``spec`` (a dict with ``start``, ``end`` and ``steps``, and
+    ``check_steps``); ``checks``: per rate of the check run so far, each finished seed's logged losses
+    (:func:`check_plan`; None: the check is not asked for). While the check has rates to run (``to_check``), the
+    suggestion is the range test's."""
     steps = spec["steps"]
     lrs = learning_rates(spec["start"], spec["end"], steps)
     # a seed's steps from its stop on count in the median as blown up (+∞)
     med = median_curve([c.zero_phase for c in curves], steps)
+    ranged = suggest(lrs, med, skip_steps(steps))
+    if checks is None or ranged.lr is None or not check_steps_of(spec):
+        return LRFindResult(dict(spec), optimizer, dict(hyper), batch_size, lrs, list(curves), med.tolist(), ranged)
+    missing, checked, pick = check_plan(ranged.lr, checks, check_steps_of(spec))
+    if missing:
+        note = "the check has not finished: the range test's suggestion, unchecked"
+        return LRFindResult(dict(spec), optimizer, dict(hyper), batch_size, lrs, list(curves), med.tolist(),
+                            replace(ranged, note="; ".join(n for n in (ranged.note, note) if n)), ranged, [],
+                            missing)
     return LRFindResult(dict(spec), optimizer, dict(hyper), batch_size, lrs, list(curves), med.tolist(),
-                        suggest(lrs, med, skip_steps(steps)))
+                        checked_suggestion(ranged, checked, pick), ranged, checked)
+
+
+def _rate_key(lr: float) -> float:
+    # a rate read back from the store is the float that was stored; rounding only guards a recomputed one
+    return float(f"{lr:.12g}")
 
 
 def curve(seed: int, steps: Sequence[Mapping[str, Any]], spec: Mapping[str, Any]) -> SeedCurve:
@@ -280,12 +409,24 @@ def curve(seed: int, steps: Sequence[Mapping[str, Any]], spec: Mapping[str, Any]
     return SeedCurve(seed, [s["lr"] for s in steps], losses, smoothed, stop, spec["steps"], curve)
 
 
+def is_check_run(config: Mapping[str, Any]) -> bool:
+    """Whether a stored run is one of the check's (a constant rate: its schedule stored as None) rather than a
+    seed of the range test (its schedule the exponential ramp)."""
+    return "schedule" in config and config["schedule"] is None
+
+
 def stored_result(spec: Mapping[str, Any], runs: Sequence[tuple[int, Mapping[str, Any], Sequence[Mapping[str, Any]]]]
                   ) -> LRFindResult:
     """The result of a stored test from its spec and its finished runs as ``(seed, config, logged updates)``: the
-    smoothed curves and stops are recomputed from the stored losses, which is what the running smoother gave."""
+    smoothed curves and stops are recomputed from the stored losses, which is what the running smoother gave; the
+    check's runs (:func:`is_check_run`) are grouped by their rate."""
     runs = sorted(runs, key=lambda r: r[0])
-    curves = [curve(seed, steps, spec) for seed, _, steps in runs]
-    config = runs[0][1] if runs else {}
+    tests = [r for r in runs if not is_check_run(r[1])]
+    curves = [curve(seed, steps, spec) for seed, _, steps in tests]
+    checks: dict[float, list[list[float]]] = {}
+    for _, config, steps in (r for r in runs if is_check_run(r[1])):
+        lr = float(config.get("hyperparameters", {}).get("lr"))
+        checks.setdefault(lr, []).append([math.nan if s["loss"] is None else float(s["loss"]) for s in steps])
+    config = tests[0][1] if tests else {}
     return combine(spec, config.get("optimizer", spec.get("optimizer")), config.get("hyperparameters", {}),
-                   config.get("batch_size", spec.get("batch_size")), curves)
+                   config.get("batch_size", spec.get("batch_size")), curves, checks)

@@ -9,20 +9,34 @@ from descentlab.store import Store
 def test_writes_png_json_and_the_store(tmp_path, capsys):
     png, out, db = tmp_path / "lr.png", tmp_path / "lr.json", tmp_path / "runs.sqlite"
     assert main(["lr-find", "--task", "digits-mlp", "--optimizer", "adam", "--seeds", "2", "--steps", "40",
-                 "--store", str(db), "--png", str(png), "--json", str(out)]) == 0
+                 "--check-steps", "20", "--store", str(db), "--png", str(png), "--json", str(out)]) == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     payload = json.loads(out.read_text())
-    s = payload["suggestion"]
-    assert 1e-7 <= s["lower"] < s["lr"] == s["upper"] == s["steepest_lr"] < s["min_lr"] <= 10
-    assert s["lower"] == pytest.approx(s["lr"] / 3) and len(payload["seeds"]) == 2
+    s, ranged, check = payload["suggestion"], payload["range_test"], payload["check"]
+    assert 1e-7 <= ranged["lower"] < ranged["lr"] == ranged["upper"] == ranged["steepest_lr"] < ranged["min_lr"] <= 10
+    assert not ranged["checked"] and s["checked"] and s["steepest_lr"] == ranged["lr"]
+    assert len(check) >= 7 and s["lr"] == min(check, key=lambda c: c["smoothed"])["lr"]
+    assert s["upper"] == s["lr"] and s["lower"] == pytest.approx(s["lr"] / 3) and len(payload["seeds"]) == 2
     seed = payload["seeds"][0]
     assert len(seed["lrs"]) == len(seed["smoothed"]) == len(seed["losses"])
     assert len(seed["zero_phase"]) == (len(seed["lrs"]) if seed["stop_step"] is None else seed["stop_step"])
     assert len(payload["median"]["zero_phase"]) == 40
-    text = capsys.readouterr().out
-    assert "Suggested lr: " in text and "own lr" in text and "(lr = the steepest descent, range lr/3 … lr)" in text
+    text = " ".join(capsys.readouterr().out.split())  # rich folds long lines
+    assert "Suggested lr: " in text and "own lr" in text and "Check: short runs of 20 updates" in text
+    assert "(the checked rate with the lowest training loss at the end of 20 updates" in text
     with Store(db) as store:
-        assert len(store.runs(payload["experiment_id"])) == 2
+        assert len(store.runs(payload["experiment_id"])) == 2 + 2 * len(check)
+
+
+def test_check_steps_0_is_the_range_test_alone(tmp_path, capsys):
+    out = tmp_path / "lr.json"
+    assert main(["lr-find", "--task", "digits-mlp", "--optimizer", "adam", "--seeds", "1", "--steps", "40",
+                 "--check-steps", "0", "--store", str(tmp_path / "s.sqlite"), "--json", str(out)]) == 0
+    payload = json.loads(out.read_text())
+    assert payload["check"] == [] and payload["suggestion"] == payload["range_test"]
+    assert payload["suggestion"]["lr"] == payload["suggestion"]["steepest_lr"]
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(lr = the steepest descent, range lr/3 … lr; unchecked)" in text and "Check:" not in text
 
 
 @pytest.mark.parametrize("args, message", [
@@ -33,6 +47,10 @@ def test_writes_png_json_and_the_store(tmp_path, capsys):
     (["--task", "digits-mlp", "--optimizer", "adam", "--steps", "1"], "--steps 1 must be a whole number ≥ 2"),
     (["--task", "digits-mlp", "--optimizer", "adam", "--steps", "x"], "not a whole number"),
     (["--task", "digits-mlp", "--optimizer", "adam", "--png", "a.jpg"], "use a .png or .svg"),
+    (["--task", "digits-mlp", "--optimizer", "adam", "--check-steps", "2"],
+     "--check-steps 2 must be 0 (no check) or a whole number ≥ 4"),
+    (["--task", "digits-mlp", "--optimizer", "adam", "--check-steps", "-5"], "--check-steps"),
+    (["--task", "digits-mlp", "--optimizer", "adam", "--check-steps", "many"], "--check-steps"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(args, message, capsys, tmp_path):
     assert main(["lr-find", "--store", str(tmp_path / "s.sqlite"), *args]) == 2
@@ -77,16 +95,16 @@ def test_an_lr_find_whose_every_seed_failed_has_a_report(tmp_path, capsys) -> No
 
 
 def test_the_suggestion_ends_with_a_sweep_command_that_runs(tmp_path, capsys) -> None:
-    """lr-find's test is ~100 updates, not a long run: it says so and prints the sweep that confirms its range
+    """lr-find's runs are short, not a long run: it says so and prints the sweep that confirms its range
     (a third of the range's lower end … three times its upper), a command that runs as printed."""
     import shlex
 
     db = tmp_path / "runs.sqlite"
     assert main(["lr-find", "--task", "digits-mlp", "--optimizer", "momentum", "--seeds", "1", "--steps", "30",
-                 "--store", str(db), "--json", str(tmp_path / "lr.json")]) == 0
+                 "--check-steps", "12", "--store", str(db), "--json", str(tmp_path / "lr.json")]) == 0
     s = json.loads((tmp_path / "lr.json").read_text())["suggestion"]
     text = " ".join(capsys.readouterr().out.split())  # rich folds long lines
-    hint = text[text.index("descentlab sweep"):text.index(" (a test of 30 updates")]
+    hint = text[text.index("descentlab sweep"):text.index(" (lr-find's runs are short")]
     argv = shlex.split(hint)[1:]
     lo, hi = argv[argv.index("--lr") + 1].split("..")
     assert float(lo) == pytest.approx(s["lower"] / 3, rel=0.05) and float(hi) == pytest.approx(s["upper"] * 3, rel=0.05)

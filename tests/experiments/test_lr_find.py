@@ -121,7 +121,7 @@ def test_median_treats_a_stopped_seed_as_blown_up():
 
 
 def test_real_quick_run_on_digits_stores_one_run_per_seed():
-    spec = lf.LRFindSpec("digits-mlp", "adam", seeds=2, steps=60)
+    spec = lf.LRFindSpec("digits-mlp", "adam", seeds=2, steps=60, check_steps=0)
     with Store(":memory:") as store:
         result, experiment_id = lf.run(spec, store=store)
         s = result.suggestion
@@ -137,3 +137,103 @@ def test_real_quick_run_on_digits_stores_one_run_per_seed():
         assert load(store, experiment_id).suggestion == s  # the store is enough to rebuild it
         again, same_id = lf.run(spec, store=store)  # the same spec resumes: nothing is trained again
         assert same_id == experiment_id and len(store.runs(experiment_id)) == 2 and again.suggestion == s
+
+
+# --- the check: short runs at constant rates around the range test's suggestion ---------------------------------
+
+def test_check_score_is_the_mean_of_the_last_quarter_and_a_run_cut_short_is_infinite():
+    losses = [4.0, 3.0, 2.0, 1.0, 0.5, 0.3, 0.2, 0.1]
+    assert lf.check_score(losses, 8) == pytest.approx((0.2 + 0.1) / 2)  # ceil(8 / 4) = 2 updates
+    assert lf.check_score(losses[:7], 7) == pytest.approx((0.3 + 0.2) / 2)  # ceil(7 / 4) = 2
+    assert lf.check_score(losses[:5], 8) == math.inf  # it stopped (diverged) before its 8 updates
+    assert lf.check_score([1.0, math.nan, 1.0, 1.0], 4) == math.inf
+
+
+def test_the_check_picks_the_lowest_loss_averaged_with_its_neighbours():
+    rates = [1.0, 2.0, 3.0, 4.0, 5.0]
+    # rate 2 alone is the lowest, but its neighbours are bad; rate 4 sits in the best neighbourhood; an end rate
+    # stands in for its missing neighbour
+    scores = [[3.0], [0.5, 0.7], [1.2], [0.9], [1.0]]
+    checked, pick = lf.check(rates, scores)
+    assert [c.mean for c in checked] == pytest.approx([3.0, 0.6, 1.2, 0.9, 1.0])
+    assert [c.smoothed for c in checked] == pytest.approx([(6 + 0.6) / 3, 1.6, 0.9, 3.1 / 3, 2.9 / 3])
+    assert pick == 2
+    assert lf.check(rates[:4], [[1.0], [2.0], [2.0], [1.0]])[1] == 0  # a tie goes to the lower rate
+    assert lf.check(rates, [[math.inf]] * 5)[1] is None  # every rate diverged: nothing to pick
+
+
+def _plan_losses(best_j: float, anchor: float, steps: int, js=range(-12, 13)):
+    """Per rate of a wide grid, one seed's losses: constant, lowest at ``anchor · 10^(best_j / 4)``."""
+    return {r: [[1.0 + (j - best_j) ** 2] * steps] for j in js for r in [anchor * 10 ** (j / 4)]}
+
+
+def test_the_check_adds_rates_beyond_a_picked_end_rate_at_most_twice_a_side():
+    anchor, steps = 0.01, 8
+    missing, checked, pick = lf.check_plan(anchor, {}, steps)
+    assert missing == pytest.approx(lf.check_rates(anchor)) and len(missing) == 7 and not checked
+    # the best lies 1 step above the anchor: no extension
+    missing, checked, pick = lf.check_plan(anchor, _plan_losses(1, anchor, steps), steps)
+    assert not missing and len(checked) == 7 and checked[pick].lr == pytest.approx(anchor * 10 ** 0.25)
+    # 5 steps above: the first pick is the top rate, so 3 more are added and the pick is interior
+    missing, checked, pick = lf.check_plan(anchor, _plan_losses(5, anchor, steps), steps)
+    assert len(checked) == 10 and checked[pick].lr == pytest.approx(anchor * 10 ** (5 / 4))
+    # 20 steps below: extended twice downwards (−9 … 3), then it stops at the lowest
+    missing, checked, pick = lf.check_plan(anchor, _plan_losses(-20, anchor, steps), steps)
+    assert len(checked) == 13 and pick == 0 and checked[0].lr == pytest.approx(anchor * 10 ** (-9 / 4))
+    # what it asks for when the extension has not run yet
+    partial = {r: v for r, v in _plan_losses(5, anchor, steps, range(-3, 4)).items()}
+    missing, checked, pick = lf.check_plan(anchor, partial, steps)
+    assert missing == pytest.approx(lf.check_rates(anchor, 4, 6)) and not checked
+
+
+def test_the_checked_suggestion_is_the_pick_with_the_range_reaching_down_from_it():
+    ranged = lf.suggest(lf.learning_rates(1e-5, 1e1, 61), np.linspace(2.0, 1.0, 61))
+    checked, pick = lf.check([0.1, 0.2, 0.4, 0.8], [[1.0], [0.5], [0.6], [1.5]])
+    s = lf.checked_suggestion(ranged, checked, pick)
+    assert s.checked and s.lr == 0.2 and s.upper == 0.2 and s.lower == pytest.approx(0.2 / 3)
+    assert s.steepest_lr == ranged.steepest_lr and s.note == ""
+    edge = lf.checked_suggestion(ranged, *lf.check([0.1, 0.2, 0.4], [[1.0], [0.5], [0.1]]))
+    assert edge.lr == 0.4 and "highest rate checked" in edge.note
+    none = lf.checked_suggestion(ranged, *lf.check([0.1, 0.2], [[math.inf], [math.inf]]))
+    assert not none.checked and none.lr == ranged.lr and "diverged" in none.note
+
+
+@pytest.mark.parametrize("bad", [1, 2, 3, -1, True, 2.5])
+def test_bad_check_steps_are_user_errors(bad):
+    with pytest.raises(UserError, match="--check-steps"):
+        lf.LRFindSpec("digits-mlp", "adam", check_steps=bad).resolve()
+
+
+def test_real_check_on_digits_is_stored_picked_as_documented_and_resumed():
+    spec = lf.LRFindSpec("digits-mlp", "adam", seeds=2, steps=60, check_steps=40)
+    with Store(":memory:") as store:
+        result, experiment_id = lf.run(spec, store=store)
+        s, anchor = result.suggestion, result.range_test.lr
+        assert s.checked and s.steepest_lr == anchor and not result.to_check
+        runs = store.runs(experiment_id)
+        checks = [r for r in runs if r.config["schedule"] is None]
+        assert len(runs) == 2 + len(checks) and len(checks) == 2 * len(result.checked) >= 14
+        assert [c.lr for c in result.checked] == sorted(c.lr for c in result.checked)
+        for c in result.checked:  # each score is the mean of the last quarter (10 updates) of a stored run
+            stored = sorted((r for r in checks if r.config["hyperparameters"]["lr"] == c.lr), key=lambda r: r.seed)
+            assert [r.seed for r in stored] == [0, 1]
+            for r, score in zip(stored, c.scores, strict=True):
+                losses = [st["loss"] for st in store.steps(r.id)]
+                assert score == (math.inf if len(losses) < 40 else pytest.approx(np.mean(losses[-10:])))
+        best = min(result.checked, key=lambda c: c.smoothed)
+        assert s.lr == best.lr and s.upper == s.lr and s.lower == pytest.approx(s.lr / 3)
+        assert load(store, experiment_id).suggestion == s  # the store is enough to rebuild it
+        again, same_id = lf.run(spec, store=store)  # resumed: nothing trained again
+        assert same_id == experiment_id and len(store.runs(experiment_id)) == len(runs) and again.suggestion == s
+    alone, _ = lf.run(spec)  # without a store: the same numbers
+    assert alone.suggestion == s and alone.checked == result.checked
+
+
+def test_the_check_steps_default_is_one_number_everywhere():
+    import inspect
+
+    import descentlab
+    from descentlab.cli import lr_find as cli
+
+    assert lf.CHECK_STEPS == lf.LRFindSpec.check_steps == cli.CHECK_STEPS_DEFAULT
+    assert inspect.signature(descentlab.lr_find).parameters["check_steps"].default == lf.CHECK_STEPS

@@ -17,6 +17,8 @@ if TYPE_CHECKING:  # the heavy modules (torch, rich) are imported by run(), so t
     from descentlab.experiments import lr_find as lf
     from descentlab.lr_range import LRFindResult
 
+CHECK_STEPS_DEFAULT = 400  # descentlab.lr_range.CHECK_STEPS (a test checks they agree): --help stays light
+
 EXAMPLES = """examples:
   descentlab lr-find --task mnist1d-mlp --optimizer adam
   descentlab lr-find --task mnist-mlp --optimizer 'sgd(momentum=0.9)' --seeds 5 --png lr.png
@@ -37,6 +39,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     how.add_argument("--end", default="10", help="last learning rate (default 10)")
     how.add_argument("--steps", default="100", help="mini-batches at most, ≥ 2 (default 100)")
     how.add_argument("--batch-size", help="B or 'full' (default: the preset's, else the task's)")
+    how.add_argument("--check-steps", default=str(CHECK_STEPS_DEFAULT), metavar="N",
+                     help=f"updates of each short run at a constant rate that checks the range test's suggestion "
+                          f"(7 rates × the seeds; default {CHECK_STEPS_DEFAULT}); 0: no check, the range test "
+                          "alone")
     flags.add_preset(how)
     out = p.add_argument_group("output")
     out.add_argument("--png", metavar="FILE", help="write the figure here (.png or .svg)")
@@ -58,10 +64,11 @@ def spec_from(args: argparse.Namespace) -> lf.LRFindSpec:
     if batch and len(batch) > 1:
         raise UserError(f"--batch-size {args.batch_size!r}: lr-find takes one batch size")
     steps = parse_positive_int(args.steps, "steps")
+    check_steps = 0 if str(args.check_steps).strip() == "0" else parse_positive_int(args.check_steps, "check-steps")
     return lf.LRFindSpec(task=task_from(args, None), optimizer=_one_optimizer(args.optimizer),
                          seeds=parse_positive_int(args.seeds, "seeds"), start=parse_float(args.start, "start"),
                          end=parse_float(args.end, "end"), steps=steps, batch_size=batch[0] if batch else None,
-                         preset=args.preset, data_dir=args.data_dir)
+                         preset=args.preset, data_dir=args.data_dir, check_steps=check_steps)
 
 
 def print_result(console: Console, result: LRFindResult) -> None:
@@ -82,21 +89,28 @@ def print_result(console: Console, result: LRFindResult) -> None:
         return
     console.print(f"Median of the seeds' zero-phase curves: minimum {s.min_loss:.3f} at lr {s.min_lr:.3g}, "
                   f"steepest descent at {s.steepest_lr:.3g}")
-    console.print(f"[bold]Suggested lr: {s.lr:.3g}, range {s.lower:.3g} … {s.upper:.3g}[/] "
-                  f"(lr = the steepest descent, range lr/{lf.RANGE_FACTOR:g} … lr)")
+    if result.checked:
+        from descentlab.report.lr_find_report import check_table
+
+        print_table(console, check_table(result))
+        console.print(f"[bold]Suggested lr: {s.lr:.3g}, range {s.lower:.3g} … {s.upper:.3g}[/] (the checked rate "
+                      f"with the lowest training loss at the end of {result.spec.get('check_steps')} updates, "
+                      f"averaged with its neighbours; range lr/{lf.RANGE_FACTOR:g} … lr)")
+    else:
+        console.print(f"[bold]Suggested lr: {s.lr:.3g}, range {s.lower:.3g} … {s.upper:.3g}[/] "
+                      f"(lr = the steepest descent, range lr/{lf.RANGE_FACTOR:g} … lr; unchecked)")
     if s.note:
         console.print(f"note: {s.note}")
-    # What the test is and is not: the rate at which ~100 updates lower the loss fastest, not the best rate of a
-    # long run (BENCHMARKS.md, "lr-find against a sweep": within 3× of a 30-epoch sweep's best on most built-in
-    # cells; heavy-ball momentum's suggestion came out high, Adagrad's low). A sweep around it settles it.
+    # What the test is and is not: short runs, not the best rate of a long run (BENCHMARKS.md, "lr-find against a
+    # sweep"). A sweep around it, as long as the real training, settles it.
     task = result.spec.get("task")
     if task:
         import shlex
 
         console.print(f"To confirm over a long run: descentlab sweep --task {shlex.quote(str(task))} --optimizers "
                       f"{shlex.quote(str(result.optimizer))} "
-                      f"--lr {s.lower / 3:.2g}..{s.upper * 3:.2g} --points 7 (a test of {len(result.lrs)} updates "
-                      "finds where the loss falls fastest, not the best rate of a long run)")
+                      f"--lr {s.lower / 3:.2g}..{s.upper * 3:.2g} --points 7 (lr-find's runs are short: the best "
+                      "rate of a long run can differ)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -116,7 +130,10 @@ def run(args: argparse.Namespace) -> int:
     console.print(f"[bold]{task.name}[/]: lr range test of {optimizer}, lr {spec.start:g} → {spec.end:g} over "
                   f"≤ {spec.steps} steps of batch {batch_size}, {spec.seeds} seed(s)")
     with Store(args.store) as store, progress_bar(console, "steps") as progress:
-        bar = progress.add_task("lr-find", total=spec.seeds * spec.steps)  # a seed that stops early ends short
+        from descentlab.lr_range import CHECK_SIDE
+
+        # a seed that stops early ends short; the check's rates × seeds follow the test
+        bar = progress.add_task("lr-find", total=spec.seeds * (spec.steps + (2 * CHECK_SIDE + 1) * spec.check_steps))
         on_step = lambda k: progress.advance(bar)  # noqa: E731
         result, experiment_id = lf.run(spec, splits=splits, store=store, env=environment(), on_step=on_step)
         store_path = store.path

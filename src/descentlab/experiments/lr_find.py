@@ -13,12 +13,17 @@ runner as ``compare`` and ``sweep``: one run per seed, its updates in the store'
 the same command again resumes (finished seeds are not recomputed). The smoothed curve and the stop step are
 recomputed from the stored losses (:func:`smooth`, :func:`stop_step`), which is what the running smoother gave, and
 so is the zero-phase curve the suggestion is made from (:func:`zero_phase`).
+
+Then the check (:func:`descentlab.lr_range.check_plan`): more ordinary runs of the same trainer, each at a constant
+rate around the range test's suggestion for ``check_steps`` updates, with every update's loss logged; they belong
+to the same experiment (a run with no schedule is a check run), rates are added in rounds while the pick is an end
+rate, and a rerun resumes them like the seeds.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -27,14 +32,22 @@ from descentlab.errors import UserError
 from descentlab.experiments.presets import get_preset
 from descentlab.lr_range import (  # noqa: F401  (re-exported: the test's numbers, by their old names)
     BETA,
+    CHECK_EXTENSIONS,
+    CHECK_STEPS,
     HALF_WIDTH_DECADES,
     RANGE_FACTOR,
     STOP_FACTOR,
+    CheckedRate,
     LRFindResult,
     SeedCurve,
     Smoother,
     Suggestion,
+    check,
+    check_plan,
     check_range,
+    check_rates,
+    check_score,
+    checked_suggestion,
     combine,
     curve,
     half_width,
@@ -79,6 +92,7 @@ class LRFindSpec:
     batch_size: int | str | None = None
     preset: str = "torch"
     data_dir: str | None = None
+    check_steps: int = CHECK_STEPS  # updates of each short run of the check; 0: no check
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -94,6 +108,9 @@ class LRFindSpec:
         check_range(self.start, self.end, self.steps)
         if isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or self.seeds < 1:
             raise UserError(f"--seeds {self.seeds!r} must be a whole number ≥ 1")
+        if (isinstance(self.check_steps, bool) or not isinstance(self.check_steps, int)
+                or not (self.check_steps == 0 or self.check_steps >= 4)):
+            raise UserError(f"--check-steps {self.check_steps!r} must be 0 (no check) or a whole number ≥ 4")
         batch_size = self.batch_size or preset.batch_size or task.default_batch_size
         check_batch_size(batch_size)
         hyper = entry.hyperparameters({**preset.overrides(entry.name), **given, "lr": self.start})
@@ -114,19 +131,48 @@ class LRFinder(Callback):
         return self.smoother.update(loss)[1]
 
 
+def _per_epoch(batch_size: int | str, n_train: int) -> int:
+    return 1 if batch_size == "full" else math.ceil(n_train / min(int(batch_size), n_train))
+
+
 def configs(spec: LRFindSpec, task: Task, n_train: int) -> list[RunConfig]:
     """One training run per seed: the range-test schedule over enough epochs for ``spec.steps`` updates."""
     _, optimizer, hyper, batch_size, init = spec.resolve()
-    per_epoch = 1 if batch_size == "full" else math.ceil(n_train / min(int(batch_size), n_train))
     schedule = RangeTest(spec.start, spec.end, spec.steps)
-    return [RunConfig.build(task, optimizer, hyper, epochs=math.ceil(spec.steps / per_epoch), batch_size=batch_size,
-                            seed=seed, init=init, schedule=schedule) for seed in range(spec.seeds)]
+    return [RunConfig.build(task, optimizer, hyper, epochs=math.ceil(spec.steps / _per_epoch(batch_size, n_train)),
+                            batch_size=batch_size, seed=seed, init=init, schedule=schedule)
+            for seed in range(spec.seeds)]
+
+
+def check_configs(spec: LRFindSpec, task: Task, n_train: int, rates: Sequence[float]) -> list[RunConfig]:
+    """The check's runs at ``rates`` (:func:`~descentlab.lr_range.check_plan`): per rate and seed, a run at that
+    constant rate over enough epochs for ``spec.check_steps`` updates."""
+    _, optimizer, hyper, batch_size, init = spec.resolve()
+    epochs = math.ceil(spec.check_steps / _per_epoch(batch_size, n_train))
+    return [RunConfig.build(task, optimizer, {**hyper, "lr": lr}, epochs=epochs, batch_size=batch_size, seed=seed,
+                            init=init) for lr in rates for seed in range(spec.seeds)]
+
+
+class _Progress(Callback):
+    """Reports each update of a check run (it never stops one)."""
+
+    per_step = True
+
+    def __init__(self, on_step: Callable[[int], None] | None) -> None:
+        self.on_progress = on_step
+
+    def on_step(self, step: int, lr: float | None, loss: float) -> bool:
+        if self.on_progress:
+            self.on_progress(step)
+        return False
 
 
 def run(spec: LRFindSpec, *, splits=None, store=None, env: Mapping[str, Any] | None = None,
         on_step: Callable[[int], None] | None = None) -> tuple[LRFindResult, int | None]:
-    """Run the test for every seed; with ``store``, as an ``lr-find`` experiment of the store (one run per seed,
-    resumed when the same spec is run again). Returns the result and the experiment id (None without a store)."""
+    """Run the test for every seed, then, unless ``spec.check_steps`` is 0, the check's short runs around its
+    suggestion; with ``store``, as an ``lr-find`` experiment of the store (one run per seed and per checked rate
+    and seed, resumed when the same spec is run again). Returns the result and the experiment id (None without a
+    store)."""
     from descentlab.experiments.runner import open_experiment, train_stored
     from descentlab.store import FINISHED
 
@@ -134,13 +180,43 @@ def run(spec: LRFindSpec, *, splits=None, store=None, env: Mapping[str, Any] | N
     splits = splits if splits is not None else task.load(data_dir=spec.data_dir)
     runs = configs(spec, task, len(splits.y_train))
     options = {"max_steps": spec.steps, "log_steps": True}
+    check_options = {"max_steps": spec.check_steps, "log_steps": True}
+    # the check adds rates while its pick is an end rate: a bounded number of rounds (a rate whose runs fail
+    # stays unchecked rather than be retried for ever)
+    rounds = 2 + 2 * CHECK_EXTENSIONS
     if store is None:
         curves = [curve(c.seed, train(c, task=task, splits=splits, callbacks=[LRFinder(on_step)], **options).steps
                         or [], spec.to_dict()) for c in runs]
-        return combine(spec.to_dict(), optimizer, hyper, batch_size, curves), None
+        checks: dict[float, list[list[float]]] | None = {} if spec.check_steps else None
+        result = combine(spec.to_dict(), optimizer, hyper, batch_size, curves, checks)
+        for _ in range(rounds):
+            if not result.to_check:
+                break
+            for c in check_configs(spec, task, len(splits.y_train), result.to_check):
+                logged = train(c, task=task, splits=splits, callbacks=[_Progress(on_step)], **check_options).steps
+                checks.setdefault(c.hyperparameters["lr"], []).append(
+                    [math.nan if s["loss"] is None else s["loss"] for s in logged or []])
+            result = combine(spec.to_dict(), optimizer, hyper, batch_size, curves, checks)
+        return result, None
+
+    def finished() -> LRFindResult:
+        done = [(r.seed, r.config, store.steps(r.id)) for r in store.runs(experiment_id) if r.status in FINISHED]
+        return stored_result(spec.to_dict(), done)
+
     experiment_id, todo, _ = open_experiment(store, "lr-find", spec.to_dict(), runs, env=env)
     for trial in todo:
         train_stored(trial, store=store, experiment_id=experiment_id, splits=splits,
                      callbacks=[LRFinder(on_step)], **options)
-    finished = [(r.seed, r.config, store.steps(r.id)) for r in store.runs(experiment_id) if r.status in FINISHED]
-    return stored_result(spec.to_dict(), finished), experiment_id
+    result = finished()
+    checked: list[RunConfig] = []
+    for _ in range(rounds):
+        if not result.to_check:
+            break
+        # the same experiment, now with these check runs too (those already finished are not run again)
+        checked += check_configs(spec, task, len(splits.y_train), result.to_check)
+        experiment_id, todo, _ = open_experiment(store, "lr-find", spec.to_dict(), runs + checked, env=env)
+        for trial in todo:
+            train_stored(trial, store=store, experiment_id=experiment_id, splits=splits,
+                         callbacks=[_Progress(on_step)], **check_options)
+        result = finished()
+    return result, experiment_id

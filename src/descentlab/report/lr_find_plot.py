@@ -4,7 +4,9 @@ curve the suggestion is made from) against the learning rate (log axis).
 The median over seeds is the thick line, the min–max over seeds the band around it, each seed a thin line ending
 in × where the stop rule fired; the suggested range is shaded, the suggested lr (the steepest descent) a solid line, the
 minimum of the median dotted. The y axis shows the curves up to their stops: the blow-up that
-ends a test is above the top edge, where its × is drawn.
+ends a test is above the top edge, where its × is drawn. The check's short runs (when there are any) are dots: each
+rate's mean training loss over the last quarter of its run, on the same axis; the suggested lr is then the checked
+rate, and the range test's steepest descent a dashed line.
 """
 
 from __future__ import annotations
@@ -67,8 +69,18 @@ def lr_find_figure(result: LRFindResult, *, title: str | None = None) -> Figure:
     if s.lr is not None and s.lower is not None and s.upper is not None:
         ax.axvspan(s.lower, s.upper, color=style.RANGE, alpha=0.18, lw=0,
                    label=f"suggested range {s.lower:.2g} … {s.upper:.2g}")
-        ax.axvline(s.lr, color=style.RANGE, lw=1.8, label=f"suggested lr {s.lr:.2g} (steepest descent)")
+        how = "checked" if s.checked else "steepest descent"
+        ax.axvline(s.lr, color=style.RANGE, lw=1.8, label=f"suggested lr {s.lr:.2g} ({how})")
+        if s.checked and s.steepest_lr is not None:
+            ax.axvline(s.steepest_lr, color=style.RANGE, lw=1.2, ls="--",
+                       label=f"range test's steepest descent {s.steepest_lr:.2g}")
         ax.axvline(s.min_lr, color=style.MINIMUM, ls=":", lw=1.4, label=f"minimum {s.min_lr:.2g}")
+    shown = [c for c in result.checked if np.isfinite(c.mean)]
+    if shown:
+        # the same quantity as the curves (a training loss), after a short run at that constant rate
+        ax.plot([c.lr for c in shown], [c.mean for c in shown], "o", color=style.INK, ms=5, zorder=6,
+                label=f"check: loss after {result.spec.get('check_steps')} updates at a constant lr")
+        y0 = min(y0, min(c.mean for c in shown) - 0.05 * (y1 - y0))
     ax.set_ylim(y0, y1)
     reached = max(c.lrs[-1] for c in result.curves) if result.curves else lrs[-1]
     ax.set_xlim(lrs[0], min(lrs[-1], reached * 1.5))  # what no seed reached is not shown

@@ -39,11 +39,29 @@ def suggestion_table(result: LRFindResult) -> Table:
     s = result.suggestion
     return Table(
         "Suggested learning-rate range",
-        ("optimizer", "batch", "seeds", "suggested lr (steepest descent)", "lower", "upper", "lr at minimum",
-         "note"),
-        ((result.optimizer, str(result.batch_size), str(len(result.curves)), _lr(s.lr), _lr(s.lower), _lr(s.upper),
-          _lr(s.min_lr), s.note or "–"),),
+        ("optimizer", "batch", "seeds", "suggested lr", "lower", "upper", "range test's steepest descent",
+         "lr at minimum", "note"),
+        ((result.optimizer, str(result.batch_size), str(len(result.curves)),
+          _lr(s.lr) + (" (checked)" if s.checked else " (steepest descent, unchecked)"), _lr(s.lower), _lr(s.upper),
+          _lr(s.steepest_lr), _lr(s.min_lr), s.note or "–"),),
         "a range, not a point: a single suggested point is known to be unstable across seeds")
+
+
+def check_table(result: LRFindResult) -> Table:
+    """The check: per constant rate, each seed's training loss over the last quarter of its short run, their mean,
+    and the mean with the neighbouring rates (the pick: the lowest)."""
+    picked = result.suggestion.lr if result.suggestion.checked else None
+
+    def loss(value: float) -> str:
+        return "diverged" if value == float("inf") else f"{value:.4f}"
+
+    rows = tuple((_lr(c.lr), ", ".join(loss(x) for x in c.scores) or "–", loss(c.mean), loss(c.smoothed),
+                  "◀ suggested" if c.lr == picked else "") for c in result.checked)
+    return Table(f"Check: short runs of {result.spec.get('check_steps')} updates at constant rates around the "
+                 f"range test's {_lr(result.range_test.lr)}",
+                 ("lr", "loss of the last quarter, per seed", "mean", "with neighbours", ""), rows,
+                 "the lowest 'with neighbours' is suggested: a short run's bias is to favour higher rates than a "
+                 "long run, less so than the range test's")
 
 
 def seed_table(result: LRFindResult) -> Table:
@@ -68,5 +86,6 @@ def build_lr_find_report(store: Any, data: ExperimentData, *, dpi: int = 100) ->
                     "exponentially; median over seeds with the min–max band, the suggested range shaded.",
                     plots.png_bytes(lr_find_figure(result), dpi=dpi))
     return Report(data=data, groups=[], sweeps=[],
-                  tables=[suggestion_table(result), seed_table(result), hyper, environment_table(data.experiment.env)],
+                  tables=[suggestion_table(result), *([check_table(result)] if result.checked else []),
+                          seed_table(result), hyper, environment_table(data.experiment.env)],
                   figures=[figure], colors=style.optimizer_colors(data.optimizers))
