@@ -2,8 +2,9 @@
 
 For each task × optimizer it runs
 
-1. ``lr-find`` (:func:`descentlab.experiments.lr_find.run`, the command's defaults unless ``--steps`` / ``--seeds``
-   say otherwise) and reads its suggested lr and range;
+1. ``lr-find`` (:func:`descentlab.experiments.lr_find.run`, the command's defaults — the range test and its check
+   — unless ``--steps`` / ``--seeds`` / ``--check-steps`` say otherwise) and reads its suggested lr and range, and
+   the range test's own suggestion (judged too in ``--json``'s ``range_test``, for comparison);
 2. a sweep of the same optimizer over a log grid (``--grid-lo .. --grid-hi``, ``--per-decade`` points a decade,
    ``--sweep-seeds`` seeds, 4 by default, the budget of ``BUDGETS`` below: ≈ 1 100–1 200 updates a run,
    Fashion-MNIST on a training subset), trained by the vectorized local executor into a throw-away in-memory
@@ -22,10 +23,10 @@ and checks the acceptance of issue 14:
   ``chance + (best acc − chance) / 2`` or where a seed diverged; PASS needs the suggested range's upper end below it.
 
 The script prints a markdown table (for BENCHMARKS.md) and, with ``--json``, writes every number, the raw lr-find
-curves included (so a rule can be re-evaluated on them without training again). The sweeps are nearly all of the
-time (21 min of a 2-core machine at load 6–10, 1 torch thread; lr-find ≈ 10 s): ``--sweeps-from`` takes them from
-an earlier ``--json`` of the same grid and seeds, for a change that touches only lr-find. The exit status is 0 when
-every case passes.
+curves and the check's scores included (so a rule can be re-evaluated on them without training again). The
+sweeps are nearly all of the time (21 min of a 2-core machine at load 6–10, 1 torch thread; lr-find with its
+check 1–21 s a cell): ``--sweeps-from`` takes them from an earlier ``--json`` of the same grid and seeds, for a
+change that touches only lr-find. The exit status is 0 when every case passes.
 
     nice -n 10 python benchmarks/lr_find_vs_sweep.py --json all.json \
         --record tests/experiments/lr_find_vs_sweep.json               # 4 tasks × sgd, momentum, adam (.venv's python)

@@ -54,12 +54,13 @@ Suggestion, in two stages:
    (:func:`check_score`; +∞ if it diverged), a rate's score the mean over seeds, averaged with the rates one step
    either side (an end rate stands in for its missing neighbour). The suggested lr is the rate with the lowest
    averaged score (ties: the lower rate); when that is an end rate, three more rates are run beyond it, at most
-   twice a side (:func:`check_plan`). The suggested range is ``lr / 3 … lr``: a short run still favours higher
-   rates than a long one (the "short-horizon bias" of Wu et al. 2018, "Understanding Short-Horizon Bias in
-   Stochastic Meta-Optimization"), so the range reaches down from the pick, not up.
+   twice a side (:func:`check_plan`; when every rate diverged, three below, as often). The suggested range is
+   ``lr / 3 … lr``: a short run still favours higher rates than a long one (the "short-horizon bias" of Wu et al.
+   2018, "Understanding Short-Horizon Bias in Stochastic Meta-Optimization"), so the range reaches down from the
+   pick, not up.
 
-   The check costs ``7 × seeds × check_steps`` updates (8 400 with the defaults, 28× the range test's 300), made
-   by the same trainer and stored in the same experiment.
+   The check costs ``7 × seeds × check_steps`` updates (8 400 with the defaults, 28× the range test's 300; 13
+   rates at most), made by the same trainer and stored in the same experiment.
 
 Why this rule, and how far it goes (``benchmarks/lr_find_vs_sweep.py``; BENCHMARKS.md, "lr-find against a
 sweep"): against the best rate of a sweep (≈ 1 100–1 200 updates a run, 8 seeds, the best read off the seed means
@@ -234,14 +235,19 @@ def check(rates: Sequence[float], scores: Sequence[Sequence[float]]) -> tuple[li
     """The checked rates (ascending) and the index of the pick: the lowest mean score averaged with the rates one
     step either side, an end rate standing in for its missing neighbour (so an end next to the best rate does not
     look better than the best for lack of its other side); a diverged neighbour makes it +∞; ties go to the lower
-    rate; None when every rate diverged or none ran."""
+    rate. When every rate that did not diverge has a diverged neighbour, the lowest plain mean; None when every
+    rate diverged or none ran."""
     means = [float(np.mean(s)) if len(s) else math.inf for s in scores]
     padded = means[:1] + means + means[-1:]
     smoothed = [float(np.mean(padded[i: i + 3])) for i in range(len(means))]
     checked = [CheckedRate(float(r), [float(x) for x in s], m, sm)
                for r, s, m, sm in zip(rates, scores, means, smoothed, strict=True)]
     finite = [i for i, sm in enumerate(smoothed) if math.isfinite(sm)]
-    return checked, (min(finite, key=lambda i: smoothed[i]) if finite else None)
+    if finite:
+        return checked, min(finite, key=lambda i: smoothed[i])
+    # every rate that did not diverge has a neighbour that did: the lowest plain mean, if any
+    alive = [i for i, m in enumerate(means) if math.isfinite(m)]
+    return checked, (min(alive, key=lambda i: means[i]) if alive else None)
 
 
 def check_plan(anchor: float, losses: Mapping[float, Sequence[Sequence[float]]], steps: int
@@ -250,7 +256,8 @@ def check_plan(anchor: float, losses: Mapping[float, Sequence[Sequence[float]]],
     checked rates, index of the pick)``. It starts with :func:`check_rates` of ``anchor``; while the pick is an end
     rate, CHECK_SIDE more rates are added beyond it, at most CHECK_EXTENSIONS times a side (the best rate of a short
     run can lie further from the range test's suggestion than ¾ of a decade: Adagrad's, whose steps shrink as it
-    runs, above it). A rate with no finished seed is still to run; one whose seeds all diverged scores +∞."""
+    runs, above it); when every rate diverged, rates below are added the same way. A rate with no finished seed
+    is still to run; one whose seeds all diverged scores +∞."""
     by_rate = {_rate_key(r): v for r, v in losses.items()}
     low, high = -CHECK_SIDE, CHECK_SIDE
     while True:
@@ -261,8 +268,8 @@ def check_plan(anchor: float, losses: Mapping[float, Sequence[Sequence[float]]],
         checked, pick = check(rates, [[check_score(x, steps) for x in by_rate[_rate_key(r)]] for r in rates])
         if pick == len(rates) - 1 and high < CHECK_SIDE * (1 + CHECK_EXTENSIONS):
             high += CHECK_SIDE
-        elif pick == 0 and low > -CHECK_SIDE * (1 + CHECK_EXTENSIONS):
-            low -= CHECK_SIDE
+        elif pick in (0, None) and low > -CHECK_SIDE * (1 + CHECK_EXTENSIONS):
+            low -= CHECK_SIDE  # also when every rate diverged: lower ones may not
         else:
             return [], checked, pick
 

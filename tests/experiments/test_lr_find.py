@@ -160,6 +160,8 @@ def test_the_check_picks_the_lowest_loss_averaged_with_its_neighbours():
     assert pick == 2
     assert lf.check(rates[:4], [[1.0], [2.0], [2.0], [1.0]])[1] == 0  # a tie goes to the lower rate
     assert lf.check(rates, [[math.inf]] * 5)[1] is None  # every rate diverged: nothing to pick
+    # only isolated rates survive (each next to a diverged one): the lowest plain mean
+    assert lf.check(rates, [[0.9], [math.inf], [0.7], [math.inf], [math.inf]])[1] == 2
 
 
 def _plan_losses(best_j: float, anchor: float, steps: int, js=range(-12, 13)):
@@ -180,6 +182,15 @@ def test_the_check_adds_rates_beyond_a_picked_end_rate_at_most_twice_a_side():
     # 20 steps below: extended twice downwards (−9 … 3), then it stops at the lowest
     missing, checked, pick = lf.check_plan(anchor, _plan_losses(-20, anchor, steps), steps)
     assert len(checked) == 13 and pick == 0 and checked[0].lr == pytest.approx(anchor * 10 ** (-9 / 4))
+    # every rate diverges: rates below are added, twice, and then nothing can be picked
+    diverging = {r: [[math.inf] * steps] for j in range(-12, 13) for r in [anchor * 10 ** (j / 4)]}
+    missing, checked, pick = lf.check_plan(anchor, diverging, steps)
+    assert len(checked) == 13 and pick is None and checked[0].lr == pytest.approx(anchor * 10 ** (-9 / 4))
+    # rates from 5 steps below the anchor up diverge, the best lies 7 below: found by going down twice
+    fine = {r: [[2.0 + (j + 7) ** 2 / 100] * steps if j <= -5 else [math.inf] * steps] for j in range(-12, 13)
+            for r in [anchor * 10 ** (j / 4)]}
+    missing, checked, pick = lf.check_plan(anchor, fine, steps)
+    assert len(checked) == 13 and checked[pick].lr == pytest.approx(anchor * 10 ** (-7 / 4))
     # what it asks for when the extension has not run yet
     partial = {r: v for r, v in _plan_losses(5, anchor, steps, range(-3, 4)).items()}
     missing, checked, pick = lf.check_plan(anchor, partial, steps)

@@ -93,6 +93,7 @@ def print_result(console: Console, result: LRFindResult) -> None:
         from descentlab.report.lr_find_report import check_table
 
         print_table(console, check_table(result))
+    if s.checked:
         console.print(f"[bold]Suggested lr: {s.lr:.3g}, range {s.lower:.3g} … {s.upper:.3g}[/] (the checked rate "
                       f"with the lowest training loss at the end of {result.spec.get('check_steps')} updates, "
                       f"averaged with its neighbours; range lr/{lf.RANGE_FACTOR:g} … lr)")
@@ -128,7 +129,9 @@ def run(args: argparse.Namespace) -> int:
     flags.check_json(args)
     splits = task.load(data_dir=spec.data_dir)
     console.print(f"[bold]{task.name}[/]: lr range test of {optimizer}, lr {spec.start:g} → {spec.end:g} over "
-                  f"≤ {spec.steps} steps of batch {batch_size}, {spec.seeds} seed(s)")
+                  f"≤ {spec.steps} steps of batch {batch_size}, {spec.seeds} seed(s)"
+                  + (f"; then a check: 7 or more constant rates × {spec.seeds} seed(s) × {spec.check_steps} updates "
+                     "(--check-steps 0: none)" if spec.check_steps else ""))
     with Store(args.store) as store, progress_bar(console, "steps") as progress:
         from descentlab.lr_range import CHECK_SIDE
 

@@ -4,9 +4,10 @@ curve the suggestion is made from) against the learning rate (log axis).
 The median over seeds is the thick line, the min–max over seeds the band around it, each seed a thin line ending
 in × where the stop rule fired; the suggested range is shaded, the suggested lr (the steepest descent) a solid line, the
 minimum of the median dotted. The y axis shows the curves up to their stops: the blow-up that
-ends a test is above the top edge, where its × is drawn. The check's short runs (when there are any) are dots: each
-rate's mean training loss over the last quarter of its run, on the same axis; the suggested lr is then the checked
-rate, and the range test's steepest descent a dashed line.
+ends a test is above the top edge, where its × is drawn. With a check, a second panel below shows its short runs:
+per constant rate each seed's training loss over the last quarter of its run, their mean and the mean with its
+neighbours (the pick is its lowest); the suggested lr is then the checked rate, and the range test's steepest
+descent a dashed line in both panels.
 """
 
 from __future__ import annotations
@@ -39,8 +40,12 @@ def _y_limits(result: LRFindResult) -> tuple[float, float]:
 
 def lr_find_figure(result: LRFindResult, *, title: str | None = None) -> Figure:
     """Zero-phase loss vs lr: median (thick) with min–max band, seeds (thin), stops (×), suggested range shaded."""
-    fig = style.figure(10.0, 4.8)
-    ax = fig.add_subplot()
+    checked = bool(result.checked)
+    fig = style.figure(10.0, 7.2 if checked else 4.8)
+    if checked:
+        ax, cax = fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
+    else:
+        ax, cax = fig.add_subplot(), None
     style.axes_style(ax)
     ax.set_xscale("log")
     lrs = np.asarray(result.lrs)
@@ -75,22 +80,52 @@ def lr_find_figure(result: LRFindResult, *, title: str | None = None) -> Figure:
             ax.axvline(s.steepest_lr, color=style.RANGE, lw=1.2, ls="--",
                        label=f"range test's steepest descent {s.steepest_lr:.2g}")
         ax.axvline(s.min_lr, color=style.MINIMUM, ls=":", lw=1.4, label=f"minimum {s.min_lr:.2g}")
-    shown = [c for c in result.checked if np.isfinite(c.mean)]
-    if shown:
-        # the same quantity as the curves (a training loss), after a short run at that constant rate
-        ax.plot([c.lr for c in shown], [c.mean for c in shown], "o", color=style.INK, ms=5, zorder=6,
-                label=f"check: loss after {result.spec.get('check_steps')} updates at a constant lr")
-        y0 = min(y0, min(c.mean for c in shown) - 0.05 * (y1 - y0))
     ax.set_ylim(y0, y1)
     reached = max(c.lrs[-1] for c in result.curves) if result.curves else lrs[-1]
     ax.set_xlim(lrs[0], min(lrs[-1], reached * 1.5))  # what no seed reached is not shown
-    ax.set_xlabel("learning rate (log scale)")
+    (cax or ax).set_xlabel("learning rate (log scale)")
     ax.set_ylabel(f"training loss (centred mean, ±{HALF_WIDTH_DECADES:g} decade)")
+    if cax is not None:
+        _check_panel(cax, result)
     spec = result.spec
     fig.suptitle(title or f"LR range test: {result.optimizer} on {spec.get('task', '?')}, batch {result.batch_size}, "
-                          f"{len(result.curves)} seed(s), ≤ {spec.get('steps', len(lrs))} steps", x=0.01, ha="left",
+                          f"{len(result.curves)} seed(s), ≤ {spec.get('steps', len(lrs))} steps"
+                          + (f"; check: {len(result.checked)} rates × {spec.get('check_steps')} updates"
+                             if checked else ""), x=0.01, ha="left",
                  fontsize=style.AXES_TITLE)
     if s.note:
         ax.set_title(f"note: {s.note}", loc="left", fontsize=style.SMALL, color=style.INK)
     fig.legend(loc="outside right upper", fontsize=style.SMALL, frameon=False)
     return fig
+
+
+def _check_panel(ax, result: LRFindResult) -> None:
+    """The check: per constant rate each seed's loss over the last quarter of its short run (dots), their mean
+    (line), the mean with its neighbours (dashed; the lowest is the pick), a diverged rate as × on the top edge."""
+    style.axes_style(ax)
+    lrs = np.array([c.lr for c in result.checked])
+    finite = [x for c in result.checked for x in c.scores if np.isfinite(x)]
+    top = max(finite) if finite else 1.0
+    for i, c in enumerate(result.checked):
+        ys = [x for x in c.scores if np.isfinite(x)]
+        ax.plot([c.lr] * len(ys), ys, "o", color=style.SEED_LINE, ms=3.5, alpha=0.8,
+                label="check: each seed" if i == 0 else None)
+    means = np.array([c.mean for c in result.checked])
+    smooth = np.array([c.smoothed for c in result.checked])
+    ok = np.isfinite(means)
+    ax.plot(lrs[ok], means[ok], "-", color=style.MEDIAN, lw=2.0, label="check: mean over seeds")
+    ok_s = np.isfinite(smooth)
+    ax.plot(lrs[ok_s], smooth[ok_s], "--", color=style.INK, lw=1.2,
+            label="check: mean with its neighbours (lowest: the pick)")
+    bad = ~ok
+    if bad.any():
+        ax.plot(lrs[bad], [top] * int(bad.sum()), "x", color=style.DIVERGED, ms=8, mew=2, clip_on=False,
+                label="check: diverged")
+    s = result.suggestion
+    if s.checked and s.lr is not None:
+        ax.axvspan(s.lower, s.upper, color=style.RANGE, alpha=0.18, lw=0)
+        ax.axvline(s.lr, color=style.RANGE, lw=1.8)
+    if result.range_test.lr is not None:
+        ax.axvline(result.range_test.lr, color=style.RANGE, lw=1.2, ls="--")
+    ax.set_ylabel(f"loss after {result.spec.get('check_steps')} updates\n(mean of the last quarter)")
+    ax.set_title("check: short runs at constant rates", loc="left", fontsize=style.SMALL, color=style.INK)

@@ -83,7 +83,9 @@ def build_lr_find_report(store: Any, data: ExperimentData, *, dpi: int = 100) ->
     hyper = Table("Resolved hyperparameters", tuple(result.hyperparameters),  # none when no seed ran: no row
                   (tuple(str(v) for v in result.hyperparameters.values()),) if result.hyperparameters else ())
     figure = Figure("LR range test", "Training loss (centred moving average) as the learning rate grows "
-                    "exponentially; median over seeds with the min–max band, the suggested range shaded.",
+                    "exponentially; median over seeds with the min–max band, the suggested range shaded"
+                    + ("; below, the check: each constant rate's training loss at the end of its short runs."
+                       if result.checked else "."),
                     plots.png_bytes(lr_find_figure(result), dpi=dpi))
     return Report(data=data, groups=[], sweeps=[],
                   tables=[suggestion_table(result), *([check_table(result)] if result.checked else []),
