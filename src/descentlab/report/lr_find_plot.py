@@ -90,7 +90,7 @@ def lr_find_figure(result: LRFindResult, *, title: str | None = None) -> Figure:
     spec = result.spec
     fig.suptitle(title or f"LR range test: {result.optimizer} on {spec.get('task', '?')}, batch {result.batch_size}, "
                           f"{len(result.curves)} seed(s), ≤ {spec.get('steps', len(lrs))} steps"
-                          + (f"; check: {len(result.checked)} rates × {spec.get('check_steps')} updates"
+                          + (f";\ncheck: {len(result.checked)} constant rates × {spec.get('check_steps')} updates"
                              if checked else ""), x=0.01, ha="left",
                  fontsize=style.AXES_TITLE)
     if s.note:
