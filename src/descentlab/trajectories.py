@@ -169,7 +169,7 @@ def minimize(fn: Callable[[Tensor], Tensor], x0: float | Sequence[float] | Tenso
 
     A number or a vector is optimized as a ``1 × n`` matrix (``fn`` still sees it in ``x0``'s shape): the same
     for every elementwise rule, and what lets a matrix rule act on it: Muon would otherwise hand a vector to its
-    AdamW half, which ignores ``lr``.
+    AdamW half, whose step is ``adamw_lr`` (``lr`` only scales it when a schedule moves ``lr``).
 
     ``schedule``: a ``step -> lr`` callable (:mod:`descentlab.schedules`); update ``k`` (0-based) then uses
     ``schedule(k)`` in every param group, written as the trainers write it

@@ -314,3 +314,93 @@ def test_group_validation() -> None:
     model = small_mlp(torch.float32)
     with pytest.raises(HyperparameterError, match="lion: invalid weight_decay=-0.1"):
         optim.Lion(two_groups(model, {"weight_decay": -0.1}))
+
+
+# --- Muon under a schedule: both halves --------------------------------------------------------------------
+
+MUON_LR, MUON_ADAMW_LR = 0.02, 3e-3
+
+
+def _schedulers(kind: str, muon_opt: Any, adamw_opt: Any | None, steps: int) -> list[Any]:
+    """The same schedule on ours (``adamw_opt`` None) or on the reference's two optimizers, whose AdamW is driven
+    with its own peak ``adamw_lr``."""
+    from torch.optim.lr_scheduler import OneCycleLR, StepLR
+
+    from descentlab.schedules import ScheduleAdapter
+    from descentlab.schedules.cosine import Cosine
+
+    def one(opt: Any, peak: float) -> Any:
+        if kind == "step":
+            return StepLR(opt, step_size=4, gamma=0.5)
+        if kind == "onecycle":
+            return OneCycleLR(opt, max_lr=peak, total_steps=steps, cycle_momentum=False)
+        return ScheduleAdapter(opt, {"lr": Cosine(1.0, steps)}, relative=True)
+
+    return [one(muon_opt, MUON_LR)] + ([] if adamw_opt is None else [one(adamw_opt, MUON_ADAMW_LR)])
+
+
+@pytest.mark.parametrize("fused", [False, None], ids=["readable", "torch-kernel"])
+@pytest.mark.parametrize("kind", ["step", "onecycle", "cosine"])
+def test_muon_schedules_its_adamw_half_by_the_same_factor(kind: str, fused: bool | None) -> None:
+    # Keller Jordan's MuonWithAuxAdam under his loop's schedule scales both halves; ours kept adamw_lr constant.
+    # Reference: torch's Muon and AdamW, each under the schedule, AdamW's with adamw_lr as its base rate.
+    steps = 16
+    a = small_mlp(torch.float64)
+    b = copy.deepcopy(a)
+    hyper = {"lr": MUON_LR, "weight_decay": 0.01, **ADAMW_HYPER, "adamw_lr": MUON_ADAMW_LR}
+    ours = optim.Muon(a.parameters(), **hyper, fused=fused)
+    ref = MuonReference([{"params": list(b.parameters())}], **{**hyper, "adjust_lr_fn": "original"})
+    ref_scheds = _schedulers(kind, ref.muon, ref.adamw, steps)
+    our_scheds = _schedulers(kind, ours, None, steps)
+    gen = torch.Generator().manual_seed(3)
+    for _ in range(steps):
+        x, y = torch.randn(32, 6, generator=gen, dtype=torch.float64), torch.randint(0, 3, (32,), generator=gen)
+        for model, opt, scheds in ((a, ours, our_scheds), (b, ref, ref_scheds)):
+            opt.zero_grad()
+            loss_fn(model, x, y).backward()
+            opt.step()
+            for s in scheds:
+                s.step()
+    assert ours.param_groups[0]["lr"] != MUON_LR  # the schedule moved
+    _compare_states(a, ours, b, ref, 1e-10, f"muon under {kind}")
+
+
+def _bias_step(opt: Any, bias: torch.nn.Parameter, group: int, lr: float) -> torch.Tensor:
+    """The AdamW half's first step on ``bias`` (gradient 1) at ``lr``: adamw_lr × lr / built_lr in size."""
+    before = bias.detach().clone()
+    opt.param_groups[group]["lr"] = lr
+    bias.grad = torch.ones_like(bias)
+    opt.step()
+    return bias.detach() - before
+
+
+def test_muon_adamw_half_follows_lr_in_groups_added_later_and_through_state_dict() -> None:
+    w = torch.nn.Parameter(torch.zeros(3, 2, dtype=torch.float64))
+    b1, b2 = (torch.nn.Parameter(torch.zeros(3, dtype=torch.float64)) for _ in range(2))
+    opt = optim.Muon([{"params": [w, b1]}], lr=0.02, adamw_lr=1e-3, adamw_weight_decay=0.0)
+    opt.add_param_group({"params": [b2], "lr": 0.5, "adamw_lr": 4e-3})  # built at 0.5: adamw_lr is at lr=0.5
+    assert [g["built_lr"] for g in opt.param_groups] == [0.02, 0.5]
+    # Adam's first step is lr × sign(g) (to eps): a tenth of the built lr is a tenth of adamw_lr
+    torch.testing.assert_close(_bias_step(opt, b2, 1, 0.05), torch.full((3,), -4e-4, dtype=torch.float64))
+    saved = copy.deepcopy(opt.state_dict())
+    fresh = optim.Muon([{"params": [w, b1]}], lr=0.3, adamw_lr=1e-3)
+    fresh.add_param_group({"params": [b2], "lr": 7.0, "adamw_lr": 4e-3})
+    fresh.load_state_dict(saved)  # built_lr comes back with the state: the ratio, not this constructor's lr
+    assert [g["built_lr"] for g in fresh.param_groups] == [0.02, 0.5]
+    old = {k: v for k, v in saved["param_groups"][0].items() if k != "built_lr"}  # saved before built_lr existed
+    older = optim.Muon([{"params": [w, b1]}], lr=0.3)
+    older.load_state_dict({"state": {}, "param_groups": [{**old, "initial_lr": 0.04, "params": [0, 1]}]})
+    assert older.param_groups[0]["built_lr"] == 0.04  # a torch scheduler's start, where one was saved
+
+
+def test_muon_without_a_schedule_keeps_adamw_lr_and_refuses_a_bad_built_lr() -> None:
+    w = torch.nn.Parameter(torch.zeros(3, 2))
+    bias = torch.nn.Parameter(torch.zeros(3))
+    opt = optim.Muon([w, bias], lr=torch.tensor(0.02), adamw_lr=1e-3)
+    assert opt.param_groups[0]["built_lr"] == float(torch.tensor(0.02))
+    step = _bias_step(opt, bias, 0, opt.param_groups[0]["lr"])
+    torch.testing.assert_close(step, torch.full((3,), -1e-3))
+    frozen = optim.Muon([torch.nn.Parameter(torch.zeros(3))], lr=0.0, adamw_lr=1e-3)  # built not to move
+    assert frozen.param_groups[0]["built_lr"] == 0.0
+    with pytest.raises(HyperparameterError, match=r"muon: invalid built_lr=-1.0; allowed: a number ≥ 0.0"):
+        optim.Muon([{"params": [bias], "built_lr": -1.0}])

@@ -119,3 +119,29 @@ def test_a_schedule_for_an_optimizer_without_lr_is_one_line(task, splits, reques
         train(config, task=task, splits=splits)
     with pytest.raises(UserError, match="no lr to start from; give base="):
         parse_schedule("cosine").resolve(RunConfig.build(task, "no-lr").hyperparameters.get("lr"), 21)
+
+
+@pytest.mark.parametrize("update", ["auto", "tensor"])
+def test_muon_schedules_its_adamw_half_in_both_trainers(task, splits, update: str) -> None:
+    """Muon's AdamW half (the biases) follows the run's schedule by lr / the configured lr, in the loop and, the
+    same numbers, in the vectorized trainer; a flat schedule gives the unscheduled run's bits."""
+    n = len(splits.y_train)
+    cosine = _scheduled(task, "muon", 0.02, "cosine(warmup_steps=0.2)", n, epochs=2)
+    flat = _scheduled(task, "muon", 0.02, "constant", n, epochs=2)
+    plain = RunConfig.build(task, "muon", {"lr": 0.02}, epochs=2)
+    loop = {c: train(c, task=task, splits=splits) for c in (cosine, flat, plain)}
+    for p, q in zip(loop[flat].model.parameters(), loop[plain].model.parameters()):
+        assert torch.equal(p, q)
+    # the biases moved differently under the cosine (its warmup starts at lr 0: the AdamW half too)
+    biases = lambda r: [p.detach() for p in r.model.parameters() if p.ndim == 1]  # noqa: E731
+    start = biases(train(RunConfig.build(task, "muon", {"lr": 0.0}, epochs=1), task=task, splits=splits,
+                         max_steps=0))
+    moved = lambda r: sum(float((b - s).abs().sum()) for b, s in zip(biases(r), start))  # noqa: E731
+    assert moved(loop[cosine]) < 0.8 * moved(loop[plain])
+    vectorized = train_vectorized([cosine, flat, plain], task=task, splits=splits, update=update)
+    for config, v in zip((cosine, flat, plain), vectorized):
+        for p, q in zip(v.model.parameters(), loop[config].model.parameters()):
+            if update == "auto":
+                assert torch.equal(p, q)
+            else:
+                torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-6)

@@ -20,7 +20,7 @@ import torch.optim.optimizer as _torch_optimizer
 from torch import Tensor
 
 from descentlab.rules import generated
-from descentlab.rules.base import HyperparameterError, Rule, UnknownHyperparameterError
+from descentlab.rules.base import HyperparameterError, Rule, UnknownHyperparameterError, check_number, follow_lr
 
 ParamsT: TypeAlias = Iterable[Tensor] | Iterable[dict[str, Any]] | Iterable[tuple[str, Tensor]]
 
@@ -30,6 +30,8 @@ _FUSED_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 _AUTO_FUSED_DTYPES = (torch.float32, torch.float64)  # where a rule's own (torch's) kernel is taken unasked
 # Per-parameter state entries that torch keeps as tensors and older torch versions saved as plain numbers.
 _SCALAR_STATE = ("step", "mu_product")
+# The group key holding the group's lr when it was built, for a rule with ``follows_lr`` hyperparameters.
+BUILT_LR = "built_lr"
 
 
 def _hooked(step: Callable[..., Any]) -> Callable[..., Any]:
@@ -126,6 +128,11 @@ class RuleOptimizer(torch.optim.Optimizer):
         _check_one_element(self.rule.name, {k: v for k, v in param_group.items() if k in self.rule.defaults})
         merged = {k: param_group.get(k, v) for k, v in self.defaults.items() if k in self.rule.defaults}
         self.rule.validate(merged)
+        if self.rule.follows_lr:
+            # What the follows_lr hyperparameters are relative to: kept when given (a group copied whole from
+            # param_groups keeps its ratio), else the group's lr now.
+            param_group.setdefault(BUILT_LR, float(merged["lr"]))
+            check_number(self.rule.name, BUILT_LR, param_group[BUILT_LR], lo=0.0)
         super().add_param_group(param_group)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -137,6 +144,8 @@ class RuleOptimizer(torch.optim.Optimizer):
                 group.setdefault(key, value)
             for key in _front_end_keywords(type(self)):
                 group.setdefault(key, FRONT_END_DEFAULTS[key])
+            if self.rule.follows_lr and BUILT_LR not in group:  # saved before built_lr: a scheduler's start
+                group[BUILT_LR] = float(group.get("initial_lr", group["lr"]))
             on_device = _flag(group, "fused") or _flag(group, "capturable")
             for p in group["params"]:
                 s = self.state.get(p)
@@ -156,6 +165,15 @@ class RuleOptimizer(torch.optim.Optimizer):
             elif isinstance(v, tuple) and any(isinstance(x, Tensor) and x.ndim for x in v):
                 h[k] = tuple(x.reshape(()) if isinstance(x, Tensor) else x for x in v)
         return h
+
+    def _following_lr(self, group: dict[str, Any], h: dict[str, Any]) -> dict[str, Any]:
+        """``h`` with the rule's ``follows_lr`` hyperparameters scaled by ``lr / built_lr``
+        (:func:`~descentlab.rules.base.follow_lr`): whatever changed ``lr`` (a torch LR scheduler, a descentlab
+        schedule, a hand edit) changes them by the same factor."""
+        lr = h["lr"]
+        if isinstance(lr, Tensor) and lr.device.type == "cpu":
+            lr = lr.item()  # a Python factor: the same bits as a float lr (an accelerator's stays a tensor, no sync)
+        return {**h, **{k: follow_lr(h[k], lr, group[BUILT_LR]) for k in self.rule.follows_lr}}
 
     @_hooked
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
@@ -184,6 +202,8 @@ class RuleOptimizer(torch.optim.Optimizer):
         if not params:
             return
         h = self.hyperparameters(group)
+        if self.rule.follows_lr:
+            h = self._following_lr(group, h)
         states, new = [], []
         for p in params:
             s = state.get(p)  # not state[p]: that would leave an empty entry where torch has none

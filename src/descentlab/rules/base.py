@@ -79,6 +79,10 @@ class Rule:
     #   (benchmarks/optimizer_step.py): a step of two or three tensor operations whose operands stay in cache.
     #   ``fused=True`` and ``DESCENTLAB_COMPILE=1`` still compile it.
     compile_by_default: bool = True
+    # - follows_lr: hyperparameters that a change of ``lr`` after the group was built (a schedule, an LR scheduler)
+    #   scales by the same factor (Muon's ``adamw_lr``): the step takes ``value × lr / built_lr``
+    #   (:func:`follow_lr`), where ``built_lr`` is the group's ``lr`` when it was built.
+    follows_lr: frozenset[str] = field(default_factory=frozenset)
 
     def resolve(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Defaults updated by ``overrides``; unknown keys and bad values raise :class:`HyperparameterError`."""
@@ -91,6 +95,16 @@ class Rule:
         h = {**self.defaults, **overrides}
         self.validate(h)
         return h
+
+
+def follow_lr(value: Scalar, lr: Scalar, built_lr: float) -> Scalar:
+    """A :attr:`Rule.follows_lr` hyperparameter at learning rate ``lr``, in a group built at ``built_lr``:
+    ``value × (lr / built_lr)``, the same factor a schedule applies to ``lr``. ``value`` itself, the same bits as
+    a run without a schedule, while ``lr`` is still ``built_lr`` (a Python number; a tensor ``lr`` is always
+    scaled) or when ``built_lr`` is 0 (a group built not to move has no ratio to keep)."""
+    if built_lr == 0 or (not isinstance(lr, Tensor) and lr == built_lr):
+        return value
+    return value * (lr / built_lr)
 
 
 # --- validation --------------------------------------------------------------------------------------------

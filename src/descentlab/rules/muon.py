@@ -46,7 +46,16 @@ head; with stacked ``[K, …]`` parameters always set it, since a stacked bias i
 Keller Jordan's ``MuonWithAuxAdam``: lr 3e-4, betas (0.9, 0.95), eps 1e-10, weight_decay 0. In
 ``descentlab.optim.Muon`` a 4-D convolution filter of a ``use_muon=True`` group is the matrix
 ``[out, in·kh·kw]``, as in his ``Muon``, and a ``use_muon=False`` group takes ``adamw_*`` keys, not his ``lr``,
-``betas``, ``eps``, ``weight_decay`` (refused there); an LR scheduler scales ``lr`` only, not ``adamw_lr``.
+``betas``, ``eps``, ``weight_decay`` (refused there).
+
+**Schedules move both halves.** ``adamw_lr`` is the AdamW half's rate while ``lr`` is the rate the group was
+built with (its ``built_lr`` key, saved in ``state_dict``): a step at learning rate ``lr`` takes
+:math:`\texttt{adamw\_lr} \cdot \texttt{lr} / \texttt{built\_lr}` (:attr:`Rule.follows_lr
+<descentlab.rules.base.Rule>`), so a torch LR scheduler, a descentlab schedule or a hand edit of ``lr`` scales
+both halves by the same factor, as Keller Jordan's ``MuonWithAuxAdam`` under his training loop's schedule. Build
+the optimizer with the peak rate (``OneCycleLR``'s ``max_lr``) for ``adamw_lr`` to be the AdamW half's peak. A
+group built with ``lr=0`` keeps ``adamw_lr``; without a schedule the numbers are those of a constant ``adamw_lr``,
+bit for bit.
 
 State keys: ``momentum_buffer`` (matrices, as torch.optim.Muon); ``step``, ``exp_avg``, ``exp_avg_sq`` (the rest,
 as torch.optim.AdamW).
@@ -276,5 +285,6 @@ MUON_WITH_ADAMW = Rule(
     fixed=_FIXED,
     for_shape=for_shape,
     fused=fused_with_adamw,
+    follows_lr=frozenset({"adamw_lr"}),
     paper=MUON.paper + "; AdamW (Loshchilov & Hutter 2019) for the non-matrix parameters",
 )

@@ -66,7 +66,7 @@ from torch import Tensor, nn
 from descentlab import optim
 from descentlab.errors import UserError
 from descentlab.optim.capabilities import rule_of
-from descentlab.rules.base import Rule
+from descentlab.rules.base import Rule, follow_lr
 from descentlab.tasks import Task, get_task
 from descentlab.train.config import RunConfig, describe_schedule
 from descentlab.train.core import (
@@ -181,8 +181,13 @@ class _Slot:
         if all(c.schedule is None for c in self.configs):
             return
         lrs = [lr_at(c, step) for c in self.configs]
+        # Hyperparameters that follow lr (Muon's adamw_lr) scale with it, as the optimizer class scales them: each
+        # member's own value × its lr / the lr it was configured with, in Python numbers (the loop's bits).
+        following = {key: [follow_lr(hp[key], lr, hp["lr"]) for hp, lr in zip(self.hypers, lrs)]
+                     for key in self.rule.follows_lr}
         for h, p in zip(self.h, params):
-            h["lr"] = lrs[0] if len(set(lrs)) == 1 else _column(lrs, p)
+            for key, values in (("lr", lrs), *following.items()):
+                h[key] = values[0] if len(set(values)) == 1 else _column(values, p)
 
     def update(self, ps: list[Tensor], gs: list[Tensor]) -> None:
         """Apply the rule to the slot's rows ``ps`` (views ``p[a:b]`` of the stacked parameters) and ``gs``."""
