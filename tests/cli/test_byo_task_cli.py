@@ -92,6 +92,28 @@ def test_data_files_on_the_default_mlp(tmp_path, capsys) -> None:
     assert spec_of(store)["task_metric"] == "loss"
 
 
+def test_data_files_say_in_one_line_what_they_hold_that_training_cannot_use(tmp_path, capsys) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(100, 3))
+    y = (x[:, 0] > 0).astype(np.int64)
+    y_test = np.where(np.arange(20) % 5 == 0, 2, y[80:])  # class 2: 4 test examples, none in training
+    np.savez(tmp_path / "new.npz", x_train=x[:80], y_train=y[:80], x_test=x[80:], y_test=y_test)
+    np.savez(tmp_path / "floats.npz", x_train=x[:80], y_train=y[:80].astype(np.float32), x_test=x[80:],
+             y_test=y[80:].astype(np.float32))
+    store = tmp_path / "runs.sqlite"
+    code, out, err = cli(capsys, "compare", "--data", str(tmp_path / "new.npz"), "--optimizers", "adam",
+                         "--epochs", "1", "--quiet", "--store", str(store))
+    assert code == 0 and err == ("descentlab: warning: task 'new': y_test has class(es) 2 (4 of its 20 examples) "
+                                 "that y_train never has: no training example teaches them, so each counts as an "
+                                 "error in the accuracy\n")
+    assert "final test acc" in out  # trained: the default MLP has an output for class 2
+    code, out, err = cli(capsys, "compare", "--data", str(tmp_path / "floats.npz"), "--optimizers", "adam",
+                         "--epochs", "1", "--quiet", "--store", str(store))
+    assert code == 0 and err.count("\n") == 1 and "final val loss" in out
+    assert err.startswith("descentlab: warning: task 'floats': y_train is float32 holding only whole numbers (0, 1): "
+                          "read as regression targets (mse loss); for classification store the labels as integers")
+
+
 @pytest.mark.parametrize(("argv", "message"), [
     (["compare", "--task", "{d}/none.py:task"], "task file '{d}/none.py' not found"),
     (["compare", "--task", "{d}/broken.py:task"], "importing task file {d}/broken.py raised NameError (line 2)"),
@@ -103,12 +125,15 @@ def test_data_files_on_the_default_mlp(tmp_path, capsys) -> None:
     (["compare", "--label-column", "y"], "--label-column and --test-data go with --data FILE.csv"),
     (["lr-find", "--optimizer", "adam"], "say what to train on: --task NAME"),
     (["compare", "--data", "{d}/x.txt"], "use an .npz or a .csv file"),
+    (["compare", "--task", "{d}/unseen.py:task"],  # a label the network's 2 outputs cannot hold
+     "at least 3 classes (label 2 is in y_test, never in y_train)"),
 ])
 def test_bad_input_is_one_line_and_exit_2_before_training(tmp_path, capsys, argv, message) -> None:
     (tmp_path / "broken.py").write_text("import numpy\nundefined_name\n")
     (tmp_path / "notask.py").write_text("task = {}\n")
     (tmp_path / "x.txt").write_text("1,2\n")
     (tmp_path / "ok.py").write_text(TASK)
+    (tmp_path / "unseen.py").write_text(TASK.replace("y_test=y[70:]", "y_test=np.where(np.arange(20) < 3, 2, y[70:])"))
     z = np.zeros((4, 2))
     np.savez(tmp_path / "short.npz", x_train=z, y_train=z[:, 0], x_test=z)
     np.savez(tmp_path / "labels.npz", x_train=z, y_train=-np.ones(4, dtype=np.int64), x_test=z,

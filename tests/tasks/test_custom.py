@@ -177,6 +177,31 @@ def test_bad_arrays_are_one_line_user_errors(change, message) -> None:
         custom_task("bad", model=net(), data=arrays(**change))
 
 
+def test_classes_never_seen_in_training_are_named_and_must_fit_the_network(caplog) -> None:
+    x, y = blobs(160, classes=3)
+    y_val, y_test = y[100:130].copy(), y[130:].copy()
+    y_val[:2], y_test[:5] = 3, 4  # classes 3 and 4: validation and test only
+    data = {"x_train": x[:100], "y_train": np.where(y[:100] == 2, 0, y[:100]), "x_val": x[100:130], "y_val": y_val,
+            "x_test": x[130:], "y_test": y_test}  # class 2 only outside training too
+    seen_2 = {k: int((data[k] == 2).sum()) for k in ("y_val", "y_test")}
+    with caplog.at_level("WARNING", logger="descentlab"):
+        task = custom_task("unseen", model=net(out=5), data=data)
+    assert task.load().num_classes == 5
+    assert [r.getMessage() for r in caplog.records] == [
+        f"task 'unseen': y_val has class(es) 2, 3 ({seen_2['y_val'] + 2} of its 30 examples); y_test has class(es) "
+        f"2, 4 ({seen_2['y_test'] + 5} of its 30 examples) that y_train never has: no training example teaches "
+        "them, so each counts as an error in the accuracy"]
+    with pytest.raises(UserError, match=r"at least 5 classes \(label 4 is in y_test, never in y_train\)$"):
+        custom_task("unseen", model=net(out=4), data=data)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="descentlab"):
+        custom_task("seen", model=net(), data=arrays())
+        custom_task("floats", model=net(out=1), data=arrays(y_train=np.linspace(0, 1, 100),
+                                                             y_test=np.zeros(20)))  # true regression targets
+        custom_task("said", model=net(out=1), data=arrays(y_train=np.ones(100), y_test=np.zeros(20)), loss="mse")
+    assert caplog.records == []  # nothing to say: every class seen; float targets; mse asked for
+
+
 def test_bad_models_are_caught_before_training() -> None:
     with pytest.raises(UserError, match=r"model raised RuntimeError on two training examples"):
         custom_task("bad", model=lambda: nn.Linear(7, 3), data=arrays())

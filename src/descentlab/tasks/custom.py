@@ -25,6 +25,7 @@ from __future__ import annotations
 import copy
 import csv
 import hashlib
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -40,6 +41,8 @@ from descentlab.errors import UserError
 from descentlab.specfile import data_source
 from descentlab.tasks import models
 from descentlab.tasks.registry import LOSSES, Task
+
+log = logging.getLogger(__name__)  # the CLI prints its warnings as one line on stderr (cli/logs.py)
 
 ARRAYS = ("x_train", "y_train", "x_test", "y_test")
 OPTIONAL_ARRAYS = ("x_val", "y_val")
@@ -186,6 +189,40 @@ def _is_integral(y: np.ndarray) -> bool:
     return y.dtype.kind in "biu" or bool(np.all(np.isfinite(y)) and np.all(y == np.round(y)))
 
 
+def _values_text(values: Any, limit: int = 8) -> str:
+    shown = [f"{v:g}" for v in values[:limit]]
+    return ", ".join(shown) + (f", … ({len(values)} in all)" if len(values) > limit else "")
+
+
+def _note_whole_float_labels(task: str, y: np.ndarray) -> None:
+    """Float targets that are all whole numbers ≥ 0 (``0.0``/``1.0``) look like class labels saved as floats: they
+    are regression targets by the dtype rule (:func:`check_arrays`); say so, and how to get classification."""
+    if y.ndim != 1 or not len(y) or not _is_integral(y) or y.min() < 0:
+        return
+    log.warning("task %r: y_train is %s holding only whole numbers (%s): read as regression targets (mse loss); "
+                "for classification store the labels as integers (y.astype(int)) or pass loss='cross_entropy'",
+                task, y.dtype, _values_text(np.unique(y)))
+
+
+def _warn_unseen_classes(task: str, data: CustomData) -> None:
+    """One warning naming the classes of ``y_val``/``y_test`` that ``y_train`` never holds: no example teaches
+    them, so every one counts as an error in that split's accuracy. (After :func:`check_model`, which refuses a
+    network whose outputs cannot hold them.)"""
+    parts, present = [], np.unique(data.y_train.numpy())
+    for split in ("val", "test"):
+        t = getattr(data, f"y_{split}")
+        if t is None:
+            continue
+        y = t.numpy()
+        unseen = np.setdiff1d(np.unique(y), present)
+        if len(unseen):
+            count = int(np.isin(y, unseen).sum())
+            parts.append(f"y_{split} has class(es) {_values_text(unseen)} ({count} of its {len(y)} examples)")
+    if parts:
+        log.warning("task %r: %s that y_train never has: no training example teaches them, so each counts as an "
+                    "error in the accuracy", task, "; ".join(parts))
+
+
 def check_arrays(task: str, arrays: Mapping[str, Any], loss: str | None) -> tuple[CustomData, str]:
     """The arrays as a :class:`CustomData` and the loss (given, else ``cross_entropy`` for integer labels and
     ``mse`` for float targets); UserError naming the array and what is wrong."""
@@ -206,6 +243,8 @@ def check_arrays(task: str, arrays: Mapping[str, Any], loss: str | None) -> tupl
         raise UserError(f"task {task!r}: unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
     if loss is None:
         loss = "cross_entropy" if a["y_train"].dtype.kind in "biu" else "mse"
+        if loss == "mse":
+            _note_whole_float_labels(task, a["y_train"])
     splits = [s for s in ("train", "val", "test") if f"x_{s}" in a]
     feature_shape = a["x_train"].shape[1:]
     for s in splits:
@@ -388,11 +427,20 @@ def check_model(task: str, architecture: Callable[[], nn.Module], data: CustomDa
     if loss == "cross_entropy":
         if out.ndim != 2 or out.shape[0] != len(x) or out.shape[1] < data.classes:
             raise UserError(f"task {task!r}: the model's output has shape {tuple(out.shape)} for {len(x)} examples; "
-                            f"cross-entropy needs [N, classes] with at least {data.classes} classes")
+                            f"cross-entropy needs [N, classes] with at least {data.classes} classes"
+                            + _largest_label(data))
     elif out.shape[0] != len(x) or out[0].numel() != y[0].numel():
         raise UserError(f"task {task!r}: the model's output has shape {tuple(out.shape)} for targets of shape "
                         f"{tuple(y.shape)}; the mse loss needs one output per target value")
     return repr(model), model_code_of(architecture, model)
+
+
+def _largest_label(data: CustomData) -> str:
+    """Where the largest label, the one that sets the number of classes, is: `` (label 3 is in y_test, …)``."""
+    where = [name for name, y in (("y_train", data.y_train), ("y_val", data.y_val), ("y_test", data.y_test))
+             if y is not None and len(y) and int(y.max()) == data.classes - 1]
+    never = "" if not where or where[0] == "y_train" else ", never in y_train"
+    return f" (label {data.classes - 1} is in {' and '.join(where)}{never})" if where else ""
 
 
 def default_mlp(features: int, outputs: int) -> tuple[Callable[[], nn.Module], int]:
@@ -454,6 +502,8 @@ def custom_task(name: str, *, model: Any, data: Mapping[str, Any] | None = None,
     architecture = architecture_of(model, name)
     structure, model_code = check_model(name, architecture, arrays, loss)
     classification = loss == "cross_entropy"
+    if classification:
+        _warn_unseen_classes(name, arrays)
     return CustomTask(
         name=name, dataset=name, architecture=architecture, default_epochs=epochs, default_batch_size=batch_size,
         target_val_acc=float(target) if classification and target is not None else None,
