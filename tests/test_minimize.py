@@ -220,7 +220,7 @@ def test_gradients_are_the_ones_each_update_used() -> None:
     assert minimize(lambda x: (x**2).sum() / 0.0, 1.0, steps=5).gradients.shape == (0,)
 
 
-def test_escape_step_is_where_a_climbing_path_leaves_the_window_for_good() -> None:
+def test_escape_step_is_where_a_path_runs_away_from_the_window_for_good() -> None:
     from descentlab.tasks.functions import get_function
     from descentlab.trajectories import escape_step
 
@@ -228,8 +228,14 @@ def test_escape_step_is_where_a_climbing_path_leaves_the_window_for_good() -> No
     # x_k = 3 (1 - 2.1)^k = 3 (-1.1)^k: |x_1| = 3.3 is inside [-3.5, 3.5], |x_2| = 3.63 is not, and never again.
     assert escape_step(square, minimize(square.fn, [3.0], lr=1.05, steps=20)) == 2
     assert escape_step(square, minimize(square.fn, [3.0], lr=1.0, steps=20)) is None  # ±3 forever: inside
-    # the saddle's descent leaves the window downhill: not divergence
-    assert escape_step(saddle, minimize(saddle.fn, saddle.start, lr=0.1, steps=200)) is None
+    # the saddle (window [-2, 2]², unbounded below): y_k = 1e-3 (1 + 2 lr)^k runs down towards −∞. Past the
+    # window by an order of magnitude (|y| > 10 × 2, at k = 55 for lr = 0.1: 1.2^55 ≈ 2.3e4) is divergence, as a
+    # blow-up; a descent that ends just beyond the picture (lr = 0.01: y_500 ≈ 19.96) is not.
+    assert escape_step(saddle, minimize(saddle.fn, saddle.start, lr=0.1, steps=200)) == 55
+    assert escape_step(saddle, minimize(saddle.fn, saddle.start, lr=0.01, steps=500)) is None
+    # a path back inside the window is no escape, however far it went (x_k = 3 (−1.1)^k, then lr 0.5 → 0)
+    far_and_back = minimize(square.fn, [3.0], lr=1.05, steps=40, schedule=lambda k: 1.05 if k < 30 else 0.5)
+    assert escape_step(square, far_and_back) is None
 
 
 def test_a_schedule_sets_each_updates_learning_rate():

@@ -50,6 +50,8 @@ if TYPE_CHECKING:
 __all__ = ["Traced", "Trajectory", "escape_step", "minimize", "steps_to_minimum"]
 
 REACHED = 1e-3  # "reached a minimum": within this distance of one
+# "Ran off the picture": this many times as far from the plot window's centre as its edge (an order of magnitude).
+FAR_OUT = 10.0
 
 
 @dataclass(frozen=True)
@@ -83,8 +85,8 @@ class Trajectory:
 
 @dataclass(frozen=True)
 class Traced:
-    """One optimizer's path; ``lr_picked`` when ``lr`` was chosen from the grid; ``escaped_at`` when the path left
-    the function's plot window for good while climbing (:func:`escape_step`)."""
+    """One optimizer's path; ``lr_picked`` when ``lr`` was chosen from the grid; ``escaped_at`` when the path ran
+    away from the function's plot window for good, climbing or an order of magnitude off it (:func:`escape_step`)."""
 
     optimizer: str
     lr: float
@@ -129,18 +131,24 @@ class Traced:
 
 
 def escape_step(function: TestFunction, trajectory: Trajectory) -> int | None:
-    """The first step ``k`` from which every finite point of the path lies outside the function's plot window
-    (``function.bounds``) with a value above the start's: the run left the picture climbing and never came back.
+    """The first step ``k`` from which every finite point of the path has run away from the function's plot
+    window (``function.bounds``) and never came back: it lies outside the window and either its value is above
+    the start's (climbing: a blow-up towards +∞) or it is more than :data:`FAR_OUT` times as far from the
+    window's centre as the window's edge in some coordinate (an order of magnitude off the picture, whichever way
+    f goes: the saddle's descent towards −∞). With the non-finite points and values that end a path
+    (:func:`minimize`), this is the trace's one definition of divergence (:attr:`Traced.diverged_at`).
 
-    ``None`` when the path ends inside the window or below its start (the saddle's paths leave it downhill,
-    which is descent, not divergence).
+    ``None`` when the path ends inside the window, or just outside it while below its start (a descent that
+    went a little past the picture).
     """
     pos = np.asarray(trajectory.positions, dtype=np.float64).reshape(trajectory.positions.shape[0], -1)
     val = np.asarray(trajectory.values, dtype=np.float64)
     finite = np.isfinite(pos).all(axis=1) & np.isfinite(val)
     n = int(np.argmin(finite)) if not finite.all() else len(val)
     lo, hi = (np.array([b[i] for b in function.bounds]) for i in (0, 1))
-    gone = ~((pos[:n] >= lo) & (pos[:n] <= hi)).all(axis=1) & (val[:n] > val[0])
+    outside = ~((pos[:n] >= lo) & (pos[:n] <= hi)).all(axis=1)
+    far = (np.abs(pos[:n] - (lo + hi) / 2) > FAR_OUT * (hi - lo) / 2).any(axis=1)
+    gone = outside & ((val[:n] > val[0]) | far)
     if n == 0 or not gone[-1]:
         return None
     staying = np.flatnonzero(~gone)

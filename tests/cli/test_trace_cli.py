@@ -24,6 +24,17 @@ def test_several_learning_rates_are_overlaid_and_divergence_is_marked(tmp_path, 
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_a_path_running_down_to_minus_infinity_is_marked_diverged(capsys):
+    # the saddle x² − y² is unbounded below: SGD at lr 0.1 runs off to y ≈ 4e36 (f ≈ −1.5e73); at 0.01 it ends
+    # at y ≈ 20, just past the picture, and is an ordinary path
+    assert main(["trace", "--function", "saddle", "--optimizers", "sgd", "--lr", "0.01,0.1", "--verbose"]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("│ sgd")]
+    assert "diverged at step 55 (left the plot)" in rows[1] and "-1.518e+73" not in rows[1]
+    assert rows[0].rstrip("│ ").endswith("no") and "-398.3" in rows[0]
+    assert "Diverged at step 55 (left the plot, f falling)" in out
+
+
 def test_a_pick_at_the_edge_of_the_grid_is_warned_about(capsys):
     assert main(["trace", "--function", "rosenbrock", "--optimizers", "adagrad", "--steps", "50"]) == 0
     out = " ".join(capsys.readouterr().out.split())

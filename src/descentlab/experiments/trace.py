@@ -5,9 +5,10 @@ Every path is :func:`descentlab.minimize` (the registered optimizer's own rule, 
 learning rate is given, each optimizer gets the best of :data:`LR_GRID` on the function: the one with the lowest
 final value among the runs that did not diverge (ties go to the smaller rate); :func:`edge_warnings` says when
 that pick sits at an edge of the grid. Several given learning rates trace each optimizer once per rate. A run
-diverged when a point or value became non-finite or when it left the plot window for good while climbing
-(:func:`~descentlab.trajectories.escape_step`). With a schedule (:class:`~descentlab.schedules.spec.ScheduleSpec`),
-each learning rate is the schedule's peak and its horizon the number of steps. The paths come back as
+diverged when a point or value became non-finite or when it ran away from the plot window for good, climbing or an
+order of magnitude off it (down a function unbounded below: :func:`~descentlab.trajectories.escape_step`). With a
+schedule (:class:`~descentlab.schedules.spec.ScheduleSpec`), each learning rate is the schedule's peak and its
+horizon the number of steps. The paths come back as
 :class:`~descentlab.trajectories.Traced`; :mod:`descentlab.report.trace` tabulates and draws them.
 """
 

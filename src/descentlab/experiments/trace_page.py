@@ -7,7 +7,7 @@ configurations, and the rule of :mod:`descentlab.rules` (the one the optimizer c
 once with its hyperparameters as ``[K, 1]`` columns, the way the vectorized trainer stacks configurations. The
 rules used here are elementwise, so each row is exactly the single run :func:`descentlab.minimize` makes (a test
 holds them equal). Each row becomes a :class:`~descentlab.trajectories.Traced` cut like ``minimize`` cuts a
-run (at its first non-finite point) and marked diverged where it left the window climbing
+run (at its first non-finite point) and marked diverged where it ran away from the window for good
 (:func:`~descentlab.trajectories.escape_step`).
 
 Size: ``len(functions) × Σ_optimizers len(knob values) × len(lrs) × (steps + 1)`` points; the defaults are

@@ -48,8 +48,9 @@ def verbose_lines(traced: Traced) -> list[str]:
         gradient = "" if g is None or i > len(g) else f"gradient {_fmt_point(g[i - 1])}, "
         lines.append(f"{line} | {gradient}update {_fmt_point(pos[i] - pos[i - 1])}")
     if traced.diverged:
+        rising = "rising" if len(val) and val[-1] > val[0] else "falling"
         lines.append(f"Diverged at step {traced.diverged_at}" + (
-            " (left the plot, f rising)" if traced.escaped_at == traced.diverged_at else " (a non-finite value)"))
+            f" (left the plot, f {rising})" if traced.escaped_at == traced.diverged_at else " (a non-finite value)"))
     return lines
 
 
