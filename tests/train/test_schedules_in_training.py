@@ -145,3 +145,18 @@ def test_muon_schedules_its_adamw_half_in_both_trainers(task, splits, update: st
                 assert torch.equal(p, q)
             else:
                 torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-6)
+
+
+def test_a_configuration_that_diverges_leaves_the_others_schedule_alone(task, splits) -> None:
+    """Dropping a diverged configuration rebuilds the slots' hyperparameters mid-step: the survivors keep their
+    scheduled lr (and Muon's adamw_lr) for that step, the loop's numbers bit for bit."""
+    n = len(splits.y_train)
+    survivors = [_scheduled(task, "adam", 1e-2, "cosine(warmup_steps=0.5)", n, epochs=2),
+                 _scheduled(task, "muon", 0.02, "cosine(warmup_steps=0.5)", n, epochs=2)]
+    doomed = RunConfig.build(task, "sgd", {"lr": 1e30}, epochs=2)
+    results = train_vectorized([*survivors, doomed], task=task, splits=splits)
+    assert results[2].diverged_step is not None and results[2].diverged_step < total_updates(doomed, n)
+    for config, v in zip(survivors, results):
+        loop = train(config, task=task, splits=splits)
+        for p, q in zip(v.model.parameters(), loop.model.parameters()):
+            assert torch.equal(p, q)

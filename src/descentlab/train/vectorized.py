@@ -159,6 +159,7 @@ class _Slot:
     states: list[dict[str, Any]] = field(default_factory=list)
     h: list[dict[str, Any]] = field(default_factory=list)  # per parameter: Python values or [n, 1, ...] tensors
     sets: list[list[int]] = field(default_factory=list)  # fused: parameter indices of equal h (see build_h)
+    lr_step: int | None = None  # the update whose scheduled lr h holds (set_lr), for keep to write it again
 
     @property
     def b(self) -> int:
@@ -180,6 +181,7 @@ class _Slot:
     def set_lr(self, step: int, params: list[Tensor]) -> None:
         if all(c.schedule is None for c in self.configs):
             return
+        self.lr_step = step
         lrs = [lr_at(c, step) for c in self.configs]
         # Hyperparameters that follow lr (Muon's adamw_lr) scale with it, as the optimizer class scales them: each
         # member's own value × its lr / the lr it was configured with, in Python numbers (the loop's bits).
@@ -221,7 +223,13 @@ class _Slot:
                     self.rule.update(p, g, s, self.h[j])
 
     def keep(self, local: list[int], params: list[Tensor]) -> None:
-        """Keep only the rows ``local`` (positions within the slot); state rows follow."""
+        """Keep only the rows ``local`` (positions within the slot); state rows follow, and so does the scheduled
+        lr of the update under way (build_h starts again from the configured one)."""
+        self._keep(local, params)
+        if self.lr_step is not None:
+            self.set_lr(self.lr_step, params)
+
+    def _keep(self, local: list[int], params: list[Tensor]) -> None:
         n, index = len(self.members), torch.tensor(local, dtype=torch.long)
         self.members = [self.members[i] for i in local]
         self.hypers = [self.hypers[i] for i in local]
