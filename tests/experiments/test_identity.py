@@ -57,12 +57,43 @@ def test_another_descentlab_version_does_not_mix_into_the_old_experiment(tmp_pat
 
     (tmp_path / "opt.py").write_text(OPTIMIZER.replace("SCALE", "1"))
     first = _compare(tmp_path, "first")
-    monkeypatch.setattr(config, "__version__", "999.0.0")
+    monkeypatch.setattr(config, "library_identity", lambda: "999.0.0")
     second = _compare(tmp_path, "second")
     with Store(tmp_path / "x.sqlite") as store:
         versions = {run.config["descentlab"] for run in store.runs(second["experiment_id"])}
     assert versions == {"999.0.0"}, f"experiment {second['experiment_id']} mixes versions {sorted(versions)}"
     assert second["experiment_id"] != first["experiment_id"]
+
+
+def test_the_library_identity_is_the_version_and_a_digest_of_descentlabs_own_source(tmp_path: Path) -> None:
+    """An edit of descentlab's source between releases (same version) is other code: a new identity."""
+    import hashlib
+    import shutil
+    import subprocess
+    import sys
+
+    import descentlab
+    from descentlab.train.config import library_identity
+
+    version, digest = library_identity().split("+")
+    assert version == descentlab.__version__ and len(digest) == 12
+    root = Path(descentlab.__file__).parent
+    expected = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        expected.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    assert digest == expected.hexdigest()[:12]
+    # a copy of the package with one comment added reports another identity, the untouched copy the same one
+    copy = tmp_path / "site" / "descentlab"
+    shutil.copytree(root, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    probe = "from descentlab.train.config import library_identity; print(library_identity())"
+
+    def identity() -> str:
+        return subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                              env={"PYTHONPATH": str(copy.parent), "PATH": ""}).stdout.strip()
+
+    assert identity() == library_identity()
+    (copy / "grid.py").write_text((copy / "grid.py").read_text() + "\n# an edit\n")
+    assert identity() not in (library_identity(), "")
 
 
 def test_a_changed_forward_is_another_task(tmp_path: Path) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from descentlab import __version__
@@ -19,6 +21,19 @@ from descentlab.tasks.registry import fingerprint_of
 BatchSize = int | str  # a positive int, or "full" (batch gradient descent)
 
 
+@functools.cache
+def library_identity() -> str:
+    """Which descentlab made a run: its version and a digest of its own source, ``"0.1.0+3f2a…"`` (SHA-256 of
+    every ``.py`` file of the package, by relative path, first 12 hex digits). Between releases the version stays
+    the same while the code changes what it computes (a checkout that pulled new commits, an edited install), and
+    an experiment must not resume with results of other code: the digest keeps them apart."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return f"{__version__}+{digest.hexdigest()[:12]}"
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """One configuration: task, optimizer and its resolved hyperparameters, budget, seeds, init, schedule.
@@ -28,8 +43,9 @@ class RunConfig:
     ``val_fraction`` carve the validation split (kept fixed across training seeds by default).
     ``schedule`` is an optional ``step -> lr`` callable (absolute learning rate for the 0-based update ``step``).
     ``code``: fingerprints of user code the run depends on (an optimizer or task that is not descentlab's: its
-    source's SHA-256), filled by :meth:`build`. The identity (:meth:`to_dict`) holds them and descentlab's version,
-    so editing your code, or upgrading, never silently reuses results of the old code.
+    source's SHA-256), filled by :meth:`build`. The identity (:meth:`to_dict`) holds them and descentlab's version
+    and source digest (:func:`library_identity`), so editing your code, or upgrading, never silently reuses results
+    of the old code.
     """
 
     task: str
@@ -83,7 +99,7 @@ class RunConfig:
             "epochs": self.epochs, "batch_size": self.batch_size, "seed": self.seed, "init": self.init,
             "schedule": describe_schedule(self.schedule),
             "val_fraction": self.val_fraction, "data_seed": self.data_seed,
-            "descentlab": __version__, **({"code": dict(self.code)} if self.code else {}),
+            "descentlab": library_identity(), **({"code": dict(self.code)} if self.code else {}),
         }
 
     def digest(self) -> str:
