@@ -92,6 +92,10 @@ def test_sigkill_then_rerun_stores_what_an_uninterrupted_run_stores(tmp_path, re
     assert code == -signal.SIGKILL
     finished_before = len([r for r in stored(path).values() if r["status"] == "completed"])
     assert finished_before == {"claimed": 0, "record_runs:2": 0, "record_runs:5": 4}[kill]  # whole groups only
+    if kill == "claimed":  # the killed process's trials are listed as what they are, not as still running
+        code, out, err = _finish(_start(["runs", "last", "--store", path]))
+        assert code == 0 and "interrupted (stopped " in out and "│ running " not in out, out + err
+        assert "the same command, run again, trains it" in out
 
     code, out, err = _finish(_start([*SWEEP, "--store", path]))  # the same command
     assert code == 0 and err == "", err

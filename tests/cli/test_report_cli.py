@@ -86,7 +86,7 @@ def test_runs_json_is_what_the_tables_show_and_dash_keeps_stdout_for_it(store_pa
     assert 0.92 in [r["final_val_acc"] for r in runs["runs"]] and "92.00%" in out
     assert set(runs["runs"][0]) == {"run_id", "optimizer", "batch_size", "lr", "seed", "status", "diverged_step",
                                     "final_val_acc", "final_test_acc", "final_val_loss", "final_test_loss",
-                                    "train_seconds"}
+                                    "train_seconds", "interrupted", "last_seen"}
 
 
 def test_runs_json_of_a_store_that_does_not_exist_is_an_empty_list(tmp_path, capsys):

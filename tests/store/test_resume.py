@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+from datetime import datetime
+
 import pytest
 
 from descentlab.errors import UserError
@@ -53,6 +58,58 @@ def test_start_run_resets_a_half_finished_run(store: Store) -> None:
             summary={},
         )  # fmt: skip
     assert store.runs(exp)[0].status == "completed"
+
+
+def test_a_running_trial_nobody_holds_is_listed_as_interrupted(tmp_path) -> None:
+    """A trial whose process was killed (SIGKILL: no cleanup) stays ``running`` in the store until a resume takes
+    it over; listings used to show it as running for ever. The reader tells it by the claims' own rule."""
+    path = tmp_path / "runs.sqlite"
+    with Store(path) as store:
+        exp = store.create_experiment("sweep", {}, ENV)
+    child = ("import os, signal, sys, time\n"
+             "from descentlab.store import Store\n"
+             f"s = Store({str(path)!r})\n"
+             f"s.start_run({exp}, {trial_key(_cfg(0))!r}, task='digits-mlp', optimizer='sgd', seed=0, config={{}})\n"
+             "print('claimed', flush=True)\n"
+             "sys.stdin.readline()\n"
+             "os.kill(os.getpid(), signal.SIGKILL)\n")
+    before = time.time()
+    proc = subprocess.Popen([sys.executable, "-c", child], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline() == "claimed\n"
+        with Store(path, read_only=True) as reader:
+            [run] = reader.runs(exp)
+            assert (run.status, run.interrupted, run.shown_status, run.last_seen) == ("running", False, "running", None)
+        proc.stdin.write("\n")
+        proc.stdin.flush()
+        assert proc.wait(60) == -9
+    finally:
+        proc.kill()
+    with Store(path, read_only=True) as reader:
+        [run] = reader.runs(exp)
+    assert (run.status, run.interrupted, run.shown_status) == ("running", True, "interrupted")
+    seen = datetime.fromisoformat(run.last_seen).timestamp()
+    assert before - 1 <= seen <= time.time()
+    with Store(path) as store:  # resume is unchanged: the trial is taken over and trains again
+        _start(store, exp, 0)
+        [run] = store.runs(exp)
+        assert (run.status, run.interrupted) == ("running", False)
+
+
+def test_interrupted_follows_the_claim_rule(store: Store, monkeypatch) -> None:
+    exp = store.create_experiment("sweep", {}, ENV)
+    run_id = _start(store, exp, 0)
+    assert not store.runs(exp)[0].interrupted  # our own claim
+    other = "elsewhere:1:abc"  # another host: its process cannot be looked at, only its lease
+    store._conn.execute("UPDATE runs SET owner = ?, lease_until = ? WHERE id = ?", (other, time.time() + 30, run_id))
+    assert not store.runs(exp)[0].interrupted
+    store._conn.execute("UPDATE runs SET lease_until = ? WHERE id = ?", (time.time() - 1, run_id))
+    [run] = store.runs(exp)
+    assert run.interrupted and run.last_seen is not None
+    store._conn.execute("UPDATE runs SET lease_until = 0 WHERE id = ?", (run_id,))  # let go on close()
+    assert store.runs(exp)[0].interrupted and store.runs(exp)[0].last_seen is None
+    store._conn.execute("UPDATE runs SET status = 'completed' WHERE id = ?", (run_id,))  # finished: never interrupted
+    assert not store.runs(exp)[0].interrupted
 
 
 def test_start_run_needs_a_known_experiment(store: Store) -> None:

@@ -17,6 +17,11 @@ EXAMPLES = """examples:
 """
 
 
+# Said under a listing with interrupted runs: what the word means (the store keeps them as ``running``).
+INTERRUPTED = ("interrupted: left running by a process that stopped (killed, or it stopped renewing its claim on the "
+               "trial); the same command, run again, trains it")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     flags.add_experiment(parser, None, "list its runs; default: list the experiments")
     parser.add_argument("--csv", type=Path, metavar="FILE", help="also export the runs (every epoch) to this CSV")
@@ -37,7 +42,7 @@ def experiment_rows(store: Any) -> list[dict[str, Any]]:
         data = load(store, exp.id)
         counts: dict[str, int] = {}
         for r in data.runs:
-            counts[r.status] = counts.get(r.status, 0) + 1
+            counts[r.run.shown_status] = counts.get(r.run.shown_status, 0) + 1
         rows.append({"id": exp.id, "kind": exp.kind, "name": exp.name or "", "created_at": exp.created_at,
                      "tasks": list(data.tasks), "runs": len(data.runs), "statuses": counts})
     return rows
@@ -55,6 +60,7 @@ def run_rows(store: Any, experiment: str) -> tuple[dict[str, Any], list[dict[str
         seconds = r.elapsed()
         rows.append({"run_id": r.run.id, "optimizer": scheduled_label(r.optimizer, r.schedule),
                      "batch_size": r.batch_size, "lr": r.lr, "seed": r.seed, "status": r.status,
+                     "interrupted": r.run.interrupted, "last_seen": r.run.last_seen,
                      "diverged_step": r.run.diverged_step, "final_val_acc": _number(r.final("val_acc")),
                      "final_test_acc": _number(r.final("test_acc")),
                      "final_val_loss": _number(r.final("val_loss")), "final_test_loss": _number(r.final("test_loss")),
@@ -100,6 +106,8 @@ def _runs_table(exp: dict[str, Any], rows: list[dict[str, Any]]) -> Any:
         table.add_column(name, justify=justify)
     for r in rows:
         status = r["status"] + (f" at step {r['diverged_step']}" if r["diverged_step"] is not None else "")
+        if r["interrupted"]:
+            status = "interrupted" + (f" (stopped {r['last_seen'][11:19]} UTC)" if r["last_seen"] else "")
         table.add_row(str(r["run_id"]), r["optimizer"], str(r["batch_size"]),
                       f"{r['lr']:.3g}" if r["lr"] is not None else "–", str(r["seed"]), status,
                       show(r[f"final_val_{metric}"]), show(r[f"final_test_{metric}"]),
@@ -141,6 +149,8 @@ def run(args: argparse.Namespace) -> int:
             exp, rows = run_rows(store, args.experiment)
             payload = {"store": str(store.path), "experiment": exp, "runs": rows}
             console.print(_runs_table(exp, rows))
+            if any(r["interrupted"] for r in rows):
+                console.print(INTERRUPTED, highlight=False)
         if args.csv is not None:
             store.to_csv(args.csv, args.experiment)
             console.print(f"wrote {escape(str(args.csv))}")

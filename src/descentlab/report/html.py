@@ -180,7 +180,7 @@ def _meta(report: Report) -> list[str]:
     exp = data.experiment
     statuses: dict[str, int] = {}
     for r in data.runs:
-        statuses[r.status] = statuses.get(r.status, 0) + 1
+        statuses[r.run.shown_status] = statuses.get(r.run.shown_status, 0) + 1
     spec = exp.spec if isinstance(exp.spec, dict) else {}
     source = spec.get("task_source")  # a user's task: where its code or data came from, and its fingerprint
     origin = f" (from {source}, sha256 {str(spec.get('task_fingerprint', ''))[:16]})" if source else ""

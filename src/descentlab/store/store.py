@@ -164,6 +164,15 @@ class Run:
     summary: dict[str, Any] | None  # None until the run finishes
     started_at: str
     finished_at: str | None
+    # A ``running`` row whose claim no longer holds (:func:`_alive`, the rule :meth:`Store.claim` takes stale
+    # trials over by): the process training it was killed, or stopped renewing its lease. Resume trains it again.
+    interrupted: bool = False
+    last_seen: str | None = None  # ISO-8601 UTC: when that process last renewed its claim (None: not known)
+
+    @property
+    def shown_status(self) -> str:
+        """The status as listings show it: ``interrupted`` for a ``running`` row nobody is training any more."""
+        return "interrupted" if self.interrupted else self.status
 
 
 _RUN_COLUMNS = (
@@ -172,9 +181,15 @@ _RUN_COLUMNS = (
 )
 
 
-def _run(row: tuple) -> Run:
-    (id_, exp, key, task, opt, seed, config, status, step, summary, started, finished) = row
-    return Run(id_, exp, key, task, opt, seed, from_json(config), status, step, from_json(summary), started, finished)
+def _run(row: tuple, me: str) -> Run:
+    """A run from its row, read by the store whose owner id is ``me`` (its own claims are alive)."""
+    (id_, exp, key, task, opt, seed, config, status, step, summary, started, finished, owner, lease_until) = row
+    interrupted = status == "running" and not _alive(owner, lease_until, me)
+    last_seen = None
+    if interrupted and lease_until is not None and lease_until > LEASE_SECONDS:  # close() lets go with lease 0
+        last_seen = datetime.fromtimestamp(lease_until - LEASE_SECONDS, UTC).isoformat(timespec="seconds")
+    return Run(id_, exp, key, task, opt, seed, from_json(config), status, step, from_json(summary), started, finished,
+               interrupted, last_seen)
 
 
 def _metrics_json(epoch: int, metrics: Mapping[str, Any]) -> str:
@@ -539,8 +554,12 @@ class Store:
     def runs(self, experiment_id: int | str) -> list[Run]:
         """The runs of an experiment (an id or ``"last"``), in the order they were first started."""
         id_ = self._experiment_id(experiment_id)
-        rows = self._conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE experiment_id = ? ORDER BY id", (id_,))
-        return [_run(row) for row in rows]
+        # A store from before claims (version < 3) opened read-only is not migrated: its rows have no owner.
+        names = {row[1] for row in self._conn.execute("PRAGMA table_info(runs)")}
+        claims = "owner, lease_until" if "owner" in names else "NULL, NULL"
+        rows = self._conn.execute(f"SELECT {_RUN_COLUMNS}, {claims} FROM runs WHERE experiment_id = ? ORDER BY id",
+                                  (id_,))
+        return [_run(row, self.owner) for row in rows]
 
     def epochs(self, run_id: int) -> list[dict[str, Any]]:
         """A run's per-epoch metrics in epoch order, each dict with its ``"epoch"`` first."""
