@@ -159,3 +159,27 @@ def test_a_report_cut_short_by_a_full_disk_leaves_the_old_one_whole(store_path, 
     assert code == 2 and err.count("\n") == 1 and f"cannot write {out}" in err
     assert out.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]  # no .part left behind
+
+
+def test_a_spec_file_cut_short_leaves_the_old_one_whole(tmp_path, monkeypatch, capsys):
+    """``report --toml`` wrote the file in place: a Ctrl-C in the middle of writing left a truncated TOML."""
+    from pathlib import Path
+
+    from tests.cli.test_faults import COMPARE
+
+    store = tmp_path / "runs.sqlite"
+    assert main([*COMPARE, "--seeds", "1", "--epochs", "1", "--store", str(store)]) == 0
+    out = tmp_path / "spec.toml"
+    assert main(["report", "last", "--toml", str(out), "--store", str(store)]) == 0
+    before = out.read_bytes()
+
+    def interrupted(self, data, *args, **kwargs):  # half of it written, then Ctrl-C
+        with open(self, "wb") as f:
+            f.write((data if isinstance(data, bytes) else data.encode())[: len(data) // 2])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Path, "write_bytes", interrupted)
+    monkeypatch.setattr(Path, "write_text", interrupted)
+    assert main(["report", "last", "--toml", str(out), "--store", str(store)]) == 130
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("runs.sqlite")) == ["spec.toml"]

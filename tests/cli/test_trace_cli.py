@@ -98,3 +98,24 @@ def test_a_users_optimizer_that_raises_is_one_line_and_exit_code_2(tmp_path, cap
         err = capsys.readouterr().err
         assert len(err.strip().splitlines()) == 1, err
         assert "Boom" in err and "RuntimeError: boom in step" in err and "rosenbrock" in err
+
+
+def test_a_figure_cut_short_leaves_the_old_one_whole(tmp_path, capsys):
+    """``trace --png`` saved the figure in place: cut short (a full disk, a Ctrl-C) it left half a PNG."""
+    import resource
+
+    png = tmp_path / "p.png"
+    args = ["trace", "--function", "rosenbrock", "--optimizers", "adam", "--steps", "20", "--png", str(png)]
+    assert main(args) == 0
+    before = png.read_bytes()
+    capsys.readouterr()
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (len(before) // 2, hard))
+    try:
+        code = main(args)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and f"cannot write {png}" in err
+    assert png.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["p.png"]

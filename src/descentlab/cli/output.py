@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from descentlab.errors import UserError
 from descentlab.experiments.runner import Trial
+from descentlab.files import write_atomic
 from descentlab.jsonable import to_json_data
 from descentlab.schedules.spec import scheduled_label
 from descentlab.train import Callback, RunConfig, RunResult
@@ -112,11 +113,9 @@ def write_json(path: str | os.PathLike[str], payload: dict[str, Any]) -> None:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".part")
-        tmp.write_text(json.dumps(to_json_data(payload, default=str), indent=2, allow_nan=False) + "\n")
-        os.replace(tmp, path)
     except OSError as exc:
-        raise UserError(f"cannot write --json {str(path)!r}: {exc.strerror or exc}") from None
+        raise UserError(f"cannot write --json {path}: {exc.strerror or exc}") from None
+    write_atomic(path, json.dumps(to_json_data(payload, default=str), indent=2, allow_nan=False) + "\n", "--json")
 
 
 def experiment_json(store: Any, experiment_id: int, groups: Sequence[Any]) -> dict[str, Any]:

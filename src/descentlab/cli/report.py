@@ -7,6 +7,7 @@ from pathlib import Path
 
 from descentlab.cli import flags
 from descentlab.errors import UserError
+from descentlab.files import write_atomic
 from descentlab.validation import check_output
 
 EXAMPLES = """examples:
@@ -48,7 +49,7 @@ def write_spec(experiment, path: str) -> None:
     if path == "-":
         print(text, end="")
     else:
-        Path(path).write_text(text, encoding="utf-8")
+        write_atomic(path, text, "--toml")
         print(f"wrote {path}")
 
 

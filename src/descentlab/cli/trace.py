@@ -100,7 +100,9 @@ def run(args: argparse.Namespace) -> int:
     for warning in search.edge_warnings(traced):
         console.print(warning, markup=False, highlight=False, soft_wrap=True)
     if args.png:
-        tr.plot_paths(function, traced).savefig(args.png)
+        from descentlab.report.plots import save
+
+        save(tr.plot_paths(function, traced), args.png)  # written whole or not at all
         console.print(f"wrote {escape(args.png)}")
     if args.gif:
         from descentlab.report.trace_gif import save_gif

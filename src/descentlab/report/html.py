@@ -11,12 +11,12 @@ from __future__ import annotations
 import base64
 import html
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from descentlab.data.fingerprint import describe as describe_data
 from descentlab.errors import UserError
+from descentlab.files import write_atomic
 from descentlab.jsonable import to_json_data
 from descentlab.report import plots, style, tables
 from descentlab.report.data import ExperimentData, RunData, batch_label
@@ -265,22 +265,9 @@ def check_writable(path: str | Path) -> Path:
     return check_output(path)
 
 
-def _write(path: Path, data: str | bytes) -> None:
-    """Write ``path`` whole or not at all: under a temporary name, renamed into place when complete, so that a
-    report interrupted or cut short by a full disk never replaces a good one with half a file."""
-    part = path.with_name(path.name + ".part")
-    try:
-        part.write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
-        os.replace(part, path)
-    except OSError as e:
-        raise UserError(f"cannot write {path}: {e.strerror or e}") from None
-    finally:
-        part.unlink(missing_ok=True)
-
-
 def write_html(report: Report, path: str | Path) -> Path:
     path = check_writable(path)
-    _write(path, render_html(report))
+    write_atomic(path, render_html(report))
     return path
 
 
@@ -293,6 +280,6 @@ def write_markdown(report: Report, path: str | Path) -> Path:
     except OSError as e:
         raise UserError(f"cannot create {folder}: {e.strerror or e}") from None
     for k, fig in enumerate(report.figures, 1):
-        _write(folder / f"figure-{k}.png", fig.png)
-    _write(path, render_markdown(report, folder.name))
+        write_atomic(folder / f"figure-{k}.png", fig.png)
+    write_atomic(path, render_markdown(report, folder.name))
     return path

@@ -24,6 +24,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from matplotlib.transforms import blended_transform_factory
 
 from descentlab.errors import UserError
+from descentlab.files import atomic_path
 from descentlab.report import style
 from descentlab.report.data import RunData, batch_label
 from descentlab.report.style import with_colors
@@ -464,7 +465,8 @@ def save(fig: Figure, path: str | Path, dpi: int = 120) -> Path:
     if kind not in ("png", "svg"):
         raise UserError(f"cannot save a figure as {path.name!r}: use a .png or .svg file name")
     try:
-        fig.savefig(path, format=kind, dpi=dpi, facecolor="white")
+        with atomic_path(path) as part:  # whole or not at all: a Ctrl-C mid-write leaves no half figure
+            fig.savefig(part, format=kind, dpi=dpi, facecolor="white")
     except OSError as e:
         raise UserError(f"cannot write {path}: {e.strerror or e}") from None
     return path

@@ -16,6 +16,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_rgb
 from PIL import Image
 
+from descentlab.files import atomic_path
 from descentlab.report import style
 from descentlab.report.trace import (
     add_legend,
@@ -106,6 +107,7 @@ def save_gif(function: TestFunction, traced: Sequence[Traced], path: str | Path,
     durations = [round(1000 / fps)] * len(frames_p)
     durations[-1] += round(1000 * hold_s)
     path = Path(path)
-    frames_p[0].save(path, format="GIF", save_all=True, append_images=frames_p[1:], duration=durations, loop=0,
-                     optimize=True, disposal=1)
+    with atomic_path(path) as part:  # whole or not at all
+        frames_p[0].save(part, format="GIF", save_all=True, append_images=frames_p[1:], duration=durations, loop=0,
+                         optimize=True, disposal=1)
     return path

@@ -27,8 +27,9 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from PIL import Image
 
+from descentlab.files import write_atomic
 from descentlab.report import style
-from descentlab.report.html import _e, _write, check_writable
+from descentlab.report.html import _e, check_writable
 from descentlab.report.trace import draw_landscape, drawn_xy, mark_start
 from descentlab.tasks.functions import TestFunction
 from descentlab.trajectories import Traced
@@ -101,7 +102,7 @@ def render_page(data: dict[str, Any]) -> str:
 def write_page(data: dict[str, Any], path: str | Path) -> Path:
     """Write the page to ``path`` (UserError naming the path if it cannot be written)."""
     path = check_writable(path)
-    _write(path, render_page(data))
+    write_atomic(path, render_page(data))
     return path
 
 

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import csv
 import importlib
-import os
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from descentlab.files import atomic_path
 from descentlab.store.keys import canonical_json, from_json
 
 RUN_COLUMNS = (
@@ -87,16 +87,11 @@ def write_csv(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
     export never leaves a truncated CSV where a good one was.
     """
     columns = _columns(rows)
-    part = path.with_name(path.name + ".part")
-    try:
-        with open(part, "w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
-            writer.writerow(columns)
-            for row in rows:
-                writer.writerow([_cell(row.get(column)) for column in columns])
-        os.replace(part, path)
-    finally:
-        part.unlink(missing_ok=True)
+    with atomic_path(path) as part, open(part, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([_cell(row.get(column)) for column in columns])
 
 
 def optional(module: str, what: str) -> Any:
@@ -138,9 +133,5 @@ def write_parquet(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
     for column in frame.columns:
         if frame[column].dtype == object:
             frame[column] = _parquet_column(list(frame[column]))
-    part = path.with_name(path.name + ".part")
-    try:
+    with atomic_path(path) as part:
         frame.to_parquet(part, engine="pyarrow", index=False)
-        os.replace(part, path)
-    finally:
-        part.unlink(missing_ok=True)
