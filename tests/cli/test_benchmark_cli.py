@@ -117,3 +117,37 @@ def test_a_batch_size_larger_than_the_data_is_refused_before_the_store_is_made(c
     assert code == 2 and "--batch-size 32 is larger than the 7 training examples" in err, err
     assert len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "s.sqlite").exists()
+
+
+@pytest.mark.usefixtures("forget_user_tasks")
+def test_a_user_task_without_a_target_says_why_it_scores_0(tmp_path, capsys):
+    """A user's task has no target unless it sets one: no run has a time to target, every score was 0, and
+    nothing said why. One line says so (the score, 0, is what the protocol gives: docs/benchmark.md §6)."""
+    from tests.cli.test_byo_task_cli import TASK
+
+    (tmp_path / "my_task.py").write_text(TASK)
+    args = ["benchmark", "--tasks", f"{tmp_path / 'my_task.py'}:task", "--optimizers", "sgd,adam", "--budget", "1",
+            "--seeds", "2", "--store", str(tmp_path / "runs.sqlite"), "--json", str(tmp_path / "b.json"), "-q"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert json.loads((tmp_path / "b.json").read_text())["scores"] == {"1": {"sgd": 0.0, "adam": 0.0}}
+    notes = [line for line in out.splitlines() if line.startswith("note: tiny")]
+    assert notes == ["note: tiny has no target val acc (custom_task(target=...)): no time to target, so it adds 0 to "
+                     "every score; compare there on the test metric"]
+    md = tmp_path / "r.md"
+    assert main(["report", "last", "--store", str(tmp_path / "runs.sqlite"), "--md", str(md)]) == 0
+    assert "Note: tiny has no target val acc" in md.read_text()
+
+
+def test_a_task_no_optimizer_brings_to_target_is_said_so(benched):
+    """The built-in tasks keep their scores; where no optimizer reached the target, a line says that is why."""
+    from descentlab.report import benchmark as report_benchmark
+    from descentlab.report.data import load
+
+    tmp, ((out, payload), _) = benched
+    with Store(tmp / "a.sqlite") as store:
+        b = report_benchmark.analyse(load(store, "last"))
+    assert {str(k): v for k, v in ((n, b.scores(n)) for n in b.budgets)} == payload["scores"]
+    reached = any(b.cell("digits-mlp", o, 2).time != float("inf") for o in b.optimizers)
+    line = "note: budget 2, digits-mlp: no optimizer reached its target (val acc 0.95) on at least half of its seeds"
+    assert (line in out) == (not reached)

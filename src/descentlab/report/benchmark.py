@@ -150,8 +150,9 @@ def _metric_text(interval: Interval, metric: str) -> str:
     return interval.format(".4g") if metric == "loss" else interval.format(".1f", scale=100, unit="%")
 
 
-def score_table(b: Benchmark) -> Table:
-    """Per optimizer, its performance-profile score at every budget (and its rank there)."""
+def score_table(b: Benchmark, explain: bool = True) -> Table:
+    """Per optimizer, its performance-profile score at every budget (and its rank there); with ``explain``, its note
+    says why a task adds 0 to every score (:func:`unscored`; the console says it in :func:`statements`)."""
     rows = []
     scores = {budget: b.scores(budget) for budget in b.budgets}
     for name in b.optimizers:
@@ -165,7 +166,27 @@ def score_table(b: Benchmark) -> Table:
                  "to target on every task)", ("optimizer", *(f"budget {n}" for n in b.budgets)), tuple(rows),
                  note="Score = 1/(r_max − 1) ∫₁^r_max ρ(τ) dτ, ρ(τ) the fraction of tasks on which the optimizer's "
                  "median updates to target is within τ × the fastest optimizer's; a task it does not bring to "
-                 "target on at least half its seeds counts as never within any τ.")
+                 "target on at least half its seeds counts as never within any τ."
+                 + "".join(f" Note: {line}." for line in (unscored(b) if explain else [])))
+
+
+def unscored(b: Benchmark) -> list[str]:
+    """Why a task adds 0 to every optimizer's score at the largest budget, one line per such task: it has no target
+    (a user's task made without ``target=``: time to target is undefined there), or no optimizer brought it to its
+    target on at least half of its seeds. Without the line, a score of 0 reads as a bad result rather than none."""
+    if not b.budgets:
+        return []
+    last, lines = b.budgets[-1], []
+    for task in b.tasks:
+        target = b.spec.get("task_info", {}).get(task, {}).get("target")
+        metric = "val loss" if b.metric(task) == "loss" else "val acc"
+        if target is None:
+            lines.append(f"{task} has no target {metric} (custom_task(target=...)): no time to target, so it adds 0 to "
+                         "every score; compare there on the test metric")
+        elif all(math.isinf(b.cell(task, o, last).time) for o in b.optimizers):
+            lines.append(f"budget {last}, {task}: no optimizer reached its target ({metric} {target:g}) on at least "
+                         "half of its seeds, so it adds 0 to every optimizer's score")
+    return lines
 
 
 def task_table(b: Benchmark, budget: int) -> Table:
@@ -256,14 +277,16 @@ def space_table(b: Benchmark) -> Table:
 
 def console_tables(b: Benchmark) -> list[Table]:
     """What the command prints: the scores and the per-task table of the largest budget."""
-    return [score_table(b), task_table(b, b.budgets[-1])] if b.budgets else []
+    return [score_table(b, explain=False), task_table(b, b.budgets[-1])] if b.budgets else []
 
 
 def statements(b: Benchmark) -> list[str]:
-    """One line per task of the largest budget: the verdict of :func:`verdict_table`."""
+    """One line per task of the largest budget: the verdict of :func:`verdict_table`; then why a task adds 0 to every
+    score, if one does (:func:`unscored`)."""
     table = verdict_table(b)
     last = str(b.budgets[-1]) if b.budgets else None
-    return [f"budget {budget}, {task}: {text}" for budget, task, text in table.rows if budget == last]
+    return [f"budget {budget}, {task}: {text}" for budget, task, text in table.rows if budget == last] + [
+        f"note: {line}" for line in unscored(b)]
 
 
 def to_json(b: Benchmark) -> dict[str, Any]:
