@@ -66,8 +66,9 @@ def reference(tmp_path_factory) -> dict:
     return stored(path)
 
 
-def _kill_when_running(proc: subprocess.Popen, path: Path) -> None:
-    """SIGKILL ``proc`` as soon as it has claimed a trial (rows ``running``), before anything is finished."""
+def _kill_when_running(proc: subprocess.Popen, path: Path, sig: int = signal.SIGKILL) -> None:
+    """SIGKILL (or ``sig``) ``proc`` as soon as it has claimed a trial (rows ``running``), before anything is
+    finished."""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         with contextlib.suppress(sqlite3.Error), contextlib.closing(
@@ -75,7 +76,7 @@ def _kill_when_running(proc: subprocess.Popen, path: Path) -> None:
             if conn.execute("SELECT count(*) FROM runs WHERE status = 'running'").fetchone()[0]:
                 break
         time.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)
+    proc.send_signal(sig)
 
 
 @pytest.mark.parametrize("kill", ["claimed", "record_runs:2", "record_runs:5"])
@@ -353,3 +354,54 @@ def test_ctrl_c_while_the_command_loads_is_one_line(monkeypatch, capsys):
     monkeypatch.setattr(cli, "build_parser", interrupted)
     assert cli.main(["sweep", "--help"]) == 130
     assert capsys.readouterr().err == "descentlab: interrupted\n"
+
+
+def test_ctrl_c_swallowed_inside_a_librarys_import_still_exits_130(monkeypatch, capsys):
+    """A Ctrl-C that lands inside numpy's import (under torch's) is lost there and leaves numpy half imported; what
+    escaped was a later ImportError or RecursionError: a traceback and exit 1. The Ctrl-C is remembered."""
+    import descentlab.cli as cli
+    import descentlab.cli.trace as trace
+
+    def run(args):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)  # (the signal is handled before this ends)
+        except KeyboardInterrupt:
+            pass  # swallowed, as a C extension's initialization does
+        raise ImportError("cannot load module more than once per process")
+
+    monkeypatch.setattr(trace, "run", run)
+    before = signal.getsignal(signal.SIGINT)
+    assert cli.main(["trace"]) == 130
+    assert capsys.readouterr().err == "descentlab: interrupted\n"
+    assert signal.getsignal(signal.SIGINT) is before  # in-process: the caller's handler is back
+    monkeypatch.setattr(trace, "run", lambda args: (_ for _ in ()).throw(ImportError("a real one")))
+    with pytest.raises(ImportError, match="a real one"):  # without a Ctrl-C, an error stays what it is
+        cli.main(["trace"])
+
+
+def _sigint_after(line: str, args: list[str]) -> tuple[int, str]:
+    """Run the command as a program, send it SIGINT 0.3 s after its standard output shows ``line`` (or as soon as
+    a trial is running, for ``line`` "running"), and return its exit status and standard error."""
+    proc = _start(args)
+    if line == "running":
+        _kill_when_running(proc, Path(args[args.index("--store") + 1]), signal.SIGINT)
+    else:
+        for out in proc.stdout:
+            if out.startswith(line):
+                break
+        time.sleep(0.3)  # past the command's last steps (closing the store): into the interpreter's shutdown
+        proc.send_signal(signal.SIGINT)
+    code, _, err = _finish(proc)
+    return code, err
+
+
+def test_ctrl_c_exits_130_while_training_and_never_dies_of_the_signal_after(tmp_path):
+    """Ctrl-C while training: 130 and one line. Ctrl-C once the command has printed its last line used to land
+    in the interpreter's shutdown (about a second with torch loaded), which then died of the signal: exit status
+    -2, no message, after everything had been done and said; the status is now the command's own."""
+    args = [*COMPARE, "--epochs", "50", "--no-vectorize", "--store", str(tmp_path / "a.sqlite")]
+    code, err = _sigint_after("running", args)
+    assert code == 130 and err == "descentlab compare: interrupted; finished runs are kept in the store\n", err
+    code, err = _sigint_after("Report:", [*COMPARE, "--store", str(tmp_path / "b.sqlite")])
+    assert code in (0, 130) and "Traceback" not in err, (code, err)

@@ -112,6 +112,32 @@ def _missing_lab(exc: ModuleNotFoundError) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command ``argv`` (default: the program's arguments) and return its exit status: 0, 2 for bad input
+    (one line), 130 after Ctrl-C and 143 after SIGTERM, wherever they arrive.
+
+    Called as the program (``argv`` None: the ``descentlab`` script, ``python -m descentlab``), it ignores Ctrl-C
+    once the command is over: what is left is the interpreter's shutdown (a second or so with torch loaded), and a
+    Ctrl-C there used to kill the process by the signal after everything was done and said — exit status -2 to
+    Python, no message — instead of the status the command returned."""
+    program, ctrl_c = argv is None, _Raising(signal.SIGINT, only_over=signal.default_int_handler)
+    try:
+        with ctrl_c:
+            return _main(argv)
+    except BaseException:
+        # One the command did not catch (while its flags were parsed, a second Ctrl-C while the first was handled),
+        # or what a Ctrl-C became: one that lands inside a library's import (numpy's, under torch's) can be lost
+        # there, leaving the library half imported, and what escapes is then an ImportError or a RecursionError.
+        if not ctrl_c.received:
+            raise
+        print("descentlab: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        if program:
+            with contextlib.suppress(ValueError):  # (not the main thread: nothing to do)
+                signal.signal(signal.SIGINT, signal.SIG_IGN)  # SIG_IGN outlasts Python's own handlers at exit
+
+
+def _main(argv: Sequence[str] | None) -> int:
     argv = [*(sys.argv[1:] if argv is None else argv)]  # (not list(): the `list` command module shadows it here)
     try:
         parser = build_parser(only=_command_of(argv))
@@ -127,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     importlib.import_module("descentlab.cli.logs").install()  # the library's messages (logging) on stderr
-    terminated = _Terminated()
+    terminated = _Raising(signal.SIGTERM)
     try:
         with terminated:
             return int(args._run(args) or 0)
@@ -151,14 +177,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 128 + signal.SIGTERM if terminated.received else 130
 
 
-class _Terminated:
-    """While a command runs, SIGTERM (``kill``, a job scheduler, ``docker stop``) stops it as Ctrl-C does: the
-    run being trained is stored failed (resume trains it again), this process's claims on trials are let go at
-    once (another process, on any host, takes them over without waiting for the lease to run out), and one line
-    says so. Without it, SIGTERM killed the process on the spot, like SIGKILL. The previous handler comes back
-    after the command (in a thread other than the main one, where no handler can be set, nothing changes)."""
+class _Raising:
+    """While a command runs, ``signum`` raises KeyboardInterrupt, as Python's own Ctrl-C handler does, and is
+    remembered (``received``) whatever becomes of that exception; the previous handler comes back after the
+    command (in a thread other than the main one, where no handler can be set, nothing changes).
 
-    def __init__(self) -> None:
+    SIGTERM (``kill``, a job scheduler, ``docker stop``) so stops a command as Ctrl-C does: the run being trained
+    is stored failed (resume trains it again), this process's claims on trials are let go at once (another
+    process, on any host, takes them over without waiting for the lease to run out), and one line says so;
+    without it, SIGTERM killed the process on the spot, like SIGKILL. SIGINT is taken only ``only_over`` Python's
+    default handler: one ignored (a background job of a script) or the caller's own stays as it is."""
+
+    def __init__(self, signum: int, only_over: object = None) -> None:
+        self.signum, self.only_over = signum, only_over
         self.received, self.installed = False, False
         self.previous: object = None
 
@@ -166,15 +197,16 @@ class _Terminated:
         self.received = True
         raise KeyboardInterrupt
 
-    def __enter__(self) -> _Terminated:
+    def __enter__(self) -> _Raising:
         with contextlib.suppress(ValueError):  # not the main thread
-            self.previous = signal.signal(signal.SIGTERM, self._handle)
-            self.installed = True
+            if self.only_over is None or signal.getsignal(self.signum) is self.only_over:
+                self.previous = signal.signal(self.signum, self._handle)
+                self.installed = True
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self.installed:  # (None: a handler set outside Python, which cannot be put back: the default then)
-            signal.signal(signal.SIGTERM, signal.SIG_DFL if self.previous is None else self.previous)
+            signal.signal(self.signum, signal.SIG_DFL if self.previous is None else self.previous)
 
 
 def _error(args: argparse.Namespace, message: str) -> int:
