@@ -250,15 +250,17 @@ def check(rates: Sequence[float], scores: Sequence[Sequence[float]]) -> tuple[li
     return checked, (min(alive, key=lambda i: means[i]) if alive else None)
 
 
-def check_plan(anchor: float, losses: Mapping[float, Sequence[Sequence[float]]], steps: int
-               ) -> tuple[list[float], list[CheckedRate], int | None]:
+def check_plan(anchor: float, losses: Mapping[float, Sequence[Sequence[float]]], steps: int,
+               seeds: int | None = None) -> tuple[list[float], list[CheckedRate], int | None]:
     """The check as far as ``losses`` (per rate, each finished seed's logged losses) go: ``(rates still to run,
     checked rates, index of the pick)``. It starts with :func:`check_rates` of ``anchor``; while the pick is an end
     rate, CHECK_SIDE more rates are added beyond it, at most CHECK_EXTENSIONS times a side (the best rate of a short
     run can lie further from the range test's suggestion than ¾ of a decade: Adagrad's, whose steps shrink as it
-    runs, above it); when every rate diverged, rates below are added the same way. A rate with no finished seed
-    is still to run; one whose seeds all diverged scores +∞."""
-    by_rate = {_rate_key(r): v for r, v in losses.items()}
+    runs, above it); when every rate diverged, rates below are added the same way. A rate with fewer than
+    ``seeds`` finished seeds (None: with none) is still to run — an interrupted check is resumed, not scored on the
+    seeds that happened to finish; one whose seeds all diverged scores +∞."""
+    need = 1 if seeds is None else seeds
+    by_rate = {_rate_key(r): v for r, v in losses.items() if len(v) >= need}
     low, high = -CHECK_SIDE, CHECK_SIDE
     while True:
         rates = check_rates(anchor, low, high)
@@ -390,7 +392,7 @@ def combine(spec: Mapping[str, Any], optimizer: str, hyper: dict[str, Any], batc
     ranged = suggest(lrs, med, skip_steps(steps))
     if checks is None or ranged.lr is None or not check_steps_of(spec):
         return LRFindResult(dict(spec), optimizer, dict(hyper), batch_size, lrs, list(curves), med.tolist(), ranged)
-    missing, checked, pick = check_plan(ranged.lr, checks, check_steps_of(spec))
+    missing, checked, pick = check_plan(ranged.lr, checks, check_steps_of(spec), spec.get("seeds"))
     if missing:
         note = "the check has not finished: the range test's suggestion, unchecked"
         return LRFindResult(dict(spec), optimizer, dict(hyper), batch_size, lrs, list(curves), med.tolist(),

@@ -248,3 +248,44 @@ def test_the_check_steps_default_is_one_number_everywhere():
 
     assert lf.CHECK_STEPS == lf.LRFindSpec.check_steps == cli.CHECK_STEPS_DEFAULT
     assert inspect.signature(descentlab.lr_find).parameters["check_steps"].default == lf.CHECK_STEPS
+
+
+def test_a_rate_with_a_seed_still_to_run_is_still_to_run():
+    """A rate some of whose seeds have not finished (an interrupted check) is not scored on the others: it is run
+    again, so that a resumed check scores every rate on all its seeds, as an uninterrupted one."""
+    anchor, steps = 0.01, 8
+    losses = _plan_losses(1, anchor, steps, range(-3, 4))
+    two = {r: v * 2 for r, v in losses.items()}
+    top = max(two)
+    two[top] = two[top][:1]  # its second seed did not finish
+    missing, checked, _ = lf.check_plan(anchor, two, steps, seeds=2)
+    assert missing == [top] and not checked
+    assert not lf.check_plan(anchor, two, steps)[0]  # without a number of seeds: any finished seed counts
+
+
+def test_a_check_interrupted_in_a_rate_s_last_seed_is_finished_when_the_command_is_run_again():
+    """Ctrl-C in the last run of the check (the other seed of its rate finished), then the same spec again: the
+    interrupted run is trained, no finished run again, and the result is the uninterrupted one."""
+    spec = lf.LRFindSpec("digits-mlp", "adam", seeds=2, steps=30, check_steps=8)
+    calls: list[int] = []
+    reference, _ = lf.run(spec, on_step=calls.append)
+
+    count = iter(range(len(calls)))
+
+    def interrupt(step: int) -> None:
+        if next(count) == len(calls) - spec.check_steps // 2:  # halfway through the last run
+            raise KeyboardInterrupt
+
+    with Store(":memory:") as store:
+        with pytest.raises(KeyboardInterrupt):
+            lf.run(spec, store=store, on_step=interrupt)
+        before = {r.id: r.finished_at for r in store.runs(1) if r.status == "completed"}
+        assert [r.status for r in store.runs(1)][-2:] == ["completed", "failed"]
+        partial = load(store, 1)
+        assert partial.to_check and not partial.suggestion.checked  # the report says the check is unfinished
+        again, experiment_id = lf.run(spec, store=store)
+        runs = store.runs(experiment_id)
+        assert experiment_id == 1 and all(r.status == "completed" for r in runs)
+        assert len(runs) == spec.seeds * (1 + len(reference.checked))
+        assert {r.id: r.finished_at for r in runs if r.id in before} == before  # none trained again
+    assert again.checked == reference.checked and again.suggestion == reference.suggestion

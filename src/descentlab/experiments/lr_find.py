@@ -209,12 +209,18 @@ def run(spec: LRFindSpec, *, splits=None, store=None, env: Mapping[str, Any] | N
                      callbacks=[LRFinder(on_step)], **options)
     result = finished()
     checked: list[RunConfig] = []
+    tried: set[str] = set()
     for _ in range(rounds):
         if not result.to_check:
             break
-        # the same experiment, now with these check runs too (those already finished are not run again)
+        # the same experiment, now with these check runs too (those already finished are not run again; one that
+        # an interruption left unfinished is)
         checked += check_configs(spec, task, len(splits.y_train), result.to_check)
         experiment_id, todo, _ = open_experiment(store, "lr-find", spec.to_dict(), runs + checked, env=env)
+        todo = [t for t in todo if t.key not in tried]  # a run that failed in this command is not tried again
+        if not todo:
+            break
+        tried.update(t.key for t in todo)
         for trial in todo:
             train_stored(trial, store=store, experiment_id=experiment_id, splits=splits,
                          callbacks=[_Progress(on_step)], **check_options)
