@@ -87,12 +87,18 @@ MAXIMUM = {"seeds": 10_000, "points": 10_000, "epochs": 1_000_000, "steps": 10_0
 LARGEST = 10**9
 
 
+def whole(text: str | int) -> int | None:
+    """The text as an int when it is a whole number (at most one sign, then ASCII digits), else None."""
+    digits = str(text).strip()
+    unsigned = digits[1:] if digits[:1] in ("+", "-") else digits
+    return int(digits) if unsigned.isascii() and unsigned.isdigit() else None
+
+
 def parse_positive_int(text: str | int, what: str) -> int:
     """A whole number ≥ 1 (ASCII digits) and at most ``MAXIMUM[what]`` (else 10⁹)."""
-    digits = str(text).strip()
-    if not digits.lstrip("+-").isascii() or not digits.lstrip("+-").isdigit():
+    value = whole(text)
+    if value is None:
         raise UserError(f"--{what} {_shown(text)} is not a whole number")
-    value = int(digits)
     if value < 1:
         raise UserError(f"--{what} {_plain(value)} must be ≥ 1")
     if value > MAXIMUM.get(what, LARGEST):

@@ -49,7 +49,12 @@ def test_check_steps_0_is_the_range_test_alone(tmp_path, capsys):
     (["--task", "digits-mlp", "--optimizer", "adam", "--png", "a.jpg"], "use a .png or .svg"),
     (["--task", "digits-mlp", "--optimizer", "adam", "--check-steps", "2"],
      "--check-steps 2 must be 0 (no check) or a whole number ≥ 4"),
-    (["--task", "digits-mlp", "--optimizer", "adam", "--check-steps", "-5"], "--check-steps"),
+    (["--task", "digits-mlp", "--optimizer", "adam", "--check-steps", "-5"],
+     "--check-steps -5 must be 0 (no check) or a whole number ≥ 4"),  # was "must be ≥ 1": 0 is allowed
+    (["--task", "digits-mlp", "--optimizer", "adam", "--check-steps", "4.5"], "--check-steps '4.5' is not a whole"),
+    # two signs: int() raised ValueError, a traceback
+    (["--task", "digits-mlp", "--optimizer", "adam", "--check-steps=--5"], "--check-steps '--5' is not a whole"),
+    (["--task", "digits-mlp", "--optimizer", "adam", "--steps=+-5"], "--steps '+-5' is not a whole"),
     (["--task", "digits-mlp", "--optimizer", "adam", "--check-steps", "many"], "--check-steps"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(args, message, capsys, tmp_path):
@@ -110,3 +115,11 @@ def test_the_suggestion_ends_with_a_sweep_command_that_runs(tmp_path, capsys) ->
     assert float(lo) == pytest.approx(s["lower"] / 3, rel=0.05) and float(hi) == pytest.approx(s["upper"] * 3, rel=0.05)
     assert argv[:5] == ["sweep", "--task", "digits-mlp", "--optimizers", "momentum"]
     assert main([*argv, "--epochs", "1", "--store", str(db)]) == 0
+
+
+def test_check_steps_00_is_0(tmp_path, capsys):
+    """0 written another way is still 0, the range test alone (it was refused as '--check-steps 0 must be ≥ 1')."""
+    out = tmp_path / "lr.json"
+    assert main(["lr-find", "--task", "digits-mlp", "--optimizer", "adam", "--seeds", "1", "--steps", "10",
+                 "--check-steps", "00", "--store", str(tmp_path / "s.sqlite"), "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["check"] == []

@@ -9,7 +9,7 @@ from descentlab.cli import flags
 from descentlab.cli.common import check_names, optimizer_items
 from descentlab.cli.task_args import add_task_arguments, task_from
 from descentlab.errors import UserError
-from descentlab.validation import check_output, parse_batch_sizes, parse_float, parse_positive_int
+from descentlab.validation import check_output, parse_batch_sizes, parse_float, parse_positive_int, whole
 
 if TYPE_CHECKING:  # the heavy modules (torch, rich) are imported by run(), so that --help answers at once
     from rich.console import Console
@@ -64,11 +64,17 @@ def spec_from(args: argparse.Namespace) -> lf.LRFindSpec:
     if batch and len(batch) > 1:
         raise UserError(f"--batch-size {args.batch_size!r}: lr-find takes one batch size")
     steps = parse_positive_int(args.steps, "steps")
-    check_steps = 0 if str(args.check_steps).strip() == "0" else parse_positive_int(args.check_steps, "check-steps")
     return lf.LRFindSpec(task=task_from(args, None), optimizer=_one_optimizer(args.optimizer),
                          seeds=parse_positive_int(args.seeds, "seeds"), start=parse_float(args.start, "start"),
                          end=parse_float(args.end, "end"), steps=steps, batch_size=batch[0] if batch else None,
-                         preset=args.preset, data_dir=args.data_dir, check_steps=check_steps)
+                         preset=args.preset, data_dir=args.data_dir, check_steps=_check_steps(args.check_steps))
+
+
+def _check_steps(text: str) -> int:
+    """A whole number; 0 (in any spelling) and one below it are left to the spec, whose one message says what is
+    allowed (0, or ≥ 4), rather than parse_positive_int's '≥ 1'."""
+    value = whole(text)
+    return value if value is not None and value <= 0 else parse_positive_int(text, "check-steps")
 
 
 def print_result(console: Console, result: LRFindResult) -> None:
