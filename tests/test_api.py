@@ -255,3 +255,19 @@ def test_every_kind_read_back_has_its_runs_as_a_dataframe(tmp_path) -> None:
             records = s.to_records(experiment)
             assert len(frame) == len(records) > 0 and set(frame["experiment_kind"]) == {records[0]["experiment_kind"]}
         assert bench.rows == s.to_records(bench.experiment_id)
+
+
+def test_lr_find_reads_its_optimizer_as_compare_does() -> None:
+    """A file reference keeps its case (lr_find lower-cased it: 'my_optimizer.py:signsgd' was not found) and a class
+    goes in as its module:Name, as compare's optimizers do; two optimizers are one line."""
+    import torch
+
+    path = Path(__file__).parents[1] / "examples" / "my_optimizer.py"
+    by_file = descentlab.lr_find((net, data()), optimizer=f"{path}:SignSGD", seeds=1, steps=5, check_steps=0,
+                                 store=":memory:")
+    assert by_file.summary["optimizer"] == f"{path}:SignSGD"
+    by_class = descentlab.lr_find((net, data()), optimizer=torch.optim.Adagrad, seeds=1, steps=5, check_steps=0,
+                                  store=":memory:")
+    assert by_class.summary["optimizer"] == "torch.optim.adagrad:Adagrad"
+    with pytest.raises(UserError, match="lr_find tests one optimizer at a time"):
+        descentlab.lr_find((net, data()), optimizer="adam,sgd", store=":memory:")

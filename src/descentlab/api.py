@@ -386,9 +386,12 @@ def lr_find(task: Any = None, *, model: Any = None, data: Any = None, optimizer:
     from descentlab.environment import environment
     from descentlab.experiments import lr_find as lf
 
-    if not isinstance(optimizer, str):
+    if not isinstance(optimizer, str) and not callable(optimizer):
         raise UserError(f"optimizer must be one name (e.g. 'adam'), got {optimizer!r}")
-    spec = lf.LRFindSpec(task=resolve_task(task, model=model, data=data), optimizer=optimizer.strip().lower(),
+    items = _names(optimizer if isinstance(optimizer, str) else [optimizer])  # as compare reads its optimizers
+    if len(items) != 1:
+        raise UserError(f"optimizer {optimizer!r}: lr_find tests one optimizer at a time")
+    spec = lf.LRFindSpec(task=resolve_task(task, model=model, data=data), optimizer=items[0],
                          seeds=_whole(seeds, "seeds"), start=start, end=end, steps=steps, batch_size=batch_size,
                          preset=preset, data_dir=data_dir, check_steps=check_steps)
     spec.resolve()  # every name and value checked before anything runs
