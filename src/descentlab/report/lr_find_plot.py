@@ -12,6 +12,8 @@ descent a dashed line in both panels.
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -82,21 +84,34 @@ def lr_find_figure(result: LRFindResult, *, title: str | None = None) -> Figure:
         ax.axvline(s.min_lr, color=style.MINIMUM, ls=":", lw=1.4, label=f"minimum {s.min_lr:.2g}")
     ax.set_ylim(y0, y1)
     reached = max(c.lrs[-1] for c in result.curves) if result.curves else lrs[-1]
-    ax.set_xlim(lrs[0], min(lrs[-1], reached * 1.5))  # what no seed reached is not shown
+    lo, hi = lrs[0], min(lrs[-1], reached * 1.5)  # what no seed reached is not shown …
+    shown = [c.lr for c in result.checked] + ([s.lower, s.upper] if s.lower is not None else [])
+    if shown:  # … but every checked rate and the suggested range are, also where the check went past the ramp
+        lo, hi = min(lo, min(shown) / 1.5), max(hi, max(shown) * 1.5)
+    ax.set_xlim(lo, hi)
     (cax or ax).set_xlabel("learning rate (log scale)")
     ax.set_ylabel(f"training loss (centred mean, ±{HALF_WIDTH_DECADES:g} decade)")
     if cax is not None:
         _check_panel(cax, result)
     spec = result.spec
-    fig.suptitle(title or f"LR range test: {result.optimizer} on {spec.get('task', '?')}, batch {result.batch_size}, "
-                          f"{len(result.curves)} seed(s), ≤ {spec.get('steps', len(lrs))} steps"
-                          + (f";\ncheck: {len(result.checked)} constant rates × {spec.get('check_steps')} updates"
-                             if checked else ""), x=0.01, ha="left",
-                 fontsize=style.AXES_TITLE)
+    what = f"batch {result.batch_size}, {len(result.curves)} seed(s), ≤ {spec.get('steps', len(lrs))} steps"
+    check = f"check: {len(result.checked)} constant rates × {spec.get('check_steps')} updates" if checked else ""
+    fig.suptitle(title or _wrapped(f"LR range test: {result.optimizer} on {spec.get('task', '?')}", what, check),
+                 x=0.01, ha="left", fontsize=style.AXES_TITLE)
     if s.note:
         ax.set_title(f"note: {s.note}", loc="left", fontsize=style.SMALL, color=style.INK)
     fig.legend(loc="outside right upper", fontsize=style.SMALL, frameon=False)
     return fig
+
+
+TITLE_CHARACTERS = 64  # a title line that fits beside the legend (10 in wide, the legend on its right)
+
+
+def _wrapped(*lines: str) -> str:
+    """The title's lines, each wrapped to :data:`TITLE_CHARACTERS` (a long path is cut anywhere): one line ran
+    under the legend and off the figure."""
+    return "\n".join(part for line in lines
+                     for part in textwrap.wrap(line, TITLE_CHARACTERS, break_on_hyphens=False))
 
 
 def _check_panel(ax, result: LRFindResult) -> None:
