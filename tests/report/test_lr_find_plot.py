@@ -14,13 +14,18 @@ from descentlab.report.lr_find_plot import lr_find_figure
 SPEC = {"task": "digits-mlp", "start": 1e-7, "end": 10.0, "steps": 100, "check_steps": 8, "seeds": 1}
 
 
-def _result(optimizer: str = "adam", best_j: float = -20):
-    """Steepest descent near 1e-6 (close to the schedule's start); the check's best lies ``best_j`` quarter decades
-    from it (far below: the check goes down twice, below the range test's first rate)."""
+def _curve() -> lr.SeedCurve:
+    """One seed's range test: steepest descent near 1e-6 (close to the schedule's start), minimum near 1e-4."""
     lrs = lr.learning_rates(SPEC["start"], SPEC["end"], SPEC["steps"])
     x = np.log10(lrs)
     loss = 2.0 - np.tanh(2 * (x + 6)) + 5 * np.maximum(0.0, x + 4) ** 2
-    curve = lr.curve(0, [{"step": k, "lr": r, "loss": float(v)} for k, (r, v) in enumerate(zip(lrs, loss))], SPEC)
+    return lr.curve(0, [{"step": k, "lr": r, "loss": float(v)} for k, (r, v) in enumerate(zip(lrs, loss))], SPEC)
+
+
+def _result(optimizer: str = "adam", best_j: float = -20):
+    """The check's best lies ``best_j`` quarter decades from the range test's steepest descent (far below: the
+    check goes down twice, below the range test's first rate)."""
+    curve = _curve()
     anchor = lr.combine(SPEC, optimizer, {}, 32, [curve]).range_test.lr
     checks = {r: [[1.0 + (j - best_j) ** 2 / 100] * 8] for j in range(-12, 13) for r in [anchor * 10 ** (j / 4)]}
     return lr.combine(SPEC, optimizer, {}, 32, [curve], checks)

@@ -12,7 +12,7 @@ from typing import Any
 
 from descentlab.errors import UserError
 from descentlab.kinds import layout_of
-from descentlab.lr_range import LRFindResult, stored_result
+from descentlab.lr_range import CheckedRate, LRFindResult, stored_result
 from descentlab.report import plots, style
 from descentlab.report.data import ExperimentData
 from descentlab.report.html import Figure, Report
@@ -55,13 +55,17 @@ def check_table(result: LRFindResult) -> Table:
     def loss(value: float) -> str:
         return "diverged" if value == float("inf") else f"{value:.4f}"
 
-    rows = tuple((_lr(c.lr), ", ".join(loss(x) for x in c.scores) or "–", loss(c.mean), loss(c.smoothed),
+    def around(c: CheckedRate) -> str:  # +inf with a finite mean: a neighbour diverged, this rate did not
+        return "∞ (a neighbour diverged)" if c.smoothed == float("inf") and c.mean != float("inf") else loss(c.smoothed)
+
+    rows = tuple((_lr(c.lr), ", ".join(loss(x) for x in c.scores) or "–", loss(c.mean), around(c),
                   "◀ suggested" if c.lr == picked else "") for c in result.checked)
     return Table(f"Check: short runs of {result.spec.get('check_steps')} updates at constant rates around the "
                  f"range test's {_lr(result.range_test.lr)}",
                  ("lr", "loss of the last quarter, per seed", "mean", "with neighbours", ""), rows,
-                 "the lowest 'with neighbours' is suggested: a short run's bias is to favour higher rates than a "
-                 "long run, less so than the range test's")
+                 "suggested: the lowest 'with neighbours' (the mean averaged with the rates either side). Short "
+                 "runs favour higher rates than long ones (less than the range test does): the suggested range "
+                 "reaches down from it")
 
 
 def seed_table(result: LRFindResult) -> Table:
