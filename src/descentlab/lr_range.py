@@ -394,8 +394,8 @@ def combine(spec: Mapping[str, Any], optimizer: str, hyper: dict[str, Any], batc
         return LRFindResult(dict(spec), optimizer, dict(hyper), batch_size, lrs, list(curves), med.tolist(), ranged)
     missing, checked, pick = check_plan(ranged.lr, checks, check_steps_of(spec), spec.get("seeds"))
     if missing:
-        note = (f"the check has not finished ({len(missing)} of its rates still to run; the same lr-find again "
-                "resumes it): the range test's suggestion, unchecked")
+        note = (f"the check has not finished ({len(missing)} of its rates still to run: runs interrupted or "
+                "failed, which the same lr-find again runs): the range test's suggestion, unchecked")
         return LRFindResult(dict(spec), optimizer, dict(hyper), batch_size, lrs, list(curves), med.tolist(),
                             replace(ranged, note="; ".join(n for n in (ranged.note, note) if n)), ranged, [],
                             missing)

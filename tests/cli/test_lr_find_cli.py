@@ -123,3 +123,23 @@ def test_check_steps_00_is_0(tmp_path, capsys):
     assert main(["lr-find", "--task", "digits-mlp", "--optimizer", "adam", "--seeds", "1", "--steps", "10",
                  "--check-steps", "00", "--store", str(tmp_path / "s.sqlite"), "--json", str(out)]) == 0
     assert json.loads(out.read_text())["check"] == []
+
+
+def test_check_runs_that_fail_are_said_with_their_error(tmp_path, capsys) -> None:
+    """A user's optimizer that raises in the check's runs (here: after 5 updates at one rate): the output said only
+    'the check has not finished … the same lr-find again resumes it', not that runs failed, nor why."""
+    (tmp_path / "steady.py").write_text(
+        "import torch\n\n\nclass Steady(torch.optim.SGD):\n"
+        "    def step(self, closure=None):\n"
+        "        lr = self.param_groups[0]['lr']\n"
+        "        self.same = getattr(self, 'same', 0) + 1 if lr == getattr(self, 'last', None) else 0\n"
+        "        self.last = lr\n"
+        "        if self.same >= 5:\n"
+        "            raise ValueError('a constant rate is not allowed')\n"
+        "        return super().step(closure)\n")
+    assert main(["lr-find", "--task", "digits-mlp", "--optimizer", f"{tmp_path / 'steady.py'}:Steady", "--seeds",
+                 "1", "--steps", "20", "--check-steps", "8", "--store", str(tmp_path / "s.sqlite")]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "the check has not finished (7 of its rates still to run" in text
+    assert ("7 runs failed (the first: ValueError: a constant rate is not allowed); descentlab runs 1 --store "
+            in text)

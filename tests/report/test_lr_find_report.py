@@ -32,5 +32,5 @@ def test_a_rate_next_to_a_diverged_one_is_not_called_diverged():
 def test_an_unfinished_check_says_how_many_rates_are_left_and_how_to_finish_it():
     result = _checked({j: 1.0 + abs(j) / 10 for j in range(-3, 2)})  # the two highest rates not run yet
     assert len(result.to_check) == 2 and not result.suggestion.checked
-    assert ("the check has not finished (2 of its rates still to run; the same lr-find again resumes it): the "
-            "range test's suggestion, unchecked") in result.suggestion.note
+    assert ("the check has not finished (2 of its rates still to run: runs interrupted or failed, which the same "
+            "lr-find again runs): the range test's suggestion, unchecked") in result.suggestion.note

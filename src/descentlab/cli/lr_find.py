@@ -146,7 +146,15 @@ def run(args: argparse.Namespace) -> int:
         on_step = lambda k: progress.advance(bar)  # noqa: E731
         result, experiment_id = lf.run(spec, splits=splits, store=store, env=environment(), on_step=on_step)
         store_path = store.path
+        failed = [r for r in store.runs(experiment_id) if r.status == "failed"]
     print_result(console, result)
+    if failed:  # a seed or a check run whose optimizer raised: the suggestion's note alone does not say why
+        import shlex
+
+        console.print(f"{len(failed)} run{'s' if len(failed) > 1 else ''} failed (the first: "
+                      f"{escape(str((failed[0].summary or {}).get('error', '?')))}); descentlab runs {experiment_id} "
+                      f"--store {escape(shlex.quote(str(store_path)))} lists them, and the same lr-find again "
+                      "tries them again")
     if args.png:
         from descentlab.report.lr_find_plot import lr_find_figure
         from descentlab.report.plots import save
