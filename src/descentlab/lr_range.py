@@ -288,6 +288,9 @@ def checked_suggestion(ranged: Suggestion, checked: Sequence[CheckedRate], pick:
     if pick in (0, len(checked) - 1) and len(checked) > 1:
         side = "lowest" if pick == 0 else "highest"
         notes.append(f"the pick is the {side} rate checked: the best rate may lie beyond it")
+    if len(checked) > 1 and len({c.mean for c in checked}) == 1:  # the tie rule alone made the pick
+        notes.append("every checked rate gave the same training loss: the rate made no difference in these short "
+                     "runs (the optimizer may ignore it, or the runs are too short to show it)")
     return replace(ranged, lr=lr, lower=lr / RANGE_FACTOR, upper=lr, note="; ".join(notes), checked=True)
 
 

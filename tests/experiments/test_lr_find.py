@@ -289,3 +289,14 @@ def test_a_check_interrupted_in_a_rate_s_last_seed_is_finished_when_the_command_
         assert len(runs) == spec.seeds * (1 + len(reference.checked))
         assert {r.id: r.finished_at for r in runs if r.id in before} == before  # none trained again
     assert again.checked == reference.checked and again.suggestion == reference.suggestion
+
+
+def test_a_check_whose_rates_all_give_the_same_loss_says_the_rate_made_no_difference():
+    """torch's LBFGS from a ramp that began at 1e-7: every checked rate gave the very same loss, the tie went to the
+    lowest, twice extended downwards, and 5.6e-10 was suggested with only 'the best rate may lie beyond it'."""
+    ranged = lf.suggest(lf.learning_rates(1e-5, 1e1, 61), np.linspace(2.0, 1.0, 61))
+    flat = lf.checked_suggestion(ranged, *lf.check([0.1, 0.2, 0.4], [[2.3068], [2.3068], [2.3068]]))
+    assert flat.lr == 0.1 and ("every checked rate gave the same training loss: the rate made no difference in "
+                               "these short runs") in flat.note
+    sloped = lf.checked_suggestion(ranged, *lf.check([0.1, 0.2, 0.4], [[2.3068], [2.3067], [2.3068]]))
+    assert "no difference" not in sloped.note
