@@ -143,3 +143,21 @@ def test_check_runs_that_fail_are_said_with_their_error(tmp_path, capsys) -> Non
     assert "the check has not finished (7 of its rates still to run" in text
     assert ("7 runs failed (the first: ValueError: a constant rate is not allowed); descentlab runs 1 --store "
             in text)
+
+
+@pytest.mark.parametrize("what", [["--task", "examples/my_task.py:regression"], ["--data", "examples/wine.csv"]])
+def test_the_sweep_command_of_a_users_task_names_its_file(what, tmp_path, capsys, monkeypatch) -> None:
+    """A user's task file or data file: the printed sweep said '--task sine' (the task's name, which a new process
+    does not know: 'unknown task'); it names the file the task came from, and runs as printed."""
+    import shlex
+    from pathlib import Path
+
+    monkeypatch.chdir(Path(__file__).parents[2])  # the examples' relative paths
+    db = tmp_path / "runs.sqlite"
+    assert main(["lr-find", *what, "--optimizer", "sgd", "--seeds", "1", "--steps", "20", "--check-steps", "8",
+                 "--store", str(db)]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    hint = text[text.index("descentlab sweep"):text.index(" (lr-find's runs are short")]
+    argv = shlex.split(hint)[1:]
+    assert argv[1:3] == what
+    assert main([*argv, "--epochs", "1", "--store", str(db)]) == 0

@@ -77,8 +77,9 @@ def _check_steps(text: str) -> int:
     return value if value is not None and value <= 0 else parse_positive_int(text, "check-steps")
 
 
-def print_result(console: Console, result: LRFindResult) -> None:
-    """Each seed's own suggestion (the report's table), how far they spread, and the suggested range."""
+def print_result(console: Console, result: LRFindResult, stored_spec: dict | None = None) -> None:
+    """Each seed's own suggestion (the report's table), how far they spread, and the suggested range;
+    ``stored_spec``: the experiment's spec in the store (a user's task with where it came from)."""
     from descentlab.cli.output import print_table
     from descentlab.experiments import lr_find as lf
     from descentlab.report.lr_find_report import seed_table
@@ -110,11 +111,14 @@ def print_result(console: Console, result: LRFindResult) -> None:
         console.print(f"note: {s.note}")
     # What the test is and is not: short runs, not the best rate of a long run (BENCHMARKS.md, "lr-find against a
     # sweep"). A sweep around it, as long as the real training, settles it.
-    task = result.spec.get("task")
-    if task:
+    if result.spec.get("task"):
         import shlex
 
-        console.print(f"To confirm over a long run: descentlab sweep --task {shlex.quote(str(task))} --optimizers "
+        from descentlab.specfile import _task as task_flags  # a user's task by its file, as a spec file names it
+
+        task = " ".join(f"--{flag} {shlex.quote(str(value))}"
+                        for flag, value in task_flags(stored_spec or result.spec).items())
+        console.print(f"To confirm over a long run: descentlab sweep {task} --optimizers "
                       f"{shlex.quote(str(result.optimizer))} "
                       f"--lr {s.lower / 3:.2g}..{s.upper * 3:.2g} --points 7 (lr-find's runs are short: the best "
                       "rate of a long run can differ)")
@@ -147,7 +151,8 @@ def run(args: argparse.Namespace) -> int:
         result, experiment_id = lf.run(spec, splits=splits, store=store, env=environment(), on_step=on_step)
         store_path = store.path
         failed = [r for r in store.runs(experiment_id) if r.status == "failed"]
-    print_result(console, result)
+        stored_spec = store.experiment(experiment_id).spec
+    print_result(console, result, stored_spec)
     if failed:  # a seed or a check run whose optimizer raised: the suggestion's note alone does not say why
         import shlex
 
