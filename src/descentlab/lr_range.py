@@ -256,7 +256,8 @@ def check_plan(anchor: float, losses: Mapping[float, Sequence[Sequence[float]]],
     checked rates, index of the pick)``. It starts with :func:`check_rates` of ``anchor``; while the pick is an end
     rate, CHECK_SIDE more rates are added beyond it, at most CHECK_EXTENSIONS times a side (the best rate of a short
     run can lie further from the range test's suggestion than ¾ of a decade: Adagrad's, whose steps shrink as it
-    runs, above it); when every rate diverged, rates below are added the same way. A rate with fewer than
+    runs, above it); when every rate diverged, rates below are added the same way; when every rate gave the same
+    loss, none are (the tie went to the lowest; its note says the rate made no difference). A rate with fewer than
     ``seeds`` finished seeds (None: with none) is still to run — an interrupted check is resumed, not scored on the
     seeds that happened to finish; one whose seeds all diverged scores +∞."""
     need = 1 if seeds is None else seeds
@@ -268,6 +269,8 @@ def check_plan(anchor: float, losses: Mapping[float, Sequence[Sequence[float]]],
         if missing:
             return missing, [], None
         checked, pick = check(rates, [[check_score(x, steps) for x in by_rate[_rate_key(r)]] for r in rates])
+        if len({c.mean for c in checked}) == 1 and math.isfinite(checked[0].mean):
+            return [], checked, pick  # every rate gave the same loss: more rates would say nothing more
         if pick == len(rates) - 1 and high < CHECK_SIDE * (1 + CHECK_EXTENSIONS):
             high += CHECK_SIDE
         elif pick in (0, None) and low > -CHECK_SIDE * (1 + CHECK_EXTENSIONS):
@@ -368,7 +371,7 @@ class LRFindResult:
             "spec": dict(self.spec), "optimizer": self.optimizer, "hyperparameters": self.hyperparameters,
             "batch_size": self.batch_size, "suggestion": asdict(self.suggestion),
             "range_test": asdict(self.range_test),
-            "check": [asdict(c) for c in self.checked],
+            "check": [asdict(c) for c in self.checked], "to_check": list(self.to_check),
             "seeds": [{"seed": c.seed, "stop_step": c.stop_step, "suggestion": asdict(c.suggestion),
                        "lrs": c.lrs, "losses": c.losses, "smoothed": c.smoothed, "zero_phase": c.zero_phase}
                       for c in self.curves],

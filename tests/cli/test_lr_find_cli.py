@@ -16,6 +16,7 @@ def test_writes_png_json_and_the_store(tmp_path, capsys):
     assert 1e-7 <= ranged["lower"] < ranged["lr"] == ranged["upper"] == ranged["steepest_lr"] < ranged["min_lr"] <= 10
     assert not ranged["checked"] and s["checked"] and s["steepest_lr"] == ranged["lr"]
     assert len(check) >= 7 and s["lr"] == min(check, key=lambda c: c["smoothed"])["lr"]
+    assert payload["to_check"] == []  # the check finished: no rate left to run
     assert s["upper"] == s["lr"] and s["lower"] == pytest.approx(s["lr"] / 3) and len(payload["seeds"]) == 2
     seed = payload["seeds"][0]
     assert len(seed["lrs"]) == len(seed["smoothed"]) == len(seed["losses"])

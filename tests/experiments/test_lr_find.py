@@ -191,6 +191,10 @@ def test_the_check_adds_rates_beyond_a_picked_end_rate_at_most_twice_a_side():
             for r in [anchor * 10 ** (j / 4)]}
     missing, checked, pick = lf.check_plan(anchor, fine, steps)
     assert len(checked) == 13 and checked[pick].lr == pytest.approx(anchor * 10 ** (-7 / 4))
+    # every rate gives the very same loss (an optimizer that ignores its lr): no rates added, the lowest picked
+    same = {r: [[2.3068] * steps] for j in range(-12, 13) for r in [anchor * 10 ** (j / 4)]}
+    missing, checked, pick = lf.check_plan(anchor, same, steps)
+    assert not missing and len(checked) == 7 and pick == 0
     # what it asks for when the extension has not run yet
     partial = {r: v for r, v in _plan_losses(5, anchor, steps, range(-3, 4)).items()}
     missing, checked, pick = lf.check_plan(anchor, partial, steps)
@@ -300,3 +304,18 @@ def test_a_check_whose_rates_all_give_the_same_loss_says_the_rate_made_no_differ
                                "these short runs") in flat.note
     sloped = lf.checked_suggestion(ranged, *lf.check([0.1, 0.2, 0.4], [[2.3068], [2.3067], [2.3068]]))
     assert "no difference" not in sloped.note
+
+
+def test_every_update_is_planned_before_it_runs_and_a_resumed_check_plans_only_what_is_missing():
+    spec = lf.LRFindSpec("digits-mlp", "sgd", seeds=1, steps=30, check_steps=8)
+    planned, done = [], []
+    with Store(":memory:") as store:
+        lf.run(spec, store=store, on_step=lambda k: done.append(k), on_plan=planned.append)
+        assert planned[0] == 30 and all(n % 8 == 0 for n in planned[1:]) and sum(planned[1:]) >= 7 * 8
+        assert len(done) <= sum(planned) and len(done) - 30 == sum(planned[1:])  # the check's runs all run through
+        again = []
+        lf.run(spec, store=store, on_plan=again.append)
+        assert sum(again) == 0  # resumed: nothing left to train
+    alone = []
+    lf.run(spec, on_plan=alone.append)
+    assert alone == planned

@@ -143,12 +143,19 @@ def run(args: argparse.Namespace) -> int:
                   + (f"; then a check: 7 or more constant rates × {spec.seeds} seed(s) × {spec.check_steps} updates "
                      "(--check-steps 0: none)" if spec.check_steps else ""))
     with Store(args.store) as store, progress_bar(console, "steps") as progress:
-        from descentlab.lr_range import CHECK_SIDE
-
-        # a seed that stops early ends short; the check's rates × seeds follow the test
-        bar = progress.add_task("lr-find", total=spec.seeds * (spec.steps + (2 * CHECK_SIDE + 1) * spec.check_steps))
+        # the total grows as lr-find plans each round (the check's rounds depend on what it finds; a resumed
+        # one trains only what is missing); a seed of the range test that stops early ends short of its share
+        bar = progress.add_task("lr-find", total=0)
         on_step = lambda k: progress.advance(bar)  # noqa: E731
-        result, experiment_id = lf.run(spec, splits=splits, store=store, env=environment(), on_step=on_step)
+        planned = 0
+
+        def on_plan(updates: int) -> None:
+            nonlocal planned
+            planned += updates
+            progress.update(bar, total=planned)
+
+        result, experiment_id = lf.run(spec, splits=splits, store=store, env=environment(), on_step=on_step,
+                                       on_plan=on_plan)
         store_path = store.path
         failed = [r for r in store.runs(experiment_id) if r.status == "failed"]
         stored_spec = store.experiment(experiment_id).spec

@@ -168,11 +168,15 @@ class _Progress(Callback):
 
 
 def run(spec: LRFindSpec, *, splits=None, store=None, env: Mapping[str, Any] | None = None,
-        on_step: Callable[[int], None] | None = None) -> tuple[LRFindResult, int | None]:
+        on_step: Callable[[int], None] | None = None, on_plan: Callable[[int], None] | None = None
+        ) -> tuple[LRFindResult, int | None]:
     """Run the test for every seed, then, unless ``spec.check_steps`` is 0, the check's short runs around its
     suggestion; with ``store``, as an ``lr-find`` experiment of the store (one run per seed and per checked rate
     and seed, resumed when the same spec is run again). Returns the result and the experiment id (None without a
-    store)."""
+    store). ``on_step`` is called at every update; ``on_plan`` before each round of runs with the most updates it
+    trains (the range test's seeds, then each round of the check: how many the check needs is known only as it
+    goes)."""
+    plan = on_plan or (lambda updates: None)
     from descentlab.experiments.runner import open_experiment, train_stored
     from descentlab.store import FINISHED
 
@@ -185,6 +189,7 @@ def run(spec: LRFindSpec, *, splits=None, store=None, env: Mapping[str, Any] | N
     # stays unchecked rather than be retried for ever)
     rounds = 2 + 2 * CHECK_EXTENSIONS
     if store is None:
+        plan(len(runs) * spec.steps)
         curves = [curve(c.seed, train(c, task=task, splits=splits, callbacks=[LRFinder(on_step)], **options).steps
                         or [], spec.to_dict()) for c in runs]
         checks: dict[float, list[list[float]]] | None = {} if spec.check_steps else None
@@ -192,7 +197,9 @@ def run(spec: LRFindSpec, *, splits=None, store=None, env: Mapping[str, Any] | N
         for _ in range(rounds):
             if not result.to_check:
                 break
-            for c in check_configs(spec, task, len(splits.y_train), result.to_check):
+            round_configs = check_configs(spec, task, len(splits.y_train), result.to_check)
+            plan(len(round_configs) * spec.check_steps)
+            for c in round_configs:
                 logged = train(c, task=task, splits=splits, callbacks=[_Progress(on_step)], **check_options).steps
                 checks.setdefault(c.hyperparameters["lr"], []).append(
                     [math.nan if s["loss"] is None else s["loss"] for s in logged or []])
@@ -204,6 +211,7 @@ def run(spec: LRFindSpec, *, splits=None, store=None, env: Mapping[str, Any] | N
         return stored_result(spec.to_dict(), done)
 
     experiment_id, todo, _ = open_experiment(store, "lr-find", spec.to_dict(), runs, env=env)
+    plan(len(todo) * spec.steps)
     for trial in todo:
         train_stored(trial, store=store, experiment_id=experiment_id, splits=splits,
                      callbacks=[LRFinder(on_step)], **options)
@@ -221,6 +229,7 @@ def run(spec: LRFindSpec, *, splits=None, store=None, env: Mapping[str, Any] | N
         if not todo:
             break
         tried.update(t.key for t in todo)
+        plan(len(todo) * spec.check_steps)
         for trial in todo:
             train_stored(trial, store=store, experiment_id=experiment_id, splits=splits,
                          callbacks=[_Progress(on_step)], **check_options)
