@@ -319,3 +319,29 @@ def test_every_update_is_planned_before_it_runs_and_a_resumed_check_plans_only_w
     alone = []
     lf.run(spec, on_plan=alone.append)
     assert alone == planned
+
+
+def test_muon_s_range_test_ramps_lr_alone_its_adamw_half_keeps_adamw_lr():
+    """The range test ramps ``lr`` from ``start``; Muon's AdamW half (adamw_lr follows a schedule relative to the lr
+    the optimizer was built with) must not be scaled by lr / start (×10⁸ at the end), which made the test measure
+    the AdamW half's blow-up (digits-mlp: a suggestion of 4e-5 instead of 0.2), and the check's constant-rate runs,
+    and the sweep it proposes, keep adamw_lr too."""
+    import torch
+
+    from descentlab import optim
+    from descentlab.tasks import get_task
+
+    spec = lf.LRFindSpec("digits-mlp", "muon", seeds=1, steps=20, check_steps=0)
+    (config,) = lf.configs(spec, get_task("digits-mlp"), 1000)
+    vector = torch.zeros(3, requires_grad=True)  # not a matrix: the AdamW half's
+    ramped = optim.create(config.optimizer, [vector], **config.hyperparameters)
+    plain = torch.zeros(3, requires_grad=True)
+    constant = optim.create(config.optimizer, [plain], **{**config.hyperparameters, "lr": 0.02})
+    for k in range(spec.steps):
+        for g in ramped.param_groups:
+            g["lr"] = config.schedule(k)  # as the trainers write a schedule's lr before the update
+        vector.grad = torch.full((3,), 1.0 + k)
+        plain.grad = torch.full((3,), 1.0 + k)
+        ramped.step()
+        constant.step()
+    assert torch.equal(vector, plain)

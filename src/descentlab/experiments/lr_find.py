@@ -61,6 +61,7 @@ from descentlab.lr_range import (  # noqa: F401  (re-exported: the test's number
     zero_phase,
 )
 from descentlab.optim import external
+from descentlab.optim.capabilities import rule_of
 from descentlab.tasks import Task, get_task
 from descentlab.train import Callback, RunConfig, train
 from descentlab.train.config import check_batch_size
@@ -139,6 +140,13 @@ def configs(spec: LRFindSpec, task: Task, n_train: int) -> list[RunConfig]:
     """One training run per seed: the range-test schedule over enough epochs for ``spec.steps`` updates."""
     _, optimizer, hyper, batch_size, init = spec.resolve()
     schedule = RangeTest(spec.start, spec.end, spec.steps)
+    rule = rule_of(optim.get(external.parse_item(spec.optimizer)[0]).cls)
+    if rule is not None and rule.follows_lr:
+        # The test ramps lr alone, as the check's constant-rate runs and the sweep it proposes vary it: built at
+        # lr 0, the hyperparameters that follow lr (Muon's adamw_lr) keep their value (follow_lr), where built at
+        # ``start`` they would be scaled by lr / start, up to ×end/start, and the test would find the AdamW half's
+        # blow-up. The schedule writes every update's lr, so the lr built with is used by no update.
+        hyper = {**hyper, "lr": 0.0}
     return [RunConfig.build(task, optimizer, hyper, epochs=math.ceil(spec.steps / _per_epoch(batch_size, n_train)),
                             batch_size=batch_size, seed=seed, init=init, schedule=schedule)
             for seed in range(spec.seeds)]
