@@ -12,7 +12,10 @@ training split the next epoch's permutation is used), and with a store the exper
 runner as ``compare`` and ``sweep``: one run per seed, its updates in the store's ``steps`` table, and running
 the same command again resumes (finished seeds are not recomputed). The smoothed curve and the stop step are
 recomputed from the stored losses (:func:`smooth`, :func:`stop_step`), which is what the running smoother gave, and
-so is the zero-phase curve the suggestion is made from (:func:`zero_phase`).
+so is the zero-phase curve the suggestion is made from (:func:`zero_phase`). The ramp moves ``lr`` alone: a rule's
+hyperparameters that follow ``lr`` under a schedule (Muon's ``adamw_lr``, :attr:`Rule.follows_lr
+<descentlab.rules.base.Rule>`) keep their value, as in the check's runs and the sweep the command proposes (a
+seed's configuration is built at ``lr`` 0, which they do not follow).
 
 Then the check (:func:`descentlab.lr_range.check_plan`): more ordinary runs of the same trainer, each at a constant
 rate around the range test's suggestion for ``check_steps`` updates, with every update's loss logged; they belong
