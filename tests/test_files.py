@@ -31,3 +31,10 @@ def test_a_complete_write_replaces_the_file(tmp_path) -> None:
 def test_a_file_that_cannot_be_written_is_one_line(tmp_path) -> None:
     with pytest.raises(UserError, match=r"^cannot write --toml .*missing/x\.toml: No such file or directory$"):
         write_atomic(tmp_path / "missing" / "x.toml", "a = 1\n", "--toml")
+
+
+def test_a_name_near_the_file_systems_limit_is_written(tmp_path) -> None:
+    """The temporary name holds at most 100 characters of the target's: a 250-character name (valid) still fits."""
+    target = tmp_path / ("n" * 246 + ".png")
+    write_atomic(target, b"whole")
+    assert target.read_bytes() == b"whole" and [p.name for p in tmp_path.iterdir()] == [target.name]

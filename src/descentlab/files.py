@@ -22,7 +22,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """A temporary path beside ``path`` to write to; renamed onto ``path`` when the block ends normally, removed
     when it raises (anything, KeyboardInterrupt included). Errors propagate as they are."""
     path = Path(path)
-    part = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part")
+    # the name's first 100 characters: a name near the file system's 255 would not leave room for the rest
+    part = path.with_name(f".{path.name[:100]}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part")
     try:
         yield part
         os.replace(part, path)

@@ -119,3 +119,18 @@ def test_a_figure_cut_short_leaves_the_old_one_whole(tmp_path, capsys):
     assert code == 2 and err.count("\n") == 1 and f"cannot write {png}" in err
     assert png.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["p.png"]
+
+
+def test_a_gif_that_cannot_be_written_is_one_line_and_leaves_no_part_file(tmp_path, capsys, monkeypatch):
+    """A full disk while the animation is written: one line naming the file, exit 2, no temporary file left."""
+    from PIL import Image as PILImage
+
+    def full(self, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(PILImage.Image, "save", full)
+    gif = tmp_path / "p.gif"
+    assert main(["trace", "--function", "rosenbrock", "--optimizers", "sgd", "--steps", "5", "--gif", str(gif)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"cannot write {gif}: No space left on device" in err, err
+    assert list(tmp_path.iterdir()) == []

@@ -107,7 +107,8 @@ def _runs_table(exp: dict[str, Any], rows: list[dict[str, Any]]) -> Any:
     for r in rows:
         status = r["status"] + (f" at step {r['diverged_step']}" if r["diverged_step"] is not None else "")
         if r["interrupted"]:
-            status = "interrupted" + (f" (stopped {r['last_seen'][11:19]} UTC)" if r["last_seen"] else "")
+            status = "interrupted" + (f" (stopped {r['last_seen'][:10]} {r['last_seen'][11:19]} UTC)"
+                                      if r["last_seen"] else "")
         table.add_row(str(r["run_id"]), r["optimizer"], str(r["batch_size"]),
                       f"{r['lr']:.3g}" if r["lr"] is not None else "–", str(r["seed"]), status,
                       show(r[f"final_val_{metric}"]), show(r[f"final_test_{metric}"]),

@@ -16,6 +16,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_rgb
 from PIL import Image
 
+from descentlab.errors import UserError
 from descentlab.files import atomic_path
 from descentlab.report import style
 from descentlab.report.trace import (
@@ -107,7 +108,10 @@ def save_gif(function: TestFunction, traced: Sequence[Traced], path: str | Path,
     durations = [round(1000 / fps)] * len(frames_p)
     durations[-1] += round(1000 * hold_s)
     path = Path(path)
-    with atomic_path(path) as part:  # whole or not at all
-        frames_p[0].save(part, format="GIF", save_all=True, append_images=frames_p[1:], duration=durations, loop=0,
-                         optimize=True, disposal=1)
+    try:
+        with atomic_path(path) as part:  # whole or not at all
+            frames_p[0].save(part, format="GIF", save_all=True, append_images=frames_p[1:], duration=durations,
+                             loop=0, optimize=True, disposal=1)
+    except OSError as e:  # a full disk, a folder that vanished: one line, as plots.save says it
+        raise UserError(f"cannot write {path}: {e.strerror or e}") from None
     return path
