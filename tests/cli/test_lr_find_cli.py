@@ -27,6 +27,11 @@ def test_writes_png_json_and_the_store(tmp_path, capsys):
     assert "(the checked rate with the lowest training loss at the end of 20 updates" in text
     with Store(db) as store:
         assert len(store.runs(payload["experiment_id"])) == 2 + 2 * len(check)
+    # `runs N` tells the check's constant-rate runs from the range test's seeds
+    assert main(["runs", str(payload["experiment_id"]), "--store", str(db), "--json", str(out)]) == 0
+    names = [r["optimizer"] for r in json.loads(out.read_text())["runs"]]
+    assert names.count("adam (check)") == 2 * len(check) and len(names) - names.count("adam (check)") == 2
+    assert all("RangeTest" in n for n in names if not n.endswith("(check)"))
 
 
 def test_check_steps_0_is_the_range_test_alone(tmp_path, capsys):

@@ -50,15 +50,21 @@ def experiment_rows(store: Any) -> list[dict[str, Any]]:
 
 def run_rows(store: Any, experiment: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The experiment (id, kind, name, created) and one row per run: what the table shows and ``--json`` writes."""
+    from descentlab.kinds import layout_of
+    from descentlab.lr_range import is_check_run
     from descentlab.report.data import load
     from descentlab.schedules.spec import scheduled_label
 
     data = load(store, experiment)
     exp = data.experiment
+    lr_range = layout_of(exp.kind) == "lr-range"
     rows = []
     for r in data.runs:
         seconds = r.elapsed()
-        rows.append({"run_id": r.run.id, "optimizer": scheduled_label(r.optimizer, r.schedule),
+        label = scheduled_label(r.optimizer, r.schedule)
+        if lr_range and is_check_run(r.config):  # a constant-rate run of lr-find's check, not a range test's seed
+            label = f"{label} (check)"
+        rows.append({"run_id": r.run.id, "optimizer": label,
                      "batch_size": r.batch_size, "lr": r.lr, "seed": r.seed, "status": r.status,
                      "interrupted": r.run.interrupted, "last_seen": r.run.last_seen,
                      "diverged_step": r.run.diverged_step, "final_val_acc": _number(r.final("val_acc")),
