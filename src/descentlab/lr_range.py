@@ -414,10 +414,15 @@ def _rate_key(lr: float) -> float:
     return float(f"{lr:.12g}")
 
 
+def logged_losses(steps: Sequence[Mapping[str, Any]]) -> list[float]:
+    """Each logged update's loss (``{"step", "lr", "loss"}``, in order); NaN where none was stored (non-finite)."""
+    return [math.nan if s["loss"] is None else float(s["loss"]) for s in steps]
+
+
 def curve(seed: int, steps: Sequence[Mapping[str, Any]], spec: Mapping[str, Any]) -> SeedCurve:
     """A seed's curve from its logged updates (``{"step", "lr", "loss"}``, in order) under ``spec`` (a dict with
     ``start``, ``end`` and ``steps``)."""
-    losses = [float(s["loss"]) if s["loss"] is not None else math.nan for s in steps]
+    losses = logged_losses(steps)
     smoothed = smooth(losses)
     stop = stop_step(smoothed)
     usable = len(losses) if stop is None else stop
@@ -442,7 +447,7 @@ def stored_result(spec: Mapping[str, Any], runs: Sequence[tuple[int, Mapping[str
     checks: dict[float, list[list[float]]] = {}
     for _, config, steps in (r for r in runs if is_check_run(r[1])):
         lr = float(config.get("hyperparameters", {}).get("lr"))
-        checks.setdefault(lr, []).append([math.nan if s["loss"] is None else float(s["loss"]) for s in steps])
+        checks.setdefault(lr, []).append(logged_losses(steps))
     config = tests[0][1] if tests else {}
     return combine(spec, config.get("optimizer", spec.get("optimizer")), config.get("hyperparameters", {}),
                    config.get("batch_size", spec.get("batch_size")), curves, checks)

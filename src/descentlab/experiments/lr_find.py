@@ -55,6 +55,7 @@ from descentlab.lr_range import (  # noqa: F401  (re-exported: the test's number
     curve,
     half_width,
     learning_rates,
+    logged_losses,
     median_curve,
     skip_steps,
     smooth,
@@ -212,8 +213,7 @@ def run(spec: LRFindSpec, *, splits=None, store=None, env: Mapping[str, Any] | N
             plan(len(round_configs) * spec.check_steps)
             for c in round_configs:
                 logged = train(c, task=task, splits=splits, callbacks=[_Progress(on_step)], **check_options).steps
-                checks.setdefault(c.hyperparameters["lr"], []).append(
-                    [math.nan if s["loss"] is None else s["loss"] for s in logged or []])
+                checks.setdefault(c.hyperparameters["lr"], []).append(logged_losses(logged or []))
             result = combine(spec.to_dict(), optimizer, hyper, batch_size, curves, checks)
         return result, None
 
