@@ -90,7 +90,7 @@ def data_flags(source: str) -> dict[str, Any] | None:
     return out
 
 
-def _task(spec: Mapping[str, Any]) -> dict[str, Any]:
+def task_flags(spec: Mapping[str, Any]) -> dict[str, Any]:
     """``task`` (a name, or the reference a user's task came from) or ``data`` (a user's data file, with its
     ``label-column`` and ``test-data`` when they were given)."""
     source = spec.get("task_source")
@@ -116,7 +116,7 @@ def _benchmark_flags(spec: Mapping[str, Any]) -> dict[str, Any]:
     users = spec.get("task_identity") or {}
     # each task as compare's file names it: a user's task by its file or data reference, else (a built-in task, or
     # one made in Python, whose source is "python") by its name
-    tasks = [next(iter(_task({"task": t, **(users.get(t) or {})}).values())) for t in spec["tasks"]]
+    tasks = [next(iter(task_flags({"task": t, **(users.get(t) or {})}).values())) for t in spec["tasks"]]
     out: dict[str, Any] = {"tasks": [str(t) for t in tasks], "optimizers": list(spec["optimizers"]),
                            "budget": [int(b) for b in spec["budgets"]], "seeds": int(spec["seeds"])}
     if spec.get("epochs") is not None:
@@ -140,7 +140,7 @@ def _execution(out: dict[str, Any], spec: Mapping[str, Any], kind: str) -> None:
 def _flags(kind: str, spec: Mapping[str, Any]) -> dict[str, Any]:
     if kind == "benchmark":
         return _benchmark_flags(spec)
-    out: dict[str, Any] = {**_task(spec), "optimizers": list(spec["optimizers"])}
+    out: dict[str, Any] = {**task_flags(spec), "optimizers": list(spec["optimizers"])}
     if kind == "sweep":
         out["lr"] = f"{flag_text(float(spec['lr_min']))}..{flag_text(float(spec['lr_max']))}"
         out["points"] = spec["points"]

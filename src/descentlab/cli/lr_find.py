@@ -114,7 +114,7 @@ def print_result(console: Console, result: LRFindResult, stored_spec: dict | Non
     if result.spec.get("task"):
         import shlex
 
-        from descentlab.specfile import _task as task_flags  # a user's task by its file, as a spec file names it
+        from descentlab.specfile import task_flags  # a user's task by its file, as a spec file names it
 
         task = " ".join(f"--{flag} {shlex.quote(str(value))}"
                         for flag, value in task_flags(stored_spec or result.spec).items())
