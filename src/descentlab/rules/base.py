@@ -134,7 +134,9 @@ TORCH_WORDS: dict[str, str] = {
 }
 
 
-def _fail(rule: str, name: str, value: Any, allowed: str, torch_words: str | None = None) -> None:
+def fail(rule: str, name: str, value: Any, allowed: str, torch_words: str | None = None) -> None:
+    """Raise the one message of a bad hyperparameter: its value and what is allowed, then torch.optim's words for
+    it (``torch_words``, a format string given the value), which code matching torch's text looks for."""
     shown = value.tolist() if isinstance(value, Tensor) else value
     also = f" (torch.optim: {torch_words.format(value)})" if torch_words else ""
     raise HyperparameterError(f"{rule}: invalid {name}={shown!r}; allowed: {allowed}{also}")
@@ -153,21 +155,21 @@ def check_number(rule: str, name: str, value: Any, *, lo: float | None = None, h
     for v in _values(value):
         # numbers.Real: Python's and NumPy's (np.float32, np.int64), as torch takes them; not bools.
         if isinstance(v, bool) or not isinstance(v, numbers.Real) or math.isnan(v):
-            _fail(rule, name, value, allowed, torch_words)
+            fail(rule, name, value, allowed, torch_words)
         if lo is not None and (v < lo or (lo_open and v == lo)):
-            _fail(rule, name, value, allowed, torch_words)
+            fail(rule, name, value, allowed, torch_words)
         if hi is not None and (v > hi or (hi_open and v == hi)):
-            _fail(rule, name, value, allowed, torch_words)
+            fail(rule, name, value, allowed, torch_words)
 
 
 def check_bool(rule: str, name: str, value: Any) -> None:
     if not isinstance(value, bool):
-        _fail(rule, name, value, "True or False")
+        fail(rule, name, value, "True or False")
 
 
 def check_betas(rule: str, value: Any, n: int = 2, *, torch_words: bool = True) -> None:
     if not isinstance(value, (tuple, list)) or len(value) != n:
-        _fail(rule, "betas", value, f"a tuple of {n} numbers in [0, 1)")
+        fail(rule, "betas", value, f"a tuple of {n} numbers in [0, 1)")
     for i, b in enumerate(value):
         name = f"betas[{i}]"
         check_number(rule, name, b, lo=0.0, hi=1.0, hi_open=True,

@@ -79,6 +79,7 @@ from descentlab.rules.base import (
     check_betas,
     check_bool,
     check_number,
+    fail,
     nonzero,
     zeros,
 )
@@ -97,11 +98,6 @@ DEFAULTS: dict[str, Any] = {
 ADJUST_LR_FNS = (None, "original", "match_rms_adamw")
 
 
-def _fail(rule: str, name: str, value: Any, allowed: str, torch_words: str = "") -> None:
-    also = f" (torch.optim: {torch_words})" if torch_words else ""
-    raise HyperparameterError(f"{rule}: invalid {name}={value!r}; allowed: {allowed}{also}")
-
-
 def _validate_muon(rule: str, h: Hyper) -> None:
     # torch.optim.Muon's own messages are appended to ours (see rules.base.TORCH_WORDS).
     check_number(rule, "lr", h["lr"], lo=0.0, torch_words="Learning rate should be >= 0 but is: {}")
@@ -113,21 +109,21 @@ def _validate_muon(rule: str, h: Hyper) -> None:
     coefficients = h["ns_coefficients"]
     if (not isinstance(coefficients, (tuple, list)) or len(coefficients) != 3
             or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in coefficients)):
-        _fail(rule, "ns_coefficients", coefficients, "a tuple of 3 numbers (a, b, c)")
+        fail(rule, "ns_coefficients", coefficients, "a tuple of 3 numbers (a, b, c)")
     eps = h["eps"]
     if isinstance(eps, Tensor):
-        _fail(rule, "eps", eps.tolist(), "a Python number > 0")
+        fail(rule, "eps", eps.tolist(), "a Python number > 0")
     check_number(rule, "eps", eps, lo=0.0, lo_open=True)
     steps = h["ns_steps"]
     if isinstance(steps, bool) or not isinstance(steps, int) or not 0 <= steps < 100:
-        _fail(rule, "ns_steps", steps, "an integer in [0, 100)",
-              "Number of steps must be less than 100 for computational efficiency")
+        fail(rule, "ns_steps", steps, "an integer in [0, 100)",
+             "Number of steps must be less than 100 for computational efficiency")
     if h["adjust_lr_fn"] not in ADJUST_LR_FNS:
-        _fail(rule, "adjust_lr_fn", h["adjust_lr_fn"], "None, 'original' or 'match_rms_adamw'",
-              f"Adjust learning rate function {h['adjust_lr_fn']} is not supported")
+        fail(rule, "adjust_lr_fn", h["adjust_lr_fn"], "None, 'original' or 'match_rms_adamw'",
+             "Adjust learning rate function {} is not supported")
     dtype = h["ns_dtype"]
     if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
-        _fail(rule, "ns_dtype", dtype, "None or a floating-point torch.dtype")
+        fail(rule, "ns_dtype", dtype, "None or a floating-point torch.dtype")
 
 
 def validate(h: Hyper) -> None:
@@ -238,7 +234,7 @@ def _validate_with_adamw(h: Hyper) -> None:
     except HyperparameterError as e:
         raise HyperparameterError(str(e).replace("invalid betas", "invalid adamw_betas")) from None
     if h["use_muon"] not in (None, True, False):
-        _fail("muon", "use_muon", h["use_muon"], "None (2-D parameters use Muon), True or False")
+        fail("muon", "use_muon", h["use_muon"], "None (2-D parameters use Muon), True or False")
 
 
 def _init_with_adamw(p: Tensor, h: Hyper) -> dict[str, Any]:
