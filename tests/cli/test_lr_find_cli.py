@@ -167,3 +167,28 @@ def test_the_sweep_command_of_a_users_task_names_its_file(what, tmp_path, capsys
     argv = shlex.split(hint)[1:]
     assert argv[1:3] == what
     assert main([*argv, "--epochs", "1", "--store", str(db)]) == 0
+
+
+def test_two_lr_finds_of_one_spec_at_once_share_its_runs_and_its_answer(tmp_path) -> None:
+    """Two processes start the same lr-find on one store: each succeeds, the experiment holds each run once (the
+    second waits for the runs the first holds instead of failing on them), and both answer what one alone does."""
+    import subprocess
+    import sys
+
+    db = tmp_path / "runs.sqlite"
+    args = ["lr-find", "--task", "digits-mlp", "--optimizer", "adam", "--seeds", "2", "--steps", "30",
+            "--check-steps", "20"]
+    procs = [subprocess.Popen([sys.executable, "-m", "descentlab", *args, "--store", str(db), "--json",
+                               str(tmp_path / f"{k}.json")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              text=True) for k in range(2)]
+    errors = [p.communicate(timeout=600)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], errors
+    answers = [json.loads((tmp_path / f"{k}.json").read_text()) for k in range(2)]
+    assert main([*args, "--store", str(tmp_path / "alone.sqlite"), "--json", str(tmp_path / "alone.json")]) == 0
+    alone = json.loads((tmp_path / "alone.json").read_text())
+    for answer in answers:
+        assert answer["experiment_id"] == 1
+        assert answer["suggestion"] == alone["suggestion"] and answer["check"] == alone["check"]
+    with Store(db) as store:
+        runs = store.runs(1)
+        assert len(runs) == len({r.trial_key for r in runs}) == 2 + 2 * len(alone["check"])

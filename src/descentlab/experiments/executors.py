@@ -36,7 +36,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -189,18 +189,23 @@ class LocalExecutor:
 
     def run(self, trials: Sequence[Trial], *, store: Store, experiment_id: int, splits: Any,
             on_result: OnResult = lambda t, r: None, callbacks: Callbacks = lambda t: (),
-            on_wait: OnWait = lambda trials, holder: None) -> Outcome:
-        """Train the groups of ``trials`` (all the experiment's trials) that are not finished yet."""
+            on_wait: OnWait = lambda trials, holder: None, options: Mapping[str, Any] | None = None) -> Outcome:
+        """Train the groups of ``trials`` (all the experiment's trials) that are not finished yet. ``options``:
+        trainer options of every run (:func:`~descentlab.train.train`'s ``max_steps``, ``log_steps``, …, over the
+        executor's own step logging), for runs trained one at a time (``vectorize=False``)."""
+        if options and self.vectorize:
+            raise ValueError("trainer options are for runs trained one at a time: make the executor with "
+                             "vectorize=False")
         outcome = Outcome()
         claims = _Claims(store, experiment_id, plan_groups(trials, vectorize=self.vectorize,
                                                            group_size=self.group_size), outcome, on_wait)
         for source in (claims.free, claims.waited):
             for group in source():
-                self._train(group, store, experiment_id, splits, outcome, on_result, callbacks)
+                self._train(group, store, experiment_id, splits, outcome, on_result, callbacks, options or {})
         return outcome
 
     def _train(self, group: Sequence[Trial], store: Store, experiment_id: int, splits: Any, outcome: Outcome,
-               on_result: OnResult, callbacks: Callbacks) -> None:
+               on_result: OnResult, callbacks: Callbacks, options: Mapping[str, Any]) -> None:
         trained = None
         if len(group) > 1:
             try:
@@ -218,7 +223,8 @@ class LocalExecutor:
                 if trial.key in done:
                     continue
                 result = train_stored(trial, store=store, experiment_id=experiment_id, splits=splits,
-                                      device=self.device, callbacks=callbacks(trial), **step_logging([trial.config]))
+                                      device=self.device, callbacks=callbacks(trial),
+                                      **{**step_logging([trial.config]), **options})
                 if result is None:  # taken over by another process (this one's claim ran out): theirs to store
                     outcome.finished_elsewhere += 1
                     continue

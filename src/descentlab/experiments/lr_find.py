@@ -189,14 +189,16 @@ def run(spec: LRFindSpec, *, splits=None, store=None, env: Mapping[str, Any] | N
     trains (the range test's seeds, then each round of the check: how many the check needs is known only as it
     goes)."""
     plan = on_plan or (lambda updates: None)
-    from descentlab.experiments.runner import open_experiment, train_stored
+    from descentlab.experiments.executors import make_executor
+    from descentlab.experiments.runner import open_experiment
     from descentlab.store import FINISHED
 
     task, optimizer, hyper, batch_size, _ = spec.resolve()
     splits = splits if splits is not None else task.load(data_dir=spec.data_dir)
     runs = configs(spec, task, len(splits.y_train))
-    options = {"max_steps": spec.steps, "log_steps": True}
-    check_options = {"max_steps": spec.check_steps, "log_steps": True}
+    # every update logged, none thinned away: the curves and the check's scores read them all
+    options = {"max_steps": spec.steps, "log_steps": True, "max_logged": None}
+    check_options = {"max_steps": spec.check_steps, "log_steps": True, "max_logged": None}
     # the check adds rates while its pick is an end rate: a bounded number of rounds (a rate whose runs fail
     # stays unchecked rather than be retried for ever)
     rounds = 2 + 2 * CHECK_EXTENSIONS
@@ -221,11 +223,13 @@ def run(spec: LRFindSpec, *, splits=None, store=None, env: Mapping[str, Any] | N
         done = [(r.seed, r.config, store.steps(r.id)) for r in store.runs(experiment_id) if r.status in FINISHED]
         return stored_result(spec.to_dict(), done)
 
+    # one run at a time, through the executor's claims: a second lr-find of the same spec on the same store
+    # waits for the runs this one holds instead of training them again, and so reads the same finished runs
+    executor = make_executor("local", vectorize=False)
     experiment_id, todo, _ = open_experiment(store, "lr-find", spec.to_dict(), runs, env=env)
     plan(len(todo) * spec.steps)
-    for trial in todo:
-        train_stored(trial, store=store, experiment_id=experiment_id, splits=splits,
-                     callbacks=[LRFinder(on_step)], **options)
+    executor.run(todo, store=store, experiment_id=experiment_id, splits=splits,
+                 callbacks=lambda trial: [LRFinder(on_step)], options=options)
     result = finished()
     checked: list[RunConfig] = []
     tried: set[str] = set()
@@ -241,8 +245,7 @@ def run(spec: LRFindSpec, *, splits=None, store=None, env: Mapping[str, Any] | N
             break
         tried.update(t.key for t in todo)
         plan(len(todo) * spec.check_steps)
-        for trial in todo:
-            train_stored(trial, store=store, experiment_id=experiment_id, splits=splits,
-                         callbacks=[_Progress(on_step)], **check_options)
+        executor.run(todo, store=store, experiment_id=experiment_id, splits=splits,
+                     callbacks=lambda trial: [_Progress(on_step)], options=check_options)
         result = finished()
     return result, experiment_id
