@@ -345,3 +345,30 @@ def test_muon_s_range_test_ramps_lr_alone_its_adamw_half_keeps_adamw_lr():
         ramped.step()
         constant.step()
     assert torch.equal(vector, plain)
+
+
+def test_a_check_finished_by_another_lr_find_between_its_read_and_its_open_is_read_again(tmp_path, monkeypatch):
+    """Two lr-finds of one spec on one store: when the other finishes the check's runs after this one read the
+    check as unfinished and before it opens them, nothing is left to run here; this one reads the store again
+    and answers what one alone does, instead of 'the check has not finished' (a CI failure of stop 22)."""
+    from descentlab.experiments import runner
+
+    spec = lf.LRFindSpec("digits-mlp", "adam", seeds=2, steps=30, check_steps=8)
+    reference, _ = lf.run(spec)
+    real_open = runner.open_experiment
+    others: list[lf.LRFindResult | None] = []
+
+    def open_after_the_other_finished(store, kind, spec_dict, configs, **kwargs):
+        if len(configs) > spec.seeds and not others:  # this one's first check round: the other runs to the end
+            others.append(None)
+            with Store(tmp_path / "runs.sqlite") as other:
+                others[0] = lf.run(spec, store=other)[0]
+        return real_open(store, kind, spec_dict, configs, **kwargs)
+
+    monkeypatch.setattr(runner, "open_experiment", open_after_the_other_finished)
+    with Store(tmp_path / "runs.sqlite") as store:
+        result, experiment_id = lf.run(spec, store=store)
+        runs = store.runs(experiment_id)
+    assert others and others[0].suggestion == reference.suggestion
+    assert not result.to_check and result.suggestion == reference.suggestion and result.checked == reference.checked
+    assert len(runs) == len({r.trial_key for r in runs}) == spec.seeds * (1 + len(reference.checked))

@@ -199,18 +199,13 @@ def run(spec: LRFindSpec, *, splits=None, store=None, env: Mapping[str, Any] | N
     # every update logged, none thinned away: the curves and the check's scores read them all
     options = {"max_steps": spec.steps, "log_steps": True, "max_logged": None}
     check_options = {"max_steps": spec.check_steps, "log_steps": True, "max_logged": None}
-    # the check adds rates while its pick is an end rate: a bounded number of rounds (a rate whose runs fail
-    # stays unchecked rather than be retried for ever)
-    rounds = 2 + 2 * CHECK_EXTENSIONS
     if store is None:
         plan(len(runs) * spec.steps)
         curves = [curve(c.seed, train(c, task=task, splits=splits, callbacks=[LRFinder(on_step)], **options).steps
                         or [], spec.to_dict()) for c in runs]
         checks: dict[float, list[list[float]]] | None = {} if spec.check_steps else None
         result = combine(spec.to_dict(), optimizer, hyper, batch_size, curves, checks)
-        for _ in range(rounds):
-            if not result.to_check:
-                break
+        while result.to_check:  # rounds of rates while the pick is an end rate (check_plan bounds them)
             round_configs = check_configs(spec, task, len(splits.y_train), result.to_check)
             plan(len(round_configs) * spec.check_steps)
             for c in round_configs:
@@ -233,16 +228,21 @@ def run(spec: LRFindSpec, *, splits=None, store=None, env: Mapping[str, Any] | N
     result = finished()
     checked: list[RunConfig] = []
     tried: set[str] = set()
-    for _ in range(rounds):
-        if not result.to_check:
-            break
+    while result.to_check:
         # the same experiment, now with these check runs too (those already finished are not run again; one that
         # an interruption left unfinished is)
         checked += check_configs(spec, task, len(splits.y_train), result.to_check)
         experiment_id, todo, _ = open_experiment(store, "lr-find", spec.to_dict(), runs + checked, env=env)
         todo = [t for t in todo if t.key not in tried]  # a run that failed in this command is not tried again
         if not todo:
-            break
+            # Nothing left to run here, yet the check was unfinished when last read: another lr-find of this spec
+            # may have finished those runs since (read again, and go on from there), or they failed in this
+            # command (then they stay unchecked, rather than be retried for ever).
+            fresh = finished()
+            if fresh.to_check == result.to_check:
+                break
+            result = fresh
+            continue
         tried.update(t.key for t in todo)
         plan(len(todo) * spec.check_steps)
         executor.run(todo, store=store, experiment_id=experiment_id, splits=splits,
