@@ -467,6 +467,8 @@ def test_fused_honours_grad_scale_and_found_inf(pair: Pair) -> None:
     for cls in (pair.ours, pair.theirs):
         ps = make_params(pair, torch.float32)
         opt = cls(ps, **pair.configs[-1], fused=True)
+        if cls is pair.theirs and not getattr(opt, "_step_supports_amp_scaling", False):
+            pytest.skip(f"this torch's fused {pair.name} ({torch.__version__}) does not take GradScaler's arguments")
         assert opt._step_supports_amp_scaling
         for t in range(3):
             set_grads(ps, t)
@@ -608,6 +610,110 @@ def test_fused_cuda_reaches_torchs_kernel(pair: Pair, monkeypatch: pytest.Monkey
     for p in a[:-1]:
         if "step" in ours.state[p]:
             assert ours.state[p]["step"].device == p.device
+
+
+VARIANTS = {"default": {}, "foreach": {"foreach": True}, "capturable": {"capturable": True}}
+
+
+def on_cuda(params: list[Tensor]) -> list[Tensor]:
+    return [p.detach().cuda().requires_grad_() for p in params]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize(("pair", "i"), CONFIGS, ids=lambda x: str(x))
+def test_on_cuda_ours_equals_torch_on_cuda_and_ours_on_the_cpu(pair: Pair, i: int, variant: str) -> None:
+    """On a GPU, in float64: each keyword set, as it is, with ``foreach`` and with ``capturable`` (the state's step
+    on the device, no host synchronization), gives torch's default path's numbers there and our own step's on the
+    CPU, and torch's state (keys, dtypes, devices) for the same flags.
+
+    torch's capturable Adam family computes its bias corrections from the float32 step counter on the device, so
+    its numbers are ≈ 1e-7 from its own default path; ours keep the default path's (the fused kernel, or the
+    rule with the counter in float64): against torch's capturable path the tolerance is float32's."""
+    extra = VARIANTS[variant]
+    if any(k not in pair.torch_keywords() for k in extra):
+        pytest.skip(f"torch.optim.{pair.name} has no {', '.join(extra)}")
+    kwargs = {**pair.configs[i], **extra}
+    cpu = make_params(pair)
+    a, b, reference = on_cuda(cpu), on_cuda(cpu), on_cuda(cpu)
+    try:
+        probe = cloned(a)
+        run(pair.theirs(probe, **kwargs), probe, range(1))
+    except (RuntimeError, ValueError, TypeError, AssertionError) as e:
+        pytest.skip(f"torch.optim.{pair.name} refuses {kwargs} on CUDA: {e}")
+    ours, theirs = pair.ours(a, **kwargs), pair.theirs(b, **kwargs)
+    run(ours, a, range(STEPS))
+    run(theirs, b, range(STEPS))
+    run(pair.theirs(reference, **pair.configs[i]), reference, range(STEPS))
+    run(pair.ours(cpu, **pair.configs[i]), cpu, range(STEPS))
+    assert all(p.device.type == "cuda" for p in a)
+    assert_same(a, reference, pair.rtol, "parameters, against torch's default path")
+    assert_same([p.cpu() for p in a], cpu, pair.rtol, "parameters, against ours on the CPU")
+    tol = max(pair.rtol, 1e-6) if variant == "capturable" else pair.rtol
+    assert_same(a, b, tol)
+    assert_same_state(ours, theirs, a, b, tol)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("dtype", [torch.float32, F64], ids=str)
+@pytest.mark.parametrize("pair", [p for p in PAIRS if p.name in ("Adam", "AdamW")], ids=str)
+def test_on_cuda_adam_by_default_runs_torchs_fused_kernel_with_its_counters_on_the_host(
+        pair: Pair, dtype: torch.dtype, monkeypatch: pytest.MonkeyPatch) -> None:
+    """torch's default path on a GPU is its multi-tensor one; ours is its fused kernel (one launch per tensor
+    list, not ~10 per tensor), with the step counters where torch's default keeps them: on the CPU."""
+    name = KERNELS[pair.name]
+    kernel, calls = getattr(torch, name), []
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return kernel(*args, **kwargs)
+
+    monkeypatch.setattr(torch, name, spy)
+    a = on_cuda(make_params(pair, dtype))
+    b = cloned(a)
+    ours, theirs = pair.ours(a, **pair.configs[0]), pair.theirs(b, **pair.configs[0])
+    run(ours, a, range(STEPS))
+    assert len(calls) == STEPS
+    run(theirs, b, range(STEPS))
+    tol = pair.rtol if dtype == F64 else 1e-6
+    assert_same(a, b, tol)
+    assert_same_state(ours, theirs, a, b, tol)
+    assert all(ours.state[p]["step"].device.type == "cpu" for p in a[:-1])
+
+
+def set_static_grads(params: list[Tensor], step: int) -> None:
+    """:func:`set_grads`'s values, copied into the gradients already there (a CUDA graph reads them in place)."""
+    gen = torch.Generator().manual_seed(100 + step)
+    for p in params[:-1]:
+        p.grad.copy_(torch.randn(p.shape, generator=gen, dtype=p.dtype))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("pair", [p for p in PAIRS if "capturable" in p.torch_keywords()], ids=str)
+def test_on_cuda_a_capturable_step_is_captured_in_a_cuda_graph_and_replayed(pair: Pair) -> None:
+    """What ``capturable=True`` is for: ``step()`` captured once in a CUDA graph (no host synchronization, nothing
+    read back) and replayed gives the steps run one by one."""
+    kwargs = {**pair.configs[-1], "capturable": True}
+    a = on_cuda(make_params(pair))
+    b = cloned(a)
+    for p in a[:-1]:
+        p.grad = torch.zeros_like(p)
+    opt = pair.ours(a, **kwargs)
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):  # the first step creates the state: outside the capture, as torch's docs say
+        set_static_grads(a, 0)
+        opt.step()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        opt.step()
+    for t in range(1, STEPS):
+        set_static_grads(a, t)
+        graph.replay()
+    torch.cuda.synchronize()
+    run(pair.ours(b, **kwargs), b, range(STEPS))
+    assert_same(a, b, pair.rtol)
 
 
 # --- beyond torch.optim: the general behaviour -----------------------------------------------------------------

@@ -60,6 +60,7 @@ from descentlab.rules.base import (
     descent_gradient,
     ema_,
     ema_sq_,
+    host_steps,
     maximum_,
     new_step,
     sqrt_add,
@@ -131,14 +132,19 @@ def fused(params: list[Tensor], grads: list[Tensor], states: list[dict[str, Any]
     ``grad_scale``/``found_inf`` (GradScaler's): the kernel divides the gradients by the scale, and leaves
     everything untouched where ``found_inf`` is set; the step counters are put back then, as torch does."""
     steps = [s["step"] for s in states]
-    on_cpu = params[0].device.type == "cpu"
-    # torch keeps the unfused step counter on the CPU; its fused kernels want it beside the parameter.
-    if not on_cpu and any(t.device != p.device for t, p in zip(steps, params)):
+    device = params[0].device
+    # torch keeps the unfused step counter on the CPU; its fused kernels want it beside the parameter. Counters
+    # on the host beside parameters on an accelerator (the default path's state, as torch's) are copied over for
+    # the call (host_steps); GradScaler's arguments come only with fused=True, whose counters are on the device.
+    host = device.type != "cpu" and all(t.device.type == "cpu" for t in steps)
+    if host and (grad_scale is not None or found_inf is not None):
+        return False
+    if device.type != "cpu" and not host and any(t.device != p.device for t, p in zip(steps, params)):
         return False
     beta1, beta2 = h["betas"]
     eps = h["eps"]
     if h["eps_hat"]:  # Keras's ε̂ is torch's ε·√(1 − β₂ᵗ): one t for the call, read without a device sync
-        if not on_cpu:
+        if device.type != "cpu" and not host:
             return False
         t = steps[0].item() + 1
         if any(s.item() + 1 != t for s in steps[1:]):
@@ -148,7 +154,7 @@ def fused(params: list[Tensor], grads: list[Tensor], states: list[dict[str, Any]
     kernel = torch._fused_adamw_ if h["decoupled_weight_decay"] else torch._fused_adam_
     kernel(
         params, grads, [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
-        [s["max_exp_avg_sq"] for s in states] if h["amsgrad"] else [], steps,
+        [s["max_exp_avg_sq"] for s in states] if h["amsgrad"] else [], host_steps(steps, device) if host else steps,
         amsgrad=h["amsgrad"], lr=h["lr"], beta1=beta1, beta2=beta2, weight_decay=h["weight_decay"],
         eps=eps, maximize=h["maximize"], grad_scale=grad_scale, found_inf=found_inf,
     )

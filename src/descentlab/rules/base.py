@@ -254,13 +254,31 @@ def step_count(state: dict[str, Any]) -> int | Tensor:
 
     While ``torch.compile`` traces the rule (the generated fused step, ``rules/generated.py``, or a user's compiled
     training step) the counter is returned as a 0-d float64 tensor, not read with ``.item()`` (which would split
-    the compiled program): the rules' scalar arithmetic takes either."""
+    the compiled program): the rules' scalar arithmetic takes either. So is a counter kept on an accelerator
+    (``capturable=True``, a fused group's state), which is never read back: ``.item()`` would wait for the
+    device at every step and cannot be captured in a CUDA graph, which is what ``capturable`` promises."""
     state["step"] += 1
-    if torch.compiler.is_compiling():
+    step = state["step"]
+    if torch.compiler.is_compiling() or step.device.type != "cpu":
         # In float64, as the Python int it stands for: a float32 count would round the bias corrections
-        # (1 − 0.999ᵗ) to float32, ≈ 1e-7 from the uncompiled step (torch's compiled Adam does so).
-        return state["step"].to(torch.float64)
-    return int(state["step"].item())
+        # (1 − 0.999ᵗ) to float32, ≈ 1e-7 from the uncompiled step (torch's compiled and capturable Adam do so).
+        # (MPS has no float64.)
+        return step.to(torch.float32 if step.device.type == "mps" else torch.float64)
+    return int(step.item())
+
+
+def host_steps(steps: list[Tensor], device: torch.device) -> list[Tensor]:
+    """The host's step counters, for a fused kernel, on ``device``: one float32 copy per distinct count, shared by
+    the tensors at that count (the kernel only reads them; one copy a step, not one per tensor). Copying a
+    counter is no wait for the device: the host knows its value."""
+    copies: dict[float, Tensor] = {}
+    out = []
+    for t in steps:
+        value = t.item()
+        if value not in copies:
+            copies[value] = t.to(device=device, dtype=torch.float32)
+        out.append(copies[value])
+    return out
 
 
 def new_step() -> Tensor:

@@ -93,8 +93,14 @@ def _advance_mu_product(state: dict[str, Any], mu: Scalar) -> Scalar:
         # (exact from float64) so that a resumed run is bitwise the uninterrupted one.
         product = state["mu_product"] = product.to(torch.float32)
     if isinstance(mu, Tensor):
-        product = state["mu_product"] = product * mu.to(product.dtype)
-        return product.to(mu.dtype)
+        # in place, as the counter: a CUDA graph replays writes into the tensors it captured, so a product
+        # stored anew each step would be read from the same old tensor at every replay
+        dtype, mu = mu.dtype, mu.to(product.dtype)
+        if torch.broadcast_shapes(product.shape, mu.shape) == product.shape:
+            product.mul_(mu)
+        else:  # stacked hyperparameters' first step: the product takes their column's shape
+            product = state["mu_product"] = product * mu
+        return product.to(dtype)
     product.mul_(mu)
     return product.item()
 
