@@ -180,3 +180,32 @@ def test_a_users_names_are_printed_as_written(tmp_path, capsys) -> None:
     assert f"  {name}: " in out and "\N{COLLISION SYMBOL}" not in out + err
     assert main(["runs", "last", "--store", str(tmp_path / "s.sqlite")]) == 0
     assert "\N{COLLISION SYMBOL}" not in "".join(capsys.readouterr())
+
+
+def test_a_device_that_is_not_one_or_not_here_is_one_line(tmp_path, capsys) -> None:
+    import torch
+
+    code, _, err = run(capsys, *FAST, "--device", "banana", "--store", str(tmp_path / "a.sqlite"))
+    assert code == 2 and err.count("\n") == 1 and "--device 'banana' is not a torch device" in err, err
+    if not torch.cuda.is_available():
+        code, _, err = run(capsys, *FAST, "--device", "cuda", "--store", str(tmp_path / "b.sqlite"))
+        assert code == 2 and err.count("\n") == 1 and "CUDA is not available" in err, err
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("vectorize", ["--vectorize", "--no-vectorize"])
+def test_on_cuda_compare_trains_there_and_learns_what_it_does_on_the_cpu(tmp_path, capsys, vectorize) -> None:
+    results = {}
+    for device in ("cuda", "cpu"):
+        js = tmp_path / f"{device}.json"
+        code, _, err = run(capsys, "--task", "digits-mlp", "--epochs", "3", "--quiet", "--optimizers", "sgd,adam",
+                           "--device", device, vectorize, "--store", str(tmp_path / f"{device}.sqlite"),
+                           "--json", str(js))
+        assert code == 0, err
+        runs = json.loads(js.read_text())["runs"]
+        assert all(r["status"] == "completed" for r in runs)
+        results[device] = {r["optimizer"]: r["summary"]["final"] for r in runs}
+    with sqlite3.connect(tmp_path / "cuda.sqlite") as db:
+        assert '"device":"cuda"' in db.execute("select spec_json from experiments").fetchone()[0].replace(" ", "")
+    for name, final in results["cpu"].items():  # float32 on other kernels: the same learning, not the same bits
+        assert results["cuda"][name]["val_loss"] == pytest.approx(final["val_loss"], rel=1e-3)
