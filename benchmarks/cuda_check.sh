@@ -29,6 +29,12 @@ part() {  # part NAME SECONDS COMMAND...: run, log to OUT/NAME.txt, say how it e
 { date -u; nvidia-smi -L; "$py" -c 'import sys, torch; print(sys.version.split()[0], torch.__version__,
 torch.cuda.get_device_name(), torch.get_num_threads(), "threads")'; } >"$out/summary.txt" 2>&1
 cat "$out/summary.txt"
+# what the workbench imports: without them the CLI tests fail and the data cannot be located (run 1 of 2026-11-30
+# fell back to random data so); stop before spending the GPU's time
+if ! "$py" -c 'import descentlab.cli, platformdirs, tomli_w, rich, matplotlib, sklearn' >>"$out/summary.txt" 2>&1; then
+    echo "missing a workbench dependency (see $out/summary.txt): pip install 'descentlab[lab]'" | tee -a "$out/summary.txt"
+    exit 2
+fi
 
 sweep=("$py" benchmarks/sweep_speed.py --device cuda)
 for p in $parts; do

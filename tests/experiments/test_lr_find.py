@@ -372,3 +372,31 @@ def test_a_check_finished_by_another_lr_find_between_its_read_and_its_open_is_re
     assert others and others[0].suggestion == reference.suggestion
     assert not result.to_check and result.suggestion == reference.suggestion and result.checked == reference.checked
     assert len(runs) == len({r.trial_key for r in runs}) == spec.seeds * (1 + len(reference.checked))
+
+
+def test_a_range_test_seed_that_failed_is_not_retrained_by_the_check_but_by_the_next_command(tmp_path, monkeypatch):
+    """Seed 1's range test raises once: the check's rounds leave it failed (retrained with the check's options it
+    was stored as a finished range test of check_steps updates); the same command again trains it as a range test
+    and then answers what an uninterrupted lr-find does."""
+    from descentlab.experiments import runner
+
+    spec = lf.LRFindSpec("digits-mlp", "adam", seeds=2, steps=30, check_steps=8)
+    reference, _ = lf.run(spec)
+    real_train, failed = runner.train, []
+
+    def train_failing_once(config, **kwargs):
+        if config.schedule is not None and config.seed == 1 and not failed:
+            failed.append(kwargs.get("max_steps"))
+            raise RuntimeError("boom once")
+        return real_train(config, **kwargs)
+
+    monkeypatch.setattr(runner, "train", train_failing_once)
+    with Store(tmp_path / "runs.sqlite") as store:
+        first, experiment_id = lf.run(spec, store=store)
+        tests = [r for r in store.runs(experiment_id) if r.config["schedule"] is not None]
+        assert failed == [30] and [(r.seed, r.status) for r in tests] == [(0, "completed"), (1, "failed")]
+        again, same = lf.run(spec, store=store)
+        tests = [r for r in store.runs(same) if r.config["schedule"] is not None]
+        assert same == experiment_id and [r.status for r in tests] == ["completed", "completed"]
+        assert [len(store.steps(r.id)) for r in tests] == [30, 30]
+    assert again.suggestion == reference.suggestion and again.checked == reference.checked

@@ -335,9 +335,9 @@ CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA de
 @CUDA
 @pytest.mark.parametrize("name", _families())
 def test_on_cuda_each_family_equals_the_loop_on_cuda_and_the_loop_on_the_cpu(name: str) -> None:
-    """On a GPU the pass plans otherwise (one slot with tensor hyperparameters for a rule without a fused kernel):
-    each configuration still trains as the single-run loop does there, and as it does on the CPU (float32, other
-    kernels: to the tolerance of the pass)."""
+    """On a GPU the pass plans otherwise (one slot per rule, differing hyperparameters as tensor columns, whether
+    or not the rule has a fused kernel): each configuration still trains as the single-run loop does there, and as
+    it does on the CPU (float32, other kernels: to the tolerance of the pass)."""
     configs = _two_configs(MLP, name)
     single = [train(c, task=MLP, splits=SPLITS, device="cuda") for c in configs]
     # Muon orthogonalizes in bfloat16 (as torch's): the GPU's and the CPU's bf16 products round differently, by
@@ -350,7 +350,7 @@ def test_on_cuda_each_family_equals_the_loop_on_cuda_and_the_loop_on_the_cpu(nam
     if unsupported_reason(configs[0]):
         return
     for v, s in zip(train_vectorized(configs, task=MLP, splits=SPLITS, device="cuda"), single):
-        _assert_same(v, s)
+        _assert_same(v, s, **weights)  # (batched bf16 products against single ones: Muon's tolerance again)
 
 
 @CUDA

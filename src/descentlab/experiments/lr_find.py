@@ -227,7 +227,9 @@ def run(spec: LRFindSpec, *, splits=None, store=None, env: Mapping[str, Any] | N
                  callbacks=lambda trial: [LRFinder(on_step)], options=options)
     result = finished()
     checked: list[RunConfig] = []
-    tried: set[str] = set()
+    # a range-test run that failed here is not retried by the check's rounds (with the check's options, it would be
+    # stored as a finished range test of check_steps updates): the same command again retries it, as a range test
+    tried: set[str] = {t.key for t in todo}
     while result.to_check:
         # the same experiment, now with these check runs too (those already finished are not run again; one that
         # an interruption left unfinished is)

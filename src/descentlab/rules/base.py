@@ -268,16 +268,17 @@ def step_count(state: dict[str, Any]) -> int | Tensor:
 
 
 def host_steps(steps: list[Tensor], device: torch.device) -> list[Tensor]:
-    """The host's step counters, for a fused kernel, on ``device``: one float32 copy per distinct count, shared by
-    the tensors at that count (the kernel only reads them; one copy a step, not one per tensor). Copying a
-    counter is no wait for the device: the host knows its value."""
-    copies: dict[float, Tensor] = {}
+    """The host's step counters, for a fused kernel, on ``device``: one float32 tensor per distinct count, shared
+    by the tensors at that count (the kernel only reads them). Each is filled on the device with the value the
+    host knows (``torch.full``, a kernel launch), not copied from the host: a copy from pageable memory would
+    wait for the device at every step."""
+    made: dict[float, Tensor] = {}
     out = []
     for t in steps:
-        value = t.item()
-        if value not in copies:
-            copies[value] = t.to(device=device, dtype=torch.float32)
-        out.append(copies[value])
+        value = t.item()  # (a counter on the host: no wait)
+        if value not in made:
+            made[value] = torch.full((), value, dtype=torch.float32, device=device)
+        out.append(made[value])
     return out
 
 
