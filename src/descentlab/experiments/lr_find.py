@@ -67,7 +67,7 @@ from descentlab.lr_range import (  # noqa: F401  (re-exported: the test's number
 from descentlab.optim import external
 from descentlab.optim.capabilities import rule_of
 from descentlab.tasks import Task, get_task
-from descentlab.train import Callback, RunConfig, train
+from descentlab.train import Callback, RunConfig
 from descentlab.train.config import check_batch_size
 
 
@@ -200,19 +200,13 @@ def run(spec: LRFindSpec, *, splits=None, store=None, env: Mapping[str, Any] | N
     options = {"max_steps": spec.steps, "log_steps": True, "max_logged": None}
     check_options = {"max_steps": spec.check_steps, "log_steps": True, "max_logged": None}
     if store is None:
-        plan(len(runs) * spec.steps)
-        curves = [curve(c.seed, train(c, task=task, splits=splits, callbacks=[LRFinder(on_step)], **options).steps
-                        or [], spec.to_dict()) for c in runs]
-        checks: dict[float, list[list[float]]] | None = {} if spec.check_steps else None
-        result = combine(spec.to_dict(), optimizer, hyper, batch_size, curves, checks)
-        while result.to_check:  # rounds of rates while the pick is an end rate (check_plan bounds them)
-            round_configs = check_configs(spec, task, len(splits.y_train), result.to_check)
-            plan(len(round_configs) * spec.check_steps)
-            for c in round_configs:
-                logged = train(c, task=task, splits=splits, callbacks=[_Progress(on_step)], **check_options).steps
-                checks.setdefault(c.hyperparameters["lr"], []).append(logged_losses(logged or []))
-            result = combine(spec.to_dict(), optimizer, hyper, batch_size, curves, checks)
-        return result, None
+        # the same rounds, in a store of its own that nobody else sees: one way of running the check, not two
+        # copies that drift apart
+        from descentlab.store import Store
+
+        with Store(":memory:") as own:
+            return run(spec, splits=splits, store=own, env={} if env is None else env, on_step=on_step,
+                       on_plan=on_plan)[0], None
 
     def finished() -> LRFindResult:
         done = [(r.seed, r.config, store.steps(r.id)) for r in store.runs(experiment_id) if r.status in FINISHED]
