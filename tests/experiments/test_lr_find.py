@@ -400,3 +400,21 @@ def test_a_range_test_seed_that_failed_is_not_retrained_by_the_check_but_by_the_
         assert same == experiment_id and [r.status for r in tests] == ["completed", "completed"]
         assert [len(store.steps(r.id)) for r in tests] == [30, 30]
     assert again.suggestion == reference.suggestion and again.checked == reference.checked
+
+
+@pytest.mark.parametrize("which", ["range test", "check"])
+def test_without_a_store_a_run_whose_code_raises_is_an_error_of_the_call(monkeypatch, which):
+    from descentlab.experiments import runner
+
+    real_train = runner.train
+
+    def raising(config, **kwargs):
+        if (config.schedule is None) == (which == "check") and config.seed == 1:
+            raise ValueError("the optimizer broke")
+        return real_train(config, **kwargs)
+
+    monkeypatch.setattr(runner, "train", raising)
+    spec = lf.LRFindSpec("digits-mlp", "adam", seeds=2, steps=30, check_steps=8)
+    expected = r"lr-find's check at lr [0-9.e-]+ failed" if which == "check" else "lr-find's range test, seed 1 failed"
+    with pytest.raises(RuntimeError, match=expected + ".*the optimizer broke"):
+        lf.run(spec)

@@ -54,6 +54,7 @@ from descentlab.lr_range import (  # noqa: F401  (re-exported: the test's number
     combine,
     curve,
     half_width,
+    is_check_run,
     learning_rates,
     logged_losses,
     median_curve,
@@ -205,8 +206,16 @@ def run(spec: LRFindSpec, *, splits=None, store=None, env: Mapping[str, Any] | N
         from descentlab.store import Store
 
         with Store(":memory:") as own:
-            return run(spec, splits=splits, store=own, env={} if env is None else env, on_step=on_step,
-                       on_plan=on_plan)[0], None
+            result, experiment_id = run(spec, splits=splits, store=own, env={} if env is None else env,
+                                        on_step=on_step, on_plan=on_plan)
+            # Nothing keeps a failed run here for a rerun to retry, and nobody reads the store: a run whose code
+            # raised is an error of this call, as it was when this path trained without a store.
+            failed = next((r for r in own.runs(experiment_id) if r.status == "failed"), None)
+        if failed is not None:
+            what = "check at lr" if is_check_run(failed.config) else "range test, seed"
+            detail = failed.config["hyperparameters"]["lr"] if what.startswith("check") else failed.seed
+            raise RuntimeError(f"lr-find's {what} {detail} failed: {(failed.summary or {}).get('error', '')}")
+        return result, None
 
     def finished() -> LRFindResult:
         done = [(r.seed, r.config, store.steps(r.id)) for r in store.runs(experiment_id) if r.status in FINISHED]
