@@ -411,3 +411,18 @@ def test_an_optimizer_that_calls_its_closure_once_costs_no_second_pass(splits, m
     assert untimed(given.epochs) == untimed(plain.epochs)
     for a, b in zip(given.model.parameters(), plain.model.parameters()):
         assert torch.equal(a, b)
+
+
+def test_without_held_out_evaluation_the_training_is_the_same_and_val_and_test_are_none() -> None:
+    """``held_out=False`` (lr-find's runs): the same updates and training losses, to the bit; no validation or test
+    metric (and no target reached, which needs one)."""
+    config = RunConfig.build("digits-mlp", "adam", {"lr": 3e-3}, epochs=2, seed=1)
+    full, lean = train(config, log_steps=True), train(config, log_steps=True, held_out=False)
+    assert lean.steps == full.steps and len(lean.epochs) == len(full.epochs) == 2
+    for a, b in zip(lean.epochs, full.epochs):
+        assert (a["train_loss"], a["train_acc"]) == (b["train_loss"], b["train_acc"])
+        assert (a["val_loss"], a["val_acc"], a["test_loss"], a["test_acc"]) == (None, None, None, None)
+        assert b["val_loss"] is not None and b["test_acc"] is not None
+    assert lean.time_to_target is None
+    for name, t in full.model.state_dict().items():
+        assert torch.equal(lean.model.state_dict()[name], t), name

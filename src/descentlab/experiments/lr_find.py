@@ -197,9 +197,10 @@ def run(spec: LRFindSpec, *, splits=None, store=None, env: Mapping[str, Any] | N
     task, optimizer, hyper, batch_size, _ = spec.resolve()
     splits = splits if splits is not None else task.load(data_dir=spec.data_dir)
     runs = configs(spec, task, len(splits.y_train))
-    # every update logged, none thinned away: the curves and the check's scores read them all
-    options = {"max_steps": spec.steps, "log_steps": True, "max_logged": None}
-    check_options = {"max_steps": spec.check_steps, "log_steps": True, "max_logged": None}
+    # every update logged, none thinned away: the curves and the check's scores read them all, and nothing else
+    # (no held-out evaluation after each epoch: on a small dataset every update is an epoch)
+    options = {"max_steps": spec.steps, "log_steps": True, "max_logged": None, "held_out": False}
+    check_options = {**options, "max_steps": spec.check_steps}
     if store is None:
         # the same rounds, in a store of its own that nobody else sees: one way of running the check, not two
         # copies that drift apart

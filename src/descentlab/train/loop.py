@@ -119,7 +119,7 @@ def mean_loss(losses: Tensor, n: int) -> list[float]:
 def train(config: RunConfig, *, task: Task | None = None, splits=None, callbacks: Sequence[Callback] = (),
           checkpoint_path: str | Path | None = None, device: str | torch.device = "cpu",
           check_every: int | None = None, engine: str = "auto", max_steps: int | None = None,
-          log_steps: bool = False, max_logged: int | None = None) -> RunResult:
+          log_steps: bool = False, max_logged: int | None = None, held_out: bool = True) -> RunResult:
     """Train ``config``. ``task`` defaults to the registered task ``config.task``; ``splits`` to its data
     (loaded with ``config.val_fraction`` / ``config.data_seed``). With ``checkpoint_path``, the state is saved
     after every epoch and a run finds and resumes its own checkpoint there (another config's is an error).
@@ -127,7 +127,9 @@ def train(config: RunConfig, *, task: Task | None = None, splits=None, callbacks
     ``max_steps``: end the run after that many updates (an unfinished epoch is not reported). ``log_steps``:
     keep every update's ``{"step", "lr", "loss"}`` (the batch's loss before the update) in ``RunResult.steps``
     (costs one synchronisation per logged update); ``max_logged``: at most that many, thinned by the rule of
-    :class:`~descentlab.train.core.StepLog` (``None``: every update)."""
+    :class:`~descentlab.train.core.StepLog` (``None``: every update). ``held_out=False``: the validation and test
+    splits are not evaluated after each epoch (their metrics are ``None``), for runs read by their training losses
+    alone (lr-find's: on a dataset of one batch, every update is an epoch)."""
     task = task or get_task(config.task)
     splits = splits if splits is not None else task.load(val_fraction=config.val_fraction, seed=config.data_seed)
     device = torch.device(device)
@@ -135,15 +137,15 @@ def train(config: RunConfig, *, task: Task | None = None, splits=None, callbacks
     reset_peak(device)
     with run_random_stream(config.seed, device):  # dropout & co. draw from the run's own stream
         return _train(config, task, splits, callbacks, checkpoint_path, device, check_every, engine, max_steps,
-                      log_steps, max_logged)
+                      log_steps, max_logged, held_out)
 
 
 def _train(config: RunConfig, task: Task, splits, callbacks: Sequence[Callback], checkpoint_path: str | Path | None,
            device: torch.device, check_every: int, engine: str, max_steps: int | None, log_steps: bool,
-           max_logged: int | None) -> RunResult:
+           max_logged: int | None, held_out: bool = True) -> RunResult:
     x_train, y_train = splits.x_train.to(device), splits.y_train.to(device)
-    held_out = {k: (getattr(splits, f"x_{k}").to(device), getattr(splits, f"y_{k}").to(device))
-                for k in ("val", "test")}
+    splits_out = {k: (getattr(splits, f"x_{k}").to(device), getattr(splits, f"y_{k}").to(device))
+                  for k in ("val", "test")}
     model = task.build_model(config.seed, config.init).to(device)
     opt = optim.get(config.optimizer).create(model.parameters(), **config.hyperparameters)
     if config.schedule is not None and any("lr" not in group for group in opt.param_groups):
@@ -266,8 +268,9 @@ def _train(config: RunConfig, task: Task, splits, callbacks: Sequence[Callback],
         t1 = time.perf_counter()
         if modes:
             opt.eval()
-        val = evaluate(model, *held_out["val"], loss_fn, accuracy=classify)
-        test = evaluate(model, *held_out["test"], loss_fn, accuracy=classify)
+        val, test = ((evaluate(model, *splits_out["val"], loss_fn, accuracy=classify),
+                      evaluate(model, *splits_out["test"], loss_fn, accuracy=classify)) if held_out
+                     else ((None, None), (None, None)))
         if modes:
             opt.train()
         metrics = epoch_record(epoch=epoch, train_loss=train_loss, train_acc=train_acc, val=val, test=test,
