@@ -213,9 +213,9 @@ def run(spec: LRFindSpec, *, splits=None, store=None, env: Mapping[str, Any] | N
             # raised is an error of this call, as it was when this path trained without a store.
             failed = next((r for r in own.runs(experiment_id) if r.status == "failed"), None)
         if failed is not None:
-            what = "check at lr" if is_check_run(failed.config) else "range test, seed"
-            detail = failed.config["hyperparameters"]["lr"] if what.startswith("check") else failed.seed
-            raise RuntimeError(f"lr-find's {what} {detail} failed: {(failed.summary or {}).get('error', '')}")
+            which = (f"check at lr {failed.config['hyperparameters']['lr']}" if is_check_run(failed.config)
+                     else f"range test, seed {failed.seed}")
+            raise RuntimeError(f"lr-find's {which} failed: {(failed.summary or {}).get('error', '')}")
         return result, None
 
     def finished() -> LRFindResult:
